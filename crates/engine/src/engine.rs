@@ -1,0 +1,153 @@
+//! `Engine` and `Config`: the shared, thread-safe compilation context.
+
+use crate::types::FuncType;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Engine configuration: enabled proposals and execution limits.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) simd: bool,
+    pub(crate) tail_call: bool,
+    pub(crate) extended_const: bool,
+    pub(crate) max_call_depth: usize,
+    pub(crate) max_stack_cells: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            simd: true,
+            tail_call: true,
+            extended_const: true,
+            max_call_depth: 100_000,
+            max_stack_cells: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    pub fn new() -> Config {
+        Config::default()
+    }
+
+    /// Enables fixed-width 128-bit SIMD (default on).
+    pub fn wasm_simd(&mut self, enable: bool) -> &mut Config {
+        self.simd = enable;
+        self
+    }
+
+    /// Enables `return_call` and `return_call_indirect` (default on).
+    pub fn wasm_tail_call(&mut self, enable: bool) -> &mut Config {
+        self.tail_call = enable;
+        self
+    }
+
+    /// Enables extended constant expressions (default on).
+    pub fn wasm_extended_const(&mut self, enable: bool) -> &mut Config {
+        self.extended_const = enable;
+        self
+    }
+
+    /// Maximum number of nested wasm calls before `call stack exhausted` (default 100 000).
+    pub fn max_call_depth(&mut self, depth: usize) -> &mut Config {
+        self.max_call_depth = depth.max(1);
+        self
+    }
+
+    /// Maximum size of the value stack in 8-byte cells (default 8 Mi cells = 64 MiB).
+    pub fn max_stack_cells(&mut self, cells: usize) -> &mut Config {
+        self.max_stack_cells = cells.max(1024);
+        self
+    }
+
+    pub(crate) fn features(&self) -> wasmparser::WasmFeatures {
+        use wasmparser::WasmFeatures as F;
+        let mut f = F::WASM2;
+        f.set(F::SIMD, self.simd);
+        f.set(F::TAIL_CALL, self.tail_call);
+        f.set(F::EXTENDED_CONST, self.extended_const);
+        f
+    }
+}
+
+/// The compilation context shared by modules and stores. Cheap to clone, `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct EngineInner {
+    pub(crate) config: Config,
+    /// Function types interned engine-wide, so a signature check is one integer compare.
+    types: RwLock<TypeRegistry>,
+}
+
+#[derive(Debug, Default)]
+struct TypeRegistry {
+    ids: HashMap<FuncType, u32>,
+    types: Vec<FuncType>,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(&Config::default())
+    }
+}
+
+impl Engine {
+    pub fn new(config: &Config) -> Engine {
+        Engine {
+            inner: Arc::new(EngineInner {
+                config: config.clone(),
+                types: RwLock::new(TypeRegistry::default()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether two handles refer to the same engine.
+    pub fn same(a: &Engine, b: &Engine) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// Interns a function type and returns its engine-wide id.
+    pub(crate) fn intern_type(&self, ty: &FuncType) -> u32 {
+        // A poisoned lock only means another thread panicked mid-insert of a plain map;
+        // the map itself is still consistent, so keep going.
+        if let Some(&id) = self
+            .inner
+            .types
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .ids
+            .get(ty)
+        {
+            return id;
+        }
+        let mut reg = self.inner.types.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(&id) = reg.ids.get(ty) {
+            return id;
+        }
+        let id = reg.types.len() as u32;
+        reg.types.push(ty.clone());
+        reg.ids.insert(ty.clone(), id);
+        id
+    }
+
+    /// The function type behind an interned id.
+    pub(crate) fn resolve_type(&self, id: u32) -> FuncType {
+        self.inner
+            .types
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .types
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_else(|| FuncType::new([], []))
+    }
+}

@@ -1,0 +1,1228 @@
+//! The interpreter: runs translated code (`crate::ir`). Never recurses on the host stack for
+//! wasm-to-wasm calls: frames live on an explicit stack, so deep guest recursion ends in a
+//! `call stack exhausted` trap at the configured depth. Host functions calling back into wasm
+//! do recurse (one host frame per re-entry), and the depth limit counts across re-entries.
+
+use crate::error::{Error, FrameInfo, Trap, TrapKind};
+use crate::ir::*;
+use crate::module::ModuleInner;
+use crate::num;
+use crate::simd;
+use crate::store::{FuncEntity, InstanceEntity, MemoryEntity, StoreInner, PAGE_SIZE};
+use std::sync::Arc;
+
+/// Calls host functions on behalf of the (non-generic) interpreter.
+pub(crate) trait HostCaller {
+    /// Calls host function `host`; parameters are in `cells`, results are written there.
+    fn call_host(
+        &mut self,
+        inner: &mut StoreInner,
+        host: u32,
+        caller_instance: Option<u32>,
+        cells: &mut [u64],
+    ) -> Result<(), Error>;
+}
+
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Frame {
+    instance: u32,
+    /// Index among the module's defined functions.
+    func: u32,
+    /// For the running frame: where it trapped; for callers: the return address.
+    pc: u32,
+    bp: u32,
+}
+
+/// Why the inner loop handed control back to the outer loop.
+enum Exit {
+    /// Frames changed instance (call, return or tail call); reload and continue.
+    Resume,
+    /// Call a host function with its frame at `base` (relative to the current frame).
+    Host {
+        host: u32,
+        base: u32,
+        cells: u32,
+    },
+    /// Tail call of a host function: arguments already moved to slot 0.
+    TailHost {
+        host: u32,
+        cells: u32,
+    },
+    /// The entry function returned.
+    Done,
+    Trap(TrapKind),
+}
+
+/// Invokes store function `func` with arguments in `cells` (at least max(params, results)
+/// cells long); results are written back to the start of `cells`.
+pub(crate) fn invoke(
+    inner: &mut StoreInner,
+    host: &mut dyn HostCaller,
+    func: u32,
+    cells: &mut [u64],
+) -> Result<(), Error> {
+    let entity = inner.funcs[func as usize];
+    match entity {
+        FuncEntity::Host { host: h, .. } => host.call_host(inner, h, None, cells),
+        FuncEntity::Wasm {
+            instance, index, ..
+        } => {
+            let module = inner.instances[instance as usize].module.clone();
+            let compiled = &module.code[index as usize];
+            let frame_cells = compiled.frame_cells as usize;
+            let max_cells = inner.engine.config().max_stack_cells;
+            if inner.call_depth + 1 > inner.engine.config().max_call_depth {
+                return Err(Trap::new(TrapKind::CallStackExhausted).into());
+            }
+            let mut stack = inner.stack_pool.pop().unwrap_or_default();
+            stack.clear();
+            let need = frame_cells.max(cells.len());
+            if need > max_cells {
+                inner.stack_pool.push(stack);
+                return Err(Trap::new(TrapKind::CallStackExhausted).into());
+            }
+            stack.resize(need, 0);
+            let params = compiled.param_cells as usize;
+            stack[..params].copy_from_slice(&cells[..params]);
+            let mut frames = inner.frame_pool.pop().unwrap_or_default();
+            frames.clear();
+            frames.push(Frame {
+                instance,
+                func: index,
+                pc: 0,
+                bp: 0,
+            });
+            let outer_depth = inner.call_depth;
+            let result = run(inner, host, &mut stack, &mut frames);
+            inner.call_depth = outer_depth;
+            let n = cells.len().min(stack.len());
+            if result.is_ok() {
+                cells[..n].copy_from_slice(&stack[..n]);
+            }
+            inner.stack_pool.push(stack);
+            inner.frame_pool.push(frames);
+            result
+        }
+    }
+}
+
+fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
+    let mut out = Vec::with_capacity(frames.len().min(64));
+    let n = frames.len();
+    for (i, f) in frames.iter().rev().enumerate() {
+        if i == 64 && n > 128 {
+            // Keep huge backtraces (deep recursion) readable: first and last frames only.
+            out.push(FrameInfo {
+                func_index: u32::MAX,
+                func_name: Some(format!("... {} frames omitted ...", n - 128)),
+                module_name: None,
+                offset: None,
+            });
+        }
+        if i >= 64 && i < n - 64 && n > 128 {
+            continue;
+        }
+        let module = &inner.instances[f.instance as usize].module;
+        let func_index = module.num_imported_funcs + f.func;
+        let code = &module.code[f.func as usize];
+        // Callers record the return address; point at the call instead.
+        let pc = if i == 0 { f.pc } else { f.pc.saturating_sub(1) };
+        out.push(FrameInfo {
+            func_index,
+            func_name: module.names.funcs.get(&func_index).cloned(),
+            module_name: module.names.module.clone(),
+            offset: code.offsets.get(pc as usize).copied(),
+        });
+    }
+    out
+}
+
+#[inline(always)]
+fn effective(addr: u64, offset: u32) -> u64 {
+    (addr as u32 as u64) + offset as u64
+}
+
+#[inline(always)]
+fn load_bytes<const N: usize>(mem: &[u8], ea: u64) -> Option<[u8; N]> {
+    let start = usize::try_from(ea).ok()?;
+    let end = start.checked_add(N)?;
+    mem.get(start..end)?.try_into().ok()
+}
+
+#[inline(always)]
+fn store_bytes<const N: usize>(mem: &mut [u8], ea: u64, bytes: [u8; N]) -> Option<()> {
+    let start = usize::try_from(ea).ok()?;
+    let end = start.checked_add(N)?;
+    mem.get_mut(start..end)?.copy_from_slice(&bytes);
+    Some(())
+}
+
+/// `start..start+len` if it lies within `size`.
+#[inline(always)]
+fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+    let end = start.checked_add(len)?;
+    if end > size as u64 {
+        return None;
+    }
+    Some(start as usize..end as usize)
+}
+
+fn get_u128(regs: &[u64], s: Slot) -> u128 {
+    let s = s as usize;
+    (regs[s] as u128) | ((regs[s + 1] as u128) << 64)
+}
+
+fn set_u128(regs: &mut [u64], s: Slot, v: u128) {
+    let s = s as usize;
+    regs[s] = v as u64;
+    regs[s + 1] = (v >> 64) as u64;
+}
+
+fn f32_of(c: u64) -> f32 {
+    f32::from_bits(c as u32)
+}
+fn f64_of(c: u64) -> f64 {
+    f64::from_bits(c)
+}
+fn of_f32(f: f32) -> u64 {
+    f.to_bits() as u64
+}
+fn of_f64(f: f64) -> u64 {
+    f.to_bits()
+}
+
+fn trunc_result<T>(r: Result<T, num::TruncError>) -> Result<T, TrapKind> {
+    r.map_err(|e| match e {
+        num::TruncError::Nan => TrapKind::InvalidConversionToInteger,
+        num::TruncError::Overflow => TrapKind::IntegerOverflow,
+    })
+}
+
+/// Grows `mem` by `delta` pages; the old size in pages, or `u32::MAX` (-1) on failure.
+pub(crate) fn memory_grow(mem: &mut MemoryEntity, delta: u32) -> u32 {
+    let old = (mem.data.len() / PAGE_SIZE) as u32;
+    let Some(new) = old.checked_add(delta) else {
+        return u32::MAX;
+    };
+    if new > mem.max_pages() {
+        return u32::MAX;
+    }
+    let new_len = new as usize * PAGE_SIZE;
+    if mem
+        .data
+        .try_reserve_exact(new_len - mem.data.len())
+        .is_err()
+    {
+        return u32::MAX;
+    }
+    mem.data.resize(new_len, 0);
+    old
+}
+
+fn run(
+    inner: &mut StoreInner,
+    host: &mut dyn HostCaller,
+    stack: &mut Vec<u64>,
+    frames: &mut Vec<Frame>,
+) -> Result<(), Error> {
+    let max_depth = inner.engine.config().max_call_depth;
+    let max_cells = inner.engine.config().max_stack_cells;
+    let depth_base = inner.call_depth;
+    let mut cur_instance = u32::MAX;
+    let mut module: Arc<ModuleInner> = inner.instances[frames[0].instance as usize].module.clone();
+    let mut empty_memory = MemoryEntity::empty();
+    loop {
+        let top = *frames.last().expect("a frame is running");
+        if top.instance != cur_instance {
+            cur_instance = top.instance;
+            module = inner.instances[cur_instance as usize].module.clone();
+        }
+        let exit = {
+            let StoreInner {
+                instances,
+                memories,
+                tables,
+                globals,
+                funcs,
+                ..
+            } = &mut *inner;
+            let inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
+            let mem: &mut MemoryEntity = match inst.memories.first() {
+                Some(&m) => &mut memories[m as usize],
+                None => &mut empty_memory,
+            };
+            let mut bp = top.bp as usize;
+            let mut pc = top.pc as usize;
+            let mut code: &[Instr] = &module.code[top.func as usize].code;
+            let mut regs: &mut [u64] = &mut stack[bp..];
+
+            macro_rules! r {
+                ($s:expr) => {
+                    regs[$s as usize]
+                };
+            }
+            macro_rules! trap {
+                ($kind:expr) => {{
+                    if let Some(f) = frames.last_mut() {
+                        f.pc = pc as u32;
+                    }
+                    break Exit::Trap($kind);
+                }};
+            }
+            macro_rules! bin32 {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let Bin { dst, lhs, rhs } = $b;
+                    let $x = r!(lhs) as u32;
+                    let $y = r!(rhs) as u32;
+                    r!(dst) = ($e) as u32 as u64;
+                }};
+            }
+            macro_rules! bin32s {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let Bin { dst, lhs, rhs } = $b;
+                    let $x = r!(lhs) as u32 as i32;
+                    let $y = r!(rhs) as u32 as i32;
+                    r!(dst) = ($e) as u32 as u64;
+                }};
+            }
+            macro_rules! imm32 {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let BinImm { dst, lhs, imm } = $b;
+                    let $x = r!(lhs) as u32;
+                    let $y = imm as u32;
+                    r!(dst) = ($e) as u32 as u64;
+                }};
+            }
+            macro_rules! imm32s {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let BinImm { dst, lhs, imm } = $b;
+                    let $x = r!(lhs) as u32 as i32;
+                    let $y = imm;
+                    r!(dst) = ($e) as u32 as u64;
+                }};
+            }
+            macro_rules! bin64 {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let Bin { dst, lhs, rhs } = $b;
+                    let $x = r!(lhs);
+                    let $y = r!(rhs);
+                    r!(dst) = ($e) as u64;
+                }};
+            }
+            macro_rules! bin64s {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let Bin { dst, lhs, rhs } = $b;
+                    let $x = r!(lhs) as i64;
+                    let $y = r!(rhs) as i64;
+                    r!(dst) = ($e) as u64;
+                }};
+            }
+            macro_rules! imm64 {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let BinImm { dst, lhs, imm } = $b;
+                    let $x = r!(lhs);
+                    let $y = imm as i64 as u64;
+                    r!(dst) = ($e) as u64;
+                }};
+            }
+            macro_rules! imm64s {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let BinImm { dst, lhs, imm } = $b;
+                    let $x = r!(lhs) as i64;
+                    let $y = imm as i64;
+                    r!(dst) = ($e) as u64;
+                }};
+            }
+            macro_rules! un {
+                ($u:expr, |$x:ident| $e:expr) => {{
+                    let Un { dst, src } = $u;
+                    let $x = r!(src);
+                    r!(dst) = $e;
+                }};
+            }
+            macro_rules! f32bin {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let Bin { dst, lhs, rhs } = $b;
+                    let $x = f32_of(r!(lhs));
+                    let $y = f32_of(r!(rhs));
+                    r!(dst) = $e;
+                }};
+            }
+            macro_rules! f64bin {
+                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
+                    let Bin { dst, lhs, rhs } = $b;
+                    let $x = f64_of(r!(lhs));
+                    let $y = f64_of(r!(rhs));
+                    r!(dst) = $e;
+                }};
+            }
+            macro_rules! trunc {
+                ($u:expr, $f:expr, $conv:expr, |$v:ident| $e:expr) => {{
+                    let Un { dst, src } = $u;
+                    match trunc_result($f($conv(r!(src)))) {
+                        Ok($v) => r!(dst) = $e,
+                        Err(k) => trap!(k),
+                    }
+                }};
+            }
+            macro_rules! load {
+                ($l:expr, $n:literal, |$b:ident| $e:expr) => {{
+                    let Load { dst, addr, offset } = $l;
+                    match load_bytes::<$n>(&mem.data, effective(r!(addr), offset)) {
+                        Some($b) => r!(dst) = $e,
+                        None => trap!(TrapKind::MemoryOutOfBounds),
+                    }
+                }};
+            }
+            macro_rules! store {
+                ($s:expr, |$v:ident| $e:expr) => {{
+                    let Store { addr, src, offset } = $s;
+                    let $v = r!(src);
+                    if store_bytes(&mut mem.data, effective(r!(addr), offset), $e).is_none() {
+                        trap!(TrapKind::MemoryOutOfBounds);
+                    }
+                }};
+            }
+            // Enters wasm function `$func` of the current module with its frame at `$base`.
+            macro_rules! enter {
+                ($func:expr, $base:expr) => {{
+                    let callee = &module.code[$func as usize];
+                    let new_bp = bp + $base as usize;
+                    let need = new_bp + callee.frame_cells as usize;
+                    if frames.len() + depth_base >= max_depth || need > max_cells {
+                        trap!(TrapKind::CallStackExhausted);
+                    }
+                    if let Some(f) = frames.last_mut() {
+                        f.pc = pc as u32 + 1;
+                    }
+                    if stack.len() < need {
+                        stack.resize(need, 0);
+                    }
+                    stack[new_bp + callee.param_cells as usize
+                        ..new_bp + callee.local_cells as usize]
+                        .fill(0);
+                    frames.push(Frame {
+                        instance: cur_instance,
+                        func: $func,
+                        pc: 0,
+                        bp: new_bp as u32,
+                    });
+                    bp = new_bp;
+                    code = &callee.code;
+                    pc = 0;
+                    regs = &mut stack[bp..];
+                    continue;
+                }};
+            }
+            // Replaces the current frame with wasm function `$func` (args at `$base`).
+            macro_rules! tail_enter {
+                ($func:expr, $base:expr, $params:expr) => {{
+                    let callee = &module.code[$func as usize];
+                    let need = bp + callee.frame_cells as usize;
+                    if need > max_cells {
+                        trap!(TrapKind::CallStackExhausted);
+                    }
+                    let base = bp + $base as usize;
+                    stack.copy_within(base..base + $params as usize, bp);
+                    if stack.len() < need {
+                        stack.resize(need, 0);
+                    }
+                    stack[bp + callee.param_cells as usize..bp + callee.local_cells as usize]
+                        .fill(0);
+                    if let Some(f) = frames.last_mut() {
+                        f.func = $func;
+                        f.pc = 0;
+                    }
+                    code = &callee.code;
+                    pc = 0;
+                    regs = &mut stack[bp..];
+                    continue;
+                }};
+            }
+            // Leaves the current frame (results already in slots 0..n).
+            macro_rules! ret {
+                () => {{
+                    frames.pop();
+                    match frames.last() {
+                        None => break Exit::Done,
+                        Some(f) if f.instance == cur_instance => {
+                            bp = f.bp as usize;
+                            pc = f.pc as usize;
+                            code = &module.code[f.func as usize].code;
+                            regs = &mut stack[bp..];
+                            continue;
+                        }
+                        Some(_) => break Exit::Resume,
+                    }
+                }};
+            }
+            // Calls store function `$f` with its frame at `$base`.
+            macro_rules! call_store_func {
+                ($f:expr, $base:expr) => {{
+                    match funcs[$f as usize] {
+                        FuncEntity::Wasm {
+                            instance, index, ..
+                        } if instance == cur_instance => enter!(index, $base),
+                        FuncEntity::Wasm {
+                            instance, index, ..
+                        } => {
+                            let callee_module = &instances[instance as usize].module;
+                            let callee = &callee_module.code[index as usize];
+                            let new_bp = bp + $base as usize;
+                            let need = new_bp + callee.frame_cells as usize;
+                            if frames.len() + depth_base >= max_depth || need > max_cells {
+                                trap!(TrapKind::CallStackExhausted);
+                            }
+                            if let Some(fr) = frames.last_mut() {
+                                fr.pc = pc as u32 + 1;
+                            }
+                            if stack.len() < need {
+                                stack.resize(need, 0);
+                            }
+                            stack[new_bp + callee.param_cells as usize
+                                ..new_bp + callee.local_cells as usize]
+                                .fill(0);
+                            frames.push(Frame {
+                                instance,
+                                func: index,
+                                pc: 0,
+                                bp: new_bp as u32,
+                            });
+                            break Exit::Resume;
+                        }
+                        FuncEntity::Host { host, cells, .. } => {
+                            if let Some(fr) = frames.last_mut() {
+                                fr.pc = pc as u32;
+                            }
+                            break Exit::Host {
+                                host,
+                                base: $base,
+                                cells,
+                            };
+                        }
+                    }
+                }};
+            }
+            macro_rules! tail_call_store_func {
+                ($f:expr, $base:expr) => {{
+                    match funcs[$f as usize] {
+                        FuncEntity::Wasm {
+                            instance,
+                            index,
+                            params,
+                            ..
+                        } if instance == cur_instance => tail_enter!(index, $base, params),
+                        FuncEntity::Wasm {
+                            instance,
+                            index,
+                            params,
+                            ..
+                        } => {
+                            let callee = &instances[instance as usize].module.code[index as usize];
+                            let need = bp + callee.frame_cells as usize;
+                            if need > max_cells {
+                                trap!(TrapKind::CallStackExhausted);
+                            }
+                            let base = bp + $base as usize;
+                            stack.copy_within(base..base + params as usize, bp);
+                            if stack.len() < need {
+                                stack.resize(need, 0);
+                            }
+                            stack[bp + callee.param_cells as usize
+                                ..bp + callee.local_cells as usize]
+                                .fill(0);
+                            if let Some(fr) = frames.last_mut() {
+                                fr.instance = instance;
+                                fr.func = index;
+                                fr.pc = 0;
+                            }
+                            break Exit::Resume;
+                        }
+                        FuncEntity::Host {
+                            host,
+                            cells,
+                            params,
+                            ..
+                        } => {
+                            let base = bp + $base as usize;
+                            stack.copy_within(base..base + params as usize, bp);
+                            if let Some(fr) = frames.last_mut() {
+                                fr.pc = pc as u32;
+                            }
+                            break Exit::TailHost { host, cells };
+                        }
+                    }
+                }};
+            }
+            macro_rules! indirect_callee {
+                ($ty:expr, $index:expr, $table:expr) => {{
+                    let table = &tables[inst.tables[$table as usize] as usize];
+                    let i = r!($index) as u32 as usize;
+                    let Some(&cell) = table.elems.get(i) else {
+                        trap!(TrapKind::UndefinedElement);
+                    };
+                    if cell == 0 {
+                        trap!(TrapKind::IndirectCallToNull);
+                    }
+                    let f = (cell - 1) as u32;
+                    if funcs[f as usize].ty() != $ty {
+                        trap!(TrapKind::BadSignature);
+                    }
+                    f
+                }};
+            }
+
+            loop {
+                let instr = code[pc];
+                match instr {
+                    // ---------------------------------------------------------- i32
+                    Instr::I32Eqz(u) => un!(u, |x| (x as u32 == 0) as u64),
+                    Instr::I32Clz(u) => un!(u, |x| (x as u32).leading_zeros() as u64),
+                    Instr::I32Ctz(u) => un!(u, |x| (x as u32).trailing_zeros() as u64),
+                    Instr::I32Popcnt(u) => un!(u, |x| (x as u32).count_ones() as u64),
+                    Instr::I32Eq(b) => bin32!(b, |x, y| x == y),
+                    Instr::I32Ne(b) => bin32!(b, |x, y| x != y),
+                    Instr::I32LtS(b) => bin32s!(b, |x, y| x < y),
+                    Instr::I32LtU(b) => bin32!(b, |x, y| x < y),
+                    Instr::I32GtS(b) => bin32s!(b, |x, y| x > y),
+                    Instr::I32GtU(b) => bin32!(b, |x, y| x > y),
+                    Instr::I32LeS(b) => bin32s!(b, |x, y| x <= y),
+                    Instr::I32LeU(b) => bin32!(b, |x, y| x <= y),
+                    Instr::I32GeS(b) => bin32s!(b, |x, y| x >= y),
+                    Instr::I32GeU(b) => bin32!(b, |x, y| x >= y),
+                    Instr::I32Add(b) => bin32!(b, |x, y| x.wrapping_add(y)),
+                    Instr::I32Sub(b) => bin32!(b, |x, y| x.wrapping_sub(y)),
+                    Instr::I32Mul(b) => bin32!(b, |x, y| x.wrapping_mul(y)),
+                    Instr::I32DivS(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs) as u32 as i32, r!(rhs) as u32 as i32);
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        if x == i32::MIN && y == -1 {
+                            trap!(TrapKind::IntegerOverflow);
+                        }
+                        r!(dst) = (x / y) as u32 as u64;
+                    }
+                    Instr::I32DivU(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs) as u32, r!(rhs) as u32);
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        r!(dst) = (x / y) as u64;
+                    }
+                    Instr::I32RemS(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs) as u32 as i32, r!(rhs) as u32 as i32);
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        r!(dst) = x.wrapping_rem(y) as u32 as u64;
+                    }
+                    Instr::I32RemU(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs) as u32, r!(rhs) as u32);
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        r!(dst) = (x % y) as u64;
+                    }
+                    Instr::I32And(b) => bin32!(b, |x, y| x & y),
+                    Instr::I32Or(b) => bin32!(b, |x, y| x | y),
+                    Instr::I32Xor(b) => bin32!(b, |x, y| x ^ y),
+                    Instr::I32Shl(b) => bin32!(b, |x, y| x.wrapping_shl(y)),
+                    Instr::I32ShrS(b) => bin32s!(b, |x, y| x.wrapping_shr(y as u32)),
+                    Instr::I32ShrU(b) => bin32!(b, |x, y| x.wrapping_shr(y)),
+                    Instr::I32Rotl(b) => bin32!(b, |x, y| x.rotate_left(y % 32)),
+                    Instr::I32Rotr(b) => bin32!(b, |x, y| x.rotate_right(y % 32)),
+                    Instr::I32EqImm(b) => imm32!(b, |x, y| x == y),
+                    Instr::I32NeImm(b) => imm32!(b, |x, y| x != y),
+                    Instr::I32LtSImm(b) => imm32s!(b, |x, y| x < y),
+                    Instr::I32LtUImm(b) => imm32!(b, |x, y| x < y),
+                    Instr::I32GtSImm(b) => imm32s!(b, |x, y| x > y),
+                    Instr::I32GtUImm(b) => imm32!(b, |x, y| x > y),
+                    Instr::I32LeSImm(b) => imm32s!(b, |x, y| x <= y),
+                    Instr::I32LeUImm(b) => imm32!(b, |x, y| x <= y),
+                    Instr::I32GeSImm(b) => imm32s!(b, |x, y| x >= y),
+                    Instr::I32GeUImm(b) => imm32!(b, |x, y| x >= y),
+                    Instr::I32AddImm(b) => imm32!(b, |x, y| x.wrapping_add(y)),
+                    Instr::I32MulImm(b) => imm32!(b, |x, y| x.wrapping_mul(y)),
+                    Instr::I32AndImm(b) => imm32!(b, |x, y| x & y),
+                    Instr::I32OrImm(b) => imm32!(b, |x, y| x | y),
+                    Instr::I32XorImm(b) => imm32!(b, |x, y| x ^ y),
+                    Instr::I32ShlImm(b) => imm32!(b, |x, y| x.wrapping_shl(y)),
+                    Instr::I32ShrSImm(b) => imm32s!(b, |x, y| x.wrapping_shr(y as u32)),
+                    Instr::I32ShrUImm(b) => imm32!(b, |x, y| x.wrapping_shr(y)),
+
+                    // ---------------------------------------------------------- i64
+                    Instr::I64Eqz(u) => un!(u, |x| (x == 0) as u64),
+                    Instr::I64Clz(u) => un!(u, |x| x.leading_zeros() as u64),
+                    Instr::I64Ctz(u) => un!(u, |x| x.trailing_zeros() as u64),
+                    Instr::I64Popcnt(u) => un!(u, |x| x.count_ones() as u64),
+                    Instr::I64Eq(b) => bin64!(b, |x, y| x == y),
+                    Instr::I64Ne(b) => bin64!(b, |x, y| x != y),
+                    Instr::I64LtS(b) => bin64s!(b, |x, y| x < y),
+                    Instr::I64LtU(b) => bin64!(b, |x, y| x < y),
+                    Instr::I64GtS(b) => bin64s!(b, |x, y| x > y),
+                    Instr::I64GtU(b) => bin64!(b, |x, y| x > y),
+                    Instr::I64LeS(b) => bin64s!(b, |x, y| x <= y),
+                    Instr::I64LeU(b) => bin64!(b, |x, y| x <= y),
+                    Instr::I64GeS(b) => bin64s!(b, |x, y| x >= y),
+                    Instr::I64GeU(b) => bin64!(b, |x, y| x >= y),
+                    Instr::I64Add(b) => bin64!(b, |x, y| x.wrapping_add(y)),
+                    Instr::I64Sub(b) => bin64!(b, |x, y| x.wrapping_sub(y)),
+                    Instr::I64Mul(b) => bin64!(b, |x, y| x.wrapping_mul(y)),
+                    Instr::I64DivS(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs) as i64, r!(rhs) as i64);
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        if x == i64::MIN && y == -1 {
+                            trap!(TrapKind::IntegerOverflow);
+                        }
+                        r!(dst) = (x / y) as u64;
+                    }
+                    Instr::I64DivU(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs), r!(rhs));
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        r!(dst) = x / y;
+                    }
+                    Instr::I64RemS(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs) as i64, r!(rhs) as i64);
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        r!(dst) = x.wrapping_rem(y) as u64;
+                    }
+                    Instr::I64RemU(Bin { dst, lhs, rhs }) => {
+                        let (x, y) = (r!(lhs), r!(rhs));
+                        if y == 0 {
+                            trap!(TrapKind::IntegerDivideByZero);
+                        }
+                        r!(dst) = x % y;
+                    }
+                    Instr::I64And(b) => bin64!(b, |x, y| x & y),
+                    Instr::I64Or(b) => bin64!(b, |x, y| x | y),
+                    Instr::I64Xor(b) => bin64!(b, |x, y| x ^ y),
+                    Instr::I64Shl(b) => bin64!(b, |x, y| x.wrapping_shl(y as u32)),
+                    Instr::I64ShrS(b) => bin64s!(b, |x, y| x.wrapping_shr(y as u32)),
+                    Instr::I64ShrU(b) => bin64!(b, |x, y| x.wrapping_shr(y as u32)),
+                    Instr::I64Rotl(b) => bin64!(b, |x, y| x.rotate_left((y % 64) as u32)),
+                    Instr::I64Rotr(b) => bin64!(b, |x, y| x.rotate_right((y % 64) as u32)),
+                    Instr::I64EqImm(b) => imm64!(b, |x, y| x == y),
+                    Instr::I64NeImm(b) => imm64!(b, |x, y| x != y),
+                    Instr::I64LtSImm(b) => imm64s!(b, |x, y| x < y),
+                    Instr::I64LtUImm(b) => imm64!(b, |x, y| x < y),
+                    Instr::I64GtSImm(b) => imm64s!(b, |x, y| x > y),
+                    Instr::I64GtUImm(b) => imm64!(b, |x, y| x > y),
+                    Instr::I64LeSImm(b) => imm64s!(b, |x, y| x <= y),
+                    Instr::I64LeUImm(b) => imm64!(b, |x, y| x <= y),
+                    Instr::I64GeSImm(b) => imm64s!(b, |x, y| x >= y),
+                    Instr::I64GeUImm(b) => imm64!(b, |x, y| x >= y),
+                    Instr::I64AddImm(b) => imm64!(b, |x, y| x.wrapping_add(y)),
+                    Instr::I64MulImm(b) => imm64!(b, |x, y| x.wrapping_mul(y)),
+                    Instr::I64AndImm(b) => imm64!(b, |x, y| x & y),
+                    Instr::I64OrImm(b) => imm64!(b, |x, y| x | y),
+                    Instr::I64XorImm(b) => imm64!(b, |x, y| x ^ y),
+                    Instr::I64ShlImm(b) => imm64!(b, |x, y| x.wrapping_shl(y as u32)),
+                    Instr::I64ShrSImm(b) => imm64s!(b, |x, y| x.wrapping_shr(y as u32)),
+                    Instr::I64ShrUImm(b) => imm64!(b, |x, y| x.wrapping_shr(y as u32)),
+
+                    // ---------------------------------------------------------- f32
+                    Instr::F32Eq(b) => f32bin!(b, |x, y| (x == y) as u64),
+                    Instr::F32Ne(b) => f32bin!(b, |x, y| (x != y) as u64),
+                    Instr::F32Lt(b) => f32bin!(b, |x, y| (x < y) as u64),
+                    Instr::F32Gt(b) => f32bin!(b, |x, y| (x > y) as u64),
+                    Instr::F32Le(b) => f32bin!(b, |x, y| (x <= y) as u64),
+                    Instr::F32Ge(b) => f32bin!(b, |x, y| (x >= y) as u64),
+                    Instr::F32Abs(u) => un!(u, |x| x & 0x7fff_ffff),
+                    Instr::F32Neg(u) => un!(u, |x| (x as u32 ^ 0x8000_0000) as u64),
+                    Instr::F32Ceil(u) => un!(u, |x| of_f32(num::f32_ceil(f32_of(x)))),
+                    Instr::F32Floor(u) => un!(u, |x| of_f32(num::f32_floor(f32_of(x)))),
+                    Instr::F32Trunc(u) => un!(u, |x| of_f32(num::f32_trunc(f32_of(x)))),
+                    Instr::F32Nearest(u) => un!(u, |x| of_f32(num::f32_nearest(f32_of(x)))),
+                    Instr::F32Sqrt(u) => un!(u, |x| of_f32(f32_of(x).sqrt())),
+                    Instr::F32Add(b) => f32bin!(b, |x, y| of_f32(x + y)),
+                    Instr::F32Sub(b) => f32bin!(b, |x, y| of_f32(x - y)),
+                    Instr::F32Mul(b) => f32bin!(b, |x, y| of_f32(x * y)),
+                    Instr::F32Div(b) => f32bin!(b, |x, y| of_f32(x / y)),
+                    Instr::F32Min(b) => f32bin!(b, |x, y| of_f32(num::f32_min(x, y))),
+                    Instr::F32Max(b) => f32bin!(b, |x, y| of_f32(num::f32_max(x, y))),
+                    Instr::F32Copysign(Bin { dst, lhs, rhs }) => {
+                        r!(dst) = (r!(lhs) & 0x7fff_ffff) | (r!(rhs) & 0x8000_0000);
+                    }
+
+                    // ---------------------------------------------------------- f64
+                    Instr::F64Eq(b) => f64bin!(b, |x, y| (x == y) as u64),
+                    Instr::F64Ne(b) => f64bin!(b, |x, y| (x != y) as u64),
+                    Instr::F64Lt(b) => f64bin!(b, |x, y| (x < y) as u64),
+                    Instr::F64Gt(b) => f64bin!(b, |x, y| (x > y) as u64),
+                    Instr::F64Le(b) => f64bin!(b, |x, y| (x <= y) as u64),
+                    Instr::F64Ge(b) => f64bin!(b, |x, y| (x >= y) as u64),
+                    Instr::F64Abs(u) => un!(u, |x| x & 0x7fff_ffff_ffff_ffff),
+                    Instr::F64Neg(u) => un!(u, |x| x ^ 0x8000_0000_0000_0000),
+                    Instr::F64Ceil(u) => un!(u, |x| of_f64(num::f64_ceil(f64_of(x)))),
+                    Instr::F64Floor(u) => un!(u, |x| of_f64(num::f64_floor(f64_of(x)))),
+                    Instr::F64Trunc(u) => un!(u, |x| of_f64(num::f64_trunc(f64_of(x)))),
+                    Instr::F64Nearest(u) => un!(u, |x| of_f64(num::f64_nearest(f64_of(x)))),
+                    Instr::F64Sqrt(u) => un!(u, |x| of_f64(f64_of(x).sqrt())),
+                    Instr::F64Add(b) => f64bin!(b, |x, y| of_f64(x + y)),
+                    Instr::F64Sub(b) => f64bin!(b, |x, y| of_f64(x - y)),
+                    Instr::F64Mul(b) => f64bin!(b, |x, y| of_f64(x * y)),
+                    Instr::F64Div(b) => f64bin!(b, |x, y| of_f64(x / y)),
+                    Instr::F64Min(b) => f64bin!(b, |x, y| of_f64(num::f64_min(x, y))),
+                    Instr::F64Max(b) => f64bin!(b, |x, y| of_f64(num::f64_max(x, y))),
+                    Instr::F64Copysign(Bin { dst, lhs, rhs }) => {
+                        r!(dst) =
+                            (r!(lhs) & 0x7fff_ffff_ffff_ffff) | (r!(rhs) & 0x8000_0000_0000_0000);
+                    }
+
+                    // ---------------------------------------------------------- conversions
+                    Instr::I32WrapI64(u) => un!(u, |x| x as u32 as u64),
+                    Instr::I32TruncF32S(u) => {
+                        trunc!(u, num::i32_trunc_f32_s, f32_of, |v| v as u32 as u64)
+                    }
+                    Instr::I32TruncF32U(u) => trunc!(u, num::i32_trunc_f32_u, f32_of, |v| v as u64),
+                    Instr::I32TruncF64S(u) => {
+                        trunc!(u, num::i32_trunc_f64_s, f64_of, |v| v as u32 as u64)
+                    }
+                    Instr::I32TruncF64U(u) => trunc!(u, num::i32_trunc_f64_u, f64_of, |v| v as u64),
+                    Instr::I64ExtendI32S(u) => un!(u, |x| x as u32 as i32 as i64 as u64),
+                    Instr::I64TruncF32S(u) => trunc!(u, num::i64_trunc_f32_s, f32_of, |v| v as u64),
+                    Instr::I64TruncF32U(u) => trunc!(u, num::i64_trunc_f32_u, f32_of, |v| v),
+                    Instr::I64TruncF64S(u) => trunc!(u, num::i64_trunc_f64_s, f64_of, |v| v as u64),
+                    Instr::I64TruncF64U(u) => trunc!(u, num::i64_trunc_f64_u, f64_of, |v| v),
+                    Instr::F32ConvertI32S(u) => un!(u, |x| of_f32(x as u32 as i32 as f32)),
+                    Instr::F32ConvertI32U(u) => un!(u, |x| of_f32(x as u32 as f32)),
+                    Instr::F32ConvertI64S(u) => un!(u, |x| of_f32(x as i64 as f32)),
+                    Instr::F32ConvertI64U(u) => un!(u, |x| of_f32(x as f32)),
+                    Instr::F32DemoteF64(u) => un!(u, |x| of_f32(num::f32_demote_f64(f64_of(x)))),
+                    Instr::F64ConvertI32S(u) => un!(u, |x| of_f64(x as u32 as i32 as f64)),
+                    Instr::F64ConvertI32U(u) => un!(u, |x| of_f64(x as u32 as f64)),
+                    Instr::F64ConvertI64S(u) => un!(u, |x| of_f64(x as i64 as f64)),
+                    Instr::F64ConvertI64U(u) => un!(u, |x| of_f64(x as f64)),
+                    Instr::F64PromoteF32(u) => un!(u, |x| of_f64(num::f64_promote_f32(f32_of(x)))),
+                    Instr::I32Extend8S(u) => un!(u, |x| x as u8 as i8 as i32 as u32 as u64),
+                    Instr::I32Extend16S(u) => un!(u, |x| x as u16 as i16 as i32 as u32 as u64),
+                    Instr::I64Extend8S(u) => un!(u, |x| x as u8 as i8 as i64 as u64),
+                    Instr::I64Extend16S(u) => un!(u, |x| x as u16 as i16 as i64 as u64),
+                    Instr::I64Extend32S(u) => un!(u, |x| x as u32 as i32 as i64 as u64),
+                    Instr::I32TruncSatF32S(u) => un!(u, |x| f32_of(x) as i32 as u32 as u64),
+                    Instr::I32TruncSatF32U(u) => un!(u, |x| f32_of(x) as u32 as u64),
+                    Instr::I32TruncSatF64S(u) => un!(u, |x| f64_of(x) as i32 as u32 as u64),
+                    Instr::I32TruncSatF64U(u) => un!(u, |x| f64_of(x) as u32 as u64),
+                    Instr::I64TruncSatF32S(u) => {
+                        un!(u, |x| num::i64_trunc_sat_f32_s(f32_of(x)) as u64)
+                    }
+                    Instr::I64TruncSatF32U(u) => un!(u, |x| num::i64_trunc_sat_f32_u(f32_of(x))),
+                    Instr::I64TruncSatF64S(u) => {
+                        un!(u, |x| num::i64_trunc_sat_f64_s(f64_of(x)) as u64)
+                    }
+                    Instr::I64TruncSatF64U(u) => un!(u, |x| num::i64_trunc_sat_f64_u(f64_of(x))),
+
+                    // ---------------------------------------------------------- memory
+                    Instr::I32Load(l) => load!(l, 4, |b| u32::from_le_bytes(b) as u64),
+                    Instr::I64Load(l) => load!(l, 8, |b| u64::from_le_bytes(b)),
+                    Instr::I32Load8S(l) => load!(l, 1, |b| b[0] as i8 as i32 as u32 as u64),
+                    Instr::I32Load8U(l) => load!(l, 1, |b| b[0] as u64),
+                    Instr::I32Load16S(l) => {
+                        load!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
+                    }
+                    Instr::I32Load16U(l) => load!(l, 2, |b| u16::from_le_bytes(b) as u64),
+                    Instr::I64Load8S(l) => load!(l, 1, |b| b[0] as i8 as i64 as u64),
+                    Instr::I64Load16S(l) => load!(l, 2, |b| i16::from_le_bytes(b) as i64 as u64),
+                    Instr::I64Load32S(l) => load!(l, 4, |b| i32::from_le_bytes(b) as i64 as u64),
+                    Instr::I32Store8(s) => store!(s, |v| [v as u8]),
+                    Instr::I32Store16(s) => store!(s, |v| (v as u16).to_le_bytes()),
+                    Instr::I32Store(s) => store!(s, |v| (v as u32).to_le_bytes()),
+                    Instr::I64Store(s) => store!(s, |v| v.to_le_bytes()),
+                    Instr::MemorySize { dst, .. } => {
+                        r!(dst) = (mem.data.len() / PAGE_SIZE) as u64;
+                    }
+                    Instr::MemoryGrow { dst, delta, .. } => {
+                        r!(dst) = memory_grow(mem, r!(delta) as u32) as u64;
+                    }
+                    Instr::MemoryFill { args, .. } => {
+                        let (d, v, n) = (r!(args), r!(args + 1), r!(args + 2));
+                        match range(d as u32 as u64, n as u32 as u64, mem.data.len()) {
+                            Some(rg) => mem.data[rg].fill(v as u8),
+                            None => trap!(TrapKind::MemoryOutOfBounds),
+                        }
+                    }
+                    Instr::MemoryCopy { args, .. } => {
+                        let (d, s, n) = (
+                            r!(args) as u32 as u64,
+                            r!(args + 1) as u32 as u64,
+                            r!(args + 2) as u32 as u64,
+                        );
+                        let len = mem.data.len();
+                        match (range(d, n, len), range(s, n, len)) {
+                            (Some(dr), Some(sr)) => mem.data.copy_within(sr, dr.start),
+                            _ => trap!(TrapKind::MemoryOutOfBounds),
+                        }
+                    }
+                    Instr::MemoryInit { args, data, .. } => {
+                        let (d, s, n) = (
+                            r!(args) as u32 as u64,
+                            r!(args + 1) as u32 as u64,
+                            r!(args + 2) as u32 as u64,
+                        );
+                        let seg = &inst.datas[data as usize];
+                        match (range(d, n, mem.data.len()), range(s, n, seg.len())) {
+                            (Some(dr), Some(sr)) => mem.data[dr].copy_from_slice(&seg[sr]),
+                            _ => trap!(TrapKind::MemoryOutOfBounds),
+                        }
+                    }
+                    Instr::DataDrop { data } => {
+                        inst.datas[data as usize] = Arc::from(&[][..]);
+                    }
+
+                    // ---------------------------------------------------------- tables
+                    Instr::TableGet { dst, index, table } => {
+                        let t = &tables[inst.tables[table as usize] as usize];
+                        match t.elems.get(r!(index) as u32 as usize) {
+                            Some(&v) => r!(dst) = v,
+                            None => trap!(TrapKind::TableOutOfBounds),
+                        }
+                    }
+                    Instr::TableSet {
+                        index,
+                        value,
+                        table,
+                    } => {
+                        let v = r!(value);
+                        let t = &mut tables[inst.tables[table as usize] as usize];
+                        match t.elems.get_mut(r!(index) as u32 as usize) {
+                            Some(slot) => *slot = v,
+                            None => trap!(TrapKind::TableOutOfBounds),
+                        }
+                    }
+                    Instr::TableSize { dst, table } => {
+                        r!(dst) = tables[inst.tables[table as usize] as usize].elems.len() as u64;
+                    }
+                    Instr::TableGrow { args, table } => {
+                        let (init, delta) = (r!(args), r!(args + 1) as u32);
+                        let t = &mut tables[inst.tables[table as usize] as usize];
+                        r!(args) = t.grow(delta, init) as u64;
+                    }
+                    Instr::TableFill { args, table } => {
+                        let (i, v, n) = (r!(args) as u32 as u64, r!(args + 1), r!(args + 2));
+                        let t = &mut tables[inst.tables[table as usize] as usize];
+                        match range(i, n as u32 as u64, t.elems.len()) {
+                            Some(rg) => t.elems[rg].fill(v),
+                            None => trap!(TrapKind::TableOutOfBounds),
+                        }
+                    }
+                    Instr::TableCopy {
+                        args,
+                        dst_table,
+                        src_table,
+                    } => {
+                        let (d, s, n) = (
+                            r!(args) as u32 as u64,
+                            r!(args + 1) as u32 as u64,
+                            r!(args + 2) as u32 as u64,
+                        );
+                        let dt = inst.tables[dst_table as usize] as usize;
+                        let st = inst.tables[src_table as usize] as usize;
+                        let (dlen, slen) = (tables[dt].elems.len(), tables[st].elems.len());
+                        match (range(d, n, dlen), range(s, n, slen)) {
+                            (Some(dr), Some(sr)) => {
+                                if dt == st {
+                                    tables[dt].elems.copy_within(sr, dr.start);
+                                } else if dt < st {
+                                    let (a, b) = tables.split_at_mut(st);
+                                    a[dt].elems[dr].copy_from_slice(&b[0].elems[sr]);
+                                } else {
+                                    let (a, b) = tables.split_at_mut(dt);
+                                    b[0].elems[dr].copy_from_slice(&a[st].elems[sr]);
+                                }
+                            }
+                            _ => trap!(TrapKind::TableOutOfBounds),
+                        }
+                    }
+                    Instr::TableInit { args, elem, table } => {
+                        let (d, s, n) = (
+                            r!(args) as u32 as u64,
+                            r!(args + 1) as u32 as u64,
+                            r!(args + 2) as u32 as u64,
+                        );
+                        let t = &mut tables[inst.tables[table as usize] as usize];
+                        let seg = &inst.elems[elem as usize];
+                        match (range(d, n, t.elems.len()), range(s, n, seg.len())) {
+                            (Some(dr), Some(sr)) => t.elems[dr].copy_from_slice(&seg[sr]),
+                            _ => trap!(TrapKind::TableOutOfBounds),
+                        }
+                    }
+                    Instr::ElemDrop { elem } => {
+                        inst.elems[elem as usize] = Box::new([]);
+                    }
+                    Instr::RefFunc { dst, func } => {
+                        r!(dst) = inst.funcs[func as usize] as u64 + 1;
+                    }
+                    Instr::RefIsNull { dst, src } => {
+                        r!(dst) = (r!(src) == 0) as u64;
+                    }
+
+                    // ---------------------------------------------------------- misc
+                    Instr::Copy(Un { dst, src }) => r!(dst) = r!(src),
+                    Instr::Copy128 { dst, src } => {
+                        let (d, s) = (dst as usize, src as usize);
+                        regs[d] = regs[s];
+                        regs[d + 1] = regs[s + 1];
+                    }
+                    Instr::Const32 { dst, value } => r!(dst) = value as u64,
+                    Instr::Const64 { dst, value } => r!(dst) = value,
+                    Instr::Const128 { dst, index } => {
+                        let v = module.code[frames.last().map_or(0, |f| f.func) as usize].consts
+                            [index as usize];
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::Select { dst, other, cond } => {
+                        if r!(cond) as u32 == 0 {
+                            r!(dst) = r!(other);
+                        }
+                    }
+                    Instr::Select128 { dst, other, cond } => {
+                        if r!(cond) as u32 == 0 {
+                            let v = get_u128(regs, other);
+                            set_u128(regs, dst, v);
+                        }
+                    }
+                    Instr::GlobalGet { dst, global } => {
+                        r!(dst) = globals[inst.globals[global as usize] as usize].value as u64;
+                    }
+                    Instr::GlobalSet { src, global } => {
+                        globals[inst.globals[global as usize] as usize].value = r!(src) as u128;
+                    }
+                    Instr::GlobalGet128 { dst, global } => {
+                        let v = globals[inst.globals[global as usize] as usize].value;
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::GlobalSet128 { src, global } => {
+                        globals[inst.globals[global as usize] as usize].value = get_u128(regs, src);
+                    }
+
+                    // ---------------------------------------------------------- control
+                    Instr::Unreachable => trap!(TrapKind::Unreachable),
+                    Instr::Br { target } => {
+                        pc = target as usize;
+                        continue;
+                    }
+                    Instr::BrIfNez { cond, target } => {
+                        if r!(cond) as u32 != 0 {
+                            pc = target as usize;
+                            continue;
+                        }
+                    }
+                    Instr::BrIfEqz { cond, target } => {
+                        if r!(cond) as u32 == 0 {
+                            pc = target as usize;
+                            continue;
+                        }
+                    }
+                    Instr::BrTable { index, len } => {
+                        let i = (r!(index) as u32).min(len);
+                        pc += 1 + i as usize;
+                        continue;
+                    }
+                    Instr::Return => ret!(),
+                    Instr::ReturnSlot { src } => {
+                        regs[0] = r!(src);
+                        ret!()
+                    }
+                    Instr::CallInternal { func, base } => enter!(func, base),
+                    Instr::CallImported { func, base } => {
+                        let f = inst.funcs[func as usize];
+                        call_store_func!(f, base)
+                    }
+                    Instr::CallIndirect {
+                        ty,
+                        index,
+                        base,
+                        table,
+                    } => {
+                        let f = indirect_callee!(ty, index, table);
+                        call_store_func!(f, base)
+                    }
+                    Instr::ReturnCallInternal { func, base } => {
+                        let params = module.code[func as usize].param_cells;
+                        tail_enter!(func, base, params)
+                    }
+                    Instr::ReturnCallImported { func, base } => {
+                        let f = inst.funcs[func as usize];
+                        tail_call_store_func!(f, base)
+                    }
+                    Instr::ReturnCallIndirect {
+                        ty,
+                        index,
+                        base,
+                        table,
+                    } => {
+                        let f = indirect_callee!(ty, index, table);
+                        tail_call_store_func!(f, base)
+                    }
+
+                    // ---------------------------------------------------------- simd
+                    Instr::V128Unary { op, dst, src } => {
+                        let v = simd::unary(op, get_u128(regs, src));
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::V128Binary { op, dst, lhs, rhs } => {
+                        let v = simd::binary(op, get_u128(regs, lhs), get_u128(regs, rhs));
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::V128Ternary { op, dst, b, c } => {
+                        let v = simd::ternary(
+                            op,
+                            get_u128(regs, dst),
+                            get_u128(regs, b),
+                            get_u128(regs, c),
+                        );
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::V128Shift {
+                        op,
+                        dst,
+                        lhs,
+                        amount,
+                    } => {
+                        let v = simd::shift(op, get_u128(regs, lhs), r!(amount));
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::V128Splat { op, dst, src } => {
+                        let v = simd::splat(op, r!(src));
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::V128ExtractLane { op, lane, dst, src } => {
+                        r!(dst) = simd::extract_lane(op, get_u128(regs, src), lane);
+                    }
+                    Instr::V128ReplaceLane {
+                        op,
+                        lane,
+                        dst,
+                        scalar,
+                    } => {
+                        let v = simd::replace_lane(op, get_u128(regs, dst), r!(scalar), lane);
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::V128Test { op, dst, src } => {
+                        r!(dst) = simd::test(op, get_u128(regs, src));
+                    }
+                    Instr::V128Shuffle { dst, rhs, lanes } => {
+                        let mask = module.code[frames.last().map_or(0, |f| f.func) as usize].consts
+                            [lanes as usize]
+                            .to_le_bytes();
+                        let v = simd::shuffle(&mask, get_u128(regs, dst), get_u128(regs, rhs));
+                        set_u128(regs, dst, v);
+                    }
+                    Instr::V128Load {
+                        op,
+                        dst,
+                        addr,
+                        offset,
+                    } => match simd::load(op, &mem.data, effective(r!(addr), offset)) {
+                        Some(v) => set_u128(regs, dst, v),
+                        None => trap!(TrapKind::MemoryOutOfBounds),
+                    },
+                    Instr::V128Store { addr, src, offset } => {
+                        let v = get_u128(regs, src);
+                        if store_bytes(&mut mem.data, effective(r!(addr), offset), v.to_le_bytes())
+                            .is_none()
+                        {
+                            trap!(TrapKind::MemoryOutOfBounds);
+                        }
+                    }
+                    Instr::V128LoadLane {
+                        op,
+                        lane,
+                        dst,
+                        addr,
+                        offset,
+                    } => {
+                        let ea = effective(r!(addr), offset);
+                        match simd::load_lane(op, &mem.data, ea, get_u128(regs, dst), lane) {
+                            Some(v) => set_u128(regs, dst, v),
+                            None => trap!(TrapKind::MemoryOutOfBounds),
+                        }
+                    }
+                    Instr::V128StoreLane {
+                        op,
+                        lane,
+                        src,
+                        addr,
+                        offset,
+                    } => {
+                        let ea = effective(r!(addr), offset);
+                        let v = get_u128(regs, src);
+                        if simd::store_lane(op, &mut mem.data, ea, v, lane).is_none() {
+                            trap!(TrapKind::MemoryOutOfBounds);
+                        }
+                    }
+                }
+                pc += 1;
+            }
+        };
+
+        match exit {
+            Exit::Done => return Ok(()),
+            Exit::Resume => continue,
+            Exit::Trap(kind) => {
+                return Err(Trap {
+                    kind,
+                    backtrace: backtrace(inner, frames),
+                }
+                .into())
+            }
+            Exit::Host {
+                host: h,
+                base,
+                cells,
+            } => {
+                let frame = *frames.last().expect("a frame is running");
+                let start = frame.bp as usize + base as usize;
+                let end = start + cells as usize;
+                if stack.len() < end {
+                    stack.resize(end, 0);
+                }
+                inner.call_depth = depth_base + frames.len();
+                let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
+                inner.call_depth = depth_base;
+                if let Err(e) = result {
+                    return Err(with_backtrace(e, inner, frames));
+                }
+                if let Some(f) = frames.last_mut() {
+                    f.pc += 1;
+                }
+            }
+            Exit::TailHost { host: h, cells } => {
+                let frame = *frames.last().expect("a frame is running");
+                let start = frame.bp as usize;
+                let end = start + cells as usize;
+                if stack.len() < end {
+                    stack.resize(end, 0);
+                }
+                inner.call_depth = depth_base + frames.len();
+                let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
+                inner.call_depth = depth_base;
+                if let Err(e) = result {
+                    return Err(with_backtrace(e, inner, frames));
+                }
+                frames.pop();
+                if frames.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Adds the wasm frames to a trap raised by a host function (or a nested call) that has none.
+fn with_backtrace(e: Error, inner: &StoreInner, frames: &[Frame]) -> Error {
+    match e {
+        Error::Trap(mut t) => {
+            t.backtrace.extend(backtrace(inner, frames));
+            Error::Trap(t)
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,239 @@
+//! The engine's internal instruction set: the contract between `translate` and `exec`.
+//!
+//! Design (see `docs/engine.md`): a *slot machine*. Every function frame is a window of
+//! untyped 64-bit cells on one value stack: the parameters and locals first, then the
+//! operand-stack cells. Because wasm stack heights are static, the translator assigns every
+//! operand a fixed cell index ("slot") relative to the frame base, so instructions name their
+//! inputs and outputs directly (`I32Add { dst, lhs, rhs }`) and no stack pointer moves at run
+//! time. `local.get` emits nothing (the local's slot is used directly), constants become
+//! immediates where an `*Imm` form exists, and an operation followed by `local.set` writes
+//! straight into the local. Branch targets are absolute instruction indices resolved at
+//! translation time; blocks leave no trace at run time.
+//!
+//! Value encoding in a cell: i32 as zero-extended u32, i64 as u64, f32/f64 as their IEEE bits,
+//! funcref/externref as `0` (null) or `handle + 1`. A v128 takes two consecutive cells
+//! (low 64 bits first). Every instruction is at most 16 bytes (checked below).
+
+use crate::simd::{
+    SimdBinary, SimdExtract, SimdLaneMem, SimdLoad, SimdReplace, SimdShift, SimdSplat, SimdTernary,
+    SimdTest, SimdUnary,
+};
+
+/// A cell index relative to the current frame base.
+pub type Slot = u32;
+
+/// Operands of a binary operation on slots.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Bin {
+    pub dst: Slot,
+    pub lhs: Slot,
+    pub rhs: Slot,
+}
+
+/// A binary operation whose right operand is an immediate (sign-extended for 64-bit ops).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct BinImm {
+    pub dst: Slot,
+    pub lhs: Slot,
+    pub imm: i32,
+}
+
+/// Operands of a unary operation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Un {
+    pub dst: Slot,
+    pub src: Slot,
+}
+
+/// A load from the instance's default memory at `regs[addr] + offset`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub dst: Slot,
+    pub addr: Slot,
+    pub offset: u32,
+}
+
+/// A store of `regs[src]` to the instance's default memory at `regs[addr] + offset`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Store {
+    pub addr: Slot,
+    pub src: Slot,
+    pub offset: u32,
+}
+
+/// Absolute index into a function's instruction array.
+pub type Target = u32;
+
+macro_rules! define_instrs {
+    (
+        with_dst { $( $(#[$dm:meta])* $dname:ident($dty:ident), )* }
+        other { $( $(#[$om:meta])* $oname:ident $({ $($f:tt)* })? $(( $($t:tt)* ))?, )* }
+    ) => {
+        /// One interpreter instruction. Field names: `dst` is written, everything else read.
+        #[derive(Copy, Clone, Debug, PartialEq)]
+        pub enum Instr {
+            $( $(#[$dm])* $dname($dty), )*
+            $( $(#[$om])* $oname $({ $($f)* })? $(( $($t)* ))?, )*
+        }
+
+        impl Instr {
+            /// The destination slot of an instruction that writes exactly one result slot and
+            /// reads its inputs before writing, so the translator may redirect its output
+            /// (fusing `op; local.set`).
+            pub fn dst_mut(&mut self) -> Option<&mut Slot> {
+                match self {
+                    $( Instr::$dname(x) => Some(&mut x.dst), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+define_instrs! {
+    with_dst {
+        // ---- i32 arithmetic and comparison ----
+        I32Eqz(Un), I32Clz(Un), I32Ctz(Un), I32Popcnt(Un),
+        I32Eq(Bin), I32Ne(Bin), I32LtS(Bin), I32LtU(Bin), I32GtS(Bin), I32GtU(Bin),
+        I32LeS(Bin), I32LeU(Bin), I32GeS(Bin), I32GeU(Bin),
+        I32Add(Bin), I32Sub(Bin), I32Mul(Bin), I32DivS(Bin), I32DivU(Bin), I32RemS(Bin),
+        I32RemU(Bin), I32And(Bin), I32Or(Bin), I32Xor(Bin), I32Shl(Bin), I32ShrS(Bin),
+        I32ShrU(Bin), I32Rotl(Bin), I32Rotr(Bin),
+        I32EqImm(BinImm), I32NeImm(BinImm), I32LtSImm(BinImm), I32LtUImm(BinImm),
+        I32GtSImm(BinImm), I32GtUImm(BinImm), I32LeSImm(BinImm), I32LeUImm(BinImm),
+        I32GeSImm(BinImm), I32GeUImm(BinImm),
+        I32AddImm(BinImm), I32MulImm(BinImm), I32AndImm(BinImm), I32OrImm(BinImm),
+        I32XorImm(BinImm), I32ShlImm(BinImm), I32ShrSImm(BinImm), I32ShrUImm(BinImm),
+        // ---- i64 ----
+        I64Eqz(Un), I64Clz(Un), I64Ctz(Un), I64Popcnt(Un),
+        I64Eq(Bin), I64Ne(Bin), I64LtS(Bin), I64LtU(Bin), I64GtS(Bin), I64GtU(Bin),
+        I64LeS(Bin), I64LeU(Bin), I64GeS(Bin), I64GeU(Bin),
+        I64Add(Bin), I64Sub(Bin), I64Mul(Bin), I64DivS(Bin), I64DivU(Bin), I64RemS(Bin),
+        I64RemU(Bin), I64And(Bin), I64Or(Bin), I64Xor(Bin), I64Shl(Bin), I64ShrS(Bin),
+        I64ShrU(Bin), I64Rotl(Bin), I64Rotr(Bin),
+        I64EqImm(BinImm), I64NeImm(BinImm), I64LtSImm(BinImm), I64LtUImm(BinImm),
+        I64GtSImm(BinImm), I64GtUImm(BinImm), I64LeSImm(BinImm), I64LeUImm(BinImm),
+        I64GeSImm(BinImm), I64GeUImm(BinImm),
+        I64AddImm(BinImm), I64MulImm(BinImm), I64AndImm(BinImm), I64OrImm(BinImm),
+        I64XorImm(BinImm), I64ShlImm(BinImm), I64ShrSImm(BinImm), I64ShrUImm(BinImm),
+        // ---- f32 ----
+        F32Eq(Bin), F32Ne(Bin), F32Lt(Bin), F32Gt(Bin), F32Le(Bin), F32Ge(Bin),
+        F32Abs(Un), F32Neg(Un), F32Ceil(Un), F32Floor(Un), F32Trunc(Un), F32Nearest(Un),
+        F32Sqrt(Un), F32Add(Bin), F32Sub(Bin), F32Mul(Bin), F32Div(Bin), F32Min(Bin),
+        F32Max(Bin), F32Copysign(Bin),
+        // ---- f64 ----
+        F64Eq(Bin), F64Ne(Bin), F64Lt(Bin), F64Gt(Bin), F64Le(Bin), F64Ge(Bin),
+        F64Abs(Un), F64Neg(Un), F64Ceil(Un), F64Floor(Un), F64Trunc(Un), F64Nearest(Un),
+        F64Sqrt(Un), F64Add(Bin), F64Sub(Bin), F64Mul(Bin), F64Div(Bin), F64Min(Bin),
+        F64Max(Bin), F64Copysign(Bin),
+        // ---- conversions (reinterpretations and i64.extend_i32_u need no instruction) ----
+        I32WrapI64(Un), I32TruncF32S(Un), I32TruncF32U(Un), I32TruncF64S(Un), I32TruncF64U(Un),
+        I64ExtendI32S(Un), I64TruncF32S(Un), I64TruncF32U(Un), I64TruncF64S(Un),
+        I64TruncF64U(Un), F32ConvertI32S(Un), F32ConvertI32U(Un), F32ConvertI64S(Un),
+        F32ConvertI64U(Un), F32DemoteF64(Un), F64ConvertI32S(Un), F64ConvertI32U(Un),
+        F64ConvertI64S(Un), F64ConvertI64U(Un), F64PromoteF32(Un),
+        I32Extend8S(Un), I32Extend16S(Un), I64Extend8S(Un), I64Extend16S(Un), I64Extend32S(Un),
+        I32TruncSatF32S(Un), I32TruncSatF32U(Un), I32TruncSatF64S(Un), I32TruncSatF64U(Un),
+        I64TruncSatF32S(Un), I64TruncSatF32U(Un), I64TruncSatF64S(Un), I64TruncSatF64U(Un),
+        // ---- loads from the default memory (f32/f64 loads are I32Load/I64Load) ----
+        I32Load(Load), I64Load(Load), I32Load8S(Load), I32Load8U(Load), I32Load16S(Load),
+        I32Load16U(Load), I64Load8S(Load), I64Load16S(Load), I64Load32S(Load),
+        // (i64.load8_u/16_u/32_u share I32Load8U/I32Load16U/I32Load because cells zero-extend.)
+        /// `regs[dst] = regs[src]` (one cell).
+        Copy(Un),
+    }
+    other {
+        /// `regs[dst] = value`.
+        Const32 { dst: Slot, value: u32 },
+        /// `regs[dst] = value` (full 64-bit cell).
+        Const64 { dst: Slot, value: u64 },
+        /// `regs[dst..dst+2] = consts[index]` (a v128 from the function's constant pool).
+        Const128 { dst: Slot, index: u32 },
+        /// Copies two consecutive cells (a v128).
+        Copy128 { dst: Slot, src: Slot },
+        /// `if regs[cond] == 0 { regs[dst] = regs[other] }` (the first operand already sits in `dst`).
+        Select { dst: Slot, other: Slot, cond: Slot },
+        Select128 { dst: Slot, other: Slot, cond: Slot },
+
+        // ---- control ----
+        Unreachable,
+        Br { target: Target },
+        BrIfNez { cond: Slot, target: Target },
+        BrIfEqz { cond: Slot, target: Target },
+        /// Jumps to `pc + 1 + min(regs[index], len)`; the next `len + 1` instructions are `Br`s.
+        BrTable { index: Slot, len: u32 },
+        /// Return; results already sit in slots `0..n`.
+        Return,
+        /// Return a single cell: `regs[0] = regs[src]`, then return.
+        ReturnSlot { src: Slot },
+        /// Calls a function defined in this module; its frame starts at `base`.
+        CallInternal { func: u32, base: Slot },
+        /// Calls the instance's imported function `func` (host or another instance).
+        CallImported { func: u32, base: Slot },
+        /// `regs[index]` selects the callee in `table`; `ty` is the engine-wide type id.
+        CallIndirect { ty: u32, index: Slot, base: Slot, table: u16 },
+        /// Tail calls: args at `base` move to slot 0 and the callee replaces this frame.
+        ReturnCallInternal { func: u32, base: Slot },
+        ReturnCallImported { func: u32, base: Slot },
+        ReturnCallIndirect { ty: u32, index: Slot, base: Slot, table: u16 },
+
+        // ---- globals ----
+        GlobalGet { dst: Slot, global: u32 },
+        GlobalSet { src: Slot, global: u32 },
+        GlobalGet128 { dst: Slot, global: u32 },
+        GlobalSet128 { src: Slot, global: u32 },
+
+        // ---- memory ----
+        I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
+        MemorySize { dst: Slot, memory: u32 },
+        /// `regs[dst] = grow(regs[delta])`.
+        MemoryGrow { dst: Slot, delta: Slot, memory: u32 },
+        /// Operands `[dst_addr, value, len]` at `args..args+3`.
+        MemoryFill { args: Slot, memory: u32 },
+        /// Operands `[dst, src, len]` at `args..args+3`.
+        MemoryCopy { args: Slot, dst_memory: u32, src_memory: u32 },
+        /// Operands `[dst, src, len]` at `args..args+3`.
+        MemoryInit { args: Slot, data: u32, memory: u32 },
+        DataDrop { data: u32 },
+
+        // ---- tables and references ----
+        TableGet { dst: Slot, index: Slot, table: u32 },
+        TableSet { index: Slot, value: Slot, table: u32 },
+        TableSize { dst: Slot, table: u32 },
+        /// Operands `[init, delta]` at `args..args+2`; result written to `args`.
+        TableGrow { args: Slot, table: u32 },
+        /// Operands `[index, value, len]` at `args..args+3`.
+        TableFill { args: Slot, table: u32 },
+        /// Operands `[dst, src, len]` at `args..args+3`.
+        TableCopy { args: Slot, dst_table: u32, src_table: u32 },
+        /// Operands `[dst, src, len]` at `args..args+3`.
+        TableInit { args: Slot, elem: u32, table: u32 },
+        ElemDrop { elem: u32 },
+        RefFunc { dst: Slot, func: u32 },
+        /// `regs[dst] = (regs[src] == 0) as u32`.
+        RefIsNull { dst: Slot, src: Slot },
+
+        // ---- fixed-width SIMD (semantics in `crate::simd`) ----
+        V128Unary { op: SimdUnary, dst: Slot, src: Slot },
+        V128Binary { op: SimdBinary, dst: Slot, lhs: Slot, rhs: Slot },
+        /// `dst` already holds the first operand.
+        V128Ternary { op: SimdTernary, dst: Slot, b: Slot, c: Slot },
+        V128Shift { op: SimdShift, dst: Slot, lhs: Slot, amount: Slot },
+        V128Splat { op: SimdSplat, dst: Slot, src: Slot },
+        V128ExtractLane { op: SimdExtract, lane: u8, dst: Slot, src: Slot },
+        /// `dst` already holds the vector.
+        V128ReplaceLane { op: SimdReplace, lane: u8, dst: Slot, scalar: Slot },
+        V128Test { op: SimdTest, dst: Slot, src: Slot },
+        /// Lanes come from the constant pool at `lanes`; the result is written to `dst`,
+        /// which already holds the first operand.
+        V128Shuffle { dst: Slot, rhs: Slot, lanes: u32 },
+        V128Load { op: SimdLoad, dst: Slot, addr: Slot, offset: u32 },
+        V128Store { addr: Slot, src: Slot, offset: u32 },
+        /// `dst` already holds the vector to update.
+        V128LoadLane { op: SimdLaneMem, lane: u8, dst: Slot, addr: Slot, offset: u32 },
+        V128StoreLane { op: SimdLaneMem, lane: u8, src: Slot, addr: Slot, offset: u32 },
+    }
+}
+
+// Keep instructions small: the interpreter streams through them.
+const _: () = assert!(std::mem::size_of::<Instr>() <= 16);

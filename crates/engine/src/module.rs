@@ -1,0 +1,602 @@
+//! `Module`: a decoded, validated and translated WebAssembly module.
+
+use crate::engine::Engine;
+use crate::error::{CompileError, Error};
+use crate::ir::Instr;
+use crate::translate::{translate_function, ModuleEnv};
+use crate::types::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use wasmparser::{Parser, Payload, Validator};
+
+/// A compiled module: immutable, `Send + Sync`, cheap to clone, instantiable many times.
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.inner.names.module)
+            .field("funcs", &self.inner.funcs.len())
+            .finish()
+    }
+}
+
+/// A function body translated to the internal instruction set.
+#[derive(Debug)]
+pub(crate) struct CompiledFunc {
+    pub(crate) code: Box<[Instr]>,
+    /// Wasm byte offset of each instruction (for backtraces).
+    pub(crate) offsets: Box<[u32]>,
+    /// v128 constants and shuffle masks.
+    pub(crate) consts: Box<[u128]>,
+    pub(crate) param_cells: u32,
+    /// Parameters plus declared locals, in cells.
+    pub(crate) local_cells: u32,
+    /// Cells the frame needs: locals plus the deepest operand stack.
+    pub(crate) frame_cells: u32,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum ImportKind {
+    Func(u32),
+    Table(TableType),
+    Memory(MemoryType),
+    Global(GlobalType),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Import {
+    pub(crate) module: String,
+    pub(crate) name: String,
+    pub(crate) kind: ImportKind,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ExportKind {
+    Func,
+    Table,
+    Memory,
+    Global,
+}
+
+/// One operation of a constant expression.
+#[derive(Clone, Debug)]
+pub(crate) enum ConstOp {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    V128(u128),
+    RefNull,
+    RefFunc(u32),
+    GlobalGet(u32),
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I64Add,
+    I64Sub,
+    I64Mul,
+}
+
+pub(crate) type ConstExpr = Box<[ConstOp]>;
+
+#[derive(Clone, Debug)]
+pub(crate) enum SegmentMode {
+    Passive,
+    Active { index: u32, offset: ConstExpr },
+    Declared,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ElemSegment {
+    pub(crate) mode: SegmentMode,
+    pub(crate) items: Box<[ConstExpr]>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct DataSegment {
+    pub(crate) mode: SegmentMode,
+    pub(crate) bytes: Arc<[u8]>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Names {
+    pub(crate) module: Option<String>,
+    pub(crate) funcs: HashMap<u32, String>,
+}
+
+pub(crate) struct ModuleInner {
+    pub(crate) engine: Engine,
+    pub(crate) types: Vec<FuncType>,
+    /// Engine-wide id of each type.
+    pub(crate) type_ids: Vec<u32>,
+    pub(crate) imports: Vec<Import>,
+    /// Type index of every function (imports first).
+    pub(crate) funcs: Vec<u32>,
+    pub(crate) num_imported_funcs: u32,
+    pub(crate) tables: Vec<TableType>,
+    pub(crate) num_imported_tables: u32,
+    pub(crate) memories: Vec<MemoryType>,
+    pub(crate) num_imported_memories: u32,
+    pub(crate) globals: Vec<GlobalType>,
+    pub(crate) num_imported_globals: u32,
+    pub(crate) global_inits: Vec<ConstExpr>,
+    pub(crate) exports: Vec<(String, ExportKind, u32)>,
+    pub(crate) start: Option<u32>,
+    pub(crate) elems: Vec<ElemSegment>,
+    pub(crate) datas: Vec<DataSegment>,
+    pub(crate) code: Vec<CompiledFunc>,
+    pub(crate) names: Names,
+    pub(crate) custom_sections: Vec<(String, usize)>,
+}
+
+impl Module {
+    /// Compiles a module from binary wasm or `.wat` text.
+    pub fn new(engine: &Engine, bytes: impl AsRef<[u8]>) -> Result<Module, Error> {
+        let bytes = bytes.as_ref();
+        let binary = if bytes.starts_with(b"\0asm") {
+            std::borrow::Cow::Borrowed(bytes)
+        } else {
+            std::borrow::Cow::Owned(
+                wat::parse_bytes(bytes)
+                    .map_err(|e| Error::Wat(e.to_string()))?
+                    .into_owned(),
+            )
+        };
+        Module::from_binary(engine, &binary)
+    }
+
+    /// Compiles a module from a file (binary or text).
+    pub fn from_file(engine: &Engine, path: impl AsRef<std::path::Path>) -> Result<Module, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if bytes.starts_with(b"\0asm") {
+            return Module::from_binary(engine, &bytes);
+        }
+        let binary = wat::parse_bytes(&bytes).map_err(|mut e| {
+            e.set_path(path);
+            Error::Wat(e.to_string())
+        })?;
+        Module::from_binary(engine, &binary)
+    }
+
+    /// Compiles a module from binary wasm only.
+    pub fn from_binary(engine: &Engine, bytes: &[u8]) -> Result<Module, Error> {
+        let inner = parse(engine, bytes)?;
+        Ok(Module {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Checks that `bytes` is a valid module without keeping the result.
+    pub fn validate(engine: &Engine, bytes: &[u8]) -> Result<(), Error> {
+        Module::from_binary(engine, bytes).map(|_| ())
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The module's name from the `name` section.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.names.module.as_deref()
+    }
+
+    pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType> + '_ {
+        self.inner.imports.iter().map(|imp| ImportType {
+            module: imp.module.clone(),
+            name: imp.name.clone(),
+            ty: match &imp.kind {
+                ImportKind::Func(t) => ExternType::Func(self.inner.types[*t as usize].clone()),
+                ImportKind::Table(t) => ExternType::Table(*t),
+                ImportKind::Memory(m) => ExternType::Memory(*m),
+                ImportKind::Global(g) => ExternType::Global(*g),
+            },
+        })
+    }
+
+    pub fn exports(&self) -> impl ExactSizeIterator<Item = ExportType> + '_ {
+        self.inner
+            .exports
+            .iter()
+            .map(|(name, kind, idx)| ExportType {
+                name: name.clone(),
+                ty: self.inner.entity_type(*kind, *idx),
+            })
+    }
+
+    /// The type of the export `name`, if any.
+    pub fn get_export(&self, name: &str) -> Option<ExternType> {
+        self.inner
+            .exports
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, kind, idx)| self.inner.entity_type(*kind, *idx))
+    }
+
+    /// Number of functions, imported and defined.
+    pub fn function_count(&self) -> usize {
+        self.inner.funcs.len()
+    }
+
+    /// Number of functions defined (with bodies) in the module.
+    pub fn defined_function_count(&self) -> usize {
+        self.inner.code.len()
+    }
+
+    /// Number of internal instructions all bodies were translated to.
+    pub fn instruction_count(&self) -> usize {
+        self.inner.code.iter().map(|c| c.code.len()).sum()
+    }
+
+    pub fn memories(&self) -> &[MemoryType] {
+        &self.inner.memories
+    }
+
+    pub fn tables(&self) -> &[TableType] {
+        &self.inner.tables
+    }
+
+    pub fn globals(&self) -> &[GlobalType] {
+        &self.inner.globals
+    }
+
+    /// Custom sections as (name, size in bytes).
+    pub fn custom_sections(&self) -> &[(String, usize)] {
+        &self.inner.custom_sections
+    }
+
+    /// The name of function `index` from the `name` section.
+    pub fn func_name(&self, index: u32) -> Option<&str> {
+        self.inner.names.funcs.get(&index).map(|s| s.as_str())
+    }
+
+    /// The start function's index, if any.
+    pub fn start(&self) -> Option<u32> {
+        self.inner.start
+    }
+}
+
+impl ModuleInner {
+    pub(crate) fn entity_type(&self, kind: ExportKind, idx: u32) -> ExternType {
+        match kind {
+            ExportKind::Func => {
+                ExternType::Func(self.types[self.funcs[idx as usize] as usize].clone())
+            }
+            ExportKind::Table => ExternType::Table(self.tables[idx as usize]),
+            ExportKind::Memory => ExternType::Memory(self.memories[idx as usize]),
+            ExportKind::Global => ExternType::Global(self.globals[idx as usize]),
+        }
+    }
+
+    pub(crate) fn func_type(&self, func: u32) -> &FuncType {
+        &self.types[self.funcs[func as usize] as usize]
+    }
+}
+
+fn err(message: impl Into<String>, offset: u64) -> Error {
+    Error::Compile(CompileError {
+        message: message.into(),
+        offset,
+    })
+}
+
+fn convert_table(t: &wasmparser::TableType, offset: u64) -> Result<TableType, Error> {
+    let element = RefType::from_wasmparser(t.element_type)
+        .ok_or_else(|| err("unsupported table element type", offset))?;
+    if t.table64 {
+        return Err(err("64-bit tables are not supported", offset));
+    }
+    Ok(TableType {
+        element,
+        minimum: t.initial as u32,
+        maximum: t.maximum.map(|m| m as u32),
+    })
+}
+
+fn convert_memory(m: &wasmparser::MemoryType, offset: u64) -> Result<MemoryType, Error> {
+    if m.memory64 || m.shared || m.page_size_log2.is_some() {
+        return Err(err("unsupported memory type", offset));
+    }
+    Ok(MemoryType {
+        minimum: m.initial as u32,
+        maximum: m.maximum.map(|m| m as u32),
+    })
+}
+
+fn convert_global(g: &wasmparser::GlobalType, offset: u64) -> Result<GlobalType, Error> {
+    if g.shared {
+        return Err(err("shared globals are not supported", offset));
+    }
+    Ok(GlobalType {
+        content: ValType::from_wasmparser(g.content_type)
+            .ok_or_else(|| err("unsupported global type", offset))?,
+        mutability: if g.mutable {
+            Mutability::Var
+        } else {
+            Mutability::Const
+        },
+    })
+}
+
+fn convert_const_expr(expr: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> {
+    use wasmparser::Operator as O;
+    let mut ops = Vec::new();
+    let mut reader = expr.get_operators_reader();
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset()?;
+        ops.push(match op {
+            O::I32Const { value } => ConstOp::I32(value),
+            O::I64Const { value } => ConstOp::I64(value),
+            O::F32Const { value } => ConstOp::F32(value.bits()),
+            O::F64Const { value } => ConstOp::F64(value.bits()),
+            O::V128Const { value } => ConstOp::V128(value.i128() as u128),
+            O::RefNull { .. } => ConstOp::RefNull,
+            O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
+            O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            O::I32Add => ConstOp::I32Add,
+            O::I32Sub => ConstOp::I32Sub,
+            O::I32Mul => ConstOp::I32Mul,
+            O::I64Add => ConstOp::I64Add,
+            O::I64Sub => ConstOp::I64Sub,
+            O::I64Mul => ConstOp::I64Mul,
+            O::End => break,
+            other => {
+                return Err(err(
+                    format!("unsupported constant expression operator {other:?}"),
+                    offset,
+                ))
+            }
+        });
+    }
+    Ok(ops.into_boxed_slice())
+}
+
+impl From<wasmparser::BinaryReaderError> for Error {
+    fn from(e: wasmparser::BinaryReaderError) -> Error {
+        Error::Compile(e.into())
+    }
+}
+
+fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
+    let mut validator = Validator::new_with_features(engine.config().features());
+    let mut m = ModuleInner {
+        engine: engine.clone(),
+        types: Vec::new(),
+        type_ids: Vec::new(),
+        imports: Vec::new(),
+        funcs: Vec::new(),
+        num_imported_funcs: 0,
+        tables: Vec::new(),
+        num_imported_tables: 0,
+        memories: Vec::new(),
+        num_imported_memories: 0,
+        globals: Vec::new(),
+        num_imported_globals: 0,
+        global_inits: Vec::new(),
+        exports: Vec::new(),
+        start: None,
+        elems: Vec::new(),
+        datas: Vec::new(),
+        code: Vec::new(),
+        names: Names::default(),
+        custom_sections: Vec::new(),
+    };
+    let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
+    let mut translator_allocs = crate::translate::TranslatorAllocs::default();
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload?;
+        validator.payload(&payload)?;
+        match payload {
+            Payload::TypeSection(reader) => {
+                for rec_group in reader {
+                    let rec_group = rec_group?;
+                    for sub in rec_group.types() {
+                        let offset = 0;
+                        let wasmparser::CompositeInnerType::Func(f) = &sub.composite_type.inner
+                        else {
+                            return Err(err("only function types are supported", offset));
+                        };
+                        let conv = |t: &wasmparser::ValType| {
+                            ValType::from_wasmparser(*t)
+                                .ok_or_else(|| err("unsupported value type", offset))
+                        };
+                        let params = f.params().iter().map(conv).collect::<Result<Vec<_>, _>>()?;
+                        let results = f
+                            .results()
+                            .iter()
+                            .map(conv)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let ty = FuncType::new(params, results);
+                        m.type_ids.push(engine.intern_type(&ty));
+                        m.types.push(ty);
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports_with_offsets() {
+                    let (offset, import) = import?;
+                    let kind = match import.ty {
+                        wasmparser::TypeRef::Func(t) => {
+                            m.funcs.push(t);
+                            m.num_imported_funcs += 1;
+                            ImportKind::Func(t)
+                        }
+                        wasmparser::TypeRef::Table(t) => {
+                            let t = convert_table(&t, offset)?;
+                            m.tables.push(t);
+                            m.num_imported_tables += 1;
+                            ImportKind::Table(t)
+                        }
+                        wasmparser::TypeRef::Memory(mt) => {
+                            let mt = convert_memory(&mt, offset)?;
+                            m.memories.push(mt);
+                            m.num_imported_memories += 1;
+                            ImportKind::Memory(mt)
+                        }
+                        wasmparser::TypeRef::Global(g) => {
+                            let g = convert_global(&g, offset)?;
+                            m.globals.push(g);
+                            m.num_imported_globals += 1;
+                            ImportKind::Global(g)
+                        }
+                        _ => return Err(err("unsupported import kind", offset)),
+                    };
+                    m.imports.push(Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        kind,
+                    });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    m.funcs.push(ty?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader.into_iter_with_offsets() {
+                    let (offset, table) = table?;
+                    m.tables.push(convert_table(&table.ty, offset)?);
+                    // Initializer expressions belong to the function-references proposal,
+                    // which validation rejects unless enabled.
+                    if let wasmparser::TableInit::Expr(_) = table.init {
+                        return Err(err(
+                            "table initializer expressions are not supported",
+                            offset,
+                        ));
+                    }
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for mem in reader.into_iter_with_offsets() {
+                    let (offset, mem) = mem?;
+                    m.memories.push(convert_memory(&mem, offset)?);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for global in reader.into_iter_with_offsets() {
+                    let (offset, global) = global?;
+                    m.globals.push(convert_global(&global.ty, offset)?);
+                    m.global_inits.push(convert_const_expr(&global.init_expr)?);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export?;
+                    let kind = match export.kind {
+                        wasmparser::ExternalKind::Func => ExportKind::Func,
+                        wasmparser::ExternalKind::Table => ExportKind::Table,
+                        wasmparser::ExternalKind::Memory => ExportKind::Memory,
+                        wasmparser::ExternalKind::Global => ExportKind::Global,
+                        _ => return Err(err("unsupported export kind", 0)),
+                    };
+                    m.exports
+                        .push((export.name.to_string(), kind, export.index));
+                }
+            }
+            Payload::StartSection { func, .. } => m.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for elem in reader {
+                    let elem = elem?;
+                    let mode = match elem.kind {
+                        wasmparser::ElementKind::Passive => SegmentMode::Passive,
+                        wasmparser::ElementKind::Declared => SegmentMode::Declared,
+                        wasmparser::ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: table_index.unwrap_or(0),
+                            offset: convert_const_expr(&offset_expr)?,
+                        },
+                    };
+                    let items = match elem.items {
+                        wasmparser::ElementItems::Functions(r) => r
+                            .into_iter()
+                            .map(|f| f.map(|f| Box::new([ConstOp::RefFunc(f)]) as ConstExpr))
+                            .collect::<Result<Vec<_>, _>>()?,
+                        wasmparser::ElementItems::Expressions(_, r) => {
+                            let mut v = Vec::new();
+                            for e in r {
+                                v.push(convert_const_expr(&e?)?);
+                            }
+                            v
+                        }
+                    };
+                    m.elems.push(ElemSegment {
+                        mode,
+                        items: items.into_boxed_slice(),
+                    });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    let data = data?;
+                    let mode = match data.kind {
+                        wasmparser::DataKind::Passive => SegmentMode::Passive,
+                        wasmparser::DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: memory_index,
+                            offset: convert_const_expr(&offset_expr)?,
+                        },
+                    };
+                    m.datas.push(DataSegment {
+                        mode,
+                        bytes: Arc::from(data.data),
+                    });
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let func_to_validate = validator.code_section_entry(&body)?;
+                let mut func_validator =
+                    func_to_validate.into_validator(std::mem::take(&mut func_allocs));
+                let func_index = m.num_imported_funcs + m.code.len() as u32;
+                let env = ModuleEnv { module: &m };
+                let compiled = translate_function(
+                    &env,
+                    func_index,
+                    &body,
+                    &mut func_validator,
+                    &mut translator_allocs,
+                )?;
+                func_allocs = func_validator.into_allocations();
+                m.code.push(compiled);
+            }
+            Payload::CustomSection(reader) => {
+                m.custom_sections
+                    .push((reader.name().to_string(), reader.data().len()));
+                if reader.name() == "name" {
+                    // A malformed name section is not an error (the spec says to ignore it).
+                    let _ = parse_names(&mut m.names, reader.data(), reader.data_offset());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+fn parse_names(names: &mut Names, data: &[u8], offset: u64) -> Result<(), Error> {
+    let reader = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(data, offset));
+    for sub in reader {
+        match sub? {
+            wasmparser::Name::Module { name, .. } => names.module = Some(name.to_string()),
+            wasmparser::Name::Function(map) => {
+                for naming in map {
+                    let naming = naming?;
+                    names.funcs.insert(naming.index, naming.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1937 @@
+//! WebAssembly 2.0 fixed-width SIMD (`v128`) instructions.
+//!
+//! A `v128` is a `u128` in little-endian lane order: lane 0 occupies the
+//! least-significant bits, which is exactly the byte order of wasm memory
+//! (`u128::from_le_bytes(mem[ea..ea + 16])`). Scalar operands and results use
+//! the interpreter's untyped `u64` cells: i32 as `(x as u32) as u64`, i64 as
+//! `u64`, f32/f64 as their IEEE bit patterns.
+//!
+//! [`classify`] maps a `wasmparser` operator to a compact [`SimdOp`]; the
+//! executor then calls the evaluation function matching the class
+//! ([`unary`], [`binary`], [`ternary`], [`shift`], [`splat`],
+//! [`extract_lane`], [`replace_lane`], [`test`], [`shuffle`], [`load`],
+//! [`load_lane`], [`store_lane`]). `v128.store` is a plain 16-byte
+//! little-endian store done by the executor. Relaxed-SIMD operators are not
+//! supported and classify as `None`.
+
+use core::array::from_fn;
+
+use wasmparser::{MemArg, Operator};
+
+use crate::num;
+
+/// Defines a `#[repr(u8)]` operator class whose variants are named exactly
+/// like the (field-less) `wasmparser::Operator` variants they stand for, plus
+/// the `from_operator` mapping used by [`classify`].
+macro_rules! simd_class {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub(crate) enum $name {
+            $($variant,)*
+        }
+
+        impl $name {
+            #[inline]
+            fn from_operator(op: &Operator<'_>) -> Option<Self> {
+                match op {
+                    $(Operator::$variant => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+simd_class! {
+    /// `v128 -> v128` operators.
+    SimdUnary {
+        V128Not,
+        I8x16Abs,
+        I8x16Neg,
+        I8x16Popcnt,
+        I16x8ExtAddPairwiseI8x16S,
+        I16x8ExtAddPairwiseI8x16U,
+        I16x8Abs,
+        I16x8Neg,
+        I16x8ExtendLowI8x16S,
+        I16x8ExtendHighI8x16S,
+        I16x8ExtendLowI8x16U,
+        I16x8ExtendHighI8x16U,
+        I32x4ExtAddPairwiseI16x8S,
+        I32x4ExtAddPairwiseI16x8U,
+        I32x4Abs,
+        I32x4Neg,
+        I32x4ExtendLowI16x8S,
+        I32x4ExtendHighI16x8S,
+        I32x4ExtendLowI16x8U,
+        I32x4ExtendHighI16x8U,
+        I64x2Abs,
+        I64x2Neg,
+        I64x2ExtendLowI32x4S,
+        I64x2ExtendHighI32x4S,
+        I64x2ExtendLowI32x4U,
+        I64x2ExtendHighI32x4U,
+        F32x4Ceil,
+        F32x4Floor,
+        F32x4Trunc,
+        F32x4Nearest,
+        F32x4Abs,
+        F32x4Neg,
+        F32x4Sqrt,
+        F64x2Ceil,
+        F64x2Floor,
+        F64x2Trunc,
+        F64x2Nearest,
+        F64x2Abs,
+        F64x2Neg,
+        F64x2Sqrt,
+        I32x4TruncSatF32x4S,
+        I32x4TruncSatF32x4U,
+        F32x4ConvertI32x4S,
+        F32x4ConvertI32x4U,
+        I32x4TruncSatF64x2SZero,
+        I32x4TruncSatF64x2UZero,
+        F64x2ConvertLowI32x4S,
+        F64x2ConvertLowI32x4U,
+        F32x4DemoteF64x2Zero,
+        F64x2PromoteLowF32x4,
+    }
+}
+
+simd_class! {
+    /// `(v128, v128) -> v128` operators.
+    SimdBinary {
+        I8x16Swizzle,
+        I8x16Eq,
+        I8x16Ne,
+        I8x16LtS,
+        I8x16LtU,
+        I8x16GtS,
+        I8x16GtU,
+        I8x16LeS,
+        I8x16LeU,
+        I8x16GeS,
+        I8x16GeU,
+        I16x8Eq,
+        I16x8Ne,
+        I16x8LtS,
+        I16x8LtU,
+        I16x8GtS,
+        I16x8GtU,
+        I16x8LeS,
+        I16x8LeU,
+        I16x8GeS,
+        I16x8GeU,
+        I32x4Eq,
+        I32x4Ne,
+        I32x4LtS,
+        I32x4LtU,
+        I32x4GtS,
+        I32x4GtU,
+        I32x4LeS,
+        I32x4LeU,
+        I32x4GeS,
+        I32x4GeU,
+        I64x2Eq,
+        I64x2Ne,
+        I64x2LtS,
+        I64x2GtS,
+        I64x2LeS,
+        I64x2GeS,
+        F32x4Eq,
+        F32x4Ne,
+        F32x4Lt,
+        F32x4Gt,
+        F32x4Le,
+        F32x4Ge,
+        F64x2Eq,
+        F64x2Ne,
+        F64x2Lt,
+        F64x2Gt,
+        F64x2Le,
+        F64x2Ge,
+        V128And,
+        V128AndNot,
+        V128Or,
+        V128Xor,
+        I8x16NarrowI16x8S,
+        I8x16NarrowI16x8U,
+        I8x16Add,
+        I8x16AddSatS,
+        I8x16AddSatU,
+        I8x16Sub,
+        I8x16SubSatS,
+        I8x16SubSatU,
+        I8x16MinS,
+        I8x16MinU,
+        I8x16MaxS,
+        I8x16MaxU,
+        I8x16AvgrU,
+        I16x8Q15MulrSatS,
+        I16x8NarrowI32x4S,
+        I16x8NarrowI32x4U,
+        I16x8Add,
+        I16x8AddSatS,
+        I16x8AddSatU,
+        I16x8Sub,
+        I16x8SubSatS,
+        I16x8SubSatU,
+        I16x8Mul,
+        I16x8MinS,
+        I16x8MinU,
+        I16x8MaxS,
+        I16x8MaxU,
+        I16x8AvgrU,
+        I16x8ExtMulLowI8x16S,
+        I16x8ExtMulHighI8x16S,
+        I16x8ExtMulLowI8x16U,
+        I16x8ExtMulHighI8x16U,
+        I32x4Add,
+        I32x4Sub,
+        I32x4Mul,
+        I32x4MinS,
+        I32x4MinU,
+        I32x4MaxS,
+        I32x4MaxU,
+        I32x4DotI16x8S,
+        I32x4ExtMulLowI16x8S,
+        I32x4ExtMulHighI16x8S,
+        I32x4ExtMulLowI16x8U,
+        I32x4ExtMulHighI16x8U,
+        I64x2Add,
+        I64x2Sub,
+        I64x2Mul,
+        I64x2ExtMulLowI32x4S,
+        I64x2ExtMulHighI32x4S,
+        I64x2ExtMulLowI32x4U,
+        I64x2ExtMulHighI32x4U,
+        F32x4Add,
+        F32x4Sub,
+        F32x4Mul,
+        F32x4Div,
+        F32x4Min,
+        F32x4Max,
+        F32x4PMin,
+        F32x4PMax,
+        F64x2Add,
+        F64x2Sub,
+        F64x2Mul,
+        F64x2Div,
+        F64x2Min,
+        F64x2Max,
+        F64x2PMin,
+        F64x2PMax,
+    }
+}
+
+simd_class! {
+    /// `(v128, v128, v128) -> v128` operators.
+    SimdTernary {
+        V128Bitselect,
+    }
+}
+
+simd_class! {
+    /// `(v128, i32) -> v128` shifts; the amount is taken modulo the lane width.
+    SimdShift {
+        I8x16Shl,
+        I8x16ShrS,
+        I8x16ShrU,
+        I16x8Shl,
+        I16x8ShrS,
+        I16x8ShrU,
+        I32x4Shl,
+        I32x4ShrS,
+        I32x4ShrU,
+        I64x2Shl,
+        I64x2ShrS,
+        I64x2ShrU,
+    }
+}
+
+simd_class! {
+    /// `v128 -> i32` operators.
+    SimdTest {
+        V128AnyTrue,
+        I8x16AllTrue,
+        I8x16Bitmask,
+        I16x8AllTrue,
+        I16x8Bitmask,
+        I32x4AllTrue,
+        I32x4Bitmask,
+        I64x2AllTrue,
+        I64x2Bitmask,
+    }
+}
+
+/// `scalar -> v128` splats (`i8x16.splat` … `f64x2.splat`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SimdSplat {
+    I8x16,
+    I16x8,
+    I32x4,
+    I64x2,
+    F32x4,
+    F64x2,
+}
+
+/// `(v128, lane) -> scalar` lane extraction.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SimdExtract {
+    I8x16S,
+    I8x16U,
+    I16x8S,
+    I16x8U,
+    I32x4,
+    I64x2,
+    F32x4,
+    F64x2,
+}
+
+/// `(v128, scalar, lane) -> v128` lane replacement.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SimdReplace {
+    I8x16,
+    I16x8,
+    I32x4,
+    I64x2,
+    F32x4,
+    F64x2,
+}
+
+/// `v128` loads (`v128.load`, extending loads, splat loads, zero loads).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SimdLoad {
+    /// `v128.load`
+    Load128,
+    Load8x8S,
+    Load8x8U,
+    Load16x4S,
+    Load16x4U,
+    Load32x2S,
+    Load32x2U,
+    Load8Splat,
+    Load16Splat,
+    Load32Splat,
+    Load64Splat,
+    Load32Zero,
+    Load64Zero,
+}
+
+/// Lane width of `v128.loadN_lane` / `v128.storeN_lane`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SimdLaneMem {
+    Lane8,
+    Lane16,
+    Lane32,
+    Lane64,
+}
+
+/// A classified SIMD instruction with its immediates.
+#[derive(Clone, Debug)]
+pub(crate) enum SimdOp {
+    Const(u128),
+    Unary(SimdUnary),
+    Binary(SimdBinary),
+    Ternary(SimdTernary),
+    Shift(SimdShift),
+    Splat(SimdSplat),
+    ExtractLane(SimdExtract, u8),
+    ReplaceLane(SimdReplace, u8),
+    Test(SimdTest),
+    Shuffle([u8; 16]),
+    Load(SimdLoad, MemArg),
+    Store(MemArg),
+    LoadLane(SimdLaneMem, MemArg, u8),
+    StoreLane(SimdLaneMem, MemArg, u8),
+}
+
+/// Maps a wasmparser operator to its SIMD class; `None` for non-SIMD
+/// operators (and for relaxed-simd ones).
+pub(crate) fn classify(op: &Operator<'_>) -> Option<SimdOp> {
+    use Operator as O;
+    use SimdOp as S;
+    let r = match op {
+        O::V128Const { value } => S::Const(u128::from_le_bytes(*value.bytes())),
+        O::I8x16Shuffle { lanes } => S::Shuffle(*lanes),
+
+        O::V128Load { memarg } => S::Load(SimdLoad::Load128, *memarg),
+        O::V128Load8x8S { memarg } => S::Load(SimdLoad::Load8x8S, *memarg),
+        O::V128Load8x8U { memarg } => S::Load(SimdLoad::Load8x8U, *memarg),
+        O::V128Load16x4S { memarg } => S::Load(SimdLoad::Load16x4S, *memarg),
+        O::V128Load16x4U { memarg } => S::Load(SimdLoad::Load16x4U, *memarg),
+        O::V128Load32x2S { memarg } => S::Load(SimdLoad::Load32x2S, *memarg),
+        O::V128Load32x2U { memarg } => S::Load(SimdLoad::Load32x2U, *memarg),
+        O::V128Load8Splat { memarg } => S::Load(SimdLoad::Load8Splat, *memarg),
+        O::V128Load16Splat { memarg } => S::Load(SimdLoad::Load16Splat, *memarg),
+        O::V128Load32Splat { memarg } => S::Load(SimdLoad::Load32Splat, *memarg),
+        O::V128Load64Splat { memarg } => S::Load(SimdLoad::Load64Splat, *memarg),
+        O::V128Load32Zero { memarg } => S::Load(SimdLoad::Load32Zero, *memarg),
+        O::V128Load64Zero { memarg } => S::Load(SimdLoad::Load64Zero, *memarg),
+        O::V128Store { memarg } => S::Store(*memarg),
+
+        O::V128Load8Lane { memarg, lane } => S::LoadLane(SimdLaneMem::Lane8, *memarg, *lane),
+        O::V128Load16Lane { memarg, lane } => S::LoadLane(SimdLaneMem::Lane16, *memarg, *lane),
+        O::V128Load32Lane { memarg, lane } => S::LoadLane(SimdLaneMem::Lane32, *memarg, *lane),
+        O::V128Load64Lane { memarg, lane } => S::LoadLane(SimdLaneMem::Lane64, *memarg, *lane),
+        O::V128Store8Lane { memarg, lane } => S::StoreLane(SimdLaneMem::Lane8, *memarg, *lane),
+        O::V128Store16Lane { memarg, lane } => S::StoreLane(SimdLaneMem::Lane16, *memarg, *lane),
+        O::V128Store32Lane { memarg, lane } => S::StoreLane(SimdLaneMem::Lane32, *memarg, *lane),
+        O::V128Store64Lane { memarg, lane } => S::StoreLane(SimdLaneMem::Lane64, *memarg, *lane),
+
+        O::I8x16Splat => S::Splat(SimdSplat::I8x16),
+        O::I16x8Splat => S::Splat(SimdSplat::I16x8),
+        O::I32x4Splat => S::Splat(SimdSplat::I32x4),
+        O::I64x2Splat => S::Splat(SimdSplat::I64x2),
+        O::F32x4Splat => S::Splat(SimdSplat::F32x4),
+        O::F64x2Splat => S::Splat(SimdSplat::F64x2),
+
+        O::I8x16ExtractLaneS { lane } => S::ExtractLane(SimdExtract::I8x16S, *lane),
+        O::I8x16ExtractLaneU { lane } => S::ExtractLane(SimdExtract::I8x16U, *lane),
+        O::I16x8ExtractLaneS { lane } => S::ExtractLane(SimdExtract::I16x8S, *lane),
+        O::I16x8ExtractLaneU { lane } => S::ExtractLane(SimdExtract::I16x8U, *lane),
+        O::I32x4ExtractLane { lane } => S::ExtractLane(SimdExtract::I32x4, *lane),
+        O::I64x2ExtractLane { lane } => S::ExtractLane(SimdExtract::I64x2, *lane),
+        O::F32x4ExtractLane { lane } => S::ExtractLane(SimdExtract::F32x4, *lane),
+        O::F64x2ExtractLane { lane } => S::ExtractLane(SimdExtract::F64x2, *lane),
+
+        O::I8x16ReplaceLane { lane } => S::ReplaceLane(SimdReplace::I8x16, *lane),
+        O::I16x8ReplaceLane { lane } => S::ReplaceLane(SimdReplace::I16x8, *lane),
+        O::I32x4ReplaceLane { lane } => S::ReplaceLane(SimdReplace::I32x4, *lane),
+        O::I64x2ReplaceLane { lane } => S::ReplaceLane(SimdReplace::I64x2, *lane),
+        O::F32x4ReplaceLane { lane } => S::ReplaceLane(SimdReplace::F32x4, *lane),
+        O::F64x2ReplaceLane { lane } => S::ReplaceLane(SimdReplace::F64x2, *lane),
+
+        _ => {
+            return if let Some(x) = SimdBinary::from_operator(op) {
+                Some(S::Binary(x))
+            } else if let Some(x) = SimdUnary::from_operator(op) {
+                Some(S::Unary(x))
+            } else if let Some(x) = SimdShift::from_operator(op) {
+                Some(S::Shift(x))
+            } else if let Some(x) = SimdTest::from_operator(op) {
+                Some(S::Test(x))
+            } else {
+                SimdTernary::from_operator(op).map(S::Ternary)
+            };
+        }
+    };
+    Some(r)
+}
+
+// ---------------------------------------------------------------------------
+// Lane views
+// ---------------------------------------------------------------------------
+
+#[inline]
+fn lanes8(a: u128) -> [u8; 16] {
+    a.to_le_bytes()
+}
+
+#[inline]
+fn from8(l: [u8; 16]) -> u128 {
+    u128::from_le_bytes(l)
+}
+
+#[inline]
+fn lanes16(a: u128) -> [u16; 8] {
+    from_fn(|i| (a >> (16 * i)) as u16)
+}
+
+#[inline]
+fn from16(l: [u16; 8]) -> u128 {
+    l.iter()
+        .enumerate()
+        .fold(0, |acc, (i, &x)| acc | (x as u128) << (16 * i))
+}
+
+#[inline]
+fn lanes32(a: u128) -> [u32; 4] {
+    from_fn(|i| (a >> (32 * i)) as u32)
+}
+
+#[inline]
+fn from32(l: [u32; 4]) -> u128 {
+    l.iter()
+        .enumerate()
+        .fold(0, |acc, (i, &x)| acc | (x as u128) << (32 * i))
+}
+
+#[inline]
+fn lanes64(a: u128) -> [u64; 2] {
+    [a as u64, (a >> 64) as u64]
+}
+
+#[inline]
+fn from64(l: [u64; 2]) -> u128 {
+    l[0] as u128 | (l[1] as u128) << 64
+}
+
+/// Defines lane-wise map / zip / compare helpers for one lane width.
+macro_rules! lane_ops {
+    ($t:ty, $lanes:ident, $from:ident, $map:ident, $zip:ident, $cmp:ident) => {
+        #[inline]
+        fn $map(a: u128, f: impl Fn($t) -> $t) -> u128 {
+            $from($lanes(a).map(f))
+        }
+
+        #[inline]
+        fn $zip(a: u128, b: u128, f: impl Fn($t, $t) -> $t) -> u128 {
+            let (x, y) = ($lanes(a), $lanes(b));
+            $from(from_fn(|i| f(x[i], y[i])))
+        }
+
+        #[inline]
+        fn $cmp(a: u128, b: u128, f: impl Fn($t, $t) -> bool) -> u128 {
+            $zip(a, b, |x, y| if f(x, y) { <$t>::MAX } else { 0 })
+        }
+    };
+}
+
+lane_ops!(u8, lanes8, from8, map8, zip8, cmp8);
+lane_ops!(u16, lanes16, from16, map16, zip16, cmp16);
+lane_ops!(u32, lanes32, from32, map32, zip32, cmp32);
+lane_ops!(u64, lanes64, from64, map64, zip64, cmp64);
+
+#[inline]
+fn f32_of(x: u32) -> f32 {
+    f32::from_bits(x)
+}
+
+#[inline]
+fn f64_of(x: u64) -> f64 {
+    f64::from_bits(x)
+}
+
+#[inline]
+fn mapf32(a: u128, f: impl Fn(f32) -> f32) -> u128 {
+    map32(a, |x| f(f32_of(x)).to_bits())
+}
+
+#[inline]
+fn mapf64(a: u128, f: impl Fn(f64) -> f64) -> u128 {
+    map64(a, |x| f(f64_of(x)).to_bits())
+}
+
+#[inline]
+fn zipf32(a: u128, b: u128, f: impl Fn(f32, f32) -> f32) -> u128 {
+    zip32(a, b, |x, y| f(f32_of(x), f32_of(y)).to_bits())
+}
+
+#[inline]
+fn zipf64(a: u128, b: u128, f: impl Fn(f64, f64) -> f64) -> u128 {
+    zip64(a, b, |x, y| f(f64_of(x), f64_of(y)).to_bits())
+}
+
+#[inline]
+fn cmpf32(a: u128, b: u128, f: impl Fn(f32, f32) -> bool) -> u128 {
+    cmp32(a, b, |x, y| f(f32_of(x), f32_of(y)))
+}
+
+#[inline]
+fn cmpf64(a: u128, b: u128, f: impl Fn(f64, f64) -> bool) -> u128 {
+    cmp64(a, b, |x, y| f(f64_of(x), f64_of(y)))
+}
+
+// Saturating narrowing of one signed lane.
+#[inline]
+fn sat_i8(x: u16) -> u8 {
+    (x as i16).clamp(i8::MIN as i16, i8::MAX as i16) as i8 as u8
+}
+
+#[inline]
+fn sat_u8(x: u16) -> u8 {
+    (x as i16).clamp(0, u8::MAX as i16) as u8
+}
+
+#[inline]
+fn sat_i16(x: u32) -> u16 {
+    (x as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16 as u16
+}
+
+#[inline]
+fn sat_u16(x: u32) -> u16 {
+    (x as i32).clamp(0, u16::MAX as i32) as u16
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------
+
+/// Evaluates a `v128 -> v128` operator.
+pub(crate) fn unary(op: SimdUnary, a: u128) -> u128 {
+    use SimdUnary as U;
+    match op {
+        U::V128Not => !a,
+
+        U::I8x16Abs => map8(a, |x| (x as i8).unsigned_abs()),
+        U::I8x16Neg => map8(a, u8::wrapping_neg),
+        U::I8x16Popcnt => map8(a, |x| x.count_ones() as u8),
+
+        U::I16x8ExtAddPairwiseI8x16S => {
+            let l = lanes8(a);
+            from16(from_fn(|i| {
+                (l[2 * i] as i8 as i16 + l[2 * i + 1] as i8 as i16) as u16
+            }))
+        }
+        U::I16x8ExtAddPairwiseI8x16U => {
+            let l = lanes8(a);
+            from16(from_fn(|i| l[2 * i] as u16 + l[2 * i + 1] as u16))
+        }
+        U::I16x8Abs => map16(a, |x| (x as i16).unsigned_abs()),
+        U::I16x8Neg => map16(a, u16::wrapping_neg),
+        U::I16x8ExtendLowI8x16S => {
+            let l = lanes8(a);
+            from16(from_fn(|i| l[i] as i8 as i16 as u16))
+        }
+        U::I16x8ExtendHighI8x16S => {
+            let l = lanes8(a);
+            from16(from_fn(|i| l[i + 8] as i8 as i16 as u16))
+        }
+        U::I16x8ExtendLowI8x16U => {
+            let l = lanes8(a);
+            from16(from_fn(|i| l[i] as u16))
+        }
+        U::I16x8ExtendHighI8x16U => {
+            let l = lanes8(a);
+            from16(from_fn(|i| l[i + 8] as u16))
+        }
+
+        U::I32x4ExtAddPairwiseI16x8S => {
+            let l = lanes16(a);
+            from32(from_fn(|i| {
+                (l[2 * i] as i16 as i32 + l[2 * i + 1] as i16 as i32) as u32
+            }))
+        }
+        U::I32x4ExtAddPairwiseI16x8U => {
+            let l = lanes16(a);
+            from32(from_fn(|i| l[2 * i] as u32 + l[2 * i + 1] as u32))
+        }
+        U::I32x4Abs => map32(a, |x| (x as i32).unsigned_abs()),
+        U::I32x4Neg => map32(a, u32::wrapping_neg),
+        U::I32x4ExtendLowI16x8S => {
+            let l = lanes16(a);
+            from32(from_fn(|i| l[i] as i16 as i32 as u32))
+        }
+        U::I32x4ExtendHighI16x8S => {
+            let l = lanes16(a);
+            from32(from_fn(|i| l[i + 4] as i16 as i32 as u32))
+        }
+        U::I32x4ExtendLowI16x8U => {
+            let l = lanes16(a);
+            from32(from_fn(|i| l[i] as u32))
+        }
+        U::I32x4ExtendHighI16x8U => {
+            let l = lanes16(a);
+            from32(from_fn(|i| l[i + 4] as u32))
+        }
+
+        U::I64x2Abs => map64(a, |x| (x as i64).unsigned_abs()),
+        U::I64x2Neg => map64(a, u64::wrapping_neg),
+        U::I64x2ExtendLowI32x4S => {
+            let l = lanes32(a);
+            from64([l[0] as i32 as i64 as u64, l[1] as i32 as i64 as u64])
+        }
+        U::I64x2ExtendHighI32x4S => {
+            let l = lanes32(a);
+            from64([l[2] as i32 as i64 as u64, l[3] as i32 as i64 as u64])
+        }
+        U::I64x2ExtendLowI32x4U => {
+            let l = lanes32(a);
+            from64([l[0] as u64, l[1] as u64])
+        }
+        U::I64x2ExtendHighI32x4U => {
+            let l = lanes32(a);
+            from64([l[2] as u64, l[3] as u64])
+        }
+
+        U::F32x4Ceil => mapf32(a, num::f32_ceil),
+        U::F32x4Floor => mapf32(a, num::f32_floor),
+        U::F32x4Trunc => mapf32(a, num::f32_trunc),
+        U::F32x4Nearest => mapf32(a, num::f32_nearest),
+        U::F32x4Abs => map32(a, |x| x & 0x7fff_ffff),
+        U::F32x4Neg => map32(a, |x| x ^ 0x8000_0000),
+        U::F32x4Sqrt => mapf32(a, f32::sqrt),
+
+        U::F64x2Ceil => mapf64(a, num::f64_ceil),
+        U::F64x2Floor => mapf64(a, num::f64_floor),
+        U::F64x2Trunc => mapf64(a, num::f64_trunc),
+        U::F64x2Nearest => mapf64(a, num::f64_nearest),
+        U::F64x2Abs => map64(a, |x| x & 0x7fff_ffff_ffff_ffff),
+        U::F64x2Neg => map64(a, |x| x ^ 0x8000_0000_0000_0000),
+        U::F64x2Sqrt => mapf64(a, f64::sqrt),
+
+        U::I32x4TruncSatF32x4S => map32(a, |x| num::i32_trunc_sat_f32_s(f32_of(x)) as u32),
+        U::I32x4TruncSatF32x4U => map32(a, |x| num::i32_trunc_sat_f32_u(f32_of(x))),
+        U::F32x4ConvertI32x4S => map32(a, |x| (x as i32 as f32).to_bits()),
+        U::F32x4ConvertI32x4U => map32(a, |x| (x as f32).to_bits()),
+        U::I32x4TruncSatF64x2SZero => {
+            let l = lanes64(a);
+            from32([
+                num::i32_trunc_sat_f64_s(f64_of(l[0])) as u32,
+                num::i32_trunc_sat_f64_s(f64_of(l[1])) as u32,
+                0,
+                0,
+            ])
+        }
+        U::I32x4TruncSatF64x2UZero => {
+            let l = lanes64(a);
+            from32([
+                num::i32_trunc_sat_f64_u(f64_of(l[0])),
+                num::i32_trunc_sat_f64_u(f64_of(l[1])),
+                0,
+                0,
+            ])
+        }
+        U::F64x2ConvertLowI32x4S => {
+            let l = lanes32(a);
+            from64([
+                (l[0] as i32 as f64).to_bits(),
+                (l[1] as i32 as f64).to_bits(),
+            ])
+        }
+        U::F64x2ConvertLowI32x4U => {
+            let l = lanes32(a);
+            from64([(l[0] as f64).to_bits(), (l[1] as f64).to_bits()])
+        }
+        U::F32x4DemoteF64x2Zero => {
+            let l = lanes64(a);
+            from32([
+                num::f32_demote_f64(f64_of(l[0])).to_bits(),
+                num::f32_demote_f64(f64_of(l[1])).to_bits(),
+                0,
+                0,
+            ])
+        }
+        U::F64x2PromoteLowF32x4 => {
+            let l = lanes32(a);
+            from64([
+                num::f64_promote_f32(f32_of(l[0])).to_bits(),
+                num::f64_promote_f32(f32_of(l[1])).to_bits(),
+            ])
+        }
+    }
+}
+
+/// Evaluates a `(v128, v128) -> v128` operator.
+pub(crate) fn binary(op: SimdBinary, a: u128, b: u128) -> u128 {
+    use SimdBinary as B;
+    match op {
+        B::I8x16Swizzle => {
+            let (x, idx) = (lanes8(a), lanes8(b));
+            from8(from_fn(|i| {
+                let j = idx[i] as usize;
+                if j < 16 {
+                    x[j]
+                } else {
+                    0
+                }
+            }))
+        }
+
+        B::I8x16Eq => cmp8(a, b, |x, y| x == y),
+        B::I8x16Ne => cmp8(a, b, |x, y| x != y),
+        B::I8x16LtS => cmp8(a, b, |x, y| (x as i8) < (y as i8)),
+        B::I8x16LtU => cmp8(a, b, |x, y| x < y),
+        B::I8x16GtS => cmp8(a, b, |x, y| (x as i8) > (y as i8)),
+        B::I8x16GtU => cmp8(a, b, |x, y| x > y),
+        B::I8x16LeS => cmp8(a, b, |x, y| (x as i8) <= (y as i8)),
+        B::I8x16LeU => cmp8(a, b, |x, y| x <= y),
+        B::I8x16GeS => cmp8(a, b, |x, y| (x as i8) >= (y as i8)),
+        B::I8x16GeU => cmp8(a, b, |x, y| x >= y),
+
+        B::I16x8Eq => cmp16(a, b, |x, y| x == y),
+        B::I16x8Ne => cmp16(a, b, |x, y| x != y),
+        B::I16x8LtS => cmp16(a, b, |x, y| (x as i16) < (y as i16)),
+        B::I16x8LtU => cmp16(a, b, |x, y| x < y),
+        B::I16x8GtS => cmp16(a, b, |x, y| (x as i16) > (y as i16)),
+        B::I16x8GtU => cmp16(a, b, |x, y| x > y),
+        B::I16x8LeS => cmp16(a, b, |x, y| (x as i16) <= (y as i16)),
+        B::I16x8LeU => cmp16(a, b, |x, y| x <= y),
+        B::I16x8GeS => cmp16(a, b, |x, y| (x as i16) >= (y as i16)),
+        B::I16x8GeU => cmp16(a, b, |x, y| x >= y),
+
+        B::I32x4Eq => cmp32(a, b, |x, y| x == y),
+        B::I32x4Ne => cmp32(a, b, |x, y| x != y),
+        B::I32x4LtS => cmp32(a, b, |x, y| (x as i32) < (y as i32)),
+        B::I32x4LtU => cmp32(a, b, |x, y| x < y),
+        B::I32x4GtS => cmp32(a, b, |x, y| (x as i32) > (y as i32)),
+        B::I32x4GtU => cmp32(a, b, |x, y| x > y),
+        B::I32x4LeS => cmp32(a, b, |x, y| (x as i32) <= (y as i32)),
+        B::I32x4LeU => cmp32(a, b, |x, y| x <= y),
+        B::I32x4GeS => cmp32(a, b, |x, y| (x as i32) >= (y as i32)),
+        B::I32x4GeU => cmp32(a, b, |x, y| x >= y),
+
+        B::I64x2Eq => cmp64(a, b, |x, y| x == y),
+        B::I64x2Ne => cmp64(a, b, |x, y| x != y),
+        B::I64x2LtS => cmp64(a, b, |x, y| (x as i64) < (y as i64)),
+        B::I64x2GtS => cmp64(a, b, |x, y| (x as i64) > (y as i64)),
+        B::I64x2LeS => cmp64(a, b, |x, y| (x as i64) <= (y as i64)),
+        B::I64x2GeS => cmp64(a, b, |x, y| (x as i64) >= (y as i64)),
+
+        B::F32x4Eq => cmpf32(a, b, |x, y| x == y),
+        B::F32x4Ne => cmpf32(a, b, |x, y| x != y),
+        B::F32x4Lt => cmpf32(a, b, |x, y| x < y),
+        B::F32x4Gt => cmpf32(a, b, |x, y| x > y),
+        B::F32x4Le => cmpf32(a, b, |x, y| x <= y),
+        B::F32x4Ge => cmpf32(a, b, |x, y| x >= y),
+
+        B::F64x2Eq => cmpf64(a, b, |x, y| x == y),
+        B::F64x2Ne => cmpf64(a, b, |x, y| x != y),
+        B::F64x2Lt => cmpf64(a, b, |x, y| x < y),
+        B::F64x2Gt => cmpf64(a, b, |x, y| x > y),
+        B::F64x2Le => cmpf64(a, b, |x, y| x <= y),
+        B::F64x2Ge => cmpf64(a, b, |x, y| x >= y),
+
+        B::V128And => a & b,
+        B::V128AndNot => a & !b,
+        B::V128Or => a | b,
+        B::V128Xor => a ^ b,
+
+        B::I8x16NarrowI16x8S => {
+            let (x, y) = (lanes16(a), lanes16(b));
+            from8(from_fn(|i| sat_i8(if i < 8 { x[i] } else { y[i - 8] })))
+        }
+        B::I8x16NarrowI16x8U => {
+            let (x, y) = (lanes16(a), lanes16(b));
+            from8(from_fn(|i| sat_u8(if i < 8 { x[i] } else { y[i - 8] })))
+        }
+        B::I8x16Add => zip8(a, b, u8::wrapping_add),
+        B::I8x16AddSatS => zip8(a, b, |x, y| (x as i8).saturating_add(y as i8) as u8),
+        B::I8x16AddSatU => zip8(a, b, u8::saturating_add),
+        B::I8x16Sub => zip8(a, b, u8::wrapping_sub),
+        B::I8x16SubSatS => zip8(a, b, |x, y| (x as i8).saturating_sub(y as i8) as u8),
+        B::I8x16SubSatU => zip8(a, b, u8::saturating_sub),
+        B::I8x16MinS => zip8(a, b, |x, y| (x as i8).min(y as i8) as u8),
+        B::I8x16MinU => zip8(a, b, u8::min),
+        B::I8x16MaxS => zip8(a, b, |x, y| (x as i8).max(y as i8) as u8),
+        B::I8x16MaxU => zip8(a, b, u8::max),
+        B::I8x16AvgrU => zip8(a, b, |x, y| ((x as u16 + y as u16 + 1) >> 1) as u8),
+
+        B::I16x8Q15MulrSatS => zip16(a, b, |x, y| {
+            let p = (x as i16 as i32) * (y as i16 as i32);
+            sat_i16(((p + 0x4000) >> 15) as u32)
+        }),
+        B::I16x8NarrowI32x4S => {
+            let (x, y) = (lanes32(a), lanes32(b));
+            from16(from_fn(|i| sat_i16(if i < 4 { x[i] } else { y[i - 4] })))
+        }
+        B::I16x8NarrowI32x4U => {
+            let (x, y) = (lanes32(a), lanes32(b));
+            from16(from_fn(|i| sat_u16(if i < 4 { x[i] } else { y[i - 4] })))
+        }
+        B::I16x8Add => zip16(a, b, u16::wrapping_add),
+        B::I16x8AddSatS => zip16(a, b, |x, y| (x as i16).saturating_add(y as i16) as u16),
+        B::I16x8AddSatU => zip16(a, b, u16::saturating_add),
+        B::I16x8Sub => zip16(a, b, u16::wrapping_sub),
+        B::I16x8SubSatS => zip16(a, b, |x, y| (x as i16).saturating_sub(y as i16) as u16),
+        B::I16x8SubSatU => zip16(a, b, u16::saturating_sub),
+        B::I16x8Mul => zip16(a, b, u16::wrapping_mul),
+        B::I16x8MinS => zip16(a, b, |x, y| (x as i16).min(y as i16) as u16),
+        B::I16x8MinU => zip16(a, b, u16::min),
+        B::I16x8MaxS => zip16(a, b, |x, y| (x as i16).max(y as i16) as u16),
+        B::I16x8MaxU => zip16(a, b, u16::max),
+        B::I16x8AvgrU => zip16(a, b, |x, y| ((x as u32 + y as u32 + 1) >> 1) as u16),
+        B::I16x8ExtMulLowI8x16S => extmul_8_s(a, b, 0),
+        B::I16x8ExtMulHighI8x16S => extmul_8_s(a, b, 8),
+        B::I16x8ExtMulLowI8x16U => extmul_8_u(a, b, 0),
+        B::I16x8ExtMulHighI8x16U => extmul_8_u(a, b, 8),
+
+        B::I32x4Add => zip32(a, b, u32::wrapping_add),
+        B::I32x4Sub => zip32(a, b, u32::wrapping_sub),
+        B::I32x4Mul => zip32(a, b, u32::wrapping_mul),
+        B::I32x4MinS => zip32(a, b, |x, y| (x as i32).min(y as i32) as u32),
+        B::I32x4MinU => zip32(a, b, u32::min),
+        B::I32x4MaxS => zip32(a, b, |x, y| (x as i32).max(y as i32) as u32),
+        B::I32x4MaxU => zip32(a, b, u32::max),
+        B::I32x4DotI16x8S => {
+            let (x, y) = (lanes16(a), lanes16(b));
+            from32(from_fn(|i| {
+                let lo = (x[2 * i] as i16 as i32) * (y[2 * i] as i16 as i32);
+                let hi = (x[2 * i + 1] as i16 as i32) * (y[2 * i + 1] as i16 as i32);
+                lo.wrapping_add(hi) as u32
+            }))
+        }
+        B::I32x4ExtMulLowI16x8S => extmul_16_s(a, b, 0),
+        B::I32x4ExtMulHighI16x8S => extmul_16_s(a, b, 4),
+        B::I32x4ExtMulLowI16x8U => extmul_16_u(a, b, 0),
+        B::I32x4ExtMulHighI16x8U => extmul_16_u(a, b, 4),
+
+        B::I64x2Add => zip64(a, b, u64::wrapping_add),
+        B::I64x2Sub => zip64(a, b, u64::wrapping_sub),
+        B::I64x2Mul => zip64(a, b, u64::wrapping_mul),
+        B::I64x2ExtMulLowI32x4S => extmul_32_s(a, b, 0),
+        B::I64x2ExtMulHighI32x4S => extmul_32_s(a, b, 2),
+        B::I64x2ExtMulLowI32x4U => extmul_32_u(a, b, 0),
+        B::I64x2ExtMulHighI32x4U => extmul_32_u(a, b, 2),
+
+        B::F32x4Add => zipf32(a, b, |x, y| x + y),
+        B::F32x4Sub => zipf32(a, b, |x, y| x - y),
+        B::F32x4Mul => zipf32(a, b, |x, y| x * y),
+        B::F32x4Div => zipf32(a, b, |x, y| x / y),
+        B::F32x4Min => zipf32(a, b, num::f32_min),
+        B::F32x4Max => zipf32(a, b, num::f32_max),
+        // pmin = b < a ? b : a; pmax = a < b ? b : a (bit-exact operand).
+        B::F32x4PMin => zip32(a, b, |x, y| if f32_of(y) < f32_of(x) { y } else { x }),
+        B::F32x4PMax => zip32(a, b, |x, y| if f32_of(x) < f32_of(y) { y } else { x }),
+
+        B::F64x2Add => zipf64(a, b, |x, y| x + y),
+        B::F64x2Sub => zipf64(a, b, |x, y| x - y),
+        B::F64x2Mul => zipf64(a, b, |x, y| x * y),
+        B::F64x2Div => zipf64(a, b, |x, y| x / y),
+        B::F64x2Min => zipf64(a, b, num::f64_min),
+        B::F64x2Max => zipf64(a, b, num::f64_max),
+        B::F64x2PMin => zip64(a, b, |x, y| if f64_of(y) < f64_of(x) { y } else { x }),
+        B::F64x2PMax => zip64(a, b, |x, y| if f64_of(x) < f64_of(y) { y } else { x }),
+    }
+}
+
+/// Signed 8->16 extended multiply of lanes `base..base + 8`.
+#[inline]
+fn extmul_8_s(a: u128, b: u128, base: usize) -> u128 {
+    let (x, y) = (lanes8(a), lanes8(b));
+    from16(from_fn(|i| {
+        (x[base + i] as i8 as i16).wrapping_mul(y[base + i] as i8 as i16) as u16
+    }))
+}
+
+/// Unsigned 8->16 extended multiply of lanes `base..base + 8`.
+#[inline]
+fn extmul_8_u(a: u128, b: u128, base: usize) -> u128 {
+    let (x, y) = (lanes8(a), lanes8(b));
+    from16(from_fn(|i| {
+        (x[base + i] as u16).wrapping_mul(y[base + i] as u16)
+    }))
+}
+
+/// Signed 16->32 extended multiply of lanes `base..base + 4`.
+#[inline]
+fn extmul_16_s(a: u128, b: u128, base: usize) -> u128 {
+    let (x, y) = (lanes16(a), lanes16(b));
+    from32(from_fn(|i| {
+        (x[base + i] as i16 as i32).wrapping_mul(y[base + i] as i16 as i32) as u32
+    }))
+}
+
+/// Unsigned 16->32 extended multiply of lanes `base..base + 4`.
+#[inline]
+fn extmul_16_u(a: u128, b: u128, base: usize) -> u128 {
+    let (x, y) = (lanes16(a), lanes16(b));
+    from32(from_fn(|i| {
+        (x[base + i] as u32).wrapping_mul(y[base + i] as u32)
+    }))
+}
+
+/// Signed 32->64 extended multiply of lanes `base..base + 2`.
+#[inline]
+fn extmul_32_s(a: u128, b: u128, base: usize) -> u128 {
+    let (x, y) = (lanes32(a), lanes32(b));
+    from64(from_fn(|i| {
+        (x[base + i] as i32 as i64).wrapping_mul(y[base + i] as i32 as i64) as u64
+    }))
+}
+
+/// Unsigned 32->64 extended multiply of lanes `base..base + 2`.
+#[inline]
+fn extmul_32_u(a: u128, b: u128, base: usize) -> u128 {
+    let (x, y) = (lanes32(a), lanes32(b));
+    from64(from_fn(|i| {
+        (x[base + i] as u64).wrapping_mul(y[base + i] as u64)
+    }))
+}
+
+/// Evaluates a `(v128, v128, v128) -> v128` operator:
+/// `v128.bitselect(v1, v2, mask) = (v1 & mask) | (v2 & !mask)`.
+#[inline]
+pub(crate) fn ternary(op: SimdTernary, a: u128, b: u128, c: u128) -> u128 {
+    match op {
+        SimdTernary::V128Bitselect => (a & c) | (b & !c),
+    }
+}
+
+/// Evaluates a shift; `amount` is the i32 cell, taken modulo the lane width.
+pub(crate) fn shift(op: SimdShift, a: u128, amount: u64) -> u128 {
+    use SimdShift as S;
+    let n = amount as u32;
+    match op {
+        S::I8x16Shl => map8(a, |x| x << (n % 8)),
+        S::I8x16ShrS => map8(a, |x| ((x as i8) >> (n % 8)) as u8),
+        S::I8x16ShrU => map8(a, |x| x >> (n % 8)),
+        S::I16x8Shl => map16(a, |x| x << (n % 16)),
+        S::I16x8ShrS => map16(a, |x| ((x as i16) >> (n % 16)) as u16),
+        S::I16x8ShrU => map16(a, |x| x >> (n % 16)),
+        S::I32x4Shl => map32(a, |x| x << (n % 32)),
+        S::I32x4ShrS => map32(a, |x| ((x as i32) >> (n % 32)) as u32),
+        S::I32x4ShrU => map32(a, |x| x >> (n % 32)),
+        S::I64x2Shl => map64(a, |x| x << (n % 64)),
+        S::I64x2ShrS => map64(a, |x| ((x as i64) >> (n % 64)) as u64),
+        S::I64x2ShrU => map64(a, |x| x >> (n % 64)),
+    }
+}
+
+/// Evaluates a splat of the scalar cell `x`.
+#[inline]
+pub(crate) fn splat(op: SimdSplat, x: u64) -> u128 {
+    match op {
+        SimdSplat::I8x16 => from8([x as u8; 16]),
+        SimdSplat::I16x8 => from16([x as u16; 8]),
+        SimdSplat::I32x4 | SimdSplat::F32x4 => from32([x as u32; 4]),
+        SimdSplat::I64x2 | SimdSplat::F64x2 => from64([x; 2]),
+    }
+}
+
+/// Extracts lane `lane` as a scalar cell (i32 results have the upper 32 bits
+/// zero; `_s` variants sign-extend to i32 first).
+#[inline]
+pub(crate) fn extract_lane(op: SimdExtract, a: u128, lane: u8) -> u64 {
+    let l = lane as usize;
+    match op {
+        SimdExtract::I8x16S => lanes8(a)[l & 15] as i8 as i32 as u32 as u64,
+        SimdExtract::I8x16U => lanes8(a)[l & 15] as u64,
+        SimdExtract::I16x8S => lanes16(a)[l & 7] as i16 as i32 as u32 as u64,
+        SimdExtract::I16x8U => lanes16(a)[l & 7] as u64,
+        SimdExtract::I32x4 | SimdExtract::F32x4 => lanes32(a)[l & 3] as u64,
+        SimdExtract::I64x2 | SimdExtract::F64x2 => lanes64(a)[l & 1],
+    }
+}
+
+/// Replaces lane `lane` of `a` with the scalar cell `x` (truncated to the lane
+/// width).
+#[inline]
+pub(crate) fn replace_lane(op: SimdReplace, a: u128, x: u64, lane: u8) -> u128 {
+    let l = lane as usize;
+    match op {
+        SimdReplace::I8x16 => {
+            let mut v = lanes8(a);
+            v[l & 15] = x as u8;
+            from8(v)
+        }
+        SimdReplace::I16x8 => {
+            let mut v = lanes16(a);
+            v[l & 7] = x as u16;
+            from16(v)
+        }
+        SimdReplace::I32x4 | SimdReplace::F32x4 => {
+            let mut v = lanes32(a);
+            v[l & 3] = x as u32;
+            from32(v)
+        }
+        SimdReplace::I64x2 | SimdReplace::F64x2 => {
+            let mut v = lanes64(a);
+            v[l & 1] = x;
+            from64(v)
+        }
+    }
+}
+
+/// Evaluates a `v128 -> i32` operator (0/1 or a bitmask).
+pub(crate) fn test(op: SimdTest, a: u128) -> u64 {
+    use SimdTest as T;
+    match op {
+        T::V128AnyTrue => (a != 0) as u64,
+        T::I8x16AllTrue => lanes8(a).iter().all(|&x| x != 0) as u64,
+        T::I16x8AllTrue => lanes16(a).iter().all(|&x| x != 0) as u64,
+        T::I32x4AllTrue => lanes32(a).iter().all(|&x| x != 0) as u64,
+        T::I64x2AllTrue => lanes64(a).iter().all(|&x| x != 0) as u64,
+        T::I8x16Bitmask => lanes8(a)
+            .iter()
+            .enumerate()
+            .fold(0, |m, (i, &x)| m | ((x >> 7) as u64) << i),
+        T::I16x8Bitmask => lanes16(a)
+            .iter()
+            .enumerate()
+            .fold(0, |m, (i, &x)| m | ((x >> 15) as u64) << i),
+        T::I32x4Bitmask => lanes32(a)
+            .iter()
+            .enumerate()
+            .fold(0, |m, (i, &x)| m | ((x >> 31) as u64) << i),
+        T::I64x2Bitmask => lanes64(a)
+            .iter()
+            .enumerate()
+            .fold(0, |m, (i, &x)| m | (x >> 63) << i),
+    }
+}
+
+/// `i8x16.shuffle`: lane `i` of the result is byte `lanes[i]` of the 32-byte
+/// concatenation `a ++ b` (indices are validated to be < 32).
+#[inline]
+pub(crate) fn shuffle(lanes: &[u8; 16], a: u128, b: u128) -> u128 {
+    let (x, y) = (lanes8(a), lanes8(b));
+    from8(from_fn(|i| {
+        let j = (lanes[i] & 31) as usize;
+        if j < 16 {
+            x[j]
+        } else {
+            y[j - 16]
+        }
+    }))
+}
+
+// ---------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------
+
+/// Reads `N` bytes at `ea`; `None` if any byte is out of bounds.
+#[inline]
+fn read<const N: usize>(mem: &[u8], ea: u64) -> Option<[u8; N]> {
+    let start = usize::try_from(ea).ok()?;
+    let end = start.checked_add(N)?;
+    mem.get(start..end)?.try_into().ok()
+}
+
+/// Writes `bytes` at `ea`; `None` (and nothing written) if out of bounds.
+#[inline]
+fn write(mem: &mut [u8], ea: u64, bytes: &[u8]) -> Option<()> {
+    let start = usize::try_from(ea).ok()?;
+    let end = start.checked_add(bytes.len())?;
+    mem.get_mut(start..end)?.copy_from_slice(bytes);
+    Some(())
+}
+
+/// Load for `op` at effective address `ea` (already `base + offset`, computed
+/// in u64 without overflow). `None` = out of bounds (the executor traps).
+pub(crate) fn load(op: SimdLoad, mem: &[u8], ea: u64) -> Option<u128> {
+    use SimdLoad as L;
+    Some(match op {
+        L::Load128 => u128::from_le_bytes(read::<16>(mem, ea)?),
+        L::Load8x8S => {
+            let b = read::<8>(mem, ea)?;
+            from16(from_fn(|i| b[i] as i8 as i16 as u16))
+        }
+        L::Load8x8U => {
+            let b = read::<8>(mem, ea)?;
+            from16(from_fn(|i| b[i] as u16))
+        }
+        L::Load16x4S => {
+            let b = read::<8>(mem, ea)?;
+            from32(from_fn(|i| {
+                i16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as i32 as u32
+            }))
+        }
+        L::Load16x4U => {
+            let b = read::<8>(mem, ea)?;
+            from32(from_fn(|i| {
+                u16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as u32
+            }))
+        }
+        L::Load32x2S => {
+            let w = u64::from_le_bytes(read::<8>(mem, ea)?);
+            from64([
+                w as u32 as i32 as i64 as u64,
+                (w >> 32) as u32 as i32 as i64 as u64,
+            ])
+        }
+        L::Load32x2U => {
+            let w = u64::from_le_bytes(read::<8>(mem, ea)?);
+            from64([w as u32 as u64, w >> 32])
+        }
+        L::Load8Splat => splat(SimdSplat::I8x16, read::<1>(mem, ea)?[0] as u64),
+        L::Load16Splat => splat(SimdSplat::I16x8, u16::from_le_bytes(read(mem, ea)?) as u64),
+        L::Load32Splat => splat(SimdSplat::I32x4, u32::from_le_bytes(read(mem, ea)?) as u64),
+        L::Load64Splat => splat(SimdSplat::I64x2, u64::from_le_bytes(read(mem, ea)?)),
+        L::Load32Zero => u32::from_le_bytes(read(mem, ea)?) as u128,
+        L::Load64Zero => u64::from_le_bytes(read(mem, ea)?) as u128,
+    })
+}
+
+/// `v128.loadN_lane`: replaces lane `lane` of `v` with the value at `ea`.
+pub(crate) fn load_lane(op: SimdLaneMem, mem: &[u8], ea: u64, v: u128, lane: u8) -> Option<u128> {
+    Some(match op {
+        SimdLaneMem::Lane8 => {
+            replace_lane(SimdReplace::I8x16, v, read::<1>(mem, ea)?[0] as u64, lane)
+        }
+        SimdLaneMem::Lane16 => replace_lane(
+            SimdReplace::I16x8,
+            v,
+            u16::from_le_bytes(read(mem, ea)?) as u64,
+            lane,
+        ),
+        SimdLaneMem::Lane32 => replace_lane(
+            SimdReplace::I32x4,
+            v,
+            u32::from_le_bytes(read(mem, ea)?) as u64,
+            lane,
+        ),
+        SimdLaneMem::Lane64 => replace_lane(
+            SimdReplace::I64x2,
+            v,
+            u64::from_le_bytes(read(mem, ea)?),
+            lane,
+        ),
+    })
+}
+
+/// `v128.storeN_lane`: stores lane `lane` of `v` at `ea`.
+pub(crate) fn store_lane(
+    op: SimdLaneMem,
+    mem: &mut [u8],
+    ea: u64,
+    v: u128,
+    lane: u8,
+) -> Option<()> {
+    match op {
+        SimdLaneMem::Lane8 => write(mem, ea, &[extract_lane(SimdExtract::I8x16U, v, lane) as u8]),
+        SimdLaneMem::Lane16 => write(
+            mem,
+            ea,
+            &(extract_lane(SimdExtract::I16x8U, v, lane) as u16).to_le_bytes(),
+        ),
+        SimdLaneMem::Lane32 => write(
+            mem,
+            ea,
+            &(extract_lane(SimdExtract::I32x4, v, lane) as u32).to_le_bytes(),
+        ),
+        SimdLaneMem::Lane64 => write(
+            mem,
+            ea,
+            &extract_lane(SimdExtract::I64x2, v, lane).to_le_bytes(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v8(l: [i8; 16]) -> u128 {
+        from8(l.map(|x| x as u8))
+    }
+    fn v16(l: [i16; 8]) -> u128 {
+        from16(l.map(|x| x as u16))
+    }
+    fn v32(l: [i32; 4]) -> u128 {
+        from32(l.map(|x| x as u32))
+    }
+    fn v64(l: [i64; 2]) -> u128 {
+        from64(l.map(|x| x as u64))
+    }
+    fn f32x4(l: [f32; 4]) -> u128 {
+        from32(l.map(f32::to_bits))
+    }
+    fn f64x2(l: [f64; 2]) -> u128 {
+        from64(l.map(f64::to_bits))
+    }
+    fn as_f32x4(a: u128) -> [f32; 4] {
+        lanes32(a).map(f32::from_bits)
+    }
+    fn as_f64x2(a: u128) -> [f64; 2] {
+        lanes64(a).map(f64::from_bits)
+    }
+
+    #[test]
+    fn lane_order_is_little_endian() {
+        let bytes: [u8; 16] = from_fn(|i| i as u8);
+        let v = u128::from_le_bytes(bytes);
+        assert_eq!(lanes8(v)[0], 0);
+        assert_eq!(lanes16(v)[0], 0x0100);
+        assert_eq!(lanes32(v)[1], 0x0706_0504);
+        assert_eq!(lanes64(v)[1], 0x0f0e_0d0c_0b0a_0908);
+        assert_eq!(from16(lanes16(v)), v);
+        assert_eq!(from32(lanes32(v)), v);
+        assert_eq!(from64(lanes64(v)), v);
+    }
+
+    #[test]
+    fn add_each_width() {
+        let a = v8([127, -128, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        let b = v8([1, -1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+        assert_eq!(
+            binary(SimdBinary::I8x16Add, a, b),
+            v8([-128, 127, 0, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+        );
+        assert_eq!(
+            binary(SimdBinary::I8x16AddSatS, a, b),
+            v8([127, -128, 0, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+        );
+        assert_eq!(
+            binary(SimdBinary::I8x16SubSatU, v8([0; 16]), v8([1; 16])),
+            0
+        );
+        let a = v16([i16::MAX, i16::MIN, -1, 0, 1, 2, 3, 4]);
+        let b = v16([1, -1, 1, 0, 1, 1, 1, 1]);
+        assert_eq!(
+            binary(SimdBinary::I16x8Add, a, b),
+            v16([i16::MIN, i16::MAX, 0, 0, 2, 3, 4, 5])
+        );
+        assert_eq!(
+            binary(SimdBinary::I16x8AddSatU, v16([-1; 8]), v16([1; 8])),
+            v16([-1; 8])
+        );
+        assert_eq!(
+            binary(
+                SimdBinary::I32x4Add,
+                v32([i32::MAX, -1, 5, 0]),
+                v32([1, 1, -6, 0])
+            ),
+            v32([i32::MIN, 0, -1, 0])
+        );
+        assert_eq!(
+            binary(SimdBinary::I64x2Add, v64([i64::MAX, -1]), v64([1, 2])),
+            v64([i64::MIN, 1])
+        );
+        assert_eq!(
+            binary(SimdBinary::I64x2Mul, v64([i64::MAX, -3]), v64([2, 5])),
+            v64([-2, -15])
+        );
+    }
+
+    #[test]
+    fn shifts() {
+        let a = v8([-128; 16]);
+        assert_eq!(shift(SimdShift::I8x16ShrS, a, 1), v8([-64; 16]));
+        assert_eq!(shift(SimdShift::I8x16ShrU, a, 1), v8([64; 16]));
+        assert_eq!(shift(SimdShift::I8x16ShrU, a, 9), v8([64; 16]));
+        assert_eq!(shift(SimdShift::I8x16Shl, v8([1; 16]), 8), v8([1; 16]));
+        assert_eq!(shift(SimdShift::I8x16Shl, v8([1; 16]), 7), v8([-128; 16]));
+        assert_eq!(shift(SimdShift::I16x8Shl, v16([1; 8]), 17), v16([2; 8]));
+        assert_eq!(shift(SimdShift::I16x8ShrS, v16([-4; 8]), 1), v16([-2; 8]));
+        assert_eq!(
+            shift(SimdShift::I32x4ShrS, v32([i32::MIN; 4]), 31),
+            v32([-1; 4])
+        );
+        assert_eq!(
+            shift(SimdShift::I32x4ShrU, v32([i32::MIN; 4]), 0xffff_ffff),
+            v32([1; 4])
+        );
+        assert_eq!(shift(SimdShift::I32x4Shl, v32([1; 4]), 32), v32([1; 4]));
+        assert_eq!(shift(SimdShift::I64x2Shl, v64([1, 3]), 65), v64([2, 6]));
+        assert_eq!(
+            shift(SimdShift::I64x2ShrS, v64([i64::MIN, 8]), 63),
+            v64([-1, 0])
+        );
+        assert_eq!(
+            shift(SimdShift::I64x2ShrU, v64([i64::MIN, 8]), 127),
+            v64([1, 0])
+        );
+    }
+
+    #[test]
+    fn narrow_saturates() {
+        let a = v16([0, 127, 128, -128, -129, 255, 256, -1]);
+        let b = v16([i16::MAX, i16::MIN, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            binary(SimdBinary::I8x16NarrowI16x8S, a, b),
+            v8([0, 127, 127, -128, -128, 127, 127, -1, 127, -128, 1, 2, 3, 4, 5, 6])
+        );
+        assert_eq!(
+            binary(SimdBinary::I8x16NarrowI16x8U, a, b),
+            from8([0, 127, 128, 0, 0, 255, 255, 0, 255, 0, 1, 2, 3, 4, 5, 6])
+        );
+        let a = v32([32768, -32769, 65535, -1]);
+        let b = v32([1, 2, 65536, i32::MIN]);
+        assert_eq!(
+            binary(SimdBinary::I16x8NarrowI32x4S, a, b),
+            v16([32767, -32768, 32767, -1, 1, 2, 32767, -32768])
+        );
+        assert_eq!(
+            binary(SimdBinary::I16x8NarrowI32x4U, a, b),
+            from16([32768, 0, 65535, 0, 1, 2, 65535, 0])
+        );
+    }
+
+    #[test]
+    fn swizzle_and_shuffle() {
+        let a = from8(from_fn(|i| 100 + i as u8));
+        let idx = from8([0, 15, 16, 255, 3, 128, 17, 1, 2, 2, 2, 2, 31, 32, 5, 6]);
+        assert_eq!(
+            binary(SimdBinary::I8x16Swizzle, a, idx),
+            from8([100, 115, 0, 0, 103, 0, 0, 101, 102, 102, 102, 102, 0, 0, 105, 106])
+        );
+        let b = from8(from_fn(|i| 200 + i as u8));
+        let lanes = [0, 16, 1, 17, 15, 31, 2, 2, 3, 4, 5, 6, 7, 8, 9, 30];
+        assert_eq!(
+            shuffle(&lanes, a, b),
+            from8([100, 200, 101, 201, 115, 215, 102, 102, 103, 104, 105, 106, 107, 108, 109, 214])
+        );
+    }
+
+    #[test]
+    fn bitmask_and_all_true() {
+        let a = v8([-1, 0, -128, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -5]);
+        assert_eq!(test(SimdTest::I8x16Bitmask, a), 0x8005);
+        assert_eq!(test(SimdTest::I8x16AllTrue, a), 0);
+        assert_eq!(test(SimdTest::I8x16AllTrue, v8([1; 16])), 1);
+        assert_eq!(test(SimdTest::V128AnyTrue, a), 1);
+        assert_eq!(test(SimdTest::V128AnyTrue, 0), 0);
+        assert_eq!(
+            test(
+                SimdTest::I16x8Bitmask,
+                v16([-1, 1, -1, 1, 0, 0, 0, i16::MIN])
+            ),
+            0b1000_0101
+        );
+        assert_eq!(
+            test(SimdTest::I16x8AllTrue, v16([1, 1, 1, 1, 1, 1, 1, 0])),
+            0
+        );
+        assert_eq!(test(SimdTest::I32x4Bitmask, v32([0, -1, 0, -1])), 0b1010);
+        assert_eq!(test(SimdTest::I32x4AllTrue, v32([1, -1, 256, 1 << 16])), 1);
+        assert_eq!(test(SimdTest::I64x2Bitmask, v64([-1, 1])), 1);
+        assert_eq!(test(SimdTest::I64x2AllTrue, v64([1 << 40, 1])), 1);
+        assert_eq!(test(SimdTest::I64x2AllTrue, v64([1 << 40, 0])), 0);
+    }
+
+    #[test]
+    fn float_min_max() {
+        let nan = f32::NAN;
+        let a = f32x4([0.0, -0.0, nan, 1.0]);
+        let b = f32x4([-0.0, 0.0, 1.0, nan]);
+        let min = lanes32(binary(SimdBinary::F32x4Min, a, b));
+        assert_eq!(min[0], 0x8000_0000);
+        assert_eq!(min[1], 0x8000_0000);
+        assert!(f32::from_bits(min[2]).is_nan());
+        assert!(f32::from_bits(min[3]).is_nan());
+        let max = lanes32(binary(SimdBinary::F32x4Max, a, b));
+        assert_eq!(max[0], 0);
+        assert_eq!(max[1], 0);
+        assert!(f32::from_bits(max[2]).is_nan());
+        assert!(f32::from_bits(max[3]).is_nan());
+
+        // pmin/pmax return an operand bit-exactly: b < a ? b : a, a < b ? b : a.
+        let pmin = lanes32(binary(SimdBinary::F32x4PMin, a, b));
+        assert_eq!(pmin, [0, 0x8000_0000, nan.to_bits(), 1.0f32.to_bits()]);
+        let pmax = lanes32(binary(SimdBinary::F32x4PMax, a, b));
+        assert_eq!(pmax, [0, 0x8000_0000, nan.to_bits(), 1.0f32.to_bits()]);
+
+        let a = f64x2([-0.0, f64::NAN]);
+        let b = f64x2([0.0, -1.0]);
+        let min = lanes64(binary(SimdBinary::F64x2Min, a, b));
+        assert_eq!(min[0], 0x8000_0000_0000_0000);
+        assert!(f64::from_bits(min[1]).is_nan());
+        let max = lanes64(binary(SimdBinary::F64x2Max, a, b));
+        assert_eq!(max[0], 0);
+        assert!(f64::from_bits(max[1]).is_nan());
+        let pmin = lanes64(binary(SimdBinary::F64x2PMin, a, b));
+        assert_eq!(pmin, [(-0.0f64).to_bits(), f64::NAN.to_bits()]);
+        let pmax = lanes64(binary(SimdBinary::F64x2PMax, b, a));
+        assert_eq!(pmax, [0.0f64.to_bits(), (-1.0f64).to_bits()]);
+    }
+
+    #[test]
+    fn float_cmp_and_arith() {
+        let a = f32x4([1.0, f32::NAN, -0.0, 2.0]);
+        let b = f32x4([1.0, f32::NAN, 0.0, 1.0]);
+        assert_eq!(binary(SimdBinary::F32x4Eq, a, b), v32([-1, 0, -1, 0]));
+        assert_eq!(binary(SimdBinary::F32x4Ne, a, b), v32([0, -1, 0, -1]));
+        assert_eq!(binary(SimdBinary::F32x4Gt, a, b), v32([0, 0, 0, -1]));
+        assert_eq!(binary(SimdBinary::F32x4Le, a, b), v32([-1, 0, -1, 0]));
+        assert_eq!(
+            as_f32x4(binary(
+                SimdBinary::F32x4Div,
+                f32x4([1.0; 4]),
+                f32x4([2.0, 0.0, -0.0, 4.0])
+            )),
+            [0.5, f32::INFINITY, f32::NEG_INFINITY, 0.25]
+        );
+        assert_eq!(
+            binary(
+                SimdBinary::F64x2Lt,
+                f64x2([1.0, f64::NAN]),
+                f64x2([2.0, 1.0])
+            ),
+            v64([-1, 0])
+        );
+        assert_eq!(
+            unary(SimdUnary::F32x4Neg, f32x4([1.0, -0.0, 0.0, f32::NAN])),
+            f32x4([-1.0, 0.0, -0.0, f32::from_bits(0xffc0_0000)])
+        );
+        assert_eq!(
+            unary(
+                SimdUnary::F64x2Abs,
+                f64x2([-1.0, f64::from_bits(0xfff0_0000_0000_0001)])
+            ),
+            f64x2([1.0, f64::from_bits(0x7ff0_0000_0000_0001)])
+        );
+        assert_eq!(
+            as_f32x4(unary(SimdUnary::F32x4Nearest, f32x4([0.5, 1.5, 2.5, -0.5]))),
+            [0.0, 2.0, 2.0, -0.0]
+        );
+        assert_eq!(
+            lanes32(unary(SimdUnary::F32x4Nearest, f32x4([-0.5; 4])))[0],
+            0x8000_0000
+        );
+        assert_eq!(
+            as_f64x2(unary(SimdUnary::F64x2Ceil, f64x2([-0.5, 1.1]))),
+            [-0.0, 2.0]
+        );
+        assert_eq!(
+            lanes64(unary(SimdUnary::F64x2Ceil, f64x2([-0.5, 1.1])))[0],
+            0x8000_0000_0000_0000
+        );
+        assert_eq!(
+            as_f32x4(unary(SimdUnary::F32x4Sqrt, f32x4([4.0, 9.0, 0.25, 0.0]))),
+            [2.0, 3.0, 0.5, 0.0]
+        );
+    }
+
+    #[test]
+    fn trunc_sat_and_conversions() {
+        let a = f32x4([f32::NAN, 3e9, -3e9, -1.9]);
+        assert_eq!(
+            unary(SimdUnary::I32x4TruncSatF32x4S, a),
+            v32([0, i32::MAX, i32::MIN, -1])
+        );
+        assert_eq!(
+            unary(SimdUnary::I32x4TruncSatF32x4U, a),
+            from32([0, 3_000_000_000, 0, 0])
+        );
+        let a = f64x2([-2147483648.9, f64::INFINITY]);
+        assert_eq!(
+            unary(SimdUnary::I32x4TruncSatF64x2SZero, a),
+            v32([i32::MIN, i32::MAX, 0, 0])
+        );
+        assert_eq!(
+            unary(
+                SimdUnary::I32x4TruncSatF64x2UZero,
+                f64x2([4294967295.9, f64::NAN])
+            ),
+            from32([u32::MAX, 0, 0, 0])
+        );
+        assert_eq!(
+            as_f32x4(unary(
+                SimdUnary::F32x4ConvertI32x4U,
+                from32([u32::MAX, 1, 16777217, 0])
+            )),
+            [4294967296.0, 1.0, 16777216.0, 0.0]
+        );
+        assert_eq!(
+            as_f32x4(unary(
+                SimdUnary::F32x4ConvertI32x4S,
+                v32([-1, i32::MIN, 16777219, 0])
+            )),
+            [-1.0, -2147483648.0, 16777220.0, 0.0]
+        );
+        assert_eq!(
+            as_f64x2(unary(
+                SimdUnary::F64x2ConvertLowI32x4S,
+                v32([-1, i32::MIN, 5, 6])
+            )),
+            [-1.0, -2147483648.0]
+        );
+        assert_eq!(
+            as_f64x2(unary(SimdUnary::F64x2ConvertLowI32x4U, v32([-1, 7, 5, 6]))),
+            [4294967295.0, 7.0]
+        );
+        let d = unary(SimdUnary::F32x4DemoteF64x2Zero, f64x2([1e300, f64::NAN]));
+        assert_eq!(lanes32(d), [f32::INFINITY.to_bits(), 0x7fc0_0000, 0, 0]);
+        let p = unary(
+            SimdUnary::F64x2PromoteLowF32x4,
+            f32x4([1.5, f32::NAN, 7.0, 8.0]),
+        );
+        assert_eq!(lanes64(p), [1.5f64.to_bits(), 0x7ff8_0000_0000_0000]);
+    }
+
+    #[test]
+    fn integer_misc() {
+        // q15mulr_sat_s
+        let a = v16([i16::MIN, i16::MIN, 16384, -16384, 1, 0x4000, -1, 100]);
+        let b = v16([i16::MIN, i16::MAX, 16384, 16384, 1, 1, 1, -100]);
+        assert_eq!(
+            binary(SimdBinary::I16x8Q15MulrSatS, a, b),
+            v16([i16::MAX, -32767, 8192, -8192, 0, 1, 0, 0])
+        );
+        // avgr_u rounds up
+        assert_eq!(
+            binary(SimdBinary::I8x16AvgrU, from8([255; 16]), from8([254; 16])),
+            from8([255; 16])
+        );
+        assert_eq!(
+            binary(SimdBinary::I16x8AvgrU, from16([65535; 8]), from16([0; 8])),
+            from16([32768; 8])
+        );
+        // abs / neg / popcnt
+        assert_eq!(unary(SimdUnary::I8x16Abs, v8([-128; 16])), v8([-128; 16]));
+        assert_eq!(
+            unary(SimdUnary::I32x4Abs, v32([-5, 5, i32::MIN, 0])),
+            v32([5, 5, i32::MIN, 0])
+        );
+        assert_eq!(
+            unary(SimdUnary::I64x2Neg, v64([1, i64::MIN])),
+            v64([-1, i64::MIN])
+        );
+        assert_eq!(
+            unary(
+                SimdUnary::I8x16Popcnt,
+                from8([0xff, 0, 1, 0x55, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80])
+            ),
+            from8([8, 0, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+        );
+        // dot
+        assert_eq!(
+            binary(
+                SimdBinary::I32x4DotI16x8S,
+                v16([i16::MIN, i16::MIN, 1, 2, 3, 4, -1, 1]),
+                v16([i16::MIN, i16::MIN, 5, 6, 7, 8, 1, 1])
+            ),
+            v32([i32::MIN, 17, 53, 0])
+        );
+        // extmul
+        assert_eq!(
+            binary(
+                SimdBinary::I16x8ExtMulHighI8x16S,
+                v8([0, 0, 0, 0, 0, 0, 0, 0, -128, 127, -1, 2, 0, 0, 0, 0]),
+                v8([0, 0, 0, 0, 0, 0, 0, 0, -128, 127, 5, -3, 0, 0, 0, 0])
+            ),
+            v16([16384, 16129, -5, -6, 0, 0, 0, 0])
+        );
+        assert_eq!(
+            binary(
+                SimdBinary::I16x8ExtMulLowI8x16U,
+                from8([255; 16]),
+                from8([255; 16])
+            ),
+            from16([65025; 8])
+        );
+        assert_eq!(
+            binary(
+                SimdBinary::I32x4ExtMulLowI16x8S,
+                v16([i16::MIN, -1, 0, 0, 9, 9, 9, 9]),
+                v16([i16::MIN, 3, 0, 0, 9, 9, 9, 9])
+            ),
+            v32([1 << 30, -3, 0, 0])
+        );
+        assert_eq!(
+            binary(
+                SimdBinary::I64x2ExtMulHighI32x4U,
+                v32([0, 0, -1, 2]),
+                v32([0, 0, -1, 3])
+            ),
+            from64([0xffff_fffe_0000_0001, 6])
+        );
+        assert_eq!(
+            binary(
+                SimdBinary::I64x2ExtMulLowI32x4S,
+                v32([i32::MIN, -2, 0, 0]),
+                v32([i32::MIN, 3, 0, 0])
+            ),
+            v64([1 << 62, -6])
+        );
+        // extadd_pairwise
+        assert_eq!(
+            unary(
+                SimdUnary::I16x8ExtAddPairwiseI8x16S,
+                v8([-128, -128, 127, 127, -1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+            ),
+            v16([-256, 254, 0, 0, 0, 0, 0, 0])
+        );
+        assert_eq!(
+            unary(SimdUnary::I16x8ExtAddPairwiseI8x16U, from8([255; 16])),
+            from16([510; 8])
+        );
+        assert_eq!(
+            unary(
+                SimdUnary::I32x4ExtAddPairwiseI16x8S,
+                v16([i16::MIN, i16::MIN, -1, -1, 0, 0, 0, 0])
+            ),
+            v32([-65536, -2, 0, 0])
+        );
+        assert_eq!(
+            unary(SimdUnary::I32x4ExtAddPairwiseI16x8U, from16([65535; 8])),
+            from32([131070; 4])
+        );
+        // extend
+        assert_eq!(
+            unary(
+                SimdUnary::I16x8ExtendHighI8x16S,
+                v8([0, 0, 0, 0, 0, 0, 0, 0, -1, 1, -128, 0, 0, 0, 0, 0])
+            ),
+            v16([-1, 1, -128, 0, 0, 0, 0, 0])
+        );
+        assert_eq!(
+            unary(
+                SimdUnary::I32x4ExtendLowI16x8U,
+                v16([-1, 1, 0, 2, 0, 0, 0, 0])
+            ),
+            from32([65535, 1, 0, 2])
+        );
+        assert_eq!(
+            unary(SimdUnary::I64x2ExtendHighI32x4S, v32([0, 0, -1, 5])),
+            v64([-1, 5])
+        );
+        // comparisons
+        assert_eq!(
+            binary(SimdBinary::I8x16LtS, v8([-1; 16]), v8([0; 16])),
+            v8([-1; 16])
+        );
+        assert_eq!(binary(SimdBinary::I8x16LtU, v8([-1; 16]), v8([0; 16])), 0);
+        assert_eq!(
+            binary(SimdBinary::I64x2GeS, v64([-1, 5]), v64([0, 5])),
+            v64([0, -1])
+        );
+        // bitwise
+        assert_eq!(
+            ternary(SimdTernary::V128Bitselect, 0xff00, 0x0ff0, 0xf0f0),
+            0xf0f0 & 0xff00 | 0x0ff0 & !0xf0f0u128
+        );
+        assert_eq!(binary(SimdBinary::V128AndNot, 0b1100, 0b1010), 0b0100);
+    }
+
+    #[test]
+    fn splat_extract_replace() {
+        assert_eq!(splat(SimdSplat::I8x16, 0x1ff), from8([0xff; 16]));
+        assert_eq!(splat(SimdSplat::I16x8, 0xffff_8001), v16([-32767; 8]));
+        assert_eq!(
+            splat(SimdSplat::F32x4, 1.5f32.to_bits() as u64),
+            f32x4([1.5; 4])
+        );
+        assert_eq!(splat(SimdSplat::I64x2, u64::MAX), u128::MAX);
+        let v = v8([0, -1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, -128]);
+        assert_eq!(extract_lane(SimdExtract::I8x16S, v, 1), 0xffff_ffff);
+        assert_eq!(extract_lane(SimdExtract::I8x16U, v, 1), 0xff);
+        assert_eq!(extract_lane(SimdExtract::I8x16S, v, 15), 0xffff_ff80);
+        let v = v16([0, 0, -2, 0, 0, 0, 0, 0]);
+        assert_eq!(extract_lane(SimdExtract::I16x8S, v, 2), 0xffff_fffe);
+        assert_eq!(extract_lane(SimdExtract::I16x8U, v, 2), 0xfffe);
+        let v = v64([1, -1]);
+        assert_eq!(extract_lane(SimdExtract::I64x2, v, 1), u64::MAX);
+        assert_eq!(extract_lane(SimdExtract::I32x4, v, 2), 0xffff_ffff);
+        assert_eq!(replace_lane(SimdReplace::I8x16, 0, 0x1234, 3), 0x34 << 24);
+        assert_eq!(
+            replace_lane(SimdReplace::I16x8, 0, 0x1234_5678, 7),
+            0x5678 << 112
+        );
+        assert_eq!(
+            replace_lane(SimdReplace::F64x2, u128::MAX, 0, 0),
+            (u64::MAX as u128) << 64
+        );
+        assert_eq!(
+            replace_lane(SimdReplace::I32x4, 0, 0xdead_beef, 1),
+            0xdead_beef << 32
+        );
+    }
+
+    #[test]
+    fn memory() {
+        let mut mem: [u8; 32] = from_fn(|i| (i as u8).wrapping_mul(17));
+        assert_eq!(
+            load(SimdLoad::Load128, &mem, 16),
+            Some(u128::from_le_bytes(mem[16..32].try_into().unwrap()))
+        );
+        assert_eq!(load(SimdLoad::Load128, &mem, 17), None);
+        assert_eq!(load(SimdLoad::Load128, &mem, u64::MAX), None);
+        assert_eq!(
+            load(SimdLoad::Load8Splat, &mem, 31),
+            Some(from8([mem[31]; 16]))
+        );
+        assert_eq!(load(SimdLoad::Load8Splat, &mem, 32), None);
+        let m = [0x80, 0x01, 0xff, 0x7f, 0, 0, 0, 0x80, 0xaa];
+        assert_eq!(
+            load(SimdLoad::Load8x8S, &m, 0),
+            Some(v16([-128, 1, -1, 127, 0, 0, 0, -128]))
+        );
+        assert_eq!(
+            load(SimdLoad::Load8x8U, &m, 0),
+            Some(from16([128, 1, 255, 127, 0, 0, 0, 128]))
+        );
+        assert_eq!(load(SimdLoad::Load8x8U, &m, 2), None);
+        assert_eq!(
+            load(SimdLoad::Load16x4S, &m, 0),
+            Some(v32([0x0180, 0x7fff, 0, -32768]))
+        );
+        assert_eq!(
+            load(SimdLoad::Load16x4U, &m, 0),
+            Some(from32([0x0180, 0x7fff, 0, 0x8000]))
+        );
+        assert_eq!(
+            load(SimdLoad::Load32x2S, &m, 0),
+            Some(v64([0x7fff_0180, i32::MIN as i64]))
+        );
+        assert_eq!(
+            load(SimdLoad::Load32x2U, &m, 0),
+            Some(from64([0x7fff_0180, 0x8000_0000]))
+        );
+        assert_eq!(
+            load(SimdLoad::Load16Splat, &m, 0),
+            Some(from16([0x0180; 8]))
+        );
+        assert_eq!(
+            load(SimdLoad::Load32Splat, &m, 0),
+            Some(from32([0x7fff_0180; 4]))
+        );
+        assert_eq!(
+            load(SimdLoad::Load64Splat, &m, 1),
+            Some(from64([0xaa80_0000_007f_ff01; 2]))
+        );
+        assert_eq!(load(SimdLoad::Load32Zero, &m, 0), Some(0x7fff_0180));
+        assert_eq!(
+            load(SimdLoad::Load64Zero, &m, 0),
+            Some(0x8000_0000_7fff_0180)
+        );
+        assert_eq!(load(SimdLoad::Load64Zero, &m, 2), None);
+
+        let v = from64([0x0807_0605_0403_0201, 0x100f_0e0d_0c0b_0a09]);
+        assert_eq!(
+            load_lane(SimdLaneMem::Lane8, &m, 8, v, 15),
+            Some(v & !(0xff << 120) | 0xaa << 120)
+        );
+        assert_eq!(
+            load_lane(SimdLaneMem::Lane16, &m, 0, 0, 1),
+            Some(0x0180 << 16)
+        );
+        assert_eq!(
+            load_lane(SimdLaneMem::Lane32, &m, 4, 0, 3),
+            Some(0x8000_0000 << 96)
+        );
+        assert_eq!(
+            load_lane(SimdLaneMem::Lane64, &m, 1, v, 0),
+            Some(from64([0xaa80_0000_007f_ff01, 0x100f_0e0d_0c0b_0a09]))
+        );
+        assert_eq!(load_lane(SimdLaneMem::Lane64, &m, 2, v, 0), None);
+
+        assert_eq!(store_lane(SimdLaneMem::Lane8, &mut mem, 0, v, 3), Some(()));
+        assert_eq!(mem[0], 4);
+        assert_eq!(
+            store_lane(SimdLaneMem::Lane16, &mut mem, 30, v, 7),
+            Some(())
+        );
+        assert_eq!(&mem[30..32], &[0x0f, 0x10]);
+        assert_eq!(store_lane(SimdLaneMem::Lane32, &mut mem, 29, v, 0), None);
+        assert_eq!(mem[29], 29u8.wrapping_mul(17));
+        assert_eq!(
+            store_lane(SimdLaneMem::Lane64, &mut mem, 24, v, 1),
+            Some(())
+        );
+        assert_eq!(&mem[24..32], &0x100f_0e0d_0c0b_0a09u64.to_le_bytes());
+        assert_eq!(store_lane(SimdLaneMem::Lane32, &mut mem, 4, v, 1), Some(()));
+        assert_eq!(&mem[4..8], &[5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn classify_samples() {
+        use wasmparser::{MemArgTarget, V128};
+        let memarg = MemArg {
+            align: 4,
+            max_align: 4,
+            offset: 12,
+            target: MemArgTarget::Memory(0),
+            ordering: None,
+        };
+        assert!(classify(&Operator::I32Add).is_none());
+        assert!(classify(&Operator::Nop).is_none());
+        assert!(classify(&Operator::I8x16RelaxedSwizzle).is_none());
+        assert!(classify(&Operator::F32x4RelaxedMadd).is_none());
+        assert!(matches!(
+            classify(&Operator::V128Const {
+                value: V128::from(-1i128)
+            }),
+            Some(SimdOp::Const(u128::MAX))
+        ));
+        assert!(matches!(
+            classify(&Operator::I8x16Add),
+            Some(SimdOp::Binary(SimdBinary::I8x16Add))
+        ));
+        assert!(matches!(
+            classify(&Operator::V128Not),
+            Some(SimdOp::Unary(SimdUnary::V128Not))
+        ));
+        assert!(matches!(
+            classify(&Operator::V128Bitselect),
+            Some(SimdOp::Ternary(SimdTernary::V128Bitselect))
+        ));
+        assert!(matches!(
+            classify(&Operator::I64x2ShrS),
+            Some(SimdOp::Shift(SimdShift::I64x2ShrS))
+        ));
+        assert!(matches!(
+            classify(&Operator::I16x8Bitmask),
+            Some(SimdOp::Test(SimdTest::I16x8Bitmask))
+        ));
+        assert!(matches!(
+            classify(&Operator::F64x2Splat),
+            Some(SimdOp::Splat(SimdSplat::F64x2))
+        ));
+        assert!(matches!(
+            classify(&Operator::I8x16ExtractLaneS { lane: 7 }),
+            Some(SimdOp::ExtractLane(SimdExtract::I8x16S, 7))
+        ));
+        assert!(matches!(
+            classify(&Operator::F32x4ReplaceLane { lane: 3 }),
+            Some(SimdOp::ReplaceLane(SimdReplace::F32x4, 3))
+        ));
+        assert!(matches!(
+            classify(&Operator::V128Load32Zero { memarg }),
+            Some(SimdOp::Load(SimdLoad::Load32Zero, m)) if m.offset == 12
+        ));
+        assert!(matches!(
+            classify(&Operator::V128Store { memarg }),
+            Some(SimdOp::Store(_))
+        ));
+        assert!(matches!(
+            classify(&Operator::V128Store16Lane { memarg, lane: 5 }),
+            Some(SimdOp::StoreLane(SimdLaneMem::Lane16, _, 5))
+        ));
+        assert!(matches!(
+            classify(&Operator::V128Load64Lane { memarg, lane: 1 }),
+            Some(SimdOp::LoadLane(SimdLaneMem::Lane64, _, 1))
+        ));
+        let lanes = from_fn(|i| i as u8 * 2);
+        assert!(matches!(
+            classify(&Operator::I8x16Shuffle { lanes }),
+            Some(SimdOp::Shuffle(l)) if l == lanes
+        ));
+    }
+
+    /// Every `@simd` operator of wasmparser is classified; every
+    /// `@relaxed_simd` one is not.
+    #[test]
+    fn classify_is_exhaustive() {
+        trait Dummy {
+            fn dummy() -> Self;
+        }
+        impl Dummy for u8 {
+            fn dummy() -> Self {
+                1
+            }
+        }
+        impl Dummy for [u8; 16] {
+            fn dummy() -> Self {
+                [0; 16]
+            }
+        }
+        impl Dummy for wasmparser::V128 {
+            fn dummy() -> Self {
+                wasmparser::V128::from(0i128)
+            }
+        }
+        impl Dummy for MemArg {
+            fn dummy() -> Self {
+                MemArg {
+                    align: 0,
+                    max_align: 0,
+                    offset: 0,
+                    target: wasmparser::MemArgTarget::Memory(0),
+                    ordering: None,
+                }
+            }
+        }
+        macro_rules! check_one {
+            (simd $op:ident) => {{
+                assert!(classify(&$op).is_some(), "unclassified: {:?}", $op);
+                1
+            }};
+            (relaxed_simd $op:ident) => {{
+                assert!(classify(&$op).is_none(), "relaxed classified: {:?}", $op);
+                0
+            }};
+        }
+        macro_rules! check_all {
+            ($( @$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*) )*) => {{
+                let mut n = 0usize;
+                $(
+                    let op = Operator::$op $({ $($arg: <$argty as Dummy>::dummy()),* })?;
+                    n += check_one!($proposal op);
+                )*
+                n
+            }};
+        }
+        let n = wasmparser::for_each_visit_simd_operator!(check_all);
+        assert_eq!(n, 236);
+    }
+}

@@ -1,0 +1,389 @@
+//! `Store<T>`: owns every runtime entity (functions, instances, memories, tables, globals)
+//! plus the embedder's data `T`. Handles (`Func`, `Memory`, ...) are indices into a store,
+//! tagged with the store's id so they can't be used with another store.
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::exec::{self, HostCaller};
+use crate::module::ModuleInner;
+use crate::types::{GlobalType, MemoryType, TableType};
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub(crate) const PAGE_SIZE: usize = 65536;
+/// The spec's limit for 32-bit memories.
+pub(crate) const MAX_PAGES: u32 = 65536;
+/// Upper bound on table elements when the module declares no maximum.
+pub(crate) const MAX_TABLE_ELEMS: u32 = 10_000_000;
+
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A function as the store sees it.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum FuncEntity {
+    Wasm {
+        instance: u32,
+        /// Index among the module's defined functions.
+        index: u32,
+        ty: u32,
+        params: u32,
+    },
+    Host {
+        host: u32,
+        ty: u32,
+        params: u32,
+        /// Cells the call needs: max(params, results).
+        cells: u32,
+    },
+}
+
+impl FuncEntity {
+    pub(crate) fn ty(&self) -> u32 {
+        match self {
+            FuncEntity::Wasm { ty, .. } | FuncEntity::Host { ty, .. } => *ty,
+        }
+    }
+}
+
+pub(crate) struct InstanceEntity {
+    pub(crate) module: Arc<ModuleInner>,
+    pub(crate) funcs: Vec<u32>,
+    pub(crate) tables: Vec<u32>,
+    pub(crate) memories: Vec<u32>,
+    pub(crate) globals: Vec<u32>,
+    /// Data segments; a dropped segment is empty.
+    pub(crate) datas: Vec<Arc<[u8]>>,
+    /// Element segments as reference cells; a dropped segment is empty.
+    pub(crate) elems: Vec<Box<[u64]>>,
+}
+
+pub(crate) struct MemoryEntity {
+    pub(crate) data: Vec<u8>,
+    pub(crate) ty: MemoryType,
+}
+
+impl MemoryEntity {
+    pub(crate) fn empty() -> MemoryEntity {
+        MemoryEntity {
+            data: Vec::new(),
+            ty: MemoryType {
+                minimum: 0,
+                maximum: Some(0),
+            },
+        }
+    }
+
+    pub(crate) fn max_pages(&self) -> u32 {
+        self.ty.maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES)
+    }
+
+    pub(crate) fn pages(&self) -> u32 {
+        (self.data.len() / PAGE_SIZE) as u32
+    }
+}
+
+pub(crate) struct TableEntity {
+    pub(crate) elems: Vec<u64>,
+    pub(crate) ty: TableType,
+}
+
+impl TableEntity {
+    pub(crate) fn max(&self) -> u32 {
+        self.ty
+            .maximum
+            .unwrap_or(MAX_TABLE_ELEMS)
+            .min(MAX_TABLE_ELEMS)
+    }
+
+    /// Grows by `delta` elements set to `init`; the old size, or `u32::MAX` (-1) on failure.
+    pub(crate) fn grow(&mut self, delta: u32, init: u64) -> u32 {
+        let old = self.elems.len() as u32;
+        let Some(new) = old.checked_add(delta) else {
+            return u32::MAX;
+        };
+        if new > self.max() || self.elems.try_reserve_exact(delta as usize).is_err() {
+            return u32::MAX;
+        }
+        self.elems.resize(new as usize, init);
+        old
+    }
+}
+
+pub(crate) struct GlobalEntity {
+    pub(crate) value: u128,
+    pub(crate) ty: GlobalType,
+}
+
+/// The non-generic part of a store: everything the interpreter touches.
+pub struct StoreInner {
+    pub(crate) id: u64,
+    pub(crate) engine: Engine,
+    pub(crate) funcs: Vec<FuncEntity>,
+    pub(crate) instances: Vec<InstanceEntity>,
+    pub(crate) memories: Vec<MemoryEntity>,
+    pub(crate) tables: Vec<TableEntity>,
+    pub(crate) globals: Vec<GlobalEntity>,
+    pub(crate) externs: Vec<Box<dyn Any + Send + Sync>>,
+    /// Recycled value stacks and frame stacks (one per nested invocation).
+    pub(crate) stack_pool: Vec<Vec<u64>>,
+    pub(crate) frame_pool: Vec<Vec<exec::Frame>>,
+    /// Wasm frames active in outer invocations (host functions re-entering wasm).
+    pub(crate) call_depth: usize,
+}
+
+impl StoreInner {
+    pub(crate) fn check(&self, store_id: u64) -> Result<(), Error> {
+        if store_id == self.id {
+            Ok(())
+        } else {
+            Err(Error::WrongStore)
+        }
+    }
+}
+
+/// A host function: reads parameters from, and writes results to, raw cells.
+pub(crate) type HostFn<T> =
+    dyn Fn(Caller<'_, T>, &mut [u64]) -> Result<(), Error> + Send + Sync + 'static;
+
+/// All runtime state of a group of instances, plus the embedder's data `T`.
+pub struct Store<T> {
+    pub(crate) inner: StoreInner,
+    pub(crate) data: T,
+    pub(crate) hosts: Vec<Arc<HostFn<T>>>,
+}
+
+impl<T> Store<T> {
+    pub fn new(engine: &Engine, data: T) -> Store<T> {
+        Store {
+            inner: StoreInner {
+                id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+                engine: engine.clone(),
+                funcs: Vec::new(),
+                instances: Vec::new(),
+                memories: Vec::new(),
+                tables: Vec::new(),
+                globals: Vec::new(),
+                externs: Vec::new(),
+                stack_pool: Vec::new(),
+                frame_pool: Vec::new(),
+                call_depth: 0,
+            },
+            data,
+            hosts: Vec::new(),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut T {
+        &mut self.data
+    }
+
+    pub fn into_data(self) -> T {
+        self.data
+    }
+}
+
+/// Dispatches host calls for a store with data `T`.
+pub(crate) struct HostDispatch<'a, T> {
+    pub(crate) data: &'a mut T,
+    pub(crate) hosts: &'a [Arc<HostFn<T>>],
+}
+
+impl<T> HostCaller for HostDispatch<'_, T> {
+    fn call_host(
+        &mut self,
+        inner: &mut StoreInner,
+        host: u32,
+        caller_instance: Option<u32>,
+        cells: &mut [u64],
+    ) -> Result<(), Error> {
+        let f = &self.hosts[host as usize];
+        let caller = Caller {
+            inner,
+            data: self.data,
+            hosts: self.hosts,
+            instance: caller_instance,
+        };
+        // A panicking host function must not unwind through the interpreter's state.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(caller, cells))) {
+            Ok(r) => r,
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "host function panicked".to_string());
+                Err(crate::error::TrapKind::Host(format!("host function panicked: {msg}")).into())
+            }
+        }
+    }
+}
+
+/// A store borrowed for reading.
+pub struct StoreContext<'a, T> {
+    pub(crate) inner: &'a StoreInner,
+    pub(crate) data: &'a T,
+}
+
+/// A store borrowed for calls and mutation (from a `Store` or inside a host function).
+pub struct StoreContextMut<'a, T> {
+    pub(crate) inner: &'a mut StoreInner,
+    pub(crate) data: &'a mut T,
+    pub(crate) hosts: &'a [Arc<HostFn<T>>],
+}
+
+impl<T> StoreContextMut<'_, T> {
+    pub fn data(&self) -> &T {
+        self.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut T {
+        self.data
+    }
+
+    /// Runs store function `func` with `cells` as parameters in and results out.
+    pub(crate) fn invoke(&mut self, func: u32, cells: &mut [u64]) -> Result<(), Error> {
+        let mut dispatch = HostDispatch {
+            data: &mut *self.data,
+            hosts: self.hosts,
+        };
+        exec::invoke(self.inner, &mut dispatch, func, cells)
+    }
+}
+
+/// Read access to a store.
+pub trait AsContext {
+    type Data;
+    fn as_context(&self) -> StoreContext<'_, Self::Data>;
+}
+
+/// Call and mutation access to a store.
+pub trait AsContextMut: AsContext {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, Self::Data>;
+}
+
+impl<T> AsContext for Store<T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext {
+            inner: &self.inner,
+            data: &self.data,
+        }
+    }
+}
+
+impl<T> AsContextMut for Store<T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut {
+            inner: &mut self.inner,
+            data: &mut self.data,
+            hosts: &self.hosts,
+        }
+    }
+}
+
+impl<T> AsContext for StoreContextMut<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext {
+            inner: self.inner,
+            data: self.data,
+        }
+    }
+}
+
+impl<T> AsContextMut for StoreContextMut<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut {
+            inner: self.inner,
+            data: self.data,
+            hosts: self.hosts,
+        }
+    }
+}
+
+impl<T> AsContext for StoreContext<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext {
+            inner: self.inner,
+            data: self.data,
+        }
+    }
+}
+
+impl<S: AsContext> AsContext for &S {
+    type Data = S::Data;
+    fn as_context(&self) -> StoreContext<'_, S::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<S: AsContext> AsContext for &mut S {
+    type Data = S::Data;
+    fn as_context(&self) -> StoreContext<'_, S::Data> {
+        (**self).as_context()
+    }
+}
+
+impl<S: AsContextMut> AsContextMut for &mut S {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, S::Data> {
+        (**self).as_context_mut()
+    }
+}
+
+/// What a host function receives: access to the store and the calling instance.
+pub struct Caller<'a, T> {
+    pub(crate) inner: &'a mut StoreInner,
+    pub(crate) data: &'a mut T,
+    pub(crate) hosts: &'a [Arc<HostFn<T>>],
+    pub(crate) instance: Option<u32>,
+}
+
+impl<T> Caller<'_, T> {
+    pub fn data(&self) -> &T {
+        self.data
+    }
+
+    pub fn data_mut(&mut self) -> &mut T {
+        self.data
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// An export of the calling instance (e.g. its `memory`), as WASI implementations need.
+    pub fn get_export(&self, name: &str) -> Option<crate::Extern> {
+        let instance = self.instance?;
+        crate::instance::instance_export(self.inner, instance, name)
+    }
+}
+
+impl<T> AsContext for Caller<'_, T> {
+    type Data = T;
+    fn as_context(&self) -> StoreContext<'_, T> {
+        StoreContext {
+            inner: self.inner,
+            data: self.data,
+        }
+    }
+}
+
+impl<T> AsContextMut for Caller<'_, T> {
+    fn as_context_mut(&mut self) -> StoreContextMut<'_, T> {
+        StoreContextMut {
+            inner: self.inner,
+            data: self.data,
+            hosts: self.hosts,
+        }
+    }
+}

@@ -1,0 +1,1600 @@
+//! Translation of validated wasm function bodies into the slot-addressed IR (`crate::ir`).
+//!
+//! The translator validates each operator with wasmparser first, then mirrors the wasm
+//! operand stack at compile time. Each compile-time entry knows where its value lives:
+//! in its canonical slot (its stack position), in a local's slot, or as a constant not yet
+//! written anywhere. Values are only written to their canonical slot when they must be
+//! ("materialized"): as call arguments, at control-flow merges, before the local they alias is
+//! overwritten. That is what lets `local.get` and constants cost nothing at run time.
+//!
+//! Invariants:
+//! - Slot entries always sit in their canonical slot.
+//! - At the entry of every block, loop and if, no entry aliases a local (so no arm or
+//!   iteration can see a stale alias); loop and if parameters are fully materialized.
+//! - Unreachable code is validated but not translated.
+
+use crate::error::Error;
+use crate::ir::*;
+use crate::module::{CompiledFunc, ModuleInner};
+use crate::simd::{self, SimdOp};
+use crate::types::ValType;
+use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
+
+pub(crate) struct ModuleEnv<'a> {
+    pub(crate) module: &'a ModuleInner,
+}
+
+/// Reusable buffers, so translating many functions does not reallocate.
+#[derive(Default)]
+pub(crate) struct TranslatorAllocs {
+    stack: Vec<Entry>,
+    saved: Vec<Entry>,
+    fixups: Vec<Vec<u32>>,
+    local_slots: Vec<u32>,
+    local_types: Vec<ValType>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum Src {
+    /// In its canonical slot (`Entry::pos`).
+    Slot,
+    /// Aliases the local stored at this slot.
+    Local(u32),
+    Const(u64),
+    Const128(u128),
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Entry {
+    src: Src,
+    ty: ValType,
+    /// Canonical slot: the cell height below this entry.
+    pos: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Func,
+    Block,
+    Loop,
+    If,
+    Else,
+}
+
+#[derive(Debug)]
+struct Control<'a> {
+    kind: Kind,
+    /// Pushed in unreachable code: only nesting is tracked.
+    dead: bool,
+    params: &'a [ValType],
+    results: &'a [ValType],
+    /// Stack entries below the block's parameters.
+    height: usize,
+    /// Cell position of the first parameter/result.
+    base: u32,
+    /// Loop header.
+    start: Target,
+    /// Index into `fixups` of branches waiting for this block's end.
+    fixups: usize,
+    /// The `BrIfEqz` of an `if`, to be pointed at the `else` arm.
+    else_patch: Option<u32>,
+    /// Where the saved `if` parameters start in `saved`.
+    saved_start: usize,
+    /// Whether a branch targets the end of this block.
+    end_targeted: bool,
+}
+
+static ONE_TYPE: [[ValType; 1]; 7] = [
+    [ValType::I32],
+    [ValType::I64],
+    [ValType::F32],
+    [ValType::F64],
+    [ValType::V128],
+    [ValType::FuncRef],
+    [ValType::ExternRef],
+];
+
+fn one_type(t: ValType) -> &'static [ValType] {
+    let i = match t {
+        ValType::I32 => 0,
+        ValType::I64 => 1,
+        ValType::F32 => 2,
+        ValType::F64 => 3,
+        ValType::V128 => 4,
+        ValType::FuncRef => 5,
+        ValType::ExternRef => 6,
+    };
+    &ONE_TYPE[i]
+}
+
+fn cells_of(tys: &[ValType]) -> u32 {
+    tys.iter().map(|t| t.cells()).sum()
+}
+
+struct Translator<'a, 'b> {
+    module: &'a ModuleInner,
+    code: Vec<Instr>,
+    offsets: Vec<u32>,
+    consts: Vec<u128>,
+    stack: &'b mut Vec<Entry>,
+    control: Vec<Control<'a>>,
+    saved: &'b mut Vec<Entry>,
+    fixups: &'b mut Vec<Vec<u32>>,
+    fixups_used: usize,
+    local_slots: &'b [u32],
+    local_types: &'b [ValType],
+    local_cells: u32,
+    max_cells: u32,
+    reachable: bool,
+    /// Number of stack entries aliasing a local (skip scans when zero).
+    local_aliases: usize,
+    /// The last instruction wrote the top-of-stack entry and may be redirected.
+    fusable: Option<usize>,
+    offset: u32,
+}
+
+pub(crate) fn translate_function(
+    env: &ModuleEnv<'_>,
+    func_index: u32,
+    body: &FunctionBody<'_>,
+    validator: &mut FuncValidator<ValidatorResources>,
+    allocs: &mut TranslatorAllocs,
+) -> Result<CompiledFunc, Error> {
+    let module = env.module;
+    let ty = module.func_type(func_index);
+
+    // Locals: parameters first, then declared locals, each at a fixed cell offset.
+    let mut local_types = std::mem::take(&mut allocs.local_types);
+    let mut local_slots = std::mem::take(&mut allocs.local_slots);
+    local_types.clear();
+    local_slots.clear();
+    local_types.extend_from_slice(ty.params());
+    let mut reader = body.get_binary_reader();
+    let groups = reader.read_var_u32()?;
+    for _ in 0..groups {
+        let offset = reader.original_position();
+        let count = reader.read_var_u32()?;
+        let vt: wasmparser::ValType = reader.read()?;
+        validator.define_locals(offset as u64, count, vt)?;
+        let t = ValType::from_wasmparser(vt).ok_or_else(|| {
+            Error::Compile(crate::error::CompileError {
+                message: "unsupported local type".into(),
+                offset,
+            })
+        })?;
+        // Validation bounds the total number of locals, so this cannot blow up.
+        local_types.extend(std::iter::repeat_n(t, count as usize));
+    }
+    let mut cell = 0u32;
+    for t in &local_types {
+        local_slots.push(cell);
+        cell += t.cells();
+    }
+    let local_cells = cell;
+
+    let mut stack = std::mem::take(&mut allocs.stack);
+    let mut saved = std::mem::take(&mut allocs.saved);
+    let mut fixups = std::mem::take(&mut allocs.fixups);
+    stack.clear();
+    saved.clear();
+    let result = {
+        let mut t = Translator {
+            module,
+            code: Vec::with_capacity((body.range().end - body.range().start) as usize / 2 + 4),
+            offsets: Vec::with_capacity((body.range().end - body.range().start) as usize / 2 + 4),
+            consts: Vec::new(),
+            stack: &mut stack,
+            control: Vec::new(),
+            saved: &mut saved,
+            fixups: &mut fixups,
+            fixups_used: 0,
+            local_slots: &local_slots,
+            local_types: &local_types,
+            local_cells,
+            max_cells: local_cells,
+            reachable: true,
+            local_aliases: 0,
+            fusable: None,
+            offset: reader.original_position() as u32,
+        };
+        t.push_control(
+            Kind::Func,
+            ty.params().get(..0).unwrap_or(&[]),
+            ty.results(),
+            0,
+        );
+        t.control[0].base = local_cells;
+        let mut ops = wasmparser::OperatorsReader::new(reader);
+        while !ops.eof() {
+            let (op, offset) = ops.read_with_offset()?;
+            validator.op(offset as u64, &op)?;
+            t.offset = offset as u32;
+            t.translate(op)?;
+        }
+        ops.finish()?;
+        Ok::<_, Error>(CompiledFunc {
+            code: t.code.into_boxed_slice(),
+            offsets: t.offsets.into_boxed_slice(),
+            consts: t.consts.into_boxed_slice(),
+            param_cells: ty.param_cells(),
+            local_cells,
+            frame_cells: t.max_cells.max(ty.result_cells()).max(ty.param_cells()) + 2,
+        })
+    };
+    allocs.stack = stack;
+    allocs.saved = saved;
+    allocs.fixups = fixups;
+    allocs.local_slots = local_slots;
+    allocs.local_types = local_types;
+    result
+}
+
+macro_rules! bin {
+    ($self:ident, $op:ident) => {
+        $self.binary(Instr::$op, None, None)
+    };
+    ($self:ident, $op:ident, $imm:ident) => {
+        $self.binary(Instr::$op, Some(Instr::$imm), None)
+    };
+    ($self:ident, $op:ident, $imm:ident, $swapped:ident) => {
+        $self.binary(Instr::$op, Some(Instr::$imm), Some(Instr::$swapped))
+    };
+}
+
+impl<'a, 'b> Translator<'a, 'b> {
+    // ------------------------------------------------------------------ emission
+
+    fn emit(&mut self, instr: Instr) -> usize {
+        self.fusable = None;
+        self.code.push(instr);
+        self.offsets.push(self.offset);
+        self.code.len() - 1
+    }
+
+    fn pc(&self) -> Target {
+        self.code.len() as Target
+    }
+
+    fn patch(&mut self, at: u32, to: Target) {
+        match &mut self.code[at as usize] {
+            Instr::Br { target }
+            | Instr::BrIfNez { target, .. }
+            | Instr::BrIfEqz { target, .. } => *target = to,
+            other => unreachable!("patching a non-branch {other:?}"),
+        }
+    }
+
+    // ------------------------------------------------------------------ stack
+
+    fn height_cells(&self) -> u32 {
+        match self.stack.last() {
+            Some(e) => e.pos + e.ty.cells(),
+            None => self.control.first().map_or(self.local_cells, |c| c.base),
+        }
+    }
+
+    fn push(&mut self, src: Src, ty: ValType) -> u32 {
+        let pos = self.height_cells();
+        if matches!(src, Src::Local(_)) {
+            self.local_aliases += 1;
+        }
+        self.stack.push(Entry { src, ty, pos });
+        self.max_cells = self.max_cells.max(pos + ty.cells());
+        pos
+    }
+
+    fn pop(&mut self) -> Entry {
+        let e = self
+            .stack
+            .pop()
+            .expect("validated: operand stack underflow");
+        if matches!(e.src, Src::Local(_)) {
+            self.local_aliases -= 1;
+        }
+        e
+    }
+
+    /// Pushes the result of the instruction just emitted (writing `pos`), which may later be
+    /// redirected into a local.
+    fn push_result(&mut self, ty: ValType) -> u32 {
+        let pos = self.push(Src::Slot, ty);
+        self.fusable = Some(self.code.len() - 1);
+        pos
+    }
+
+    /// The slot where `e`'s value can be read, writing constants into their canonical slot.
+    fn operand(&mut self, e: Entry) -> Slot {
+        match e.src {
+            Src::Slot => e.pos,
+            Src::Local(slot) => slot,
+            Src::Const(_) | Src::Const128(_) => {
+                self.copy_to(e, e.pos);
+                e.pos
+            }
+        }
+    }
+
+    /// Emits code writing `e`'s value to `dst` (nothing if it is already there).
+    fn copy_to(&mut self, e: Entry, dst: Slot) {
+        let wide = e.ty.cells() == 2;
+        match e.src {
+            Src::Slot if e.pos == dst => {}
+            Src::Slot => {
+                self.emit(if wide {
+                    Instr::Copy128 { dst, src: e.pos }
+                } else {
+                    Instr::Copy(Un { dst, src: e.pos })
+                });
+            }
+            Src::Local(src) => {
+                self.emit(if wide {
+                    Instr::Copy128 { dst, src }
+                } else {
+                    Instr::Copy(Un { dst, src })
+                });
+            }
+            Src::Const(value) => {
+                if value <= u32::MAX as u64 {
+                    self.emit(Instr::Const32 {
+                        dst,
+                        value: value as u32,
+                    });
+                } else {
+                    self.emit(Instr::Const64 { dst, value });
+                }
+            }
+            Src::Const128(value) => {
+                let index = self.consts.len() as u32;
+                self.consts.push(value);
+                self.emit(Instr::Const128 { dst, index });
+            }
+        }
+    }
+
+    /// Writes stack entry `i` into its canonical slot and marks it so.
+    fn materialize(&mut self, i: usize) {
+        let e = self.stack[i];
+        if e.src != Src::Slot {
+            self.copy_to(e, e.pos);
+            if matches!(e.src, Src::Local(_)) {
+                self.local_aliases -= 1;
+            }
+            self.stack[i].src = Src::Slot;
+        }
+    }
+
+    /// Materializes the top `n` entries (call arguments, bulk-op operands).
+    fn materialize_top(&mut self, n: usize) {
+        let len = self.stack.len();
+        for i in len - n..len {
+            self.materialize(i);
+        }
+    }
+
+    /// Materializes every entry that aliases a local (`only`: just those aliasing that slot).
+    fn materialize_aliases(&mut self, only: Option<u32>) {
+        if self.local_aliases == 0 {
+            return;
+        }
+        for i in 0..self.stack.len() {
+            if let Src::Local(s) = self.stack[i].src {
+                if only.is_none() || only == Some(s) {
+                    self.materialize(i);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ control
+
+    fn block_sig(&self, bt: BlockType) -> (&'a [ValType], &'a [ValType]) {
+        match bt {
+            BlockType::Empty => (&[], &[]),
+            BlockType::Type(t) => (
+                &[],
+                ValType::from_wasmparser(t).map(one_type).unwrap_or(&[]),
+            ),
+            BlockType::FuncType(idx) => {
+                let ty = &self.module.types[idx as usize];
+                (ty.params(), ty.results())
+            }
+        }
+    }
+
+    fn push_control(
+        &mut self,
+        kind: Kind,
+        params: &'a [ValType],
+        results: &'a [ValType],
+        nparams: usize,
+    ) {
+        let height = self.stack.len() - nparams;
+        let base = if nparams > 0 {
+            self.stack[height].pos
+        } else {
+            self.height_cells()
+        };
+        if self.fixups.len() <= self.fixups_used {
+            self.fixups.push(Vec::new());
+        }
+        self.fixups[self.fixups_used].clear();
+        self.fixups_used += 1;
+        self.control.push(Control {
+            kind,
+            dead: false,
+            params,
+            results,
+            height,
+            base,
+            start: self.pc(),
+            fixups: self.fixups_used - 1,
+            else_patch: None,
+            saved_start: self.saved.len(),
+            end_targeted: false,
+        });
+    }
+
+    fn push_dead_control(&mut self) {
+        self.control.push(Control {
+            kind: Kind::Block,
+            dead: true,
+            params: &[],
+            results: &[],
+            height: self.stack.len(),
+            base: 0,
+            start: 0,
+            fixups: usize::MAX,
+            else_patch: None,
+            saved_start: self.saved.len(),
+            end_targeted: false,
+        });
+    }
+
+    /// Binds the end label of the innermost block to the current position.
+    fn bind_fixups(&mut self, fixups: usize) {
+        let here = self.pc();
+        let list = std::mem::take(&mut self.fixups[fixups]);
+        for &at in &list {
+            self.patch(at, here);
+        }
+        self.fixups[fixups] = list;
+        self.fusable = None;
+    }
+
+    /// Emits the copies that move the top `tys.len()` values to the cells starting at `dst`.
+    fn copy_values(&mut self, tys: &[ValType], dst: u32) {
+        let n = tys.len();
+        let len = self.stack.len();
+        let mut cell = dst;
+        // Increasing order is safe: sources never lie below their destinations (see module doc).
+        for i in len - n..len {
+            let e = self.stack[i];
+            self.copy_to(e, cell);
+            cell += e.ty.cells();
+        }
+    }
+
+    fn needs_copies(&self, tys: &[ValType], dst: u32) -> bool {
+        let n = tys.len();
+        let len = self.stack.len();
+        let mut cell = dst;
+        for e in &self.stack[len - n..len] {
+            if e.src != Src::Slot || e.pos != cell {
+                return true;
+            }
+            cell += e.ty.cells();
+        }
+        false
+    }
+
+    /// Emits a return of the function's results, which sit at the top of the stack.
+    fn emit_return(&mut self) {
+        let results = self.control[0].results;
+        let n = results.len();
+        if n == 1 && results[0].cells() == 1 {
+            let e = self.stack[self.stack.len() - 1];
+            let src = self.operand(e);
+            self.emit(Instr::ReturnSlot { src });
+            return;
+        }
+        // A result copied into slot k must not clobber a local another result still reads.
+        let result_cells = cells_of(results);
+        let len = self.stack.len();
+        for i in len - n..len {
+            if let Src::Local(s) = self.stack[i].src {
+                if s < result_cells {
+                    self.materialize(i);
+                }
+            }
+        }
+        self.copy_values(results, 0);
+        self.emit(Instr::Return);
+    }
+
+    /// Branch to the label `depth` levels out: unconditional.
+    fn branch(&mut self, depth: u32) {
+        let idx = self.control.len() - 1 - depth as usize;
+        if idx == 0 {
+            self.emit_return();
+            return;
+        }
+        let (kind, base) = (self.control[idx].kind, self.control[idx].base);
+        if kind == Kind::Loop {
+            let params = self.control[idx].params;
+            let start = self.control[idx].start;
+            self.copy_values(params, base);
+            self.emit(Instr::Br { target: start });
+        } else {
+            let results = self.control[idx].results;
+            self.copy_values(results, base);
+            let at = self.emit(Instr::Br { target: 0 }) as u32;
+            self.add_fixup(idx, at);
+        }
+    }
+
+    fn add_fixup(&mut self, idx: usize, at: u32) {
+        let f = self.control[idx].fixups;
+        self.fixups[f].push(at);
+        self.control[idx].end_targeted = true;
+    }
+
+    /// The values a branch to `depth` carries and where they go; `None` for a return.
+    fn branch_dest(&self, depth: u32) -> Option<(&'a [ValType], u32)> {
+        let idx = self.control.len() - 1 - depth as usize;
+        if idx == 0 {
+            return None;
+        }
+        let c = &self.control[idx];
+        Some(if c.kind == Kind::Loop {
+            (c.params, c.base)
+        } else {
+            (c.results, c.base)
+        })
+    }
+
+    fn branch_if(&mut self, depth: u32) {
+        let cond = self.pop();
+        let cond = self.operand(cond);
+        let idx = self.control.len() - 1 - depth as usize;
+        let direct = match self.branch_dest(depth) {
+            Some((tys, dst)) => !self.needs_copies(tys, dst),
+            None => false,
+        };
+        if direct {
+            if self.control[idx].kind == Kind::Loop {
+                let target = self.control[idx].start;
+                self.emit(Instr::BrIfNez { cond, target });
+            } else {
+                let at = self.emit(Instr::BrIfNez { cond, target: 0 }) as u32;
+                self.add_fixup(idx, at);
+            }
+        } else {
+            let skip = self.emit(Instr::BrIfEqz { cond, target: 0 }) as u32;
+            self.branch(depth);
+            let here = self.pc();
+            self.patch(skip, here);
+            self.fusable = None;
+        }
+    }
+
+    fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<(), Error> {
+        let index = self.pop();
+        let index = self.operand(index);
+        let mut depths = Vec::with_capacity(targets.len() as usize + 1);
+        for t in targets.targets() {
+            depths.push(t?);
+        }
+        depths.push(targets.default());
+        self.emit(Instr::BrTable {
+            index,
+            len: targets.len(),
+        });
+        let table_start = self.pc();
+        for _ in &depths {
+            self.emit(Instr::Br { target: 0 });
+        }
+        // Targets whose values are already in place jump directly; the others share one
+        // landing pad per depth that copies the values and then branches.
+        let mut pads: Vec<(u32, Target)> = Vec::new();
+        for (i, &depth) in depths.iter().enumerate() {
+            let at = table_start + i as u32;
+            let idx = self.control.len() - 1 - depth as usize;
+            let direct = match self.branch_dest(depth) {
+                Some((tys, dst)) => !self.needs_copies(tys, dst),
+                None => false,
+            };
+            if direct {
+                if self.control[idx].kind == Kind::Loop {
+                    let start = self.control[idx].start;
+                    self.patch(at, start);
+                } else {
+                    self.add_fixup(idx, at);
+                }
+            } else if let Some(&(_, pad)) = pads.iter().find(|(d, _)| *d == depth) {
+                self.patch(at, pad);
+            } else {
+                let pad = self.pc();
+                pads.push((depth, pad));
+                self.patch(at, pad);
+                self.branch(depth);
+            }
+        }
+        Ok(())
+    }
+
+    fn enter_block(&mut self, kind: Kind, bt: BlockType) {
+        let (params, results) = self.block_sig(bt);
+        // Aliases must not survive into a region where a local may change (see module doc).
+        self.materialize_aliases(None);
+        if kind != Kind::Block {
+            self.materialize_top(params.len());
+        }
+        self.push_control(kind, params, results, params.len());
+        self.fusable = None;
+    }
+
+    fn translate_if(&mut self, bt: BlockType) {
+        let cond = self.pop();
+        let cond = self.operand(cond);
+        self.enter_block(Kind::If, bt);
+        let at = self.emit(Instr::BrIfEqz { cond, target: 0 }) as u32;
+        let c = self.control.last_mut().expect("just pushed");
+        c.else_patch = Some(at);
+        let (height, n) = (c.height, c.params.len());
+        for i in height..height + n {
+            let e = self.stack[i];
+            self.saved.push(e);
+        }
+    }
+
+    fn translate_else(&mut self) {
+        let idx = self.control.len() - 1;
+        if self.control[idx].dead {
+            return;
+        }
+        if self.reachable {
+            let results = self.control[idx].results;
+            let base = self.control[idx].base;
+            self.copy_values(results, base);
+            let at = self.emit(Instr::Br { target: 0 }) as u32;
+            self.add_fixup(idx, at);
+        }
+        let c = &mut self.control[idx];
+        c.kind = Kind::Else;
+        let patch = c.else_patch.take();
+        let (height, saved_start) = (c.height, c.saved_start);
+        while self.stack.len() > height {
+            self.pop();
+        }
+        for i in saved_start..self.saved.len() {
+            let e = self.saved[i];
+            self.stack.push(e);
+        }
+        self.saved.truncate(saved_start);
+        if let Some(at) = patch {
+            let here = self.pc();
+            self.patch(at, here);
+        }
+        self.fusable = None;
+        self.reachable = true;
+    }
+
+    fn translate_end(&mut self) {
+        let c = self.control.pop().expect("validated: control underflow");
+        if c.dead {
+            return;
+        }
+        if self.control.is_empty() {
+            // End of the function body.
+            self.control.push(c);
+            if self.reachable {
+                self.emit_return();
+            }
+            self.control.pop();
+            return;
+        }
+        if self.reachable {
+            // Fallthrough: results must be in their canonical cells, as branches leave them.
+            self.control.push(c);
+            let c = self.control.last().expect("pushed");
+            let (results, base) = (c.results, c.base);
+            self.copy_values(results, base);
+            let c = self.control.pop().expect("pushed");
+            self.finish_block(c, true);
+        } else {
+            self.finish_block(c, false);
+        }
+    }
+
+    fn finish_block(&mut self, c: Control<'a>, fallthrough: bool) {
+        self.saved.truncate(c.saved_start);
+        if let Some(at) = c.else_patch {
+            // An `if` without `else`: the false path skips straight to the end.
+            let here = self.pc();
+            self.patch(at, here);
+        }
+        self.bind_fixups(c.fixups);
+        self.fixups_used -= 1;
+        let reachable = fallthrough || c.end_targeted || (c.kind == Kind::If);
+        while self.stack.len() > c.height {
+            self.pop();
+        }
+        if reachable {
+            for &t in c.results {
+                self.push(Src::Slot, t);
+            }
+        }
+        self.reachable = reachable;
+        self.fusable = None;
+    }
+
+    // ------------------------------------------------------------------ operators
+
+    fn unary(&mut self, make: fn(Un) -> Instr, result: ValType) {
+        let e = self.pop();
+        let src = self.operand(e);
+        self.emit(make(Un { dst: e.pos, src }));
+        self.push_result(result);
+    }
+
+    /// A binary operation; uses the immediate form when the right operand (or, for
+    /// commutative and mirrored comparisons, the left) is a small constant.
+    fn binary(
+        &mut self,
+        make: fn(Bin) -> Instr,
+        make_imm: Option<fn(BinImm) -> Instr>,
+        swapped_imm: Option<fn(BinImm) -> Instr>,
+    ) {
+        let rhs = self.pop();
+        let lhs = self.pop();
+        let result = result_type_of_binary(make, lhs.ty);
+        let dst = lhs.pos;
+        if let (Some(imm_op), Some(imm)) = (make_imm, small_imm(rhs)) {
+            if !matches!(lhs.src, Src::Const(_)) {
+                let l = self.operand(lhs);
+                self.emit(imm_op(BinImm { dst, lhs: l, imm }));
+                self.push_result(result);
+                return;
+            }
+        }
+        if let (Some(imm_op), Some(imm)) = (swapped_imm, small_imm(lhs)) {
+            if !matches!(rhs.src, Src::Const(_)) {
+                let r = self.operand(rhs);
+                self.emit(imm_op(BinImm { dst, lhs: r, imm }));
+                self.push_result(result);
+                return;
+            }
+        }
+        let l = self.operand(lhs);
+        let r = self.operand(rhs);
+        self.emit(make(Bin {
+            dst,
+            lhs: l,
+            rhs: r,
+        }));
+        self.push_result(result);
+    }
+
+    /// `x - c` becomes `x + (-c)`.
+    fn sub(&mut self, wide: bool) {
+        let rhs = self.stack[self.stack.len() - 1];
+        if let Src::Const(c) = rhs.src {
+            let neg = if wide {
+                (c as i64).checked_neg().and_then(|n| i32::try_from(n).ok())
+            } else {
+                Some((c as u32 as i32).wrapping_neg())
+            };
+            if let Some(neg) = neg {
+                let lhs_is_const = matches!(self.stack[self.stack.len() - 2].src, Src::Const(_));
+                if !lhs_is_const {
+                    self.pop();
+                    let lhs = self.pop();
+                    let l = self.operand(lhs);
+                    let imm = BinImm {
+                        dst: lhs.pos,
+                        lhs: l,
+                        imm: neg,
+                    };
+                    self.emit(if wide {
+                        Instr::I64AddImm(imm)
+                    } else {
+                        Instr::I32AddImm(imm)
+                    });
+                    self.push_result(lhs.ty);
+                    return;
+                }
+            }
+        }
+        if wide {
+            bin!(self, I64Sub)
+        } else {
+            bin!(self, I32Sub)
+        }
+    }
+
+    fn load(&mut self, make: fn(Load) -> Instr, memarg: wasmparser::MemArg, ty: ValType) {
+        let addr = self.pop();
+        let a = self.operand(addr);
+        self.emit(make(Load {
+            dst: addr.pos,
+            addr: a,
+            offset: memarg.offset as u32,
+        }));
+        self.push_result(ty);
+    }
+
+    fn store(&mut self, make: fn(Store) -> Instr, memarg: wasmparser::MemArg) {
+        let value = self.pop();
+        let addr = self.pop();
+        let a = self.operand(addr);
+        let v = self.operand(value);
+        self.emit(make(Store {
+            addr: a,
+            src: v,
+            offset: memarg.offset as u32,
+        }));
+    }
+
+    fn local_set(&mut self, local: u32, tee: bool) {
+        let slot = self.local_slots[local as usize];
+        let ty = self.local_types[local as usize];
+        let e = self.pop();
+        let fusable = self.fusable;
+        self.materialize_aliases(Some(slot));
+        let mut done = false;
+        if e.src == Src::Slot && fusable.is_some() && self.fusable == fusable {
+            if let Some(idx) = fusable {
+                if let Some(dst) = self.code[idx].dst_mut() {
+                    if *dst == e.pos {
+                        *dst = slot;
+                        done = true;
+                    }
+                }
+            }
+        }
+        if !done {
+            self.copy_to(e, slot);
+        }
+        self.fusable = None;
+        if tee {
+            self.push(Src::Local(slot), ty);
+        }
+    }
+
+    /// Pops `n` call arguments (materialized) and returns the base slot of the callee frame.
+    fn call_args(&mut self, n: usize) -> Slot {
+        self.materialize_top(n);
+        let base = if n > 0 {
+            self.stack[self.stack.len() - n].pos
+        } else {
+            self.height_cells()
+        };
+        for _ in 0..n {
+            self.pop();
+        }
+        base
+    }
+
+    fn call(&mut self, func: u32, tail: bool) {
+        let ty = self.module.func_type(func);
+        let base = self.call_args(ty.params().len());
+        let imported = func < self.module.num_imported_funcs;
+        let instr = match (imported, tail) {
+            (true, false) => Instr::CallImported { func, base },
+            (true, true) => Instr::ReturnCallImported { func, base },
+            (false, false) => Instr::CallInternal {
+                func: func - self.module.num_imported_funcs,
+                base,
+            },
+            (false, true) => Instr::ReturnCallInternal {
+                func: func - self.module.num_imported_funcs,
+                base,
+            },
+        };
+        self.emit(instr);
+        self.after_call(ty.results(), base, tail);
+    }
+
+    fn after_call(&mut self, results: &'a [ValType], base: Slot, tail: bool) {
+        if tail {
+            self.reachable = false;
+            return;
+        }
+        debug_assert_eq!(self.height_cells(), base);
+        for &t in results {
+            self.push(Src::Slot, t);
+        }
+        // The callee's frame overlaps ours from `base` on; make sure the frame covers it.
+        self.max_cells = self.max_cells.max(base + cells_of(results));
+    }
+
+    fn call_indirect(&mut self, type_index: u32, table: u32, tail: bool) {
+        let ty = &self.module.types[type_index as usize];
+        let index = self.pop();
+        let idx_slot = self.operand(index);
+        let n = ty.params().len();
+        let base = if n > 0 { self.call_args(n) } else { index.pos };
+        let ty_id = self.module.type_ids[type_index as usize];
+        let table = table as u16;
+        self.emit(if tail {
+            Instr::ReturnCallIndirect {
+                ty: ty_id,
+                index: idx_slot,
+                base,
+                table,
+            }
+        } else {
+            Instr::CallIndirect {
+                ty: ty_id,
+                index: idx_slot,
+                base,
+                table,
+            }
+        });
+        self.after_call(ty.results(), base, tail);
+    }
+
+    /// Pops `n` operands into consecutive canonical cells and returns the first.
+    fn contiguous_args(&mut self, n: usize) -> Slot {
+        self.materialize_top(n);
+        let first = self.stack[self.stack.len() - n].pos;
+        for _ in 0..n {
+            self.pop();
+        }
+        first
+    }
+
+    fn select(&mut self) {
+        let cond = self.pop();
+        let other = self.pop();
+        let first = self.stack.len() - 1;
+        self.materialize(first);
+        let first = self.pop();
+        let c = self.operand(cond);
+        let o = self.operand(other);
+        let dst = first.pos;
+        self.emit(if first.ty.cells() == 2 {
+            Instr::Select128 {
+                dst,
+                other: o,
+                cond: c,
+            }
+        } else {
+            Instr::Select {
+                dst,
+                other: o,
+                cond: c,
+            }
+        });
+        self.push_result(first.ty);
+        self.fusable = None;
+    }
+
+    fn retype(&mut self, ty: ValType) {
+        let i = self.stack.len() - 1;
+        self.stack[i].ty = ty;
+    }
+
+    fn translate(&mut self, op: Operator<'_>) -> Result<(), Error> {
+        use Operator as O;
+        if !self.reachable {
+            match op {
+                O::Block { .. } | O::Loop { .. } | O::If { .. } => self.push_dead_control(),
+                O::Else => self.translate_else(),
+                O::End => self.translate_end(),
+                _ => {}
+            }
+            return Ok(());
+        }
+        match op {
+            O::Unreachable => {
+                self.emit(Instr::Unreachable);
+                self.reachable = false;
+            }
+            O::Nop => {}
+            O::Block { blockty } => self.enter_block(Kind::Block, blockty),
+            O::Loop { blockty } => self.enter_block(Kind::Loop, blockty),
+            O::If { blockty } => self.translate_if(blockty),
+            O::Else => self.translate_else(),
+            O::End => self.translate_end(),
+            O::Br { relative_depth } => {
+                self.branch(relative_depth);
+                self.reachable = false;
+            }
+            O::BrIf { relative_depth } => self.branch_if(relative_depth),
+            O::BrTable { targets } => {
+                self.br_table(&targets)?;
+                self.reachable = false;
+            }
+            O::Return => {
+                self.emit_return();
+                self.reachable = false;
+            }
+            O::Call { function_index } => self.call(function_index, false),
+            O::ReturnCall { function_index } => self.call(function_index, true),
+            O::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(type_index, table_index, false),
+            O::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(type_index, table_index, true),
+            O::Drop => {
+                self.pop();
+            }
+            O::Select | O::TypedSelect { .. } => self.select(),
+            O::TypedSelectMulti { .. } => unreachable!("rejected by validation"),
+            O::LocalGet { local_index } => {
+                let slot = self.local_slots[local_index as usize];
+                let ty = self.local_types[local_index as usize];
+                self.push(Src::Local(slot), ty);
+            }
+            O::LocalSet { local_index } => self.local_set(local_index, false),
+            O::LocalTee { local_index } => self.local_set(local_index, true),
+            O::GlobalGet { global_index } => {
+                let ty = self.module.globals[global_index as usize].content;
+                let dst = self.height_cells();
+                self.emit(if ty.cells() == 2 {
+                    Instr::GlobalGet128 {
+                        dst,
+                        global: global_index,
+                    }
+                } else {
+                    Instr::GlobalGet {
+                        dst,
+                        global: global_index,
+                    }
+                });
+                self.push_result(ty);
+            }
+            O::GlobalSet { global_index } => {
+                let e = self.pop();
+                let src = self.operand(e);
+                self.emit(if e.ty.cells() == 2 {
+                    Instr::GlobalSet128 {
+                        src,
+                        global: global_index,
+                    }
+                } else {
+                    Instr::GlobalSet {
+                        src,
+                        global: global_index,
+                    }
+                });
+            }
+
+            // ---- memory ----
+            O::I32Load { memarg } => self.load(Instr::I32Load, memarg, ValType::I32),
+            O::I64Load { memarg } => self.load(Instr::I64Load, memarg, ValType::I64),
+            O::F32Load { memarg } => self.load(Instr::I32Load, memarg, ValType::F32),
+            O::F64Load { memarg } => self.load(Instr::I64Load, memarg, ValType::F64),
+            O::I32Load8S { memarg } => self.load(Instr::I32Load8S, memarg, ValType::I32),
+            O::I32Load8U { memarg } => self.load(Instr::I32Load8U, memarg, ValType::I32),
+            O::I32Load16S { memarg } => self.load(Instr::I32Load16S, memarg, ValType::I32),
+            O::I32Load16U { memarg } => self.load(Instr::I32Load16U, memarg, ValType::I32),
+            O::I64Load8S { memarg } => self.load(Instr::I64Load8S, memarg, ValType::I64),
+            O::I64Load8U { memarg } => self.load(Instr::I32Load8U, memarg, ValType::I64),
+            O::I64Load16S { memarg } => self.load(Instr::I64Load16S, memarg, ValType::I64),
+            O::I64Load16U { memarg } => self.load(Instr::I32Load16U, memarg, ValType::I64),
+            O::I64Load32S { memarg } => self.load(Instr::I64Load32S, memarg, ValType::I64),
+            O::I64Load32U { memarg } => self.load(Instr::I32Load, memarg, ValType::I64),
+            O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => {
+                self.store(Instr::I32Store, memarg)
+            }
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store(Instr::I64Store, memarg),
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
+                self.store(Instr::I32Store8, memarg)
+            }
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
+                self.store(Instr::I32Store16, memarg)
+            }
+            O::MemorySize { mem } => {
+                let dst = self.height_cells();
+                self.emit(Instr::MemorySize { dst, memory: mem });
+                self.push_result(ValType::I32);
+            }
+            O::MemoryGrow { mem } => {
+                let e = self.pop();
+                let delta = self.operand(e);
+                self.emit(Instr::MemoryGrow {
+                    dst: e.pos,
+                    delta,
+                    memory: mem,
+                });
+                self.push_result(ValType::I32);
+            }
+            O::MemoryFill { mem } => {
+                let args = self.contiguous_args(3);
+                self.emit(Instr::MemoryFill { args, memory: mem });
+            }
+            O::MemoryCopy { dst_mem, src_mem } => {
+                let args = self.contiguous_args(3);
+                self.emit(Instr::MemoryCopy {
+                    args,
+                    dst_memory: dst_mem,
+                    src_memory: src_mem,
+                });
+            }
+            O::MemoryInit { data_index, mem } => {
+                let args = self.contiguous_args(3);
+                self.emit(Instr::MemoryInit {
+                    args,
+                    data: data_index,
+                    memory: mem,
+                });
+            }
+            O::DataDrop { data_index } => {
+                self.emit(Instr::DataDrop { data: data_index });
+            }
+
+            // ---- tables and references ----
+            O::TableGet { table } => {
+                let e = self.pop();
+                let index = self.operand(e);
+                self.emit(Instr::TableGet {
+                    dst: e.pos,
+                    index,
+                    table,
+                });
+                let ty = self.module.tables[table as usize].element.into();
+                self.push_result(ty);
+            }
+            O::TableSet { table } => {
+                let v = self.pop();
+                let i = self.pop();
+                let index = self.operand(i);
+                let value = self.operand(v);
+                self.emit(Instr::TableSet {
+                    index,
+                    value,
+                    table,
+                });
+            }
+            O::TableSize { table } => {
+                let dst = self.height_cells();
+                self.emit(Instr::TableSize { dst, table });
+                self.push_result(ValType::I32);
+            }
+            O::TableGrow { table } => {
+                let args = self.contiguous_args(2);
+                self.emit(Instr::TableGrow { args, table });
+                self.push(Src::Slot, ValType::I32);
+            }
+            O::TableFill { table } => {
+                let args = self.contiguous_args(3);
+                self.emit(Instr::TableFill { args, table });
+            }
+            O::TableCopy {
+                dst_table,
+                src_table,
+            } => {
+                let args = self.contiguous_args(3);
+                self.emit(Instr::TableCopy {
+                    args,
+                    dst_table,
+                    src_table,
+                });
+            }
+            O::TableInit { elem_index, table } => {
+                let args = self.contiguous_args(3);
+                self.emit(Instr::TableInit {
+                    args,
+                    elem: elem_index,
+                    table,
+                });
+            }
+            O::ElemDrop { elem_index } => {
+                self.emit(Instr::ElemDrop { elem: elem_index });
+            }
+            O::RefNull { hty } => {
+                let ty = if hty == wasmparser::HeapType::EXTERN {
+                    ValType::ExternRef
+                } else {
+                    ValType::FuncRef
+                };
+                self.push(Src::Const(0), ty);
+            }
+            O::RefIsNull => self.unary(
+                |u| Instr::RefIsNull {
+                    dst: u.dst,
+                    src: u.src,
+                },
+                ValType::I32,
+            ),
+            O::RefFunc { function_index } => {
+                let dst = self.height_cells();
+                self.emit(Instr::RefFunc {
+                    dst,
+                    func: function_index,
+                });
+                self.push_result(ValType::FuncRef);
+            }
+
+            // ---- constants ----
+            O::I32Const { value } => {
+                self.push(Src::Const(value as u32 as u64), ValType::I32);
+            }
+            O::I64Const { value } => {
+                self.push(Src::Const(value as u64), ValType::I64);
+            }
+            O::F32Const { value } => {
+                self.push(Src::Const(value.bits() as u64), ValType::F32);
+            }
+            O::F64Const { value } => {
+                self.push(Src::Const(value.bits()), ValType::F64);
+            }
+
+            // ---- i32 ----
+            O::I32Eqz => self.unary(Instr::I32Eqz, ValType::I32),
+            O::I32Eq => bin!(self, I32Eq, I32EqImm, I32EqImm),
+            O::I32Ne => bin!(self, I32Ne, I32NeImm, I32NeImm),
+            O::I32LtS => bin!(self, I32LtS, I32LtSImm, I32GtSImm),
+            O::I32LtU => bin!(self, I32LtU, I32LtUImm, I32GtUImm),
+            O::I32GtS => bin!(self, I32GtS, I32GtSImm, I32LtSImm),
+            O::I32GtU => bin!(self, I32GtU, I32GtUImm, I32LtUImm),
+            O::I32LeS => bin!(self, I32LeS, I32LeSImm, I32GeSImm),
+            O::I32LeU => bin!(self, I32LeU, I32LeUImm, I32GeUImm),
+            O::I32GeS => bin!(self, I32GeS, I32GeSImm, I32LeSImm),
+            O::I32GeU => bin!(self, I32GeU, I32GeUImm, I32LeUImm),
+            O::I32Clz => self.unary(Instr::I32Clz, ValType::I32),
+            O::I32Ctz => self.unary(Instr::I32Ctz, ValType::I32),
+            O::I32Popcnt => self.unary(Instr::I32Popcnt, ValType::I32),
+            O::I32Add => bin!(self, I32Add, I32AddImm, I32AddImm),
+            O::I32Sub => self.sub(false),
+            O::I32Mul => bin!(self, I32Mul, I32MulImm, I32MulImm),
+            O::I32DivS => bin!(self, I32DivS),
+            O::I32DivU => bin!(self, I32DivU),
+            O::I32RemS => bin!(self, I32RemS),
+            O::I32RemU => bin!(self, I32RemU),
+            O::I32And => bin!(self, I32And, I32AndImm, I32AndImm),
+            O::I32Or => bin!(self, I32Or, I32OrImm, I32OrImm),
+            O::I32Xor => bin!(self, I32Xor, I32XorImm, I32XorImm),
+            O::I32Shl => self.binary(Instr::I32Shl, Some(Instr::I32ShlImm), None),
+            O::I32ShrS => self.binary(Instr::I32ShrS, Some(Instr::I32ShrSImm), None),
+            O::I32ShrU => self.binary(Instr::I32ShrU, Some(Instr::I32ShrUImm), None),
+            O::I32Rotl => bin!(self, I32Rotl),
+            O::I32Rotr => bin!(self, I32Rotr),
+
+            // ---- i64 ----
+            O::I64Eqz => self.unary(Instr::I64Eqz, ValType::I32),
+            O::I64Eq => bin!(self, I64Eq, I64EqImm, I64EqImm),
+            O::I64Ne => bin!(self, I64Ne, I64NeImm, I64NeImm),
+            O::I64LtS => bin!(self, I64LtS, I64LtSImm, I64GtSImm),
+            O::I64LtU => bin!(self, I64LtU, I64LtUImm, I64GtUImm),
+            O::I64GtS => bin!(self, I64GtS, I64GtSImm, I64LtSImm),
+            O::I64GtU => bin!(self, I64GtU, I64GtUImm, I64LtUImm),
+            O::I64LeS => bin!(self, I64LeS, I64LeSImm, I64GeSImm),
+            O::I64LeU => bin!(self, I64LeU, I64LeUImm, I64GeUImm),
+            O::I64GeS => bin!(self, I64GeS, I64GeSImm, I64LeSImm),
+            O::I64GeU => bin!(self, I64GeU, I64GeUImm, I64LeUImm),
+            O::I64Clz => self.unary(Instr::I64Clz, ValType::I64),
+            O::I64Ctz => self.unary(Instr::I64Ctz, ValType::I64),
+            O::I64Popcnt => self.unary(Instr::I64Popcnt, ValType::I64),
+            O::I64Add => bin!(self, I64Add, I64AddImm, I64AddImm),
+            O::I64Sub => self.sub(true),
+            O::I64Mul => bin!(self, I64Mul, I64MulImm, I64MulImm),
+            O::I64DivS => bin!(self, I64DivS),
+            O::I64DivU => bin!(self, I64DivU),
+            O::I64RemS => bin!(self, I64RemS),
+            O::I64RemU => bin!(self, I64RemU),
+            O::I64And => bin!(self, I64And, I64AndImm, I64AndImm),
+            O::I64Or => bin!(self, I64Or, I64OrImm, I64OrImm),
+            O::I64Xor => bin!(self, I64Xor, I64XorImm, I64XorImm),
+            O::I64Shl => self.binary(Instr::I64Shl, Some(Instr::I64ShlImm), None),
+            O::I64ShrS => self.binary(Instr::I64ShrS, Some(Instr::I64ShrSImm), None),
+            O::I64ShrU => self.binary(Instr::I64ShrU, Some(Instr::I64ShrUImm), None),
+            O::I64Rotl => bin!(self, I64Rotl),
+            O::I64Rotr => bin!(self, I64Rotr),
+
+            // ---- f32 ----
+            O::F32Eq => bin!(self, F32Eq),
+            O::F32Ne => bin!(self, F32Ne),
+            O::F32Lt => bin!(self, F32Lt),
+            O::F32Gt => bin!(self, F32Gt),
+            O::F32Le => bin!(self, F32Le),
+            O::F32Ge => bin!(self, F32Ge),
+            O::F32Abs => self.unary(Instr::F32Abs, ValType::F32),
+            O::F32Neg => self.unary(Instr::F32Neg, ValType::F32),
+            O::F32Ceil => self.unary(Instr::F32Ceil, ValType::F32),
+            O::F32Floor => self.unary(Instr::F32Floor, ValType::F32),
+            O::F32Trunc => self.unary(Instr::F32Trunc, ValType::F32),
+            O::F32Nearest => self.unary(Instr::F32Nearest, ValType::F32),
+            O::F32Sqrt => self.unary(Instr::F32Sqrt, ValType::F32),
+            O::F32Add => bin!(self, F32Add),
+            O::F32Sub => bin!(self, F32Sub),
+            O::F32Mul => bin!(self, F32Mul),
+            O::F32Div => bin!(self, F32Div),
+            O::F32Min => bin!(self, F32Min),
+            O::F32Max => bin!(self, F32Max),
+            O::F32Copysign => bin!(self, F32Copysign),
+
+            // ---- f64 ----
+            O::F64Eq => bin!(self, F64Eq),
+            O::F64Ne => bin!(self, F64Ne),
+            O::F64Lt => bin!(self, F64Lt),
+            O::F64Gt => bin!(self, F64Gt),
+            O::F64Le => bin!(self, F64Le),
+            O::F64Ge => bin!(self, F64Ge),
+            O::F64Abs => self.unary(Instr::F64Abs, ValType::F64),
+            O::F64Neg => self.unary(Instr::F64Neg, ValType::F64),
+            O::F64Ceil => self.unary(Instr::F64Ceil, ValType::F64),
+            O::F64Floor => self.unary(Instr::F64Floor, ValType::F64),
+            O::F64Trunc => self.unary(Instr::F64Trunc, ValType::F64),
+            O::F64Nearest => self.unary(Instr::F64Nearest, ValType::F64),
+            O::F64Sqrt => self.unary(Instr::F64Sqrt, ValType::F64),
+            O::F64Add => bin!(self, F64Add),
+            O::F64Sub => bin!(self, F64Sub),
+            O::F64Mul => bin!(self, F64Mul),
+            O::F64Div => bin!(self, F64Div),
+            O::F64Min => bin!(self, F64Min),
+            O::F64Max => bin!(self, F64Max),
+            O::F64Copysign => bin!(self, F64Copysign),
+
+            // ---- conversions ----
+            O::I32WrapI64 => self.unary(Instr::I32WrapI64, ValType::I32),
+            O::I32TruncF32S => self.unary(Instr::I32TruncF32S, ValType::I32),
+            O::I32TruncF32U => self.unary(Instr::I32TruncF32U, ValType::I32),
+            O::I32TruncF64S => self.unary(Instr::I32TruncF64S, ValType::I32),
+            O::I32TruncF64U => self.unary(Instr::I32TruncF64U, ValType::I32),
+            O::I64ExtendI32S => self.unary(Instr::I64ExtendI32S, ValType::I64),
+            O::I64ExtendI32U => self.retype(ValType::I64),
+            O::I64TruncF32S => self.unary(Instr::I64TruncF32S, ValType::I64),
+            O::I64TruncF32U => self.unary(Instr::I64TruncF32U, ValType::I64),
+            O::I64TruncF64S => self.unary(Instr::I64TruncF64S, ValType::I64),
+            O::I64TruncF64U => self.unary(Instr::I64TruncF64U, ValType::I64),
+            O::F32ConvertI32S => self.unary(Instr::F32ConvertI32S, ValType::F32),
+            O::F32ConvertI32U => self.unary(Instr::F32ConvertI32U, ValType::F32),
+            O::F32ConvertI64S => self.unary(Instr::F32ConvertI64S, ValType::F32),
+            O::F32ConvertI64U => self.unary(Instr::F32ConvertI64U, ValType::F32),
+            O::F32DemoteF64 => self.unary(Instr::F32DemoteF64, ValType::F32),
+            O::F64ConvertI32S => self.unary(Instr::F64ConvertI32S, ValType::F64),
+            O::F64ConvertI32U => self.unary(Instr::F64ConvertI32U, ValType::F64),
+            O::F64ConvertI64S => self.unary(Instr::F64ConvertI64S, ValType::F64),
+            O::F64ConvertI64U => self.unary(Instr::F64ConvertI64U, ValType::F64),
+            O::F64PromoteF32 => self.unary(Instr::F64PromoteF32, ValType::F64),
+            O::I32ReinterpretF32 => self.retype(ValType::I32),
+            O::I64ReinterpretF64 => self.retype(ValType::I64),
+            O::F32ReinterpretI32 => self.retype(ValType::F32),
+            O::F64ReinterpretI64 => self.retype(ValType::F64),
+            O::I32Extend8S => self.unary(Instr::I32Extend8S, ValType::I32),
+            O::I32Extend16S => self.unary(Instr::I32Extend16S, ValType::I32),
+            O::I64Extend8S => self.unary(Instr::I64Extend8S, ValType::I64),
+            O::I64Extend16S => self.unary(Instr::I64Extend16S, ValType::I64),
+            O::I64Extend32S => self.unary(Instr::I64Extend32S, ValType::I64),
+            O::I32TruncSatF32S => self.unary(Instr::I32TruncSatF32S, ValType::I32),
+            O::I32TruncSatF32U => self.unary(Instr::I32TruncSatF32U, ValType::I32),
+            O::I32TruncSatF64S => self.unary(Instr::I32TruncSatF64S, ValType::I32),
+            O::I32TruncSatF64U => self.unary(Instr::I32TruncSatF64U, ValType::I32),
+            O::I64TruncSatF32S => self.unary(Instr::I64TruncSatF32S, ValType::I64),
+            O::I64TruncSatF32U => self.unary(Instr::I64TruncSatF32U, ValType::I64),
+            O::I64TruncSatF64S => self.unary(Instr::I64TruncSatF64S, ValType::I64),
+            O::I64TruncSatF64U => self.unary(Instr::I64TruncSatF64U, ValType::I64),
+
+            other => match simd::classify(&other) {
+                Some(s) => self.simd(s),
+                None => {
+                    return Err(Error::Compile(crate::error::CompileError {
+                        message: format!("unsupported operator {other:?}"),
+                        offset: self.offset as u64,
+                    }))
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn simd(&mut self, op: SimdOp) {
+        match op {
+            SimdOp::Const(v) => {
+                self.push(Src::Const128(v), ValType::V128);
+            }
+            SimdOp::Unary(op) => {
+                let e = self.pop();
+                let src = self.operand(e);
+                self.emit(Instr::V128Unary {
+                    op,
+                    dst: e.pos,
+                    src,
+                });
+                self.push_result(ValType::V128);
+            }
+            SimdOp::Binary(op) => {
+                let r = self.pop();
+                let l = self.pop();
+                let lhs = self.operand(l);
+                let rhs = self.operand(r);
+                self.emit(Instr::V128Binary {
+                    op,
+                    dst: l.pos,
+                    lhs,
+                    rhs,
+                });
+                self.push_result(ValType::V128);
+            }
+            SimdOp::Ternary(op) => {
+                let c = self.pop();
+                let b = self.pop();
+                let first = self.stack.len() - 1;
+                self.materialize(first);
+                let a = self.pop();
+                let b = self.operand(b);
+                let c = self.operand(c);
+                self.emit(Instr::V128Ternary {
+                    op,
+                    dst: a.pos,
+                    b,
+                    c,
+                });
+                self.push(Src::Slot, ValType::V128);
+            }
+            SimdOp::Shift(op) => {
+                let amount = self.pop();
+                let v = self.pop();
+                let lhs = self.operand(v);
+                let amount = self.operand(amount);
+                self.emit(Instr::V128Shift {
+                    op,
+                    dst: v.pos,
+                    lhs,
+                    amount,
+                });
+                self.push_result(ValType::V128);
+            }
+            SimdOp::Splat(op) => {
+                let e = self.pop();
+                let src = self.operand(e);
+                self.emit(Instr::V128Splat {
+                    op,
+                    dst: e.pos,
+                    src,
+                });
+                self.push_result(ValType::V128);
+            }
+            SimdOp::ExtractLane(op, lane) => {
+                let e = self.pop();
+                let src = self.operand(e);
+                self.emit(Instr::V128ExtractLane {
+                    op,
+                    lane,
+                    dst: e.pos,
+                    src,
+                });
+                self.push_result(extract_type(op));
+            }
+            SimdOp::ReplaceLane(op, lane) => {
+                let s = self.pop();
+                let first = self.stack.len() - 1;
+                self.materialize(first);
+                let v = self.pop();
+                let scalar = self.operand(s);
+                self.emit(Instr::V128ReplaceLane {
+                    op,
+                    lane,
+                    dst: v.pos,
+                    scalar,
+                });
+                self.push(Src::Slot, ValType::V128);
+            }
+            SimdOp::Test(op) => {
+                let e = self.pop();
+                let src = self.operand(e);
+                self.emit(Instr::V128Test {
+                    op,
+                    dst: e.pos,
+                    src,
+                });
+                self.push_result(ValType::I32);
+            }
+            SimdOp::Shuffle(lanes) => {
+                let r = self.pop();
+                let first = self.stack.len() - 1;
+                self.materialize(first);
+                let l = self.pop();
+                let rhs = self.operand(r);
+                let index = self.consts.len() as u32;
+                self.consts.push(u128::from_le_bytes(lanes));
+                self.emit(Instr::V128Shuffle {
+                    dst: l.pos,
+                    rhs,
+                    lanes: index,
+                });
+                self.push(Src::Slot, ValType::V128);
+            }
+            SimdOp::Load(op, memarg) => {
+                let addr = self.pop();
+                let a = self.operand(addr);
+                self.emit(Instr::V128Load {
+                    op,
+                    dst: addr.pos,
+                    addr: a,
+                    offset: memarg.offset as u32,
+                });
+                self.push_result(ValType::V128);
+            }
+            SimdOp::Store(memarg) => {
+                let v = self.pop();
+                let addr = self.pop();
+                let a = self.operand(addr);
+                let src = self.operand(v);
+                self.emit(Instr::V128Store {
+                    addr: a,
+                    src,
+                    offset: memarg.offset as u32,
+                });
+            }
+            SimdOp::LoadLane(op, memarg, lane) => {
+                // The vector is updated in its own canonical cells, then moved down over the
+                // address operand.
+                let top = self.stack.len() - 1;
+                self.materialize(top);
+                let v = self.pop();
+                let addr = self.pop();
+                let a = self.operand(addr);
+                self.emit(Instr::V128LoadLane {
+                    op,
+                    lane,
+                    dst: v.pos,
+                    addr: a,
+                    offset: memarg.offset as u32,
+                });
+                self.emit(Instr::Copy128 {
+                    dst: addr.pos,
+                    src: v.pos,
+                });
+                self.push(Src::Slot, ValType::V128);
+            }
+            SimdOp::StoreLane(op, memarg, lane) => {
+                let v = self.pop();
+                let addr = self.pop();
+                let a = self.operand(addr);
+                let src = self.operand(v);
+                self.emit(Instr::V128StoreLane {
+                    op,
+                    lane,
+                    src,
+                    addr: a,
+                    offset: memarg.offset as u32,
+                });
+            }
+        }
+    }
+}
+
+/// The constant of `e` as an `*Imm` operand, if it fits.
+fn small_imm(e: Entry) -> Option<i32> {
+    match (e.src, e.ty) {
+        (Src::Const(c), ValType::I32) => Some(c as u32 as i32),
+        (Src::Const(c), ValType::I64) => i32::try_from(c as i64).ok(),
+        _ => None,
+    }
+}
+
+/// Comparisons produce i32; everything else keeps the operand type.
+fn result_type_of_binary(make: fn(Bin) -> Instr, operand: ValType) -> ValType {
+    let probe = make(Bin {
+        dst: 0,
+        lhs: 0,
+        rhs: 0,
+    });
+    use Instr::*;
+    match probe {
+        I32Eq(_) | I32Ne(_) | I32LtS(_) | I32LtU(_) | I32GtS(_) | I32GtU(_) | I32LeS(_)
+        | I32LeU(_) | I32GeS(_) | I32GeU(_) | I64Eq(_) | I64Ne(_) | I64LtS(_) | I64LtU(_)
+        | I64GtS(_) | I64GtU(_) | I64LeS(_) | I64LeU(_) | I64GeS(_) | I64GeU(_) | F32Eq(_)
+        | F32Ne(_) | F32Lt(_) | F32Gt(_) | F32Le(_) | F32Ge(_) | F64Eq(_) | F64Ne(_) | F64Lt(_)
+        | F64Gt(_) | F64Le(_) | F64Ge(_) => ValType::I32,
+        _ => operand,
+    }
+}
+
+/// The scalar type `extract_lane` produces.
+fn extract_type(op: simd::SimdExtract) -> ValType {
+    use simd::SimdExtract as E;
+    match op {
+        E::I8x16S | E::I8x16U | E::I16x8S | E::I16x8U | E::I32x4 => ValType::I32,
+        E::I64x2 => ValType::I64,
+        E::F32x4 => ValType::F32,
+        E::F64x2 => ValType::F64,
+    }
+}
