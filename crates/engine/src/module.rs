@@ -392,7 +392,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
     let mut translator_allocs = crate::translate::TranslatorAllocs::default();
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload?;
-        validator.payload(&payload)?;
+        let valid = validator.payload(&payload)?;
         match payload {
             Payload::TypeSection(reader) => {
                 for rec_group in reader {
@@ -475,6 +475,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                 }
             }
             Payload::MemorySection(reader) => {
+                check_memory_limits_leb(bytes, reader.range())?;
                 for mem in reader.into_iter_with_offsets() {
                     let (offset, mem) = mem?;
                     m.memories.push(convert_memory(&mem, offset)?);
@@ -555,7 +556,9 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                 }
             }
             Payload::CodeSectionEntry(body) => {
-                let func_to_validate = validator.code_section_entry(&body)?;
+                let wasmparser::ValidPayload::Func(func_to_validate, _) = valid else {
+                    return Err(err("code section entry was not validated", 0));
+                };
                 let mut func_validator =
                     func_to_validate.into_validator(std::mem::take(&mut func_allocs));
                 let func_index = m.num_imported_funcs + m.code.len() as u32;
@@ -596,6 +599,28 @@ fn parse_names(names: &mut Names, data: &[u8], offset: u64) -> Result<(), Error>
                 }
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// wasmparser reads memory limits as 64-bit LEB128s (for memory64); without memory64 the
+/// spec requires at most 5 bytes, so re-read the limits strictly.
+fn check_memory_limits_leb(bytes: &[u8], range: std::ops::Range<u64>) -> Result<(), Error> {
+    let data = bytes
+        .get(range.start as usize..range.end as usize)
+        .unwrap_or(&[]);
+    let mut r = wasmparser::BinaryReader::new(data, range.start);
+    let count = r.read_var_u32()?;
+    for _ in 0..count {
+        let flags = r.read_u8()?;
+        if flags & !1 != 0 {
+            // memory64, shared or custom page sizes: validation decides.
+            return Ok(());
+        }
+        r.read_var_u32()?;
+        if flags & 1 != 0 {
+            r.read_var_u32()?;
         }
     }
     Ok(())

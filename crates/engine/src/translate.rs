@@ -172,6 +172,11 @@ pub(crate) fn translate_function(
     }
     let local_cells = cell;
 
+    let multi_memory = module
+        .engine
+        .config()
+        .features()
+        .contains(wasmparser::WasmFeatures::MULTI_MEMORY);
     let mut stack = std::mem::take(&mut allocs.stack);
     let mut saved = std::mem::take(&mut allocs.saved);
     let mut fixups = std::mem::take(&mut allocs.fixups);
@@ -208,6 +213,16 @@ pub(crate) fn translate_function(
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset()?;
             validator.op(offset as u64, &op)?;
+            if matches!(op, Operator::MemorySize { .. } | Operator::MemoryGrow { .. })
+                && !multi_memory
+                && ops.original_position() - offset != 2
+            {
+                // Without multi-memory the index is a reserved byte, not a LEB128.
+                return Err(Error::Compile(crate::error::CompileError {
+                    message: "zero byte expected".into(),
+                    offset: offset + 1,
+                }));
+            }
             t.offset = offset as u32;
             t.translate(op)?;
         }
