@@ -213,8 +213,10 @@ pub(crate) fn translate_function(
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset()?;
             validator.op(offset as u64, &op)?;
-            if matches!(op, Operator::MemorySize { .. } | Operator::MemoryGrow { .. })
-                && !multi_memory
+            if matches!(
+                op,
+                Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
+            ) && !multi_memory
                 && ops.original_position() - offset != 2
             {
                 // Without multi-memory the index is a reserved byte, not a LEB128.

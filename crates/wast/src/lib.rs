@@ -115,7 +115,9 @@ impl Runner {
                 .get(id.name())
                 .copied()
                 .ok_or_else(|| format!("no module named ${}", id.name())),
-            None => self.last.ok_or_else(|| "no module instantiated".to_string()),
+            None => self
+                .last
+                .ok_or_else(|| "no module instantiated".to_string()),
         }
     }
 
@@ -127,7 +129,9 @@ impl Runner {
         match d {
             WastDirective::Module(mut qw) => {
                 let name = qw.name().map(|id| id.name().to_string());
-                let bytes = qw.encode().map_err(|e| format!("cannot encode module: {e}"))?;
+                let bytes = qw
+                    .encode()
+                    .map_err(|e| format!("cannot encode module: {e}"))?;
                 let module = Module::new(&self.engine, bytes)
                     .map_err(|e| format!("module failed to compile: {e}"))?;
                 let inst = self
@@ -141,7 +145,9 @@ impl Runner {
             }
             WastDirective::ModuleDefinition(mut qw) => {
                 let name = qw.name().map(|id| id.name().to_string());
-                let bytes = qw.encode().map_err(|e| format!("cannot encode module: {e}"))?;
+                let bytes = qw
+                    .encode()
+                    .map_err(|e| format!("cannot encode module: {e}"))?;
                 let module = Module::new(&self.engine, bytes)
                     .map_err(|e| format!("module definition failed to compile: {e}"))?;
                 if let Some(name) = name {
@@ -215,8 +221,9 @@ impl Runner {
                     .map_err(|e| format!("unlinkable module failed to compile: {e}"))?;
                 match self.instantiate(&module) {
                     Ok(_) => Err(format!("expected link failure `{message}`, module linked")),
-                    Err(Error::UnknownImport { .. })
-                    | Err(Error::IncompatibleImport { .. }) => Ok(()),
+                    Err(Error::UnknownImport { .. }) | Err(Error::IncompatibleImport { .. }) => {
+                        Ok(())
+                    }
                     Err(e) => Err(format!("expected link failure `{message}`, got: {e}")),
                 }
             }
@@ -244,7 +251,9 @@ impl Runner {
             WastExecute::Invoke(invoke) => Ok(self.invoke(&invoke)),
             WastExecute::Wat(wat) => {
                 let mut wat: Wat<'_> = wat;
-                let bytes = wat.encode().map_err(|e| format!("cannot encode module: {e}"))?;
+                let bytes = wat
+                    .encode()
+                    .map_err(|e| format!("cannot encode module: {e}"))?;
                 let module = match Module::new(&self.engine, bytes) {
                     Ok(m) => m,
                     Err(e) => return Ok(Err(e)),
@@ -369,9 +378,10 @@ fn v128_matches(v: u128, e: &V128Pattern) -> bool {
     let b = v.to_le_bytes();
     match e {
         V128Pattern::I8x16(l) => l.iter().enumerate().all(|(i, x)| b[i] as i8 == *x),
-        V128Pattern::I16x8(l) => l.iter().enumerate().all(|(i, x)| {
-            i16::from_le_bytes([b[2 * i], b[2 * i + 1]]) == *x
-        }),
+        V128Pattern::I16x8(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| i16::from_le_bytes([b[2 * i], b[2 * i + 1]]) == *x),
         V128Pattern::I32x4(l) => l.iter().enumerate().all(|(i, x)| {
             i32::from_le_bytes(b[4 * i..4 * i + 4].try_into().unwrap_or_default()) == *x
         }),

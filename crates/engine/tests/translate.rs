@@ -1,0 +1,274 @@
+//! Translator edge cases, checked by running the translated code: each test builds a module
+//! whose result depends on the tricky spot being translated correctly.
+
+use nanoproc_engine::{Config, Engine, Error, Instance, Linker, Module, Store, TrapKind, Val};
+
+fn instance(wat: &str) -> (Store<()>, Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, wat).expect("module compiles");
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .expect("module instantiates");
+    (store, inst)
+}
+
+fn call(
+    store: &mut Store<()>,
+    inst: Instance,
+    name: &str,
+    args: &[Val],
+) -> Result<Vec<Val>, Error> {
+    let f = inst.get_func(&*store, name).expect("export exists");
+    let ty = f.ty(&*store);
+    let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
+    f.call(&mut *store, args, &mut results)?;
+    Ok(results)
+}
+
+fn call_i32(store: &mut Store<()>, inst: Instance, name: &str, args: &[i32]) -> i32 {
+    let args: Vec<Val> = args.iter().map(|&a| Val::I32(a)).collect();
+    call(store, inst, name, &args).expect("call succeeds")[0]
+        .i32()
+        .expect("i32 result")
+}
+
+#[test]
+fn br_table_with_many_targets() {
+    // 1000 nested blocks; br_table jumps out of block k, after which code adds k * 3.
+    let n = 1000;
+    let mut wat =
+        String::from("(module (func (export \"f\") (param i32) (result i32) (local i32)\n");
+    for _ in 0..n {
+        wat.push_str("(block\n");
+    }
+    wat.push_str("(br_table ");
+    for k in 0..n {
+        wat.push_str(&format!("{k} "));
+    }
+    wat.push_str("(local.get 0))\n");
+    for k in 0..n {
+        // After leaving block k (depth k), we land here.
+        wat.push_str(")\n");
+        wat.push_str(&format!("(return (i32.const {}))\n", k * 3));
+    }
+    wat.push_str("(i32.const -1)))");
+    let (mut store, inst) = instance(&wat);
+    for &i in &[0, 1, 2, 499, 998, 999] {
+        assert_eq!(call_i32(&mut store, inst, "f", &[i]), i * 3, "index {i}");
+    }
+    // Out of range goes to the default target (the last listed label, 999).
+    assert_eq!(call_i32(&mut store, inst, "f", &[5000]), 999 * 3);
+    assert_eq!(call_i32(&mut store, inst, "f", &[-1]), 999 * 3);
+}
+
+#[test]
+fn br_table_carrying_values_to_blocks_and_loops() {
+    let (mut store, inst) = instance(
+        r#"(module (func (export "f") (param i32) (result i32)
+            (block (result i32)
+              (block (result i32)
+                (block (result i32)
+                  (br_table 0 1 2 (i32.add (local.get 0) (i32.const 100)) (local.get 0)))
+                (return (i32.add (i32.const 1000))))
+              (return (i32.add (i32.const 2000))))))"#,
+    );
+    assert_eq!(call_i32(&mut store, inst, "f", &[0]), 1100);
+    assert_eq!(call_i32(&mut store, inst, "f", &[1]), 2101);
+    assert_eq!(call_i32(&mut store, inst, "f", &[2]), 102);
+    assert_eq!(call_i32(&mut store, inst, "f", &[7]), 107);
+}
+
+#[test]
+fn multi_value_blocks_and_if_with_params() {
+    let (mut store, inst) = instance(
+        r#"(module
+          (type $two (func (result i32 i64)))
+          (type $p2 (func (param i32 i32) (result i32 i32)))
+          (func (export "swap") (param i32 i32) (result i32 i32)
+            (local.get 1) (local.get 0))
+          (func (export "block") (result i32)
+            (block $b (type $two) (i32.const 7) (i64.const 9))
+            (i32.wrap_i64) (i32.mul))
+          (func (export "if") (param i32) (result i32)
+            (i32.const 10) (i32.const 3)
+            (if (type $p2) (local.get 0)
+              (then (i32.add) (i32.const 1))
+              (else (i32.sub) (i32.const 2)))
+            (i32.mul))
+          (func (export "loop") (param i32) (result i32)
+            ;; a loop with a parameter: counts the param down to zero, summing it
+            (local $sum i32)
+            (local.get 0)
+            (loop $l (param i32) (result i32)
+              (local.set $sum (i32.add (local.get $sum)))
+              (local.get $sum)
+              (drop)
+              (local.get 0) (i32.const 1) (i32.sub) (local.tee 0)
+              (br_if $l (local.get 0))
+              )
+            (drop) (local.get $sum)))"#,
+    );
+    let r = call(&mut store, inst, "swap", &[Val::I32(1), Val::I32(2)]).unwrap();
+    assert_eq!(r, vec![Val::I32(2), Val::I32(1)]);
+    assert_eq!(call_i32(&mut store, inst, "block", &[]), 63);
+    assert_eq!(call_i32(&mut store, inst, "if", &[1]), 13);
+    assert_eq!(call_i32(&mut store, inst, "if", &[0]), 14);
+    assert_eq!(call_i32(&mut store, inst, "loop", &[4]), 4 + 3 + 2 + 1);
+}
+
+#[test]
+fn unreachable_code_after_br_return_and_unreachable() {
+    let (mut store, inst) = instance(
+        r#"(module
+          (func (export "br") (result i32)
+            (block (result i32) (br 0 (i32.const 1)) (i32.add) (unreachable) (i64.const 0) (drop)))
+          (func (export "ret") (result i32)
+            (return (i32.const 2)) (block (loop (br 0))) (f32.add) (drop) (i32.const 0))
+          (func (export "unr") (param i32) (result i32)
+            (if (result i32) (local.get 0)
+              (then (i32.const 3))
+              (else (unreachable) (i32.const 0) (if (then (nop)) (else (nop))) (i64.eqz))))
+          (func (export "brtable") (result i32)
+            (block (result i32) (br_table 0 0 (i32.const 4) (i32.const 0)) (call 0)))
+        )"#,
+    );
+    assert_eq!(call_i32(&mut store, inst, "br", &[]), 1);
+    assert_eq!(call_i32(&mut store, inst, "ret", &[]), 2);
+    assert_eq!(call_i32(&mut store, inst, "unr", &[1]), 3);
+    let err = call(&mut store, inst, "unr", &[Val::I32(0)]).unwrap_err();
+    assert_eq!(err.as_trap().map(|t| &t.kind), Some(&TrapKind::Unreachable));
+    assert_eq!(call_i32(&mut store, inst, "brtable", &[]), 4);
+}
+
+#[test]
+fn deep_nesting() {
+    // 10_000 nested blocks and ifs, branching out from the innermost to various depths.
+    let n = 10_000;
+    let mut wat = String::from("(module (func (export \"f\") (param i32) (result i32)\n");
+    for i in 0..n {
+        if i % 2 == 0 {
+            wat.push_str("(block (result i32)\n");
+        } else {
+            wat.push_str("(if (result i32) (i32.const 1) (then\n");
+        }
+    }
+    wat.push_str("(br_if 0 (i32.const 5) (local.get 0)) (drop) (i32.const 6)\n");
+    for i in (0..n).rev() {
+        if i % 2 == 0 {
+            wat.push_str(")\n");
+        } else {
+            wat.push_str(") (else (i32.const 0)))\n");
+        }
+    }
+    wat.push_str("))");
+    let (mut store, inst) = instance(&wat);
+    assert_eq!(call_i32(&mut store, inst, "f", &[1]), 5);
+    assert_eq!(call_i32(&mut store, inst, "f", &[0]), 6);
+}
+
+#[test]
+fn huge_function_translates_linearly() {
+    // 200_000 additions in one body: translation must cope and stay proportional.
+    let n = 200_000;
+    let mut wat =
+        String::from("(module (func (export \"f\") (param i32) (result i32) (local.get 0)\n");
+    for _ in 0..n {
+        wat.push_str("(i32.add (i32.const 1))\n");
+    }
+    wat.push_str("))");
+    let engine = Engine::default();
+    let module = Module::new(&engine, &wat).unwrap();
+    // Each add with a constant becomes one instruction (immediate form), plus the return.
+    assert!(
+        module.instruction_count() <= n + 2,
+        "{}",
+        module.instruction_count()
+    );
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    assert_eq!(call_i32(&mut store, inst, "f", &[7]), 7 + n as i32);
+}
+
+#[test]
+fn local_aliases_survive_overwrites() {
+    // local.get values pushed before a local.set/tee of the same local must keep the old value.
+    let (mut store, inst) = instance(
+        r#"(module
+          (func (export "a") (param i32) (result i32)
+            (local.get 0)                          ;; old value (10)
+            (local.set 0 (i32.const 5))
+            (local.get 0)                          ;; 5
+            (i32.sub))                             ;; 10 - 5
+          (func (export "b") (param i32) (result i32)
+            (local.get 0)
+            (local.tee 0 (i32.add (local.get 0) (i32.const 1)))
+            (i32.mul))                             ;; x * (x + 1)
+          (func (export "c") (param i32 i32) (result i32 i32)
+            ;; results that read locals the return copies overwrite
+            (local.get 1) (local.get 0))
+          (func (export "d") (param i32) (result i32)
+            ;; alias crossing a loop in which the local changes
+            (local.get 0)
+            (block (loop
+              (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+              (br_if 1 (i32.eqz (local.get 0)))
+              (br 0)))
+            (i32.add (local.get 0))))"#,
+    );
+    assert_eq!(call_i32(&mut store, inst, "a", &[10]), 5);
+    assert_eq!(call_i32(&mut store, inst, "b", &[6]), 42);
+    let r = call(&mut store, inst, "c", &[Val::I32(3), Val::I32(4)]).unwrap();
+    assert_eq!(r, vec![Val::I32(4), Val::I32(3)]);
+    assert_eq!(call_i32(&mut store, inst, "d", &[9]), 9);
+}
+
+#[test]
+fn deep_recursion_is_a_clean_trap_and_tail_calls_do_not_grow() {
+    let engine = Engine::new(Config::new().max_call_depth(1000));
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (func $down (export "down") (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+              (else (call $down (i32.sub (local.get 0) (i32.const 1))))))
+          (func $tail (export "tail") (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 42))
+              (else (return_call $tail (i32.sub (local.get 0) (i32.const 1)))))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let down = inst.get_typed_func::<i32, i32>(&store, "down").unwrap();
+    assert_eq!(down.call(&mut store, 900).unwrap(), 0);
+    let err = down.call(&mut store, 5000).unwrap_err();
+    let trap = err.as_trap().expect("a trap");
+    assert_eq!(trap.kind, TrapKind::CallStackExhausted);
+    assert!(!trap.backtrace.is_empty());
+    // The store still works after exhaustion.
+    assert_eq!(down.call(&mut store, 10).unwrap(), 0);
+    let tail = inst.get_typed_func::<i32, i32>(&store, "tail").unwrap();
+    assert_eq!(tail.call(&mut store, 1_000_000).unwrap(), 42);
+}
+
+#[test]
+fn trap_backtrace_names_functions_and_offsets() {
+    let (mut store, inst) = instance(
+        r#"(module
+          (func $inner (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
+          (func $outer (export "outer") (param i32) (result i32) (call $inner (local.get 0))))"#,
+    );
+    let err = call(&mut store, inst, "outer", &[Val::I32(0)]).unwrap_err();
+    let trap = err.as_trap().expect("trap");
+    assert_eq!(trap.kind, TrapKind::IntegerDivideByZero);
+    let names: Vec<_> = trap.backtrace.iter().map(|f| f.func_name.clone()).collect();
+    assert_eq!(
+        names,
+        vec![Some("inner".to_string()), Some("outer".to_string())]
+    );
+    assert!(trap.backtrace.iter().all(|f| f.offset.is_some()));
+}
