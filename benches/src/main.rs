@@ -1,0 +1,131 @@
+//! `nanoproc-bench`: measures the engine and prints one table.
+//!
+//! Run with `cargo run --release -p nanoproc-bench` (optionally `-- --runs N`). Figures are
+//! medians over N runs (default 5). Measures, never asserts: the numbers go to
+//! `docs/benchmarks.md` by hand or by the harness of a later issue.
+//!
+//! - compile: decode + validate + translate throughput on the largest sightglass module
+//!   (`$NANOPROC_SIGHTGLASS`, default `../shared/benchmarks/sightglass`).
+//! - fib(30): recursive calls (WAT below).
+//! - sum 100M i64: a tight counted loop.
+
+use nanoproc_engine::{Engine, Linker, Module, Store};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const FIB: &str = r#"(module
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+                     (call $fib (i32.sub (local.get $n) (i32.const 2))))))))"#;
+
+const SUM: &str = r#"(module
+  (func (export "sum") (param $n i64) (result i64) (local $i i64) (local $acc i64)
+    (block $done
+      (loop $next
+        (br_if $done (i64.ge_u (local.get $i) (local.get $n)))
+        (local.set $acc (i64.add (local.get $acc) (local.get $i)))
+        (local.set $i (i64.add (local.get $i) (i64.const 1)))
+        (br $next)))
+    (local.get $acc)))"#;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time<R>(runs: usize, mut f: impl FnMut() -> R) -> (Duration, R) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let r = f();
+        times.push(t.elapsed());
+        last = Some(r);
+    }
+    (median(times), last.expect("at least one run"))
+}
+
+fn largest_sightglass_module() -> Option<PathBuf> {
+    let dir = std::env::var_os("NANOPROC_SIGHTGLASS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/benchmarks/sightglass")
+        });
+    let mut best: Option<(u64, PathBuf)> = None;
+    for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+        let Ok(files) = std::fs::read_dir(entry.path()) else {
+            continue; // license files beside the benchmark folders
+        };
+        for f in files.flatten() {
+            let p = f.path();
+            if p.extension().is_some_and(|e| e == "wasm") {
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                if best.as_ref().is_none_or(|(l, _)| len > *l) {
+                    best = Some((len, p));
+                }
+            }
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut runs = 5;
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--runs") {
+        runs = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
+    }
+    let engine = Engine::default();
+    println!("| benchmark | median of {runs} | figure |");
+    println!("|---|---|---|");
+
+    match largest_sightglass_module() {
+        Some(path) => {
+            let bytes = std::fs::read(&path)?;
+            let (t, module) = time(runs, || Module::from_binary(&engine, &bytes));
+            let module = module?;
+            let mb = bytes.len() as f64 / 1e6;
+            println!(
+                "| compile {} ({:.2} MB, {} functions → {} instructions) | {:.1} ms | {:.1} MB/s |",
+                path.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                mb,
+                module.defined_function_count(),
+                module.instruction_count(),
+                t.as_secs_f64() * 1e3,
+                mb / t.as_secs_f64()
+            );
+        }
+        None => println!("| compile | skipped: sightglass folder not found | — |"),
+    }
+
+    let module = Module::new(&engine, FIB)?;
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
+    let fib = inst.get_typed_func::<i32, i32>(&store, "fib")?;
+    let (t, r) = time(runs, || fib.call(&mut store, 30));
+    assert_eq!(r?, 832_040, "fib(30) computed a wrong value");
+    // fib(30) makes 2_692_537 calls.
+    println!(
+        "| fib(30) recursive | {:.1} ms | {:.1} ns/call |",
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e9 / 2_692_537.0
+    );
+
+    let module = Module::new(&engine, SUM)?;
+    let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
+    let sum = inst.get_typed_func::<i64, i64>(&store, "sum")?;
+    let n: i64 = 100_000_000;
+    let (t, r) = time(runs, || sum.call(&mut store, n));
+    assert_eq!(r?, n * (n - 1) / 2, "sum computed a wrong value");
+    println!(
+        "| sum 100M i64 loop | {:.1} ms | {:.2} ns/iteration |",
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e9 / n as f64
+    );
+    Ok(())
+}
