@@ -117,7 +117,11 @@ fn spec_testsuite_wasm2() {
         .filter(|p| p.extension().is_some_and(|x| x == "wast"))
         .collect();
     files.sort();
-    assert!(files.len() > 100, "expected the full 2.0 suite, found {} files", files.len());
+    assert!(
+        files.len() > 100,
+        "expected the full 2.0 suite, found {} files",
+        files.len()
+    );
     let mut total = (0, 0);
     let mut problems = Vec::new();
     for file in &files {

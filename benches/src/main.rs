@@ -75,7 +75,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut runs = 5;
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--runs") {
-        runs = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
+        runs = args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5)
+            .max(1);
     }
     let engine = Engine::default();
     println!("| benchmark | median of {runs} | figure |");

@@ -155,7 +155,7 @@ pub(crate) fn translate_function(
         let offset = reader.original_position();
         let count = reader.read_var_u32()?;
         let vt: wasmparser::ValType = reader.read()?;
-        validator.define_locals(offset as u64, count, vt)?;
+        validator.define_locals(offset, count, vt)?;
         let t = ValType::from_wasmparser(vt).ok_or_else(|| {
             Error::Compile(crate::error::CompileError {
                 message: "unsupported local type".into(),
@@ -212,7 +212,7 @@ pub(crate) fn translate_function(
         let mut ops = wasmparser::OperatorsReader::new(reader);
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset()?;
-            validator.op(offset as u64, &op)?;
+            validator.op(offset, &op)?;
             if matches!(
                 op,
                 Operator::MemorySize { .. } | Operator::MemoryGrow { .. }

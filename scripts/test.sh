@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: what CI runs (.ci/run) and what a developer runs before pushing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The CLI tests run the real binary of the same profile (target/release/nanoproc), and
+# cargo does not build another package's binaries for a test crate: build it first.
+cargo build --release -p nanoproc-cli
+cargo test --workspace --release
+cargo fmt --all -- --check
+cargo clippy --workspace --release --all-targets -- -D warnings
