@@ -18,6 +18,12 @@ pub struct MemoryAccessError {
     pub len: usize,
 }
 
+impl From<MemoryAccessError> for Error {
+    fn from(_: MemoryAccessError) -> Error {
+        TrapKind::MemoryOutOfBounds.into()
+    }
+}
+
 /// A linear memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Memory {
@@ -99,6 +105,25 @@ impl Memory {
             Some(m) => &mut m.data,
             None => &mut [],
         }
+    }
+
+    /// The memory's bytes and the store's data at once (host functions need both, e.g. a
+    /// WASI call reading guest buffers while updating its context).
+    pub fn data_and_store_mut<'a, S: AsContextMut>(
+        &self,
+        store: &'a mut S,
+    ) -> (&'a mut [u8], &'a mut S::Data) {
+        let ctx = store.as_context_mut();
+        let (inner, data) = (ctx.inner, ctx.data);
+        let bytes: &'a mut [u8] = if inner.id != self.store {
+            &mut []
+        } else {
+            match inner.memories.get_mut(self.index as usize) {
+                Some(m) => &mut m.data,
+                None => &mut [],
+            }
+        };
+        (bytes, data)
     }
 
     pub fn read(
