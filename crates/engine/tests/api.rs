@@ -1,0 +1,358 @@
+//! The embedding API: what a wasmtime user would expect, including the error cases.
+
+use nanoproc_engine::*;
+
+const COUNTER: &str = r#"(module
+  (import "host" "log" (func $log (param i32)))
+  (memory (export "memory") 1 3)
+  (global $count (export "count") (mut i32) (i32.const 0))
+  (table (export "table") 2 funcref)
+  (elem (i32.const 0) $bump)
+  (func $bump (export "bump") (param i32) (result i32)
+    (global.set $count (i32.add (global.get $count) (local.get 0)))
+    (call $log (global.get $count))
+    (global.get $count))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0))))"#;
+
+fn setup(log: impl Fn(i32) + Send + Sync + 'static) -> (Store<Vec<i32>>, Instance) {
+    let engine = Engine::default();
+    let module = Module::new(&engine, COUNTER).unwrap();
+    let mut store = Store::new(&engine, Vec::new());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("host", "log", move |mut c: Caller<'_, Vec<i32>>, v: i32| {
+            c.data_mut().push(v);
+            log(v);
+        })
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    (store, instance)
+}
+
+#[test]
+fn engine_and_module_are_send_sync_and_cheap_to_clone() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<Module>();
+    // A module compiled once runs in many stores, also on other threads.
+    let engine = Engine::default();
+    let module = Module::new(&engine, COUNTER).unwrap();
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let (engine, module) = (engine.clone(), module.clone());
+            std::thread::spawn(move || {
+                let mut store = Store::new(&engine, Vec::<i32>::new());
+                let mut linker = Linker::new(&engine);
+                linker.func_wrap("host", "log", |_: i32| {}).unwrap();
+                let inst = linker.instantiate(&mut store, &module).unwrap();
+                let bump = inst.get_typed_func::<i32, i32>(&store, "bump").unwrap();
+                bump.call(&mut store, i).unwrap()
+            })
+        })
+        .collect();
+    let results: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results, vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn host_functions_see_store_data() {
+    let (mut store, inst) = setup(|_| {});
+    let bump = inst.get_typed_func::<i32, i32>(&store, "bump").unwrap();
+    assert_eq!(bump.call(&mut store, 5).unwrap(), 5);
+    assert_eq!(bump.call(&mut store, 2).unwrap(), 7);
+    assert_eq!(store.data(), &vec![5, 7]);
+    let count = inst.get_global(&store, "count").unwrap();
+    assert_eq!(count.get(&store), Val::I32(7));
+    count.set(&mut store, Val::I32(100)).unwrap();
+    assert_eq!(bump.call(&mut store, 1).unwrap(), 101);
+    // Wrong type and immutable globals are errors, not panics.
+    assert!(matches!(
+        count.set(&mut store, Val::I64(1)),
+        Err(Error::TypeMismatch(_))
+    ));
+    let engine = store.engine().clone();
+    let konst = Global::new(
+        &mut store,
+        GlobalType {
+            content: ValType::I32,
+            mutability: Mutability::Const,
+        },
+        Val::I32(1),
+    )
+    .unwrap();
+    assert!(konst.set(&mut store, Val::I32(2)).is_err());
+    drop(engine);
+}
+
+#[test]
+fn memory_read_write_grow() {
+    let (mut store, inst) = setup(|_| {});
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    assert_eq!(memory.size(&store), 1);
+    memory.write(&mut store, 8, &42u32.to_le_bytes()).unwrap();
+    let load = inst.get_typed_func::<i32, i32>(&store, "load").unwrap();
+    assert_eq!(load.call(&mut store, 8).unwrap(), 42);
+    let mut buf = [0u8; 4];
+    memory.read(&store, 8, &mut buf).unwrap();
+    assert_eq!(u32::from_le_bytes(buf), 42);
+    assert!(memory.read(&store, 65535, &mut buf).is_err());
+    assert!(memory.write(&mut store, usize::MAX, &buf).is_err());
+    assert_eq!(memory.grow(&mut store, 2).unwrap(), 1);
+    assert_eq!(memory.data_size(&store), 3 * 65536);
+    // Past the declared maximum: an error, memory unchanged.
+    assert!(memory.grow(&mut store, 1).is_err());
+    assert_eq!(memory.size(&store), 3);
+    // A load past the end traps with a backtrace, and the store stays usable.
+    let err = load.call(&mut store, 3 * 65536 - 2).unwrap_err();
+    assert_eq!(
+        err.as_trap().map(|t| t.kind.clone()),
+        Some(TrapKind::MemoryOutOfBounds)
+    );
+    assert_eq!(load.call(&mut store, 8).unwrap(), 42);
+}
+
+#[test]
+fn tables_hold_functions() {
+    let (mut store, inst) = setup(|_| {});
+    let table = inst.get_table(&store, "table").unwrap();
+    assert_eq!(table.size(&store), 2);
+    let Some(Val::FuncRef(Some(f))) = table.get(&store, 0) else {
+        panic!("element 0 is the bump function");
+    };
+    let mut out = [Val::I32(0)];
+    f.call(&mut store, &[Val::I32(3)], &mut out).unwrap();
+    assert_eq!(out[0], Val::I32(3));
+    assert_eq!(table.get(&store, 1), Some(Val::FuncRef(None)));
+    assert_eq!(table.get(&store, 2), None);
+    assert_eq!(table.grow(&mut store, 3, Val::FuncRef(Some(f))).unwrap(), 2);
+    assert_eq!(table.size(&store), 5);
+    assert!(table.set(&mut store, 9, Val::FuncRef(None)).is_err());
+    assert!(table.set(&mut store, 1, Val::I32(0)).is_err());
+}
+
+#[test]
+fn call_argument_errors_are_reported() {
+    let (mut store, inst) = setup(|_| {});
+    let bump = inst.get_func(&store, "bump").unwrap();
+    let mut out = [Val::I32(0)];
+    assert!(matches!(
+        bump.call(&mut store, &[], &mut out),
+        Err(Error::TypeMismatch(_))
+    ));
+    assert!(matches!(
+        bump.call(&mut store, &[Val::I64(1)], &mut out),
+        Err(Error::TypeMismatch(_))
+    ));
+    assert!(matches!(
+        bump.call(&mut store, &[Val::I32(1)], &mut []),
+        Err(Error::TypeMismatch(_))
+    ));
+    assert!(bump.typed::<i64, i32>(&store).is_err());
+    assert!(bump.typed::<i32, ()>(&store).is_err());
+    assert!(matches!(
+        inst.get_typed_func::<(), ()>(&store, "nope"),
+        Err(Error::UnknownExport(_))
+    ));
+}
+
+#[test]
+fn handles_from_another_store_are_rejected() {
+    let (mut store_a, inst_a) = setup(|_| {});
+    let (mut store_b, _) = setup(|_| {});
+    let bump_a = inst_a.get_func(&store_a, "bump").unwrap();
+    let mut out = [Val::I32(0)];
+    assert!(matches!(
+        bump_a.call(&mut store_b, &[Val::I32(1)], &mut out),
+        Err(Error::WrongStore)
+    ));
+    bump_a.call(&mut store_a, &[Val::I32(1)], &mut out).unwrap();
+}
+
+#[test]
+fn link_errors_name_the_import() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, COUNTER).unwrap();
+    let mut store = Store::new(&engine, Vec::<i32>::new());
+    let linker = Linker::new(&engine);
+    match linker.instantiate(&mut store, &module) {
+        Err(Error::UnknownImport { module, name }) => {
+            assert_eq!((&*module, &*name), ("host", "log"))
+        }
+        other => panic!("expected unknown import, got {other:?}"),
+    }
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "log", |_: i64| {}).unwrap();
+    let err = linker.instantiate(&mut store, &module).unwrap_err();
+    assert!(err.to_string().contains("host::log"), "{err}");
+    assert!(matches!(err, Error::IncompatibleImport { .. }));
+    // Defining the same name twice is an error unless shadowing is allowed.
+    assert!(linker.func_wrap("host", "log", |_: i32| {}).is_err());
+    linker.allow_shadowing(true);
+    linker.func_wrap("host", "log", |_: i32| {}).unwrap();
+    linker.instantiate(&mut store, &module).unwrap();
+}
+
+#[test]
+fn host_errors_and_panics_become_errors_not_unwinds() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("exit {0}")]
+    struct Exit(i32);
+
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (import "h" "f" (func $f (param i32)))
+            (func (export "run") (param i32) (call $f (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("h", "f", |x: i32| -> Result<(), Error> {
+            match x {
+                0 => Ok(()),
+                1 => Err(Error::host(Exit(7))),
+                _ => panic!("host bug"),
+            }
+        })
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let run = inst.get_typed_func::<i32, ()>(&store, "run").unwrap();
+    run.call(&mut store, 0).unwrap();
+    let err = run.call(&mut store, 1).unwrap_err();
+    assert_eq!(err.downcast_ref::<Exit>().map(|e| e.0), Some(7));
+    let err = run.call(&mut store, 2).unwrap_err();
+    let trap = err.as_trap().expect("a panic becomes a trap");
+    assert!(matches!(&trap.kind, TrapKind::Host(m) if m.contains("host bug")));
+    // The store is still usable.
+    run.call(&mut store, 0).unwrap();
+}
+
+#[test]
+fn host_can_call_back_into_wasm_through_caller() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (import "h" "twice" (func $twice (param i32) (result i32)))
+            (memory (export "memory") 1)
+            (func (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+            (func (export "run") (param i32) (result i32) (call $twice (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, 0u32);
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap(
+            "h",
+            "twice",
+            |mut caller: Caller<'_, u32>, x: i32| -> Result<i32, Error> {
+                let inc = caller
+                    .get_export("inc")
+                    .and_then(Extern::into_func)
+                    .ok_or_else(|| Error::UnknownExport("inc".into()))?;
+                let inc = inc.typed::<i32, i32>(&caller)?;
+                let once = inc.call(&mut caller, x)?;
+                let memory = caller
+                    .get_export("memory")
+                    .and_then(Extern::into_memory)
+                    .unwrap();
+                let (bytes, data) = memory.data_and_store_mut(&mut caller);
+                bytes[0] = 9;
+                *data += 1;
+                inc.call(&mut caller, once)
+            },
+        )
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let run = inst.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 40).unwrap(), 42);
+    assert_eq!(*store.data(), 1);
+    assert_eq!(
+        inst.get_memory(&store, "memory").unwrap().data(&store)[0],
+        9
+    );
+}
+
+#[test]
+fn import_and_export_introspection() {
+    let engine = Engine::default();
+    let module = Module::new(&engine, COUNTER).unwrap();
+    let imports: Vec<_> = module.imports().collect();
+    assert_eq!(imports.len(), 1);
+    assert_eq!(
+        (imports[0].module.as_str(), imports[0].name.as_str()),
+        ("host", "log")
+    );
+    assert_eq!(
+        imports[0].ty,
+        ExternType::Func(FuncType::new([ValType::I32], []))
+    );
+    let exports: Vec<_> = module.exports().map(|e| (e.name, e.ty.kind())).collect();
+    assert_eq!(
+        exports,
+        vec![
+            ("memory".to_string(), "memory"),
+            ("count".to_string(), "global"),
+            ("table".to_string(), "table"),
+            ("bump".to_string(), "func"),
+            ("load".to_string(), "func"),
+        ]
+    );
+    assert_eq!(
+        module.get_export("memory"),
+        Some(ExternType::Memory(MemoryType {
+            minimum: 1,
+            maximum: Some(3)
+        }))
+    );
+    assert_eq!(module.function_count(), 3);
+    assert_eq!(module.defined_function_count(), 2);
+}
+
+#[test]
+fn bad_modules_give_errors_with_offsets() {
+    let engine = Engine::default();
+    for bytes in [
+        &b""[..],
+        b"\0asm",
+        b"\0asm\x01\0\0\0\x01",
+        b"\0asm\x02\0\0\0",
+        b"(module (func (result i32)))",
+        b"(module (func (i32.add)))",
+        b"not wasm at all",
+    ] {
+        let err = Module::new(&engine, bytes).unwrap_err();
+        assert!(!err.to_string().is_empty());
+        if let Error::Compile(c) = &err {
+            assert!(err.to_string().contains(&format!("0x{:x}", c.offset)));
+        }
+    }
+    let err = Module::from_file(&engine, "/no/such/file.wasm").unwrap_err();
+    assert!(err.to_string().contains("/no/such/file.wasm"), "{err}");
+}
+
+#[test]
+fn instantiation_traps_are_reported() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (memory 1) (data (i32.const 65535) "ab"))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let err = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap_err();
+    assert_eq!(
+        err.as_trap().map(|t| t.kind.clone()),
+        Some(TrapKind::MemoryOutOfBounds)
+    );
+    let module = Module::new(&engine, r#"(module (func $s unreachable) (start $s))"#).unwrap();
+    let err = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap_err();
+    assert_eq!(
+        err.as_trap().map(|t| t.kind.clone()),
+        Some(TrapKind::Unreachable)
+    );
+}
