@@ -356,6 +356,14 @@ fn run(
                     r!(dst) = $e;
                 }};
             }
+            macro_rules! brcmp {
+                ($cond:expr, $target:expr) => {{
+                    if $cond {
+                        pc = $target as usize;
+                        continue;
+                    }
+                }};
+            }
             macro_rules! trunc {
                 ($u:expr, $f:expr, $conv:expr, |$v:ident| $e:expr) => {{
                     let Un { dst, src } = $u;
@@ -1019,6 +1027,128 @@ fn run(
                             pc = target as usize;
                             continue;
                         }
+                    }
+                    Instr::BrIfNez64 { cond, target } => brcmp!(r!(cond) != 0, target),
+                    Instr::BrIfEqz64 { cond, target } => brcmp!(r!(cond) == 0, target),
+                    Instr::BrI32Eq { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) == (r!(rhs) as u32 as u32), target)
+                    }
+                    Instr::BrI32EqImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) == (imm as u32), target)
+                    }
+                    Instr::BrI64Eq { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u64) == (r!(rhs) as u64), target)
+                    }
+                    Instr::BrI64EqImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u64) == (imm as i64 as u64), target)
+                    }
+                    Instr::BrI32Ne { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) != (r!(rhs) as u32 as u32), target)
+                    }
+                    Instr::BrI32NeImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) != (imm as u32), target)
+                    }
+                    Instr::BrI64Ne { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u64) != (r!(rhs) as u64), target)
+                    }
+                    Instr::BrI64NeImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u64) != (imm as i64 as u64), target)
+                    }
+                    Instr::BrI32LtS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) < (r!(rhs) as u32 as i32), target)
+                    }
+                    Instr::BrI32LtSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) < (imm as i32), target)
+                    }
+                    Instr::BrI64LtS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as i64) < (r!(rhs) as i64), target)
+                    }
+                    Instr::BrI64LtSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as i64) < (imm as i64 as i64), target)
+                    }
+                    Instr::BrI32LtU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) < (r!(rhs) as u32 as u32), target)
+                    }
+                    Instr::BrI32LtUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) < (imm as u32), target)
+                    }
+                    Instr::BrI64LtU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u64) < (r!(rhs) as u64), target)
+                    }
+                    Instr::BrI64LtUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u64) < (imm as i64 as u64), target)
+                    }
+                    Instr::BrI32GtS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) > (r!(rhs) as u32 as i32), target)
+                    }
+                    Instr::BrI32GtSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) > (imm as i32), target)
+                    }
+                    Instr::BrI64GtS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as i64) > (r!(rhs) as i64), target)
+                    }
+                    Instr::BrI64GtSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as i64) > (imm as i64 as i64), target)
+                    }
+                    Instr::BrI32GtU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) > (r!(rhs) as u32 as u32), target)
+                    }
+                    Instr::BrI32GtUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) > (imm as u32), target)
+                    }
+                    Instr::BrI64GtU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u64) > (r!(rhs) as u64), target)
+                    }
+                    Instr::BrI64GtUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u64) > (imm as i64 as u64), target)
+                    }
+                    Instr::BrI32LeS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) <= (r!(rhs) as u32 as i32), target)
+                    }
+                    Instr::BrI32LeSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) <= (imm as i32), target)
+                    }
+                    Instr::BrI64LeS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as i64) <= (r!(rhs) as i64), target)
+                    }
+                    Instr::BrI64LeSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as i64) <= (imm as i64 as i64), target)
+                    }
+                    Instr::BrI32LeU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) <= (r!(rhs) as u32 as u32), target)
+                    }
+                    Instr::BrI32LeUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) <= (imm as u32), target)
+                    }
+                    Instr::BrI64LeU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u64) <= (r!(rhs) as u64), target)
+                    }
+                    Instr::BrI64LeUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u64) <= (imm as i64 as u64), target)
+                    }
+                    Instr::BrI32GeS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) >= (r!(rhs) as u32 as i32), target)
+                    }
+                    Instr::BrI32GeSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as i32) >= (imm as i32), target)
+                    }
+                    Instr::BrI64GeS { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as i64) >= (r!(rhs) as i64), target)
+                    }
+                    Instr::BrI64GeSImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as i64) >= (imm as i64 as i64), target)
+                    }
+                    Instr::BrI32GeU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) >= (r!(rhs) as u32 as u32), target)
+                    }
+                    Instr::BrI32GeUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u32 as u32) >= (imm as u32), target)
+                    }
+                    Instr::BrI64GeU { lhs, rhs, target } => {
+                        brcmp!((r!(lhs) as u64) >= (r!(rhs) as u64), target)
+                    }
+                    Instr::BrI64GeUImm { lhs, imm, target } => {
+                        brcmp!((r!(lhs) as u64) >= (imm as i64 as u64), target)
                     }
                     Instr::BrTable { index, len } => {
                         let i = (r!(index) as u32).min(len);

@@ -160,6 +160,50 @@ define_instrs! {
         Br { target: Target },
         BrIfNez { cond: Slot, target: Target },
         BrIfEqz { cond: Slot, target: Target },
+        /// `BrIfEqz`/`BrIfNez` on a full 64-bit cell (fused `i64.eqz`).
+        BrIfEqz64 { cond: Slot, target: Target },
+        BrIfNez64 { cond: Slot, target: Target },
+        // Fused compare-and-branch: jump to `target` if `lhs OP rhs` (see `translate`).
+        BrI32Eq { lhs: Slot, rhs: Slot, target: Target },
+        BrI32Ne { lhs: Slot, rhs: Slot, target: Target },
+        BrI32LtS { lhs: Slot, rhs: Slot, target: Target },
+        BrI32LtU { lhs: Slot, rhs: Slot, target: Target },
+        BrI32GtS { lhs: Slot, rhs: Slot, target: Target },
+        BrI32GtU { lhs: Slot, rhs: Slot, target: Target },
+        BrI32LeS { lhs: Slot, rhs: Slot, target: Target },
+        BrI32LeU { lhs: Slot, rhs: Slot, target: Target },
+        BrI32GeS { lhs: Slot, rhs: Slot, target: Target },
+        BrI32GeU { lhs: Slot, rhs: Slot, target: Target },
+        BrI32EqImm { lhs: Slot, imm: i32, target: Target },
+        BrI32NeImm { lhs: Slot, imm: i32, target: Target },
+        BrI32LtSImm { lhs: Slot, imm: i32, target: Target },
+        BrI32LtUImm { lhs: Slot, imm: i32, target: Target },
+        BrI32GtSImm { lhs: Slot, imm: i32, target: Target },
+        BrI32GtUImm { lhs: Slot, imm: i32, target: Target },
+        BrI32LeSImm { lhs: Slot, imm: i32, target: Target },
+        BrI32LeUImm { lhs: Slot, imm: i32, target: Target },
+        BrI32GeSImm { lhs: Slot, imm: i32, target: Target },
+        BrI32GeUImm { lhs: Slot, imm: i32, target: Target },
+        BrI64Eq { lhs: Slot, rhs: Slot, target: Target },
+        BrI64Ne { lhs: Slot, rhs: Slot, target: Target },
+        BrI64LtS { lhs: Slot, rhs: Slot, target: Target },
+        BrI64LtU { lhs: Slot, rhs: Slot, target: Target },
+        BrI64GtS { lhs: Slot, rhs: Slot, target: Target },
+        BrI64GtU { lhs: Slot, rhs: Slot, target: Target },
+        BrI64LeS { lhs: Slot, rhs: Slot, target: Target },
+        BrI64LeU { lhs: Slot, rhs: Slot, target: Target },
+        BrI64GeS { lhs: Slot, rhs: Slot, target: Target },
+        BrI64GeU { lhs: Slot, rhs: Slot, target: Target },
+        BrI64EqImm { lhs: Slot, imm: i32, target: Target },
+        BrI64NeImm { lhs: Slot, imm: i32, target: Target },
+        BrI64LtSImm { lhs: Slot, imm: i32, target: Target },
+        BrI64LtUImm { lhs: Slot, imm: i32, target: Target },
+        BrI64GtSImm { lhs: Slot, imm: i32, target: Target },
+        BrI64GtUImm { lhs: Slot, imm: i32, target: Target },
+        BrI64LeSImm { lhs: Slot, imm: i32, target: Target },
+        BrI64LeUImm { lhs: Slot, imm: i32, target: Target },
+        BrI64GeSImm { lhs: Slot, imm: i32, target: Target },
+        BrI64GeUImm { lhs: Slot, imm: i32, target: Target },
         /// Jumps to `pc + 1 + min(regs[index], len)`; the next `len + 1` instructions are `Br`s.
         BrTable { index: Slot, len: u32 },
         /// Return; results already sit in slots `0..n`.
@@ -232,6 +276,60 @@ define_instrs! {
         /// `dst` already holds the vector to update.
         V128LoadLane { op: SimdLaneMem, lane: u8, dst: Slot, addr: Slot, offset: u32 },
         V128StoreLane { op: SimdLaneMem, lane: u8, src: Slot, addr: Slot, offset: u32 },
+    }
+}
+
+impl Instr {
+    /// The jump target of a branch instruction (for patching forward branches).
+    pub fn target_mut(&mut self) -> Option<&mut Target> {
+        match self {
+            Instr::Br { target, .. }
+            | Instr::BrIfNez { target, .. }
+            | Instr::BrIfEqz { target, .. }
+            | Instr::BrIfNez64 { target, .. }
+            | Instr::BrIfEqz64 { target, .. }
+            | Instr::BrI32Eq { target, .. }
+            | Instr::BrI32EqImm { target, .. }
+            | Instr::BrI32Ne { target, .. }
+            | Instr::BrI32NeImm { target, .. }
+            | Instr::BrI32LtS { target, .. }
+            | Instr::BrI32LtSImm { target, .. }
+            | Instr::BrI32LtU { target, .. }
+            | Instr::BrI32LtUImm { target, .. }
+            | Instr::BrI32GtS { target, .. }
+            | Instr::BrI32GtSImm { target, .. }
+            | Instr::BrI32GtU { target, .. }
+            | Instr::BrI32GtUImm { target, .. }
+            | Instr::BrI32LeS { target, .. }
+            | Instr::BrI32LeSImm { target, .. }
+            | Instr::BrI32LeU { target, .. }
+            | Instr::BrI32LeUImm { target, .. }
+            | Instr::BrI32GeS { target, .. }
+            | Instr::BrI32GeSImm { target, .. }
+            | Instr::BrI32GeU { target, .. }
+            | Instr::BrI32GeUImm { target, .. }
+            | Instr::BrI64Eq { target, .. }
+            | Instr::BrI64EqImm { target, .. }
+            | Instr::BrI64Ne { target, .. }
+            | Instr::BrI64NeImm { target, .. }
+            | Instr::BrI64LtS { target, .. }
+            | Instr::BrI64LtSImm { target, .. }
+            | Instr::BrI64LtU { target, .. }
+            | Instr::BrI64LtUImm { target, .. }
+            | Instr::BrI64GtS { target, .. }
+            | Instr::BrI64GtSImm { target, .. }
+            | Instr::BrI64GtU { target, .. }
+            | Instr::BrI64GtUImm { target, .. }
+            | Instr::BrI64LeS { target, .. }
+            | Instr::BrI64LeSImm { target, .. }
+            | Instr::BrI64LeU { target, .. }
+            | Instr::BrI64LeUImm { target, .. }
+            | Instr::BrI64GeS { target, .. }
+            | Instr::BrI64GeSImm { target, .. }
+            | Instr::BrI64GeU { target, .. }
+            | Instr::BrI64GeUImm { target, .. } => Some(target),
+            _ => None,
+        }
     }
 }
 

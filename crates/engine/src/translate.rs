@@ -273,12 +273,33 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn patch(&mut self, at: u32, to: Target) {
-        match &mut self.code[at as usize] {
-            Instr::Br { target }
-            | Instr::BrIfNez { target, .. }
-            | Instr::BrIfEqz { target, .. } => *target = to,
-            other => unreachable!("patching a non-branch {other:?}"),
+        if let Some(target) = self.code[at as usize].target_mut() {
+            *target = to;
         }
+    }
+
+    /// Emits "branch if `cond` is `when`" (target patched later) and returns its index.
+    /// A comparison computed by the previous instruction just for this branch is fused
+    /// into it, so `br_if (i32.lt_s a b)` and `if (i32.eqz x)` are one instruction.
+    fn cond_branch(&mut self, cond: Entry, when: bool) -> u32 {
+        if let (Src::Slot, Some(idx)) = (cond.src, self.fusable) {
+            let last = self.code[idx];
+            let mut probe = last;
+            if probe.dst_mut().is_some_and(|d| *d == cond.pos) {
+                if let Some(fused) = fused_branch(last, when) {
+                    self.code[idx] = fused;
+                    self.fusable = None;
+                    return idx as u32;
+                }
+            }
+        }
+        let cond = self.operand(cond);
+        let instr = if when {
+            Instr::BrIfNez { cond, target: 0 }
+        } else {
+            Instr::BrIfEqz { cond, target: 0 }
+        };
+        self.emit(instr) as u32
     }
 
     // ------------------------------------------------------------------ stack
@@ -571,22 +592,21 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     fn branch_if(&mut self, depth: u32) {
         let cond = self.pop();
-        let cond = self.operand(cond);
         let idx = self.control.len() - 1 - depth as usize;
         let direct = match self.branch_dest(depth) {
             Some((tys, dst)) => !self.needs_copies(tys, dst),
             None => false,
         };
         if direct {
+            let at = self.cond_branch(cond, true);
             if self.control[idx].kind == Kind::Loop {
-                let target = self.control[idx].start;
-                self.emit(Instr::BrIfNez { cond, target });
+                let start = self.control[idx].start;
+                self.patch(at, start);
             } else {
-                let at = self.emit(Instr::BrIfNez { cond, target: 0 }) as u32;
                 self.add_fixup(idx, at);
             }
         } else {
-            let skip = self.emit(Instr::BrIfEqz { cond, target: 0 }) as u32;
+            let skip = self.cond_branch(cond, false);
             self.branch(depth);
             let here = self.pc();
             self.patch(skip, here);
@@ -652,9 +672,14 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     fn translate_if(&mut self, bt: BlockType) {
         let cond = self.pop();
-        let cond = self.operand(cond);
+        // Entering the block may emit copies; fusing stays correct because `cond_branch`
+        // only fuses when the comparison is still the last instruction.
+        let fusable = self.fusable;
         self.enter_block(Kind::If, bt);
-        let at = self.emit(Instr::BrIfEqz { cond, target: 0 }) as u32;
+        if self.code.len().checked_sub(1) == fusable {
+            self.fusable = fusable;
+        }
+        let at = self.cond_branch(cond, false);
         let c = self.control.last_mut().expect("just pushed");
         c.else_patch = Some(at);
         let (height, n) = (c.height, c.params.len());
@@ -1614,4 +1639,228 @@ fn extract_type(op: simd::SimdExtract) -> ValType {
         E::F32x4 => ValType::F32,
         E::F64x2 => ValType::F64,
     }
+}
+
+/// The fused branch equivalent to "compute `cmp`, then branch if the result is `when`".
+fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
+    use Instr as I;
+    Some(match (cmp, when) {
+        (I::I32Eqz(u), true) => I::BrIfEqz {
+            cond: u.src,
+            target: 0,
+        },
+        (I::I32Eqz(u), false) => I::BrIfNez {
+            cond: u.src,
+            target: 0,
+        },
+        (I::I64Eqz(u), true) => I::BrIfEqz64 {
+            cond: u.src,
+            target: 0,
+        },
+        (I::I64Eqz(u), false) => I::BrIfNez64 {
+            cond: u.src,
+            target: 0,
+        },
+        (I::I32Eq(b), true) | (I::I32Ne(b), false) => I::BrI32Eq {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32EqImm(b), true) | (I::I32NeImm(b), false) => I::BrI32EqImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32Ne(b), true) | (I::I32Eq(b), false) => I::BrI32Ne {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32NeImm(b), true) | (I::I32EqImm(b), false) => I::BrI32NeImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32LtS(b), true) | (I::I32GeS(b), false) => I::BrI32LtS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32LtSImm(b), true) | (I::I32GeSImm(b), false) => I::BrI32LtSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32LtU(b), true) | (I::I32GeU(b), false) => I::BrI32LtU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32LtUImm(b), true) | (I::I32GeUImm(b), false) => I::BrI32LtUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32GtS(b), true) | (I::I32LeS(b), false) => I::BrI32GtS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32GtSImm(b), true) | (I::I32LeSImm(b), false) => I::BrI32GtSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32GtU(b), true) | (I::I32LeU(b), false) => I::BrI32GtU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32GtUImm(b), true) | (I::I32LeUImm(b), false) => I::BrI32GtUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32LeS(b), true) | (I::I32GtS(b), false) => I::BrI32LeS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32LeSImm(b), true) | (I::I32GtSImm(b), false) => I::BrI32LeSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32LeU(b), true) | (I::I32GtU(b), false) => I::BrI32LeU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32LeUImm(b), true) | (I::I32GtUImm(b), false) => I::BrI32LeUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32GeS(b), true) | (I::I32LtS(b), false) => I::BrI32GeS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32GeSImm(b), true) | (I::I32LtSImm(b), false) => I::BrI32GeSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32GeU(b), true) | (I::I32LtU(b), false) => I::BrI32GeU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I32GeUImm(b), true) | (I::I32LtUImm(b), false) => I::BrI32GeUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64Eq(b), true) | (I::I64Ne(b), false) => I::BrI64Eq {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64EqImm(b), true) | (I::I64NeImm(b), false) => I::BrI64EqImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64Ne(b), true) | (I::I64Eq(b), false) => I::BrI64Ne {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64NeImm(b), true) | (I::I64EqImm(b), false) => I::BrI64NeImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64LtS(b), true) | (I::I64GeS(b), false) => I::BrI64LtS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64LtSImm(b), true) | (I::I64GeSImm(b), false) => I::BrI64LtSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64LtU(b), true) | (I::I64GeU(b), false) => I::BrI64LtU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64LtUImm(b), true) | (I::I64GeUImm(b), false) => I::BrI64LtUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64GtS(b), true) | (I::I64LeS(b), false) => I::BrI64GtS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64GtSImm(b), true) | (I::I64LeSImm(b), false) => I::BrI64GtSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64GtU(b), true) | (I::I64LeU(b), false) => I::BrI64GtU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64GtUImm(b), true) | (I::I64LeUImm(b), false) => I::BrI64GtUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64LeS(b), true) | (I::I64GtS(b), false) => I::BrI64LeS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64LeSImm(b), true) | (I::I64GtSImm(b), false) => I::BrI64LeSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64LeU(b), true) | (I::I64GtU(b), false) => I::BrI64LeU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64LeUImm(b), true) | (I::I64GtUImm(b), false) => I::BrI64LeUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64GeS(b), true) | (I::I64LtS(b), false) => I::BrI64GeS {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64GeSImm(b), true) | (I::I64LtSImm(b), false) => I::BrI64GeSImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I64GeU(b), true) | (I::I64LtU(b), false) => I::BrI64GeU {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::I64GeUImm(b), true) | (I::I64LtUImm(b), false) => I::BrI64GeUImm {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        _ => return None,
+    })
 }

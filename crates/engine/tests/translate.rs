@@ -272,3 +272,125 @@ fn trap_backtrace_names_functions_and_offsets() {
     );
     assert!(trap.backtrace.iter().all(|f| f.offset.is_some()));
 }
+
+#[test]
+fn fused_compare_branches_agree_with_rust() {
+    type Cmp = (&'static str, fn(i64, i64) -> bool, fn(i64, i64) -> bool);
+    let cmps: [Cmp; 10] = [
+        ("eq", |a, b| a as i32 == b as i32, |a, b| a == b),
+        ("ne", |a, b| a as i32 != b as i32, |a, b| a != b),
+        ("lt_s", |a, b| (a as i32) < b as i32, |a, b| a < b),
+        (
+            "lt_u",
+            |a, b| (a as u32) < b as u32,
+            |a, b| (a as u64) < b as u64,
+        ),
+        ("gt_s", |a, b| a as i32 > b as i32, |a, b| a > b),
+        (
+            "gt_u",
+            |a, b| a as u32 > b as u32,
+            |a, b| a as u64 > b as u64,
+        ),
+        ("le_s", |a, b| a as i32 <= b as i32, |a, b| a <= b),
+        (
+            "le_u",
+            |a, b| a as u32 <= b as u32,
+            |a, b| a as u64 <= b as u64,
+        ),
+        ("ge_s", |a, b| a as i32 >= b as i32, |a, b| a >= b),
+        (
+            "ge_u",
+            |a, b| a as u32 >= b as u32,
+            |a, b| a as u64 >= b as u64,
+        ),
+    ];
+    let mut wat = String::from("(module\n");
+    for (name, _, _) in &cmps {
+        for ty in ["i32", "i64"] {
+            // br_if form, if form, and both with a constant right operand (immediate form).
+            wat.push_str(&format!(
+                "(func (export \"br_{ty}_{name}\") (param {ty} {ty}) (result i32)
+                   (block (br_if 0 ({ty}.{name} (local.get 0) (local.get 1))) (return (i32.const 0)))
+                   (i32.const 1))
+                 (func (export \"if_{ty}_{name}\") (param {ty} {ty}) (result i32)
+                   (if (result i32) ({ty}.{name} (local.get 0) (local.get 1))
+                     (then (i32.const 1)) (else (i32.const 0))))
+                 (func (export \"imm_{ty}_{name}\") (param {ty}) (result i32)
+                   (block (br_if 0 ({ty}.{name} (local.get 0) ({ty}.const -2))) (return (i32.const 0)))
+                   (i32.const 1))\n"
+            ));
+        }
+    }
+    wat.push_str(
+        "(func (export \"eqz64\") (param i64) (result i32)
+           (if (result i32) (i64.eqz (local.get 0)) (then (i32.const 1)) (else (i32.const 0)))))",
+    );
+    let (mut store, inst) = instance(&wat);
+    let values: [i64; 7] = [0, 1, -1, -2, 2, i64::MAX, 1 << 32];
+    for (name, f32, f64) in &cmps {
+        for &a in &values {
+            for &b in &values {
+                let r = call(
+                    &mut store,
+                    inst,
+                    &format!("br_i32_{name}"),
+                    &[Val::I32(a as i32), Val::I32(b as i32)],
+                )
+                .unwrap();
+                assert_eq!(r[0], Val::I32(f32(a, b) as i32), "br i32.{name} {a} {b}");
+                let r = call(
+                    &mut store,
+                    inst,
+                    &format!("if_i32_{name}"),
+                    &[Val::I32(a as i32), Val::I32(b as i32)],
+                )
+                .unwrap();
+                assert_eq!(r[0], Val::I32(f32(a, b) as i32), "if i32.{name} {a} {b}");
+                let r = call(
+                    &mut store,
+                    inst,
+                    &format!("br_i64_{name}"),
+                    &[Val::I64(a), Val::I64(b)],
+                )
+                .unwrap();
+                assert_eq!(r[0], Val::I32(f64(a, b) as i32), "br i64.{name} {a} {b}");
+                let r = call(
+                    &mut store,
+                    inst,
+                    &format!("if_i64_{name}"),
+                    &[Val::I64(a), Val::I64(b)],
+                )
+                .unwrap();
+                assert_eq!(r[0], Val::I32(f64(a, b) as i32), "if i64.{name} {a} {b}");
+            }
+            let r = call(
+                &mut store,
+                inst,
+                &format!("imm_i32_{name}"),
+                &[Val::I32(a as i32)],
+            )
+            .unwrap();
+            assert_eq!(r[0], Val::I32(f32(a, -2) as i32), "imm i32.{name} {a}");
+            let r = call(&mut store, inst, &format!("imm_i64_{name}"), &[Val::I64(a)]).unwrap();
+            assert_eq!(r[0], Val::I32(f64(a, -2) as i32), "imm i64.{name} {a}");
+        }
+    }
+    for (v, want) in [(0i64, 1), (1 << 32, 0), (-1, 0)] {
+        let r = call(&mut store, inst, "eqz64", &[Val::I64(v)]).unwrap();
+        assert_eq!(r[0], Val::I32(want), "i64.eqz {v}");
+    }
+}
+
+#[test]
+fn if_condition_fusion_with_aliases_materialized_at_entry() {
+    // The alias of local 0 must be materialized before the branch on both paths.
+    let (mut store, inst) = instance(
+        r#"(module (func (export "f") (param i32) (result i32)
+            (local.get 0)
+            (if (i32.lt_s (local.get 0) (i32.const 5))
+              (then (local.set 0 (i32.const 100))))
+            (i32.add (local.get 0))))"#,
+    );
+    assert_eq!(call_i32(&mut store, inst, "f", &[3]), 103);
+    assert_eq!(call_i32(&mut store, inst, "f", &[7]), 14);
+}
