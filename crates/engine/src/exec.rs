@@ -1031,28 +1031,28 @@ fn run(
                     Instr::BrIfNez64 { cond, target } => brcmp!(r!(cond) != 0, target),
                     Instr::BrIfEqz64 { cond, target } => brcmp!(r!(cond) == 0, target),
                     Instr::BrI32Eq { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) == (r!(rhs) as u32 as u32), target)
+                        brcmp!((r!(lhs) as u32) == (r!(rhs) as u32), target)
                     }
                     Instr::BrI32EqImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) == (imm as u32), target)
+                        brcmp!((r!(lhs) as u32) == (imm as u32), target)
                     }
                     Instr::BrI64Eq { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u64) == (r!(rhs) as u64), target)
+                        brcmp!((r!(lhs)) == (r!(rhs)), target)
                     }
                     Instr::BrI64EqImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u64) == (imm as i64 as u64), target)
+                        brcmp!((r!(lhs)) == (imm as i64 as u64), target)
                     }
                     Instr::BrI32Ne { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) != (r!(rhs) as u32 as u32), target)
+                        brcmp!((r!(lhs) as u32) != (r!(rhs) as u32), target)
                     }
                     Instr::BrI32NeImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) != (imm as u32), target)
+                        brcmp!((r!(lhs) as u32) != (imm as u32), target)
                     }
                     Instr::BrI64Ne { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u64) != (r!(rhs) as u64), target)
+                        brcmp!((r!(lhs)) != (r!(rhs)), target)
                     }
                     Instr::BrI64NeImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u64) != (imm as i64 as u64), target)
+                        brcmp!((r!(lhs)) != (imm as i64 as u64), target)
                     }
                     Instr::BrI32LtS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32 as i32) < (r!(rhs) as u32 as i32), target)
@@ -1067,16 +1067,16 @@ fn run(
                         brcmp!((r!(lhs) as i64) < (imm as i64 as i64), target)
                     }
                     Instr::BrI32LtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) < (r!(rhs) as u32 as u32), target)
+                        brcmp!((r!(lhs) as u32) < (r!(rhs) as u32), target)
                     }
                     Instr::BrI32LtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) < (imm as u32), target)
+                        brcmp!((r!(lhs) as u32) < (imm as u32), target)
                     }
                     Instr::BrI64LtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u64) < (r!(rhs) as u64), target)
+                        brcmp!((r!(lhs)) < (r!(rhs)), target)
                     }
                     Instr::BrI64LtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u64) < (imm as i64 as u64), target)
+                        brcmp!((r!(lhs)) < (imm as i64 as u64), target)
                     }
                     Instr::BrI32GtS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32 as i32) > (r!(rhs) as u32 as i32), target)
@@ -1091,16 +1091,16 @@ fn run(
                         brcmp!((r!(lhs) as i64) > (imm as i64 as i64), target)
                     }
                     Instr::BrI32GtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) > (r!(rhs) as u32 as u32), target)
+                        brcmp!((r!(lhs) as u32) > (r!(rhs) as u32), target)
                     }
                     Instr::BrI32GtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) > (imm as u32), target)
+                        brcmp!((r!(lhs) as u32) > (imm as u32), target)
                     }
                     Instr::BrI64GtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u64) > (r!(rhs) as u64), target)
+                        brcmp!((r!(lhs)) > (r!(rhs)), target)
                     }
                     Instr::BrI64GtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u64) > (imm as i64 as u64), target)
+                        brcmp!((r!(lhs)) > (imm as i64 as u64), target)
                     }
                     Instr::BrI32LeS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32 as i32) <= (r!(rhs) as u32 as i32), target)
@@ -1115,16 +1115,16 @@ fn run(
                         brcmp!((r!(lhs) as i64) <= (imm as i64 as i64), target)
                     }
                     Instr::BrI32LeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) <= (r!(rhs) as u32 as u32), target)
+                        brcmp!((r!(lhs) as u32) <= (r!(rhs) as u32), target)
                     }
                     Instr::BrI32LeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) <= (imm as u32), target)
+                        brcmp!((r!(lhs) as u32) <= (imm as u32), target)
                     }
                     Instr::BrI64LeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u64) <= (r!(rhs) as u64), target)
+                        brcmp!((r!(lhs)) <= (r!(rhs)), target)
                     }
                     Instr::BrI64LeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u64) <= (imm as i64 as u64), target)
+                        brcmp!((r!(lhs)) <= (imm as i64 as u64), target)
                     }
                     Instr::BrI32GeS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32 as i32) >= (r!(rhs) as u32 as i32), target)
@@ -1139,16 +1139,16 @@ fn run(
                         brcmp!((r!(lhs) as i64) >= (imm as i64 as i64), target)
                     }
                     Instr::BrI32GeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) >= (r!(rhs) as u32 as u32), target)
+                        brcmp!((r!(lhs) as u32) >= (r!(rhs) as u32), target)
                     }
                     Instr::BrI32GeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as u32) >= (imm as u32), target)
+                        brcmp!((r!(lhs) as u32) >= (imm as u32), target)
                     }
                     Instr::BrI64GeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u64) >= (r!(rhs) as u64), target)
+                        brcmp!((r!(lhs)) >= (r!(rhs)), target)
                     }
                     Instr::BrI64GeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u64) >= (imm as i64 as u64), target)
+                        brcmp!((r!(lhs)) >= (imm as i64 as u64), target)
                     }
                     Instr::BrTable { index, len } => {
                         let i = (r!(index) as u32).min(len);
