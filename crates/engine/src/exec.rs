@@ -1058,13 +1058,13 @@ fn run(
                         brcmp!((r!(lhs) as u32 as i32) < (r!(rhs) as u32 as i32), target)
                     }
                     Instr::BrI32LtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) < (imm as i32), target)
+                        brcmp!((r!(lhs) as u32 as i32) < (imm), target)
                     }
                     Instr::BrI64LtS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as i64) < (r!(rhs) as i64), target)
                     }
                     Instr::BrI64LtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) < (imm as i64 as i64), target)
+                        brcmp!((r!(lhs) as i64) < (imm as i64), target)
                     }
                     Instr::BrI32LtU { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32) < (r!(rhs) as u32), target)
@@ -1082,13 +1082,13 @@ fn run(
                         brcmp!((r!(lhs) as u32 as i32) > (r!(rhs) as u32 as i32), target)
                     }
                     Instr::BrI32GtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) > (imm as i32), target)
+                        brcmp!((r!(lhs) as u32 as i32) > (imm), target)
                     }
                     Instr::BrI64GtS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as i64) > (r!(rhs) as i64), target)
                     }
                     Instr::BrI64GtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) > (imm as i64 as i64), target)
+                        brcmp!((r!(lhs) as i64) > (imm as i64), target)
                     }
                     Instr::BrI32GtU { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32) > (r!(rhs) as u32), target)
@@ -1106,13 +1106,13 @@ fn run(
                         brcmp!((r!(lhs) as u32 as i32) <= (r!(rhs) as u32 as i32), target)
                     }
                     Instr::BrI32LeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) <= (imm as i32), target)
+                        brcmp!((r!(lhs) as u32 as i32) <= (imm), target)
                     }
                     Instr::BrI64LeS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as i64) <= (r!(rhs) as i64), target)
                     }
                     Instr::BrI64LeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) <= (imm as i64 as i64), target)
+                        brcmp!((r!(lhs) as i64) <= (imm as i64), target)
                     }
                     Instr::BrI32LeU { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32) <= (r!(rhs) as u32), target)
@@ -1130,13 +1130,13 @@ fn run(
                         brcmp!((r!(lhs) as u32 as i32) >= (r!(rhs) as u32 as i32), target)
                     }
                     Instr::BrI32GeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) >= (imm as i32), target)
+                        brcmp!((r!(lhs) as u32 as i32) >= (imm), target)
                     }
                     Instr::BrI64GeS { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as i64) >= (r!(rhs) as i64), target)
                     }
                     Instr::BrI64GeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) >= (imm as i64 as i64), target)
+                        brcmp!((r!(lhs) as i64) >= (imm as i64), target)
                     }
                     Instr::BrI32GeU { lhs, rhs, target } => {
                         brcmp!((r!(lhs) as u32) >= (r!(rhs) as u32), target)
