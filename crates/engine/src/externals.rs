@@ -39,11 +39,9 @@ pub(crate) fn new_memory(inner: &mut StoreInner, ty: MemoryType) -> Result<u32, 
         )));
     }
     let bytes = ty.minimum as usize * PAGE_SIZE;
-    let mut data = Vec::new();
-    data.try_reserve_exact(bytes).map_err(|_| {
-        Error::LimitExceeded(format!("cannot allocate {} pages of memory", ty.minimum))
-    })?;
-    data.resize(bytes, 0);
+    // `vec![0; n]` asks the allocator for zeroed memory, which the OS provides lazily: the
+    // host pays only for pages the guest touches. `n` is at most 4 GiB (checked above).
+    let data = vec![0u8; bytes];
     inner.memories.push(MemoryEntity { data, ty });
     Ok(inner.memories.len() as u32 - 1)
 }
