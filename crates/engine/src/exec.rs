@@ -198,24 +198,28 @@ fn trunc_result<T>(r: Result<T, num::TruncError>) -> Result<T, TrapKind> {
     })
 }
 
-/// Grows `mem` by `delta` pages; the old size in pages, or `u32::MAX` (-1) on failure.
-pub(crate) fn memory_grow(mem: &mut MemoryEntity, delta: u32) -> u32 {
+/// Grows `mem` by `delta` pages within its maximum and the store's total (`total` bytes,
+/// at most `total_limit`); the old size in pages, or `u32::MAX` (-1) on failure.
+pub(crate) fn memory_grow(
+    mem: &mut MemoryEntity,
+    delta: u32,
+    total: &mut usize,
+    total_limit: usize,
+) -> u32 {
     let old = (mem.data.len() / PAGE_SIZE) as u32;
     let Some(new) = old.checked_add(delta) else {
         return u32::MAX;
     };
-    if new > mem.max_pages() {
+    let added = delta as usize * PAGE_SIZE;
+    if new > mem.max_pages() || total.saturating_add(added) > total_limit {
         return u32::MAX;
     }
     let new_len = new as usize * PAGE_SIZE;
-    if mem
-        .data
-        .try_reserve_exact(new_len - mem.data.len())
-        .is_err()
-    {
+    if mem.data.try_reserve_exact(added).is_err() {
         return u32::MAX;
     }
     mem.data.resize(new_len, 0);
+    *total += added;
     old
 }
 
@@ -244,6 +248,9 @@ fn run(
                 tables,
                 globals,
                 funcs,
+                limits,
+                memory_bytes,
+                table_elements,
                 ..
             } = &mut *inner;
             let inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
@@ -847,7 +854,9 @@ fn run(
                         r!(dst) = (mem.data.len() / PAGE_SIZE) as u64;
                     }
                     Instr::MemoryGrow { dst, delta, .. } => {
-                        r!(dst) = memory_grow(mem, r!(delta) as u32) as u64;
+                        r!(dst) =
+                            memory_grow(mem, r!(delta) as u32, memory_bytes, limits.total_memory)
+                                as u64;
                     }
                     Instr::MemoryFill { args, .. } => {
                         let (d, v, n) = (r!(args), r!(args + 1), r!(args + 2));
@@ -910,7 +919,8 @@ fn run(
                     Instr::TableGrow { args, table } => {
                         let (init, delta) = (r!(args), r!(args + 1) as u32);
                         let t = &mut tables[inst.tables[table as usize] as usize];
-                        r!(args) = t.grow(delta, init) as u64;
+                        r!(args) =
+                            t.grow(delta, init, table_elements, limits.total_table_elements) as u64;
                     }
                     Instr::TableFill { args, table } => {
                         let (i, v, n) = (r!(args) as u32 as u64, r!(args + 1), r!(args + 2));

@@ -3,10 +3,7 @@
 use crate::error::{Error, TrapKind};
 use crate::exec::memory_grow;
 use crate::func::Func;
-use crate::store::{
-    AsContext, AsContextMut, GlobalEntity, MemoryEntity, StoreInner, TableEntity, MAX_PAGES,
-    PAGE_SIZE,
-};
+use crate::store::{AsContext, AsContextMut, GlobalEntity, MemoryEntity, StoreInner, TableEntity};
 use crate::types::*;
 use crate::values::Val;
 
@@ -31,25 +28,10 @@ pub struct Memory {
     pub(crate) index: u32,
 }
 
-pub(crate) fn new_memory(inner: &mut StoreInner, ty: MemoryType) -> Result<u32, Error> {
-    if ty.minimum > MAX_PAGES || ty.maximum.is_some_and(|m| m > MAX_PAGES) {
-        return Err(Error::LimitExceeded(format!(
-            "memory of {} pages exceeds the 4 GiB limit",
-            ty.minimum
-        )));
-    }
-    let bytes = ty.minimum as usize * PAGE_SIZE;
-    // `vec![0; n]` asks the allocator for zeroed memory, which the OS provides lazily: the
-    // host pays only for pages the guest touches. `n` is at most 4 GiB (checked above).
-    let data = vec![0u8; bytes];
-    inner.memories.push(MemoryEntity { data, ty });
-    Ok(inner.memories.len() as u32 - 1)
-}
-
 impl Memory {
     pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory, Error> {
         let ctx = store.as_context_mut();
-        let index = new_memory(ctx.inner, ty)?;
+        let index = ctx.inner.new_memory(ty)?;
         Ok(Memory {
             store: ctx.inner.id,
             index,
@@ -165,8 +147,10 @@ impl Memory {
     pub fn grow(&self, mut store: impl AsContextMut, delta: u32) -> Result<u32, Error> {
         let ctx = store.as_context_mut();
         ctx.inner.check(self.store)?;
-        let mem = &mut ctx.inner.memories[self.index as usize];
-        match memory_grow(mem, delta) {
+        let total_limit = ctx.inner.limits.total_memory;
+        let inner = &mut *ctx.inner;
+        let mem = &mut inner.memories[self.index as usize];
+        match memory_grow(mem, delta, &mut inner.memory_bytes, total_limit) {
             u32::MAX => Err(Error::LimitExceeded(format!(
                 "cannot grow memory by {delta} pages (maximum {} pages)",
                 mem.max_pages()
@@ -199,20 +183,10 @@ impl Table {
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table, Error> {
         let ctx = store.as_context_mut();
         let cell = ref_cell(ctx.inner, ty.element, init)?;
-        let inner = ctx.inner;
-        if ty.minimum > crate::store::MAX_TABLE_ELEMS {
-            return Err(Error::LimitExceeded(format!(
-                "table of {} elements",
-                ty.minimum
-            )));
-        }
-        inner.tables.push(TableEntity {
-            elems: vec![cell; ty.minimum as usize],
-            ty,
-        });
+        let index = ctx.inner.new_table(ty, cell)?;
         Ok(Table {
-            store: inner.id,
-            index: inner.tables.len() as u32 - 1,
+            store: ctx.inner.id,
+            index,
         })
     }
 
@@ -274,8 +248,10 @@ impl Table {
         ctx.inner.check(self.store)?;
         let ty = ctx.inner.tables[self.index as usize].ty.element;
         let cell = ref_cell(ctx.inner, ty, init)?;
-        let t = &mut ctx.inner.tables[self.index as usize];
-        match t.grow(delta, cell) {
+        let total_limit = ctx.inner.limits.total_table_elements;
+        let inner = &mut *ctx.inner;
+        let t = &mut inner.tables[self.index as usize];
+        match t.grow(delta, cell, &mut inner.table_elements, total_limit) {
             u32::MAX => Err(Error::LimitExceeded(format!(
                 "cannot grow table by {delta} elements (maximum {})",
                 t.max()

@@ -2,13 +2,10 @@
 //! the start function.
 
 use crate::error::{Error, TrapKind};
-use crate::externals::{new_memory, Extern, Global, Memory, Table};
+use crate::externals::{Extern, Global, Memory, Table};
 use crate::func::{Func, TypedFunc, WasmParams, WasmResults};
 use crate::module::{ConstExpr, ConstOp, ExportKind, ImportKind, Module, SegmentMode};
-use crate::store::{
-    AsContext, AsContextMut, FuncEntity, GlobalEntity, InstanceEntity, StoreInner, TableEntity,
-    MAX_TABLE_ELEMS,
-};
+use crate::store::{AsContext, AsContextMut, FuncEntity, GlobalEntity, InstanceEntity, StoreInner};
 use crate::types::*;
 
 /// An instantiated module.
@@ -211,6 +208,12 @@ impl Instance {
         }
 
         let inner = &mut *ctx.inner;
+        if inner.instances.len() >= inner.limits.instances {
+            return Err(Error::LimitExceeded(format!(
+                "store limit `instances` ({}) reached",
+                inner.limits.instances
+            )));
+        }
         let instance_index = inner.instances.len() as u32;
         // Defined functions.
         for (i, &ty) in m.funcs[m.num_imported_funcs as usize..].iter().enumerate() {
@@ -224,20 +227,11 @@ impl Instance {
         }
         // Defined tables and memories.
         for t in &m.tables[m.num_imported_tables as usize..] {
-            if t.minimum > MAX_TABLE_ELEMS {
-                return Err(Error::LimitExceeded(format!(
-                    "table of {} elements exceeds the limit of {MAX_TABLE_ELEMS}",
-                    t.minimum
-                )));
-            }
-            inner.tables.push(TableEntity {
-                elems: vec![0; t.minimum as usize],
-                ty: *t,
-            });
-            inst.tables.push(inner.tables.len() as u32 - 1);
+            let idx = inner.new_table(*t, 0)?;
+            inst.tables.push(idx);
         }
         for mt in &m.memories[m.num_imported_memories as usize..] {
-            let idx = new_memory(inner, *mt)?;
+            let idx = inner.new_memory(*mt)?;
             inst.memories.push(idx);
         }
         // Globals, in order (later initializers may read earlier globals).

@@ -52,6 +52,7 @@ mod externals;
 mod func;
 mod instance;
 pub(crate) mod ir;
+mod limits;
 mod linker;
 mod module;
 mod num;
@@ -69,6 +70,7 @@ pub use func::{
     V128,
 };
 pub use instance::Instance;
+pub use limits::StoreLimits;
 pub use linker::Linker;
 pub use module::Module;
 pub use store::{AsContext, AsContextMut, Caller, Store, StoreContext, StoreContextMut};

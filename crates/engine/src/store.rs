@@ -5,6 +5,7 @@
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::exec::{self, HostCaller};
+use crate::limits::StoreLimits;
 use crate::module::ModuleInner;
 use crate::types::{GlobalType, MemoryType, TableType};
 use std::any::Any;
@@ -14,8 +15,6 @@ use std::sync::Arc;
 pub(crate) const PAGE_SIZE: usize = 65536;
 /// The spec's limit for 32-bit memories.
 pub(crate) const MAX_PAGES: u32 = 65536;
-/// Upper bound on table elements when the module declares no maximum.
-pub(crate) const MAX_TABLE_ELEMS: u32 = 10_000_000;
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -61,6 +60,8 @@ pub(crate) struct InstanceEntity {
 pub(crate) struct MemoryEntity {
     pub(crate) data: Vec<u8>,
     pub(crate) ty: MemoryType,
+    /// Effective maximum in pages: declared maximum, spec maximum and store limit.
+    pub(crate) limit_pages: u32,
 }
 
 impl MemoryEntity {
@@ -71,11 +72,12 @@ impl MemoryEntity {
                 minimum: 0,
                 maximum: Some(0),
             },
+            limit_pages: 0,
         }
     }
 
     pub(crate) fn max_pages(&self) -> u32 {
-        self.ty.maximum.unwrap_or(MAX_PAGES).min(MAX_PAGES)
+        self.limit_pages
     }
 
     pub(crate) fn pages(&self) -> u32 {
@@ -86,26 +88,30 @@ impl MemoryEntity {
 pub(crate) struct TableEntity {
     pub(crate) elems: Vec<u64>,
     pub(crate) ty: TableType,
+    /// Effective maximum: declared maximum and store limit.
+    pub(crate) limit: u32,
 }
 
 impl TableEntity {
     pub(crate) fn max(&self) -> u32 {
-        self.ty
-            .maximum
-            .unwrap_or(MAX_TABLE_ELEMS)
-            .min(MAX_TABLE_ELEMS)
+        self.limit
     }
 
-    /// Grows by `delta` elements set to `init`; the old size, or `u32::MAX` (-1) on failure.
-    pub(crate) fn grow(&mut self, delta: u32, init: u64) -> u32 {
+    /// Grows by `delta` elements set to `init`, within the table's maximum and the store's
+    /// total (`total`/`total_limit`); the old size, or `u32::MAX` (-1) on failure.
+    pub(crate) fn grow(&mut self, delta: u32, init: u64, total: &mut u64, total_limit: u64) -> u32 {
         let old = self.elems.len() as u32;
         let Some(new) = old.checked_add(delta) else {
             return u32::MAX;
         };
-        if new > self.max() || self.elems.try_reserve_exact(delta as usize).is_err() {
+        if new > self.max()
+            || total.saturating_add(delta as u64) > total_limit
+            || self.elems.try_reserve_exact(delta as usize).is_err()
+        {
             return u32::MAX;
         }
         self.elems.resize(new as usize, init);
+        *total += delta as u64;
         old
     }
 }
@@ -130,9 +136,85 @@ pub struct StoreInner {
     pub(crate) frame_pool: Vec<Vec<exec::Frame>>,
     /// Wasm frames active in outer invocations (host functions re-entering wasm).
     pub(crate) call_depth: usize,
+    pub(crate) limits: StoreLimits,
+    /// Bytes of all linear memories and elements of all tables, for the store-wide limits.
+    pub(crate) memory_bytes: usize,
+    pub(crate) table_elements: u64,
 }
 
 impl StoreInner {
+    /// Creates a table, enforcing the store's limits.
+    pub(crate) fn new_table(&mut self, ty: TableType, init: u64) -> Result<u32, Error> {
+        let l = &self.limits;
+        if self.tables.len() >= l.tables {
+            return Err(Error::LimitExceeded(format!(
+                "store limit `tables` ({}) reached",
+                l.tables
+            )));
+        }
+        if ty.minimum > l.table_elements {
+            return Err(Error::LimitExceeded(format!(
+                "table of {} elements exceeds the limit `table_elements` ({})",
+                ty.minimum, l.table_elements
+            )));
+        }
+        if self.table_elements + ty.minimum as u64 > l.total_table_elements {
+            return Err(Error::LimitExceeded(format!(
+                "tables would hold more than the limit `total_table_elements` ({})",
+                l.total_table_elements
+            )));
+        }
+        let limit = ty.maximum.unwrap_or(u32::MAX).min(l.table_elements);
+        self.table_elements += ty.minimum as u64;
+        self.tables.push(TableEntity {
+            elems: vec![init; ty.minimum as usize],
+            ty,
+            limit,
+        });
+        Ok(self.tables.len() as u32 - 1)
+    }
+
+    /// Creates a linear memory, enforcing the spec's and the store's limits.
+    pub(crate) fn new_memory(&mut self, ty: MemoryType) -> Result<u32, Error> {
+        let l = &self.limits;
+        if self.memories.len() >= l.memories {
+            return Err(Error::LimitExceeded(format!(
+                "store limit `memories` ({}) reached",
+                l.memories
+            )));
+        }
+        let limit_pages = ty
+            .maximum
+            .unwrap_or(MAX_PAGES)
+            .min(MAX_PAGES)
+            .min((l.memory_size / PAGE_SIZE).min(MAX_PAGES as usize) as u32);
+        let bytes = ty.minimum as usize * PAGE_SIZE;
+        if ty.minimum > MAX_PAGES || bytes > l.memory_size {
+            return Err(Error::LimitExceeded(format!(
+                "memory of {} pages ({} KiB) exceeds the limit `memory_size` ({} KiB)",
+                ty.minimum,
+                bytes / 1024,
+                l.memory_size / 1024
+            )));
+        }
+        if self.memory_bytes.saturating_add(bytes) > l.total_memory {
+            return Err(Error::LimitExceeded(format!(
+                "memories would exceed the limit `total_memory` ({} KiB)",
+                l.total_memory / 1024
+            )));
+        }
+        // `vec![0; n]` asks the allocator for zeroed memory, which the OS provides lazily:
+        // the host pays only for pages the guest touches.
+        let data = vec![0u8; bytes];
+        self.memory_bytes += bytes;
+        self.memories.push(MemoryEntity {
+            data,
+            ty,
+            limit_pages,
+        });
+        Ok(self.memories.len() as u32 - 1)
+    }
+
     pub(crate) fn check(&self, store_id: u64) -> Result<(), Error> {
         if store_id == self.id {
             Ok(())
@@ -168,6 +250,9 @@ impl<T> Store<T> {
                 stack_pool: Vec::new(),
                 frame_pool: Vec::new(),
                 call_depth: 0,
+                limits: StoreLimits::default(),
+                memory_bytes: 0,
+                table_elements: 0,
             },
             data,
             hosts: Vec::new(),
@@ -176,6 +261,16 @@ impl<T> Store<T> {
 
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// Replaces the store's resource limits (they apply to entities created afterwards and
+    /// to every later `memory.grow`/`table.grow`).
+    pub fn set_limits(&mut self, limits: StoreLimits) {
+        self.inner.limits = limits;
+    }
+
+    pub fn limits(&self) -> &StoreLimits {
+        &self.inner.limits
     }
 
     pub fn data(&self) -> &T {
