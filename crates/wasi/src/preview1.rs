@@ -932,7 +932,10 @@ pub(crate) fn path_open(
         if o.create || o.exclusive || o.truncate {
             return Err(Errno::INVAL);
         }
-        o.write = false;
+        // A directory cannot be opened for writing (the test suite expects ISDIR).
+        if o.write {
+            return Err(Errno::ISDIR);
+        }
     }
     if !o.read && !o.write {
         o.read = true;
