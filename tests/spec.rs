@@ -76,9 +76,18 @@ fn testsuite_dir() -> PathBuf {
     dir
 }
 
-/// Runs one file; returns (passed, failed lines that are not expected, expected lines that passed).
+/// Runs one file; returns the problems: unexpected failures and expected ones that passed.
 fn run(path: &Path, expected: &[(u32, &str)], total: &mut (usize, usize)) -> Vec<String> {
-    let report = nanoproc_wast::run_file(path).unwrap_or_else(|e| panic!("{e}"));
+    run_with(path, expected, total, &nanoproc_engine::Config::default())
+}
+
+fn run_with(
+    path: &Path,
+    expected: &[(u32, &str)],
+    total: &mut (usize, usize),
+    config: &nanoproc_engine::Config,
+) -> Vec<String> {
+    let report = nanoproc_wast::run_file_with(path, config).unwrap_or_else(|e| panic!("{e}"));
     let name = path.display().to_string();
     println!("{name}: {} passed, {} failed", report.passed, report.failed);
     total.0 += report.passed;
@@ -110,6 +119,17 @@ fn run(path: &Path, expected: &[(u32, &str)], total: &mut (usize, usize)) -> Vec
 
 #[test]
 fn spec_testsuite_wasm2() {
+    spec_wasm2(&nanoproc_engine::Config::default());
+}
+
+/// The same suite with fuel metering: the extra instructions at every jump target must not
+/// change any result.
+#[test]
+fn spec_testsuite_wasm2_with_fuel_metering() {
+    spec_wasm2(nanoproc_engine::Config::new().consume_fuel(true));
+}
+
+fn spec_wasm2(config: &nanoproc_engine::Config) {
     let dir = testsuite_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("readable testsuite folder")
@@ -131,7 +151,7 @@ fn spec_testsuite_wasm2() {
             .filter(|(f, _, _)| *f == fname)
             .map(|(_, l, w)| (*l, *w))
             .collect();
-        problems.extend(run(file, &expected, &mut total));
+        problems.extend(run_with(file, &expected, &mut total, config));
     }
     println!("spec 2.0: {} files", files.len());
     println!("{} passed, {} failed", total.0, total.1);

@@ -9,7 +9,7 @@
 //! - fib(30): recursive calls (WAT below).
 //! - sum 100M i64: a tight counted loop.
 
-use nanoproc_engine::{Engine, Linker, Module, Store};
+use nanoproc_engine::{Config, Engine, Linker, Module, Store};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -107,29 +107,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => println!("| compile | skipped: sightglass folder not found | — |"),
     }
 
-    let module = Module::new(&engine, FIB)?;
-    let mut store = Store::new(&engine, ());
-    let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
-    let fib = inst.get_typed_func::<i32, i32>(&store, "fib")?;
-    let (t, r) = time(runs, || fib.call(&mut store, 30));
-    assert_eq!(r?, 832_040, "fib(30) computed a wrong value");
-    // fib(30) makes 2_692_537 calls.
-    println!(
-        "| fib(30) recursive | {:.1} ms | {:.1} ns/call |",
-        t.as_secs_f64() * 1e3,
-        t.as_secs_f64() * 1e9 / 2_692_537.0
-    );
+    // Execution under three configurations, to measure what the safety checks cost.
+    let mut plain = Config::new();
+    plain.interruptible(false);
+    let mut fuel = Config::new();
+    fuel.consume_fuel(true);
+    let configs = [
+        ("no checks", plain),
+        ("interruptible (default)", Config::new()),
+        ("interruptible + fuel", fuel),
+    ];
+    for (label, config) in &configs {
+        let engine = Engine::new(config);
+        let mut store = Store::new(&engine, ());
+        let _ = store.set_fuel(u64::MAX);
+        let module = Module::new(&engine, FIB)?;
+        let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
+        let fib = inst.get_typed_func::<i32, i32>(&store, "fib")?;
+        let (t, r) = time(runs, || fib.call(&mut store, 30));
+        assert_eq!(r?, 832_040, "fib(30) computed a wrong value");
+        // fib(30) makes 2_692_537 calls.
+        println!(
+            "| fib(30) recursive, {label} | {:.1} ms | {:.1} ns/call |",
+            t.as_secs_f64() * 1e3,
+            t.as_secs_f64() * 1e9 / 2_692_537.0
+        );
 
-    let module = Module::new(&engine, SUM)?;
-    let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
-    let sum = inst.get_typed_func::<i64, i64>(&store, "sum")?;
-    let n: i64 = 100_000_000;
-    let (t, r) = time(runs, || sum.call(&mut store, n));
-    assert_eq!(r?, n * (n - 1) / 2, "sum computed a wrong value");
-    println!(
-        "| sum 100M i64 loop | {:.1} ms | {:.2} ns/iteration |",
-        t.as_secs_f64() * 1e3,
-        t.as_secs_f64() * 1e9 / n as f64
-    );
+        let module = Module::new(&engine, SUM)?;
+        let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
+        let sum = inst.get_typed_func::<i64, i64>(&store, "sum")?;
+        let n: i64 = 100_000_000;
+        let (t, r) = time(runs, || sum.call(&mut store, n));
+        assert_eq!(r?, n * (n - 1) / 2, "sum computed a wrong value");
+        println!(
+            "| sum 100M i64 loop, {label} | {:.1} ms | {:.2} ns/iteration |",
+            t.as_secs_f64() * 1e3,
+            t.as_secs_f64() * 1e9 / n as f64
+        );
+    }
     Ok(())
 }

@@ -12,6 +12,8 @@ pub struct Config {
     pub(crate) extended_const: bool,
     pub(crate) max_call_depth: usize,
     pub(crate) max_stack_cells: usize,
+    pub(crate) consume_fuel: bool,
+    pub(crate) interruptible: bool,
 }
 
 impl Default for Config {
@@ -22,6 +24,8 @@ impl Default for Config {
             extended_const: true,
             max_call_depth: 100_000,
             max_stack_cells: 8 * 1024 * 1024,
+            consume_fuel: false,
+            interruptible: true,
         }
     }
 }
@@ -58,6 +62,20 @@ impl Config {
     /// Maximum size of the value stack in 8-byte cells (default 8 Mi cells = 64 MiB).
     pub fn max_stack_cells(&mut self, cells: usize) -> &mut Config {
         self.max_stack_cells = cells.max(1024);
+        self
+    }
+
+    /// Meters execution with fuel (default off). Stores then start with no fuel: give them
+    /// some with `Store::set_fuel`. See `costs` for what one unit is.
+    pub fn consume_fuel(&mut self, enable: bool) -> &mut Config {
+        self.consume_fuel = enable;
+        self
+    }
+
+    /// Checks for interruption (`InterruptHandle`, `Store::set_deadline`) at function
+    /// entries, loop headers and inside bulk operations (default on).
+    pub fn interruptible(&mut self, enable: bool) -> &mut Config {
+        self.interruptible = enable;
         self
     }
 

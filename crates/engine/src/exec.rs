@@ -3,7 +3,9 @@
 //! `call stack exhausted` trap at the configured depth. Host functions calling back into wasm
 //! do recurse (one host frame per re-entry), and the depth limit counts across re-entries.
 
+use crate::costs;
 use crate::error::{Error, FrameInfo, Trap, TrapKind};
+use crate::interrupt::InterruptState;
 use crate::ir::*;
 use crate::module::ModuleInner;
 use crate::num;
@@ -48,6 +50,8 @@ enum Exit {
         host: u32,
         cells: u32,
     },
+    /// The region starting at the current instruction needs more fuel than is left.
+    OutOfFuel,
     /// The entry function returned.
     Done,
     Trap(TrapKind),
@@ -167,6 +171,52 @@ fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
     Some(start as usize..end as usize)
 }
 
+/// `data.fill(v)` in chunks, stopping early (false) when an interruption is pending.
+fn fill_chunked(data: &mut [u8], v: u8, stop: &InterruptState) -> bool {
+    for chunk in data.chunks_mut(costs::BULK_CHUNK) {
+        chunk.fill(v);
+        if stop.pending() {
+            return !stop.take();
+        }
+    }
+    true
+}
+
+/// `data.copy_within(src, dst)` (a memmove) in chunks, in the direction that keeps
+/// overlapping copies correct; false when stopped by an interruption.
+fn copy_within_chunked(
+    data: &mut [u8],
+    src: std::ops::Range<usize>,
+    dst: usize,
+    stop: &InterruptState,
+) -> bool {
+    let n = src.len();
+    let chunk = costs::BULK_CHUNK;
+    if dst <= src.start {
+        let mut off = 0;
+        while off < n {
+            let len = chunk.min(n - off);
+            data.copy_within(src.start + off..src.start + off + len, dst + off);
+            off += len;
+            if off < n && stop.pending() {
+                return !stop.take();
+            }
+        }
+    } else {
+        let mut end = n;
+        while end > 0 {
+            let len = chunk.min(end);
+            let start = end - len;
+            data.copy_within(src.start + start..src.start + end, dst + start);
+            end = start;
+            if end > 0 && stop.pending() {
+                return !stop.take();
+            }
+        }
+    }
+    true
+}
+
 fn get_u128(regs: &[u64], s: Slot) -> u128 {
     let s = s as usize;
     (regs[s] as u128) | ((regs[s + 1] as u128) << 64)
@@ -232,6 +282,8 @@ fn run(
     let max_depth = inner.engine.config().max_call_depth;
     let max_cells = inner.engine.config().max_stack_cells;
     let depth_base = inner.call_depth;
+    let metering = inner.engine.config().consume_fuel;
+    let interrupt = inner.interrupt.clone();
     let mut cur_instance = u32::MAX;
     let mut module: Arc<ModuleInner> = inner.instances[frames[0].instance as usize].module.clone();
     let mut empty_memory = MemoryEntity::empty();
@@ -251,6 +303,7 @@ fn run(
                 limits,
                 memory_bytes,
                 table_elements,
+                fuel,
                 ..
             } = &mut *inner;
             let inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
@@ -361,6 +414,22 @@ fn run(
                     let $x = f64_of(r!(lhs));
                     let $y = f64_of(r!(rhs));
                     r!(dst) = $e;
+                }};
+            }
+            // Charges fuel for a bulk operation touching `n` units; when fuel is short,
+            // re-executes this instruction after the out-of-fuel handler refills.
+            macro_rules! bulk_fuel {
+                ($n:expr, $per:expr) => {{
+                    if metering {
+                        let cost = ($n as u64) / $per;
+                        if *fuel < cost {
+                            if let Some(f) = frames.last_mut() {
+                                f.pc = pc as u32;
+                            }
+                            break Exit::OutOfFuel;
+                        }
+                        *fuel -= cost;
+                    }
                 }};
             }
             macro_rules! brcmp {
@@ -861,7 +930,12 @@ fn run(
                     Instr::MemoryFill { args, .. } => {
                         let (d, v, n) = (r!(args), r!(args + 1), r!(args + 2));
                         match range(d as u32 as u64, n as u32 as u64, mem.data.len()) {
-                            Some(rg) => mem.data[rg].fill(v as u8),
+                            Some(rg) => {
+                                bulk_fuel!(rg.len(), costs::BULK_BYTES_PER_FUEL);
+                                if !fill_chunked(&mut mem.data[rg], v as u8, &interrupt) {
+                                    trap!(TrapKind::Interrupted);
+                                }
+                            }
                             None => trap!(TrapKind::MemoryOutOfBounds),
                         }
                     }
@@ -873,7 +947,12 @@ fn run(
                         );
                         let len = mem.data.len();
                         match (range(d, n, len), range(s, n, len)) {
-                            (Some(dr), Some(sr)) => mem.data.copy_within(sr, dr.start),
+                            (Some(dr), Some(sr)) => {
+                                bulk_fuel!(n, costs::BULK_BYTES_PER_FUEL);
+                                if !copy_within_chunked(&mut mem.data, sr, dr.start, &interrupt) {
+                                    trap!(TrapKind::Interrupted);
+                                }
+                            }
                             _ => trap!(TrapKind::MemoryOutOfBounds),
                         }
                     }
@@ -885,7 +964,10 @@ fn run(
                         );
                         let seg = &inst.datas[data as usize];
                         match (range(d, n, mem.data.len()), range(s, n, seg.len())) {
-                            (Some(dr), Some(sr)) => mem.data[dr].copy_from_slice(&seg[sr]),
+                            (Some(dr), Some(sr)) => {
+                                bulk_fuel!(n, costs::BULK_BYTES_PER_FUEL);
+                                mem.data[dr].copy_from_slice(&seg[sr]);
+                            }
                             _ => trap!(TrapKind::MemoryOutOfBounds),
                         }
                     }
@@ -926,7 +1008,10 @@ fn run(
                         let (i, v, n) = (r!(args) as u32 as u64, r!(args + 1), r!(args + 2));
                         let t = &mut tables[inst.tables[table as usize] as usize];
                         match range(i, n as u32 as u64, t.elems.len()) {
-                            Some(rg) => t.elems[rg].fill(v),
+                            Some(rg) => {
+                                bulk_fuel!(rg.len(), costs::BULK_ELEMENTS_PER_FUEL);
+                                t.elems[rg].fill(v)
+                            }
                             None => trap!(TrapKind::TableOutOfBounds),
                         }
                     }
@@ -945,6 +1030,7 @@ fn run(
                         let (dlen, slen) = (tables[dt].elems.len(), tables[st].elems.len());
                         match (range(d, n, dlen), range(s, n, slen)) {
                             (Some(dr), Some(sr)) => {
+                                bulk_fuel!(n, costs::BULK_ELEMENTS_PER_FUEL);
                                 if dt == st {
                                     tables[dt].elems.copy_within(sr, dr.start);
                                 } else if dt < st {
@@ -967,7 +1053,10 @@ fn run(
                         let t = &mut tables[inst.tables[table as usize] as usize];
                         let seg = &inst.elems[elem as usize];
                         match (range(d, n, t.elems.len()), range(s, n, seg.len())) {
-                            (Some(dr), Some(sr)) => t.elems[dr].copy_from_slice(&seg[sr]),
+                            (Some(dr), Some(sr)) => {
+                                bulk_fuel!(n, costs::BULK_ELEMENTS_PER_FUEL);
+                                t.elems[dr].copy_from_slice(&seg[sr])
+                            }
                             _ => trap!(TrapKind::TableOutOfBounds),
                         }
                     }
@@ -1018,6 +1107,26 @@ fn run(
                     }
                     Instr::GlobalSet128 { src, global } => {
                         globals[inst.globals[global as usize] as usize].value = get_u128(regs, src);
+                    }
+
+                    // ---------------------------------------------------------- limits
+                    Instr::ConsumeFuel { amount } => {
+                        let amount = amount as u64;
+                        if *fuel < amount {
+                            if let Some(f) = frames.last_mut() {
+                                f.pc = pc as u32;
+                            }
+                            break Exit::OutOfFuel;
+                        }
+                        *fuel -= amount;
+                        if interrupt.take() {
+                            trap!(TrapKind::Interrupted);
+                        }
+                    }
+                    Instr::CheckInterrupt => {
+                        if interrupt.take() {
+                            trap!(TrapKind::Interrupted);
+                        }
                     }
 
                     // ---------------------------------------------------------- control
@@ -1306,6 +1415,20 @@ fn run(
         match exit {
             Exit::Done => return Ok(()),
             Exit::Resume => continue,
+            Exit::OutOfFuel => {
+                // The handler may refill; the instruction that ran dry then runs again.
+                let more = inner.out_of_fuel.as_mut().and_then(|f| f());
+                match more {
+                    Some(n) if n > 0 => inner.fuel = inner.fuel.saturating_add(n),
+                    _ => {
+                        return Err(Trap {
+                            kind: TrapKind::OutOfFuel,
+                            backtrace: backtrace(inner, frames),
+                        }
+                        .into())
+                    }
+                }
+            }
             Exit::Trap(kind) => {
                 return Err(Trap {
                     kind,

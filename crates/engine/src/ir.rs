@@ -155,6 +155,12 @@ define_instrs! {
         Select { dst: Slot, other: Slot, cond: Slot },
         Select128 { dst: Slot, other: Slot, cond: Slot },
 
+        // ---- limits (emitted only when the engine enables them) ----
+        /// Start of a straight-line region: charge `amount` fuel, then check for interruption.
+        ConsumeFuel { amount: u32 },
+        /// Function entry or loop header without fuel metering: check for interruption.
+        CheckInterrupt,
+
         // ---- control ----
         Unreachable,
         Br { target: Target },

@@ -45,12 +45,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod costs;
 mod engine;
 mod error;
 mod exec;
 mod externals;
 mod func;
 mod instance;
+mod interrupt;
 pub(crate) mod ir;
 mod limits;
 mod linker;
@@ -70,10 +72,13 @@ pub use func::{
     V128,
 };
 pub use instance::Instance;
+pub use interrupt::InterruptHandle;
 pub use limits::StoreLimits;
 pub use linker::Linker;
 pub use module::Module;
-pub use store::{AsContext, AsContextMut, Caller, Store, StoreContext, StoreContextMut};
+pub use store::{
+    AsContext, AsContextMut, Caller, OutOfFuelFn, Store, StoreContext, StoreContextMut,
+};
 pub use types::{
     ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, Mutability, RefType,
     TableType, ValType,

@@ -5,6 +5,7 @@
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::exec::{self, HostCaller};
+use crate::interrupt::{InterruptHandle, InterruptState};
 use crate::limits::StoreLimits;
 use crate::module::ModuleInner;
 use crate::types::{GlobalType, MemoryType, TableType};
@@ -140,7 +141,15 @@ pub struct StoreInner {
     /// Bytes of all linear memories and elements of all tables, for the store-wide limits.
     pub(crate) memory_bytes: usize,
     pub(crate) table_elements: u64,
+    /// Remaining fuel (when the engine meters fuel).
+    pub(crate) fuel: u64,
+    /// Called when fuel runs out: more fuel to continue, or `None` to trap.
+    pub(crate) out_of_fuel: Option<Box<OutOfFuelFn>>,
+    pub(crate) interrupt: Arc<InterruptState>,
 }
+
+/// Decides what happens when a store runs out of fuel (see `Store::on_out_of_fuel`).
+pub type OutOfFuelFn = dyn FnMut() -> Option<u64> + Send + Sync + 'static;
 
 impl StoreInner {
     /// Creates a table, enforcing the store's limits.
@@ -253,6 +262,9 @@ impl<T> Store<T> {
                 limits: StoreLimits::default(),
                 memory_bytes: 0,
                 table_elements: 0,
+                fuel: 0,
+                out_of_fuel: None,
+                interrupt: Arc::new(InterruptState::default()),
             },
             data,
             hosts: Vec::new(),
@@ -271,6 +283,53 @@ impl<T> Store<T> {
 
     pub fn limits(&self) -> &StoreLimits {
         &self.inner.limits
+    }
+
+    /// Sets the remaining fuel; fails unless the engine was configured with
+    /// `Config::consume_fuel(true)`.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        if !self.inner.engine.config().consume_fuel {
+            return Err(Error::TypeMismatch(
+                "fuel is not enabled: use Config::consume_fuel(true)".into(),
+            ));
+        }
+        self.inner.fuel = fuel;
+        Ok(())
+    }
+
+    /// The remaining fuel; fails unless the engine meters fuel.
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        if !self.inner.engine.config().consume_fuel {
+            return Err(Error::TypeMismatch(
+                "fuel is not enabled: use Config::consume_fuel(true)".into(),
+            ));
+        }
+        Ok(self.inner.fuel)
+    }
+
+    /// Called when the fuel runs out mid-execution: return `Some(n)` to add `n` units and
+    /// resume where execution stopped, or `None` to trap with `out of fuel`.
+    pub fn on_out_of_fuel(&mut self, f: impl FnMut() -> Option<u64> + Send + Sync + 'static) {
+        self.inner.out_of_fuel = Some(Box::new(f));
+    }
+
+    /// A handle another thread can use to interrupt this store's executions.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle {
+            state: self.inner.interrupt.clone(),
+        }
+    }
+
+    /// Interrupts the execution running `after` from now (one-shot, replaces any earlier
+    /// deadline): it traps with `interrupted` within milliseconds of the deadline.
+    /// Needs `Config::interruptible(true)` (the default).
+    pub fn set_deadline(&mut self, after: std::time::Duration) {
+        self.inner.interrupt.set_deadline(after);
+    }
+
+    /// Cancels a deadline set with `set_deadline`.
+    pub fn clear_deadline(&mut self) {
+        self.inner.interrupt.clear_deadline();
     }
 
     pub fn data(&self) -> &T {

@@ -130,6 +130,10 @@ struct Translator<'a, 'b> {
     local_aliases: usize,
     /// The last instruction wrote the top-of-stack entry and may be redirected.
     fusable: Option<usize>,
+    /// Fuel metering: the `ConsumeFuel` of the current region.
+    fuel: bool,
+    fuel_region: Option<usize>,
+    interruptible: bool,
     offset: u32,
 }
 
@@ -200,8 +204,12 @@ pub(crate) fn translate_function(
             reachable: true,
             local_aliases: 0,
             fusable: None,
+            fuel: module.engine.config().consume_fuel,
+            fuel_region: None,
+            interruptible: module.engine.config().interruptible,
             offset: reader.original_position() as u32,
         };
+        t.function_entry();
         t.push_control(
             Kind::Func,
             ty.params().get(..0).unwrap_or(&[]),
@@ -263,6 +271,11 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     fn emit(&mut self, instr: Instr) -> usize {
         self.fusable = None;
+        if let Some(region) = self.fuel_region {
+            if let Instr::ConsumeFuel { amount } = &mut self.code[region] {
+                *amount = amount.saturating_add(1);
+            }
+        }
         self.code.push(instr);
         self.offsets.push(self.offset);
         self.code.len() - 1
@@ -270,6 +283,39 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     fn pc(&self) -> Target {
         self.code.len() as Target
+    }
+
+    /// Binds a jump target here. With fuel metering, a jump target starts a new region.
+    fn label(&mut self) -> Target {
+        self.fusable = None;
+        if self.fuel {
+            let here = self.code.len();
+            if here > 0 && self.fuel_region == Some(here - 1) {
+                // The previous region is empty: reuse its instruction.
+                return (here - 1) as Target;
+            }
+            self.fuel_region = None;
+            self.code.push(Instr::ConsumeFuel { amount: 0 });
+            self.offsets.push(self.offset);
+            self.fuel_region = Some(here);
+            return here as Target;
+        }
+        self.pc()
+    }
+
+    /// A point where a runaway guest must be stoppable: function entry, loop header.
+    fn check_point(&mut self) -> Target {
+        if self.fuel {
+            self.label()
+        } else if self.interruptible {
+            self.emit(Instr::CheckInterrupt) as Target
+        } else {
+            self.pc()
+        }
+    }
+
+    fn function_entry(&mut self) {
+        self.check_point();
     }
 
     fn patch(&mut self, at: u32, to: Target) {
@@ -490,7 +536,10 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Binds the end label of the innermost block to the current position.
     fn bind_fixups(&mut self, fixups: usize) {
-        let here = self.pc();
+        if self.fixups[fixups].is_empty() {
+            return;
+        }
+        let here = self.label();
         let list = std::mem::take(&mut self.fixups[fixups]);
         for &at in &list {
             self.patch(at, here);
@@ -608,7 +657,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         } else {
             let skip = self.cond_branch(cond, false);
             self.branch(depth);
-            let here = self.pc();
+            let here = self.label();
             self.patch(skip, here);
             self.fusable = None;
         }
@@ -650,7 +699,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             } else if let Some(&(_, pad)) = pads.iter().find(|(d, _)| *d == depth) {
                 self.patch(at, pad);
             } else {
-                let pad = self.pc();
+                let pad = self.label();
                 pads.push((depth, pad));
                 self.patch(at, pad);
                 self.branch(depth);
@@ -667,6 +716,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.materialize_top(params.len());
         }
         self.push_control(kind, params, results, params.len());
+        if kind == Kind::Loop {
+            let start = self.check_point();
+            if let Some(c) = self.control.last_mut() {
+                c.start = start;
+            }
+        }
         self.fusable = None;
     }
 
@@ -714,7 +769,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         self.saved.truncate(saved_start);
         if let Some(at) = patch {
-            let here = self.pc();
+            let here = self.label();
             self.patch(at, here);
         }
         self.fusable = None;
@@ -752,7 +807,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.saved.truncate(c.saved_start);
         if let Some(at) = c.else_patch {
             // An `if` without `else`: the false path skips straight to the end.
-            let here = self.pc();
+            let here = self.label();
             self.patch(at, here);
         }
         self.bind_fixups(c.fixups);

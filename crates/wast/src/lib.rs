@@ -39,17 +39,27 @@ pub enum WastError {
     Parse { path: String, message: String },
 }
 
-/// Runs the script at `path`.
+/// Runs the script at `path` with the default engine configuration.
 pub fn run_file(path: &Path) -> Result<Report, WastError> {
+    run_file_with(path, &Config::default())
+}
+
+/// Runs the script at `path` with `config` (with fuel metering, stores get unlimited fuel).
+pub fn run_file_with(path: &Path, config: &Config) -> Result<Report, WastError> {
     let text = std::fs::read_to_string(path).map_err(|source| WastError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    run_source(&text, &path.display().to_string())
+    run_source_with(&text, &path.display().to_string(), config)
 }
 
 /// Runs a script given as text; `name` is used in messages.
 pub fn run_source(text: &str, name: &str) -> Result<Report, WastError> {
+    run_source_with(text, name, &Config::default())
+}
+
+/// Runs a script given as text with `config`.
+pub fn run_source_with(text: &str, name: &str, config: &Config) -> Result<Report, WastError> {
     let parse_err = |e: wast::Error| {
         let mut e = e;
         e.set_text(text);
@@ -63,7 +73,7 @@ pub fn run_source(text: &str, name: &str) -> Result<Report, WastError> {
     lexer.allow_confusing_unicode(true);
     let buf = ParseBuffer::new_with_lexer(lexer).map_err(parse_err)?;
     let script = parser::parse::<Wast>(&buf).map_err(parse_err)?;
-    let mut runner = Runner::new();
+    let mut runner = Runner::new(config);
     let mut report = Report::default();
     for directive in script.directives {
         let (line, _) = directive.span().linecol_in(text);
@@ -91,9 +101,11 @@ struct Runner {
 type Outcome = Result<Vec<Val>, Error>;
 
 impl Runner {
-    fn new() -> Runner {
-        let engine = Engine::new(&Config::default());
+    fn new(config: &Config) -> Runner {
+        let engine = Engine::new(config);
         let mut store = Store::new(&engine, ());
+        // Fuel only matters when metered; the suite's own loops are all finite.
+        let _ = store.set_fuel(u64::MAX);
         let mut linker = Linker::new(&engine);
         linker.allow_shadowing(true);
         define_spectest(&mut linker, &mut store).expect("spectest definitions are valid");

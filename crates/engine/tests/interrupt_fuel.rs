@@ -1,0 +1,156 @@
+//! Fuel (deterministic, resumable) and interruption (another thread, deadlines) stop every
+//! kind of runaway guest, and the store keeps working afterwards.
+
+use nanoproc_engine::*;
+use std::time::{Duration, Instant};
+
+const RUNAWAY: &str = r#"(module
+  (memory 16384)
+  (table 1 funcref)
+  (func $loop (export "loop") (loop $l (br $l)))
+  (func $rec (export "rec") (return_call $rec))
+  (func $mutual_a (export "mutual") (call $mutual_b))
+  (func $mutual_b (call $mutual_a))
+  (func (export "br_table") (loop $l (br_table $l $l (i32.const 0))))
+  (func (export "fill") (loop $l
+    (memory.fill (i32.const 0) (i32.const 1) (i32.const 0x40000000))
+    (br $l)))
+  (func (export "count") (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
+    (local.get 1)))"#;
+
+fn instance(config: &Config) -> (Store<()>, Instance) {
+    let engine = Engine::new(config);
+    let module = Module::new(&engine, RUNAWAY).unwrap();
+    let mut store = Store::new(&engine, ());
+    store.set_limits(StoreLimits {
+        memory_size: 2 << 30,
+        total_memory: 2 << 30,
+        ..StoreLimits::default()
+    });
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    (store, inst)
+}
+
+fn trap_kind(r: Result<(), Error>) -> TrapKind {
+    r.unwrap_err().as_trap().expect("a trap").kind.clone()
+}
+
+#[test]
+fn every_runaway_kind_is_interrupted_by_another_thread() {
+    let (mut store, inst) = instance(&Config::new());
+    for name in ["loop", "rec", "br_table", "fill"] {
+        let f = inst.get_typed_func::<(), ()>(&store, name).unwrap();
+        let handle = store.interrupt_handle();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            handle.interrupt();
+        });
+        let start = Instant::now();
+        assert_eq!(
+            trap_kind(f.call(&mut store, ())),
+            TrapKind::Interrupted,
+            "{name}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{name} took {:?}",
+            start.elapsed()
+        );
+        t.join().unwrap();
+    }
+    // The deep mutual recursion ends by exhaustion, not by hanging.
+    let f = inst.get_typed_func::<(), ()>(&store, "mutual").unwrap();
+    assert_eq!(
+        trap_kind(f.call(&mut store, ())),
+        TrapKind::CallStackExhausted
+    );
+    // The store is usable afterwards, and an interrupt is consumed by the trap it caused.
+    let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
+    assert_eq!(count.call(&mut store, 1000).unwrap(), 1000);
+}
+
+#[test]
+fn deadline_stops_an_infinite_loop_promptly() {
+    let (mut store, inst) = instance(&Config::new());
+    let f = inst.get_typed_func::<(), ()>(&store, "loop").unwrap();
+    store.set_deadline(Duration::from_millis(100));
+    let start = Instant::now();
+    assert_eq!(trap_kind(f.call(&mut store, ())), TrapKind::Interrupted);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(90),
+        "stopped too early: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "stopped too late: {took:?}");
+    // A cleared deadline never fires.
+    store.set_deadline(Duration::from_millis(20));
+    store.clear_deadline();
+    std::thread::sleep(Duration::from_millis(60));
+    let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
+    assert_eq!(count.call(&mut store, 10).unwrap(), 10);
+}
+
+#[test]
+fn fuel_is_deterministic_and_exhaustion_traps() {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let (mut store, inst) = instance(&config);
+    let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
+    let mut used = Vec::new();
+    for _ in 0..3 {
+        store.set_fuel(1_000_000).unwrap();
+        assert_eq!(count.call(&mut store, 1000).unwrap(), 1000);
+        used.push(1_000_000 - store.get_fuel().unwrap());
+    }
+    assert!(used.iter().all(|&u| u == used[0]), "{used:?}");
+    // Linear in the work done: 10x the iterations cost about 10x the fuel.
+    store.set_fuel(10_000_000).unwrap();
+    count.call(&mut store, 10_000).unwrap();
+    let used10 = 10_000_000 - store.get_fuel().unwrap();
+    assert!(
+        used10 > 9 * used[0] && used10 < 11 * used[0],
+        "{used10} vs {}",
+        used[0]
+    );
+
+    store.set_fuel(100).unwrap();
+    let err = count.call(&mut store, 1_000_000).unwrap_err();
+    assert_eq!(err.as_trap().unwrap().kind, TrapKind::OutOfFuel);
+    let f = inst.get_typed_func::<(), ()>(&store, "loop").unwrap();
+    store.set_fuel(1_000_000).unwrap();
+    assert_eq!(trap_kind(f.call(&mut store, ())), TrapKind::OutOfFuel);
+    // Bulk operations pay for the bytes they touch.
+    let fill = inst.get_typed_func::<(), ()>(&store, "fill").unwrap();
+    store.set_fuel(1_000_000).unwrap();
+    assert_eq!(trap_kind(fill.call(&mut store, ())), TrapKind::OutOfFuel);
+}
+
+#[test]
+fn refuelling_resumes_where_execution_stopped() {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let (mut store, inst) = instance(&config);
+    let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
+    let refills = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let r = refills.clone();
+    store.on_out_of_fuel(move || {
+        let n = r.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (n < 1000).then_some(100)
+    });
+    store.set_fuel(100).unwrap();
+    assert_eq!(count.call(&mut store, 5000).unwrap(), 5000);
+    let n = refills.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(n > 10 && n < 1000, "{n} refills");
+}
+
+#[test]
+fn fuel_requires_the_engine_to_meter_it() {
+    let (mut store, _) = instance(&Config::new());
+    assert!(store.set_fuel(10).is_err());
+    assert!(store.get_fuel().is_err());
+}
