@@ -8,7 +8,9 @@
 //! the suite is missing. Set `WASI_TEST=substring` to run only matching tests.
 
 use nanoproc_engine::{Engine, Linker, Module, Store};
-use nanoproc_wasi::{add_to_linker, DirPerms, I32Exit, SharedBuffer, Stdio, WasiCtx, WasiCtxBuilder};
+use nanoproc_wasi::{
+    add_to_linker, DirPerms, I32Exit, SharedBuffer, Stdio, WasiCtx, WasiCtxBuilder,
+};
 use std::path::{Path, PathBuf};
 
 /// Tests expected to fail on Linux, as `suite/name` with the reason. Keep it empty.
@@ -55,7 +57,12 @@ fn read_spec(wasm: &Path) -> Spec {
     if let Some(env) = v.get("env").and_then(|e| e.as_object()) {
         spec.env = env
             .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().expect("env values are strings").to_string()))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().expect("env values are strings").to_string(),
+                )
+            })
             .collect();
     }
     spec.root = v.get("root").and_then(|r| r.as_str()).map(str::to_string);
@@ -152,7 +159,9 @@ fn run_one(engine: &Engine, suite: &str, wasm: &Path, scratch: &Path) -> Result<
             None => {
                 return Err(format!(
                     "error: {e}\n{}stderr: {}",
-                    e.as_trap().map(|t| t.backtrace_string()).unwrap_or_default(),
+                    e.as_trap()
+                        .map(|t| t.backtrace_string())
+                        .unwrap_or_default(),
                     stderr.to_string_lossy()
                 ))
             }
@@ -183,7 +192,8 @@ fn wasi_testsuite() {
         root.display()
     );
     let filter = std::env::var("WASI_TEST").ok();
-    let scratch = std::env::temp_dir().join(format!("nanoproc-wasi-testsuite-{}", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("nanoproc-wasi-testsuite-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).expect("scratch dir");
     let engine = Engine::default();
     let (mut total_pass, mut total_fail) = (0, 0);
@@ -232,5 +242,8 @@ fn wasi_testsuite() {
     }
     println!("{total_pass} passed, {total_fail} failed");
     assert!(unexpected.is_empty(), "unexpected failures: {unexpected:?}");
-    assert!(fixed.is_empty(), "expected failures now pass, remove them: {fixed:?}");
+    assert!(
+        fixed.is_empty(),
+        "expected failures now pass, remove them: {fixed:?}"
+    );
 }

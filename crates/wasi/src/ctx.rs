@@ -480,6 +480,23 @@ pub struct WasiCtxBuilder {
     audit: Option<AuditSink>,
 }
 
+impl std::fmt::Debug for WasiCtxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasiCtxBuilder")
+            .field("args", &self.args)
+            .field("env", &self.env)
+            .field(
+                "preopens",
+                &self
+                    .preopens
+                    .iter()
+                    .map(|(g, _, p)| (g, p))
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 impl WasiCtxBuilder {
     pub fn new() -> WasiCtxBuilder {
         WasiCtxBuilder::default()

@@ -3,6 +3,9 @@
 //! [`GuestMem`]. Layouts follow the preview1 witx (`filestat` is 64 bytes, `fdstat` 24,
 //! `subscription` 48, `event` 32, `dirent` 24 plus the name).
 
+// The parameter lists are preview1's, fixed by the ABI.
+#![allow(clippy::too_many_arguments)]
+
 use crate::ctx::{Desc, DirDesc, FileDesc, StdioDesc, WasiCtx};
 use crate::ctx::{DirPerms, Stdio};
 use crate::errno::Errno;
@@ -778,7 +781,6 @@ pub(crate) fn path_filestat_get(
     write_filestat(mem, out, &st)
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn path_filestat_set_times(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem,
@@ -807,7 +809,6 @@ fn two_dirs(ctx: &WasiCtx, a: i32, b: i32) -> Result<(&DirDesc, &DirDesc), Errno
     Ok((get(a)?, get(b)?))
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn path_link(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem,
@@ -885,7 +886,6 @@ pub(crate) fn path_readlink(
     mem.write_u32(u(out), target.len() as u32)
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn path_open(
     ctx: &mut WasiCtx,
     mem: &mut GuestMem,
