@@ -1,5 +1,6 @@
 //! `Engine` and `Config`: the shared, thread-safe compilation context.
 
+use crate::limits::ModuleLimits;
 use crate::types::FuncType;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,6 +15,7 @@ pub struct Config {
     pub(crate) max_stack_cells: usize,
     pub(crate) consume_fuel: bool,
     pub(crate) interruptible: bool,
+    pub(crate) module_limits: ModuleLimits,
 }
 
 impl Default for Config {
@@ -26,6 +28,7 @@ impl Default for Config {
             max_stack_cells: 8 * 1024 * 1024,
             consume_fuel: false,
             interruptible: true,
+            module_limits: ModuleLimits::default(),
         }
     }
 }
@@ -76,6 +79,12 @@ impl Config {
     /// entries, loop headers and inside bulk operations (default on).
     pub fn interruptible(&mut self, enable: bool) -> &mut Config {
         self.interruptible = enable;
+        self
+    }
+
+    /// Limits checked while decoding modules (see `ModuleLimits` for the defaults).
+    pub fn module_limits(&mut self, limits: ModuleLimits) -> &mut Config {
+        self.module_limits = limits;
         self
     }
 

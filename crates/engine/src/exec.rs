@@ -265,8 +265,14 @@ pub(crate) fn memory_grow(
         return u32::MAX;
     }
     let new_len = new as usize * PAGE_SIZE;
-    if mem.data.try_reserve_exact(added).is_err() {
-        return u32::MAX;
+    if new_len > mem.data.capacity() {
+        // Grow capacity geometrically (capped at the memory's maximum) so growing one page
+        // at a time stays linear; capacity beyond the length is never touched.
+        let max_len = mem.max_pages() as usize * PAGE_SIZE;
+        let target = new_len.max(mem.data.len().saturating_mul(2)).min(max_len);
+        if mem.data.try_reserve_exact(target - mem.data.len()).is_err() {
+            return u32::MAX;
+        }
     }
     mem.data.resize(new_len, 0);
     *total += added;

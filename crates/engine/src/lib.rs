@@ -73,7 +73,7 @@ pub use func::{
 };
 pub use instance::Instance;
 pub use interrupt::InterruptHandle;
-pub use limits::StoreLimits;
+pub use limits::{ModuleLimits, StoreLimits};
 pub use linker::Linker;
 pub use module::Module;
 pub use store::{

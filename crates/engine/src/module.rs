@@ -3,6 +3,7 @@
 use crate::engine::Engine;
 use crate::error::{CompileError, Error};
 use crate::ir::Instr;
+use crate::limits::{module_limit, ModuleLimits};
 use crate::translate::{translate_function, ModuleEnv};
 use crate::types::*;
 use std::collections::HashMap;
@@ -365,6 +366,17 @@ impl From<wasmparser::BinaryReaderError> for Error {
 }
 
 fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
+    let limits = &engine.config().module_limits;
+    if bytes.len() > limits.module_size {
+        return Err(module_limit(
+            "module_size",
+            limits.module_size,
+            bytes.len(),
+            0,
+        ));
+    }
+    let mut data_bytes = 0usize;
+    let mut element_items = 0u64;
     let mut validator = Validator::new_with_features(engine.config().features());
     let mut m = ModuleInner {
         engine: engine.clone(),
@@ -392,6 +404,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
     let mut translator_allocs = crate::translate::TranslatorAllocs::default();
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload?;
+        check_section_counts(limits, &payload, m.funcs.len())?;
         let valid = validator.payload(&payload)?;
         match payload {
             Payload::TypeSection(reader) => {
@@ -517,6 +530,18 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                             offset: convert_const_expr(&offset_expr)?,
                         },
                     };
+                    element_items += match &elem.items {
+                        wasmparser::ElementItems::Functions(r) => r.count() as u64,
+                        wasmparser::ElementItems::Expressions(_, r) => r.count() as u64,
+                    };
+                    if element_items > limits.element_items {
+                        return Err(module_limit(
+                            "element_items",
+                            limits.element_items,
+                            format!("at least {element_items}"),
+                            elem.range.start as u64,
+                        ));
+                    }
                     let items = match elem.items {
                         wasmparser::ElementItems::Functions(r) => r
                             .into_iter()
@@ -539,6 +564,15 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
             Payload::DataSection(reader) => {
                 for data in reader {
                     let data = data?;
+                    data_bytes = data_bytes.saturating_add(data.data.len());
+                    if data_bytes > limits.data_bytes {
+                        return Err(module_limit(
+                            "data_bytes",
+                            limits.data_bytes,
+                            format!("at least {data_bytes}"),
+                            data.range.start as u64,
+                        ));
+                    }
                     let mode = match data.kind {
                         wasmparser::DataKind::Passive => SegmentMode::Passive,
                         wasmparser::DataKind::Active {
@@ -556,6 +590,15 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                 }
             }
             Payload::CodeSectionEntry(body) => {
+                let size = (body.range().end - body.range().start) as usize;
+                if size > limits.function_body_size {
+                    return Err(module_limit(
+                        "function_body_size",
+                        limits.function_body_size,
+                        size,
+                        body.range().start,
+                    ));
+                }
                 let wasmparser::ValidPayload::Func(func_to_validate, _) = valid else {
                     return Err(err("code section entry was not validated", 0));
                 };
@@ -622,6 +665,50 @@ fn check_memory_limits_leb(bytes: &[u8], range: std::ops::Range<u64>) -> Result<
         if flags & 1 != 0 {
             r.read_var_u32()?;
         }
+    }
+    Ok(())
+}
+
+/// Checks the declared entry counts of a section against the module limits, before
+/// wasmparser or we allocate anything proportional to them.
+fn check_section_counts(
+    limits: &ModuleLimits,
+    payload: &Payload<'_>,
+    funcs_so_far: usize,
+) -> Result<(), Error> {
+    let (name, limit, count, offset) = match payload {
+        Payload::TypeSection(r) => ("types", limits.types, r.count(), r.range().start),
+        Payload::ImportSection(r) => ("imports", limits.imports, r.count(), r.range().start),
+        Payload::ExportSection(r) => ("exports", limits.exports, r.count(), r.range().start),
+        Payload::GlobalSection(r) => ("globals", limits.globals, r.count(), r.range().start),
+        Payload::DataSection(r) => (
+            "data_segments",
+            limits.data_segments,
+            r.count(),
+            r.range().start,
+        ),
+        Payload::ElementSection(r) => (
+            "element_segments",
+            limits.element_segments,
+            r.count(),
+            r.range().start,
+        ),
+        Payload::FunctionSection(r) => {
+            let total = funcs_so_far as u64 + r.count() as u64;
+            if total > limits.functions as u64 {
+                return Err(module_limit(
+                    "functions",
+                    limits.functions,
+                    total,
+                    r.range().start,
+                ));
+            }
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    if count > limit {
+        return Err(module_limit(name, limit, count, offset));
     }
     Ok(())
 }

@@ -153,11 +153,22 @@ pub(crate) fn translate_function(
     local_types.clear();
     local_slots.clear();
     local_types.extend_from_slice(ty.params());
+    let limits = &module.engine.config().module_limits;
     let mut reader = body.get_binary_reader();
     let groups = reader.read_var_u32()?;
+    let mut locals = ty.params().len() as u64;
     for _ in 0..groups {
         let offset = reader.original_position();
         let count = reader.read_var_u32()?;
+        locals += count as u64;
+        if locals > limits.locals_per_function as u64 {
+            return Err(crate::limits::module_limit(
+                "locals_per_function",
+                limits.locals_per_function,
+                format!("at least {locals} in function {func_index}"),
+                offset,
+            ));
+        }
         let vt: wasmparser::ValType = reader.read()?;
         validator.define_locals(offset, count, vt)?;
         let t = ValType::from_wasmparser(vt).ok_or_else(|| {
@@ -664,6 +675,15 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<(), Error> {
+        let limit = self.module.engine.config().module_limits.br_table_targets;
+        if targets.len() > limit {
+            return Err(crate::limits::module_limit(
+                "br_table_targets",
+                limit,
+                targets.len(),
+                self.offset as u64,
+            ));
+        }
         let index = self.pop();
         let index = self.operand(index);
         let mut depths = Vec::with_capacity(targets.len() as usize + 1);
