@@ -539,7 +539,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                             "element_items",
                             limits.element_items,
                             format!("at least {element_items}"),
-                            elem.range.start as u64,
+                            elem.range.start,
                         ));
                     }
                     let items = match elem.items {
@@ -570,7 +570,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                             "data_bytes",
                             limits.data_bytes,
                             format!("at least {data_bytes}"),
-                            data.range.start as u64,
+                            data.range.start,
                         ));
                     }
                     let mode = match data.kind {
