@@ -456,31 +456,13 @@ fn read_only_preopen_refuses_every_change() {
     let [p, l] = g.path(PATH, "file");
     let [p2, l2] = g.path(PATH2, "renamed");
     assert_eq!(
-        g.call(
-            "path_rename",
-            &[
-                Val::I32(3),
-                p,
-                l,
-                Val::I32(3),
-                p2,
-                l2
-            ]
-        ),
+        g.call("path_rename", &[Val::I32(3), p, l, Val::I32(3), p2, l2]),
         Errno::PERM
     );
     assert_eq!(
         g.call(
             "path_link",
-            &[
-                Val::I32(3),
-                Val::I32(0),
-                p,
-                l,
-                Val::I32(3),
-                p2,
-                l2
-            ]
+            &[Val::I32(3), Val::I32(0), p, l, Val::I32(3), p2, l2]
         ),
         Errno::PERM
     );
@@ -556,17 +538,7 @@ fn escapes_are_refused_and_nothing_outside_is_touched() {
     // Rename and link targets outside.
     let [p, l] = g.path(PATH, "inside");
     let [p2, l2] = g.path(PATH2, "../stolen");
-    let e = g.call(
-        "path_rename",
-        &[
-            Val::I32(3),
-            p,
-            l,
-            Val::I32(3),
-            p2,
-            l2,
-        ],
-    );
+    let e = g.call("path_rename", &[Val::I32(3), p, l, Val::I32(3), p2, l2]);
     assert!(refused(e), "{e}");
     let e = g.call(
         "path_link",
@@ -767,4 +739,45 @@ fn missing_preopen_is_a_clear_error() {
         .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("/definitely/not/here"), "{msg}");
+}
+
+#[test]
+fn audit_all_records_granted_filesystem_operations() {
+    let s = Scratch::new("audit-all");
+    let audit = SharedBuffer::new();
+    let mut g = Guest::new(
+        WasiCtxBuilder::new()
+            .preopened_dir(s.sandbox(), "/", DirPerms::ReadWrite)
+            .unwrap()
+            .audit(AuditSink::new(audit.clone(), AuditLevel::All))
+            .build(),
+    );
+    let fd = g.open(3, "made.txt", CREAT, FD_WRITE, 0).unwrap();
+    assert_eq!(g.fd_write(fd, b"x"), Errno::SUCCESS);
+    assert_eq!(
+        g.open(3, "../escape", CREAT, FD_WRITE, 0)
+            .map(|_| ())
+            .unwrap_err(),
+        Errno::NOTCAPABLE
+    );
+    let log = audit.to_string_lossy();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains(
+            "\"function\":\"path_open\",\"fd\":3,\"path\":\"made.txt\",\"errno\":\"success\""
+        ),
+        "{log}"
+    );
+    assert!(
+        lines[1].contains("\"path\":\"../escape\",\"errno\":\"notcapable\""),
+        "{log}"
+    );
+    assert!(lines[0].starts_with("{\"time\":\"20"), "{log}");
+}
+
+#[test]
+fn wasi_ctx_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<WasiCtx>();
 }
