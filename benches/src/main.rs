@@ -81,11 +81,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(5)
             .max(1);
     }
+    // `--only LABEL`: run just the configurations whose label contains LABEL (for
+    // `valgrind --tool=callgrind`, whose instruction counts are repeatable on a noisy VM).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    // `--small`: fib(25) and a 10 M-iteration loop, for slow tools like callgrind.
+    let small = args.iter().any(|a| a == "--small");
+    // `--workload fib|sum`: run one workload only.
+    let workload = args
+        .iter()
+        .position(|a| a == "--workload")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_default();
+    let (fib_n, fib_expect, fib_calls, sum_n): (i32, i32, f64, i64) = if small {
+        (25, 75_025, 242_785.0, 10_000_000)
+    } else {
+        (30, 832_040, 2_692_537.0, 100_000_000)
+    };
     let engine = Engine::default();
     println!("| benchmark | median of {runs} | figure |");
     println!("|---|---|---|");
 
-    match largest_sightglass_module() {
+    match largest_sightglass_module().filter(|_| only.is_none()) {
         Some(path) => {
             let bytes = std::fs::read(&path)?;
             let (t, module) = time(runs, || Module::from_binary(&engine, &bytes));
@@ -104,7 +123,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 mb / t.as_secs_f64()
             );
         }
-        None => println!("| compile | skipped: sightglass folder not found | — |"),
+        None if only.is_none() => {
+            println!("| compile | skipped: sightglass folder not found | — |")
+        }
+        None => {}
     }
 
     // Execution under three configurations, to measure what the safety checks cost.
@@ -118,29 +140,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("interruptible + fuel", fuel),
     ];
     for (label, config) in &configs {
+        if only.as_ref().is_some_and(|o| !label.contains(o.as_str())) {
+            continue;
+        }
         let engine = Engine::new(config);
         let mut store = Store::new(&engine, ());
         let _ = store.set_fuel(u64::MAX);
-        let module = Module::new(&engine, FIB)?;
-        let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
-        let fib = inst.get_typed_func::<i32, i32>(&store, "fib")?;
-        let (t, r) = time(runs, || fib.call(&mut store, 30));
-        assert_eq!(r?, 832_040, "fib(30) computed a wrong value");
-        // fib(30) makes 2_692_537 calls.
-        println!(
-            "| fib(30) recursive, {label} | {:.1} ms | {:.1} ns/call |",
-            t.as_secs_f64() * 1e3,
-            t.as_secs_f64() * 1e9 / 2_692_537.0
-        );
+        if workload.is_empty() || workload == "fib" {
+            let module = Module::new(&engine, FIB)?;
+            let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
+            let fib = inst.get_typed_func::<i32, i32>(&store, "fib")?;
+            let (t, r) = time(runs, || fib.call(&mut store, fib_n));
+            assert_eq!(r?, fib_expect, "fib computed a wrong value");
+            println!(
+                "| fib({fib_n}) recursive, {label} | {:.1} ms | {:.1} ns/call |",
+                t.as_secs_f64() * 1e3,
+                t.as_secs_f64() * 1e9 / fib_calls
+            );
+        }
+        if !(workload.is_empty() || workload == "sum") {
+            continue;
+        }
 
         let module = Module::new(&engine, SUM)?;
         let inst = Linker::new(&engine).instantiate(&mut store, &module)?;
         let sum = inst.get_typed_func::<i64, i64>(&store, "sum")?;
-        let n: i64 = 100_000_000;
+        let n = sum_n;
         let (t, r) = time(runs, || sum.call(&mut store, n));
         assert_eq!(r?, n * (n - 1) / 2, "sum computed a wrong value");
         println!(
-            "| sum 100M i64 loop, {label} | {:.1} ms | {:.2} ns/iteration |",
+            "| sum {}M i64 loop, {label} | {:.1} ms | {:.2} ns/iteration |",
+            n / 1_000_000,
             t.as_secs_f64() * 1e3,
             t.as_secs_f64() * 1e9 / n as f64
         );

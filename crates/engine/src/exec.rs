@@ -289,6 +289,9 @@ fn run(
     let max_cells = inner.engine.config().max_stack_cells;
     let depth_base = inner.call_depth;
     let metering = inner.engine.config().consume_fuel;
+    // With fuel, loop headers start fuel regions that also poll; without, backward
+    // branches poll.
+    let poll_backward = inner.engine.config().interruptible && !metering;
     let interrupt = inner.interrupt.clone();
     let mut cur_instance = u32::MAX;
     let mut module: Arc<ModuleInner> = inner.instances[frames[0].instance as usize].module.clone();
@@ -438,11 +441,22 @@ fn run(
                     }
                 }};
             }
+            // Taken branch. A backward branch is where a loop keeps running, so that is
+            // where an interruption is polled (one compare for forward branches).
+            macro_rules! jump {
+                ($target:expr) => {{
+                    let target = $target as usize;
+                    if target <= pc && poll_backward && interrupt.take() {
+                        trap!(TrapKind::Interrupted);
+                    }
+                    pc = target;
+                    continue;
+                }};
+            }
             macro_rules! brcmp {
                 ($cond:expr, $target:expr) => {{
                     if $cond {
-                        pc = $target as usize;
-                        continue;
+                        jump!($target);
                     }
                 }};
             }
@@ -663,8 +677,7 @@ fn run(
             }
 
             loop {
-                let instr = code[pc];
-                match instr {
+                match code[pc] {
                     // ---------------------------------------------------------- i32
                     Instr::I32Eqz(u) => un!(u, |x| (x as u32 == 0) as u64),
                     Instr::I32Clz(u) => un!(u, |x| (x as u32).leading_zeros() as u64),
@@ -1137,22 +1150,9 @@ fn run(
 
                     // ---------------------------------------------------------- control
                     Instr::Unreachable => trap!(TrapKind::Unreachable),
-                    Instr::Br { target } => {
-                        pc = target as usize;
-                        continue;
-                    }
-                    Instr::BrIfNez { cond, target } => {
-                        if r!(cond) as u32 != 0 {
-                            pc = target as usize;
-                            continue;
-                        }
-                    }
-                    Instr::BrIfEqz { cond, target } => {
-                        if r!(cond) as u32 == 0 {
-                            pc = target as usize;
-                            continue;
-                        }
-                    }
+                    Instr::Br { target } => jump!(target),
+                    Instr::BrIfNez { cond, target } => brcmp!(r!(cond) as u32 != 0, target),
+                    Instr::BrIfEqz { cond, target } => brcmp!(r!(cond) as u32 == 0, target),
                     Instr::BrIfNez64 { cond, target } => brcmp!(r!(cond) != 0, target),
                     Instr::BrIfEqz64 { cond, target } => brcmp!(r!(cond) == 0, target),
                     Instr::BrI32Eq { lhs, rhs, target } => {

@@ -314,19 +314,24 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.pc()
     }
 
-    /// A point where a runaway guest must be stoppable: function entry, loop header.
-    fn check_point(&mut self) -> Target {
+    /// A loop header. Without fuel it needs no instruction: the interpreter polls for
+    /// interruption on every taken backward branch, which is what keeps a loop running.
+    fn loop_header(&mut self) -> Target {
         if self.fuel {
             self.label()
-        } else if self.interruptible {
-            self.emit(Instr::CheckInterrupt) as Target
         } else {
             self.pc()
         }
     }
 
+    /// Function entry: the point where recursion (which has no backward branch) is
+    /// stoppable, and the first fuel region.
     fn function_entry(&mut self) {
-        self.check_point();
+        if self.fuel {
+            self.label();
+        } else if self.interruptible {
+            self.emit(Instr::CheckInterrupt);
+        }
     }
 
     fn patch(&mut self, at: u32, to: Target) {
@@ -737,7 +742,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         self.push_control(kind, params, results, params.len());
         if kind == Kind::Loop {
-            let start = self.check_point();
+            let start = self.loop_header();
             if let Some(c) = self.control.last_mut() {
                 c.start = start;
             }
