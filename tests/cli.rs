@@ -2,48 +2,7 @@
 //! errors on stderr. The binary must be built first with the tests' profile (see
 //! `nanoproc_tests::nanoproc_bin`); `scripts/test.sh` does that.
 
-use nanoproc_tests::{nanoproc_bin, workspace_root, TempFile};
-use std::ffi::OsStr;
-use std::process::{Command, Output};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn nanoproc<I, S>(args: I) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(nanoproc_bin())
-        .args(args)
-        .current_dir(workspace_root())
-        .output()
-        .expect("spawn nanoproc");
-    Run {
-        code: status.code().expect("nanoproc exited by a signal"),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-/// An error run: exit 1 and exactly one line `error: …` on stderr, which is returned.
-fn assert_error(run: &Run) -> &str {
-    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
-    let line = run.stderr.strip_suffix('\n').unwrap_or(&run.stderr);
-    assert!(
-        line.starts_with("error: ") && !line.contains('\n'),
-        "expected one `error:` line, got {:?}",
-        run.stderr
-    );
-    line
-}
+use nanoproc_tests::{assert_error, nanoproc, TempFile};
 
 #[test]
 fn run_fib() {

@@ -4,7 +4,9 @@
 //!   scratch files).
 //! - Must never: be used by shipped crates.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 /// The workspace root (the tests crate lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {
@@ -67,4 +69,90 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// A unique, empty directory in the system temp dir, deleted (with its contents) when dropped.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let marker = TempFile::new(".dir", b"");
+        let path = marker.path().with_extension("d");
+        std::fs::create_dir(&path).expect("create temp dir");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> TempDir {
+        TempDir::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What one `nanoproc` process did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A `nanoproc` command with the workspace root as working directory and stdin empty.
+pub fn nanoproc_cmd<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(nanoproc_bin());
+    cmd.args(args)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a command to completion, capturing its output.
+pub fn run_cmd(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("spawn nanoproc");
+    Run {
+        code: status.code().expect("nanoproc exited by a signal"),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs `nanoproc ARGS...` in the workspace root.
+pub fn nanoproc<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run_cmd(&mut nanoproc_cmd(args))
+}
+
+/// An error run: exit 1 and exactly one line `error: …` on stderr, which is returned.
+pub fn assert_error(run: &Run) -> &str {
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    let line = run.stderr.strip_suffix('\n').unwrap_or(&run.stderr);
+    assert!(
+        line.starts_with("error: ") && !line.contains('\n'),
+        "expected one `error:` line, got {:?}",
+        run.stderr
+    );
+    line
 }
