@@ -1,10 +1,14 @@
 //! Fuel costs, in one table. One unit of fuel is one internal instruction (see `ir`), so
 //! the same program with the same input consumes the same fuel on every run and machine.
 //!
-//! Fuel is charged per straight-line region: the translator puts a `ConsumeFuel` at the
-//! start of the function and at every jump target, carrying the number of instructions up
-//! to the next jump target. A region is paid in full on entry, even when a branch leaves it
-//! early, which keeps the count deterministic and the check off the hot path.
+//! Fuel is charged per region: the translator starts a region at every function entry and
+//! every loop header, and the region's `ConsumeFuel` carries the number of instructions up
+//! to the next region start (in code order). Entering a function or starting a loop
+//! iteration pays for the whole region, whatever branches are taken inside it: that keeps
+//! the count deterministic (it depends only on the code and the path) and the check off
+//! the hot path (a taken backward branch pays the loop's region without dispatching it).
+//! Every unbounded execution goes through function entries or loop iterations, so fuel
+//! bounds the work a guest can do.
 
 /// Bytes a bulk memory operation (`memory.fill`, `memory.copy`, `memory.init`) may touch
 /// per unit of fuel, on top of the instruction itself.

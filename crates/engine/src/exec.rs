@@ -443,6 +443,9 @@ fn run(
             }
             // Taken branch. A backward branch is where a loop keeps running, so that is
             // where an interruption is polled (one compare for forward branches).
+            // Taken branch. A backward branch is where a loop keeps running, so that is
+            // where an interruption is polled without fuel (with fuel, the loop header's
+            // `ConsumeFuel` polls). Forward branches pay one compare.
             macro_rules! jump {
                 ($target:expr) => {{
                     let target = $target as usize;

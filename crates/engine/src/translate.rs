@@ -296,29 +296,29 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.code.len() as Target
     }
 
-    /// Binds a jump target here. With fuel metering, a jump target starts a new region.
+    /// Binds a jump target here.
     fn label(&mut self) -> Target {
         self.fusable = None;
-        if self.fuel {
-            let here = self.code.len();
-            if here > 0 && self.fuel_region == Some(here - 1) {
-                // The previous region is empty: reuse its instruction.
-                return (here - 1) as Target;
-            }
-            self.fuel_region = None;
-            self.code.push(Instr::ConsumeFuel { amount: 0 });
-            self.offsets.push(self.offset);
-            self.fuel_region = Some(here);
-            return here as Target;
-        }
         self.pc()
+    }
+
+    /// Starts a fuel region here (function entry, loop header): a `ConsumeFuel` carrying
+    /// the size of the code up to the next region start.
+    fn fuel_region(&mut self) -> Target {
+        let here = self.code.len();
+        self.fuel_region = None;
+        self.fusable = None;
+        self.code.push(Instr::ConsumeFuel { amount: 0 });
+        self.offsets.push(self.offset);
+        self.fuel_region = Some(here);
+        here as Target
     }
 
     /// A loop header. Without fuel it needs no instruction: the interpreter polls for
     /// interruption on every taken backward branch, which is what keeps a loop running.
     fn loop_header(&mut self) -> Target {
         if self.fuel {
-            self.label()
+            self.fuel_region()
         } else {
             self.pc()
         }
@@ -328,7 +328,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// stoppable, and the first fuel region.
     fn function_entry(&mut self) {
         if self.fuel {
-            self.label();
+            self.fuel_region();
         } else if self.interruptible {
             self.emit(Instr::CheckInterrupt);
         }
