@@ -143,6 +143,48 @@ impl Memory {
         Ok(())
     }
 
+    /// Copies `len` bytes from this memory at `src_offset` to `dst` at `dst_offset`, straight
+    /// from one memory to the other (or within one, with memmove semantics). Both ranges are
+    /// bounds-checked first; nothing is copied if either is out of bounds.
+    pub fn copy_to(
+        &self,
+        mut store: impl AsContextMut,
+        src_offset: usize,
+        dst: &Memory,
+        dst_offset: usize,
+        len: usize,
+    ) -> Result<(), MemoryAccessError> {
+        let ctx = store.as_context_mut();
+        let inner = ctx.inner;
+        let oob = |offset| MemoryAccessError { offset, len };
+        if inner.id != self.store || inner.id != dst.store {
+            return Err(oob(src_offset));
+        }
+        let (s, d) = (self.index as usize, dst.index as usize);
+        let src_end = src_offset.checked_add(len).ok_or(oob(src_offset))?;
+        let dst_end = dst_offset.checked_add(len).ok_or(oob(dst_offset))?;
+        let src_len = inner.memories.get(s).ok_or(oob(src_offset))?.data.len();
+        let dst_len = inner.memories.get(d).ok_or(oob(dst_offset))?.data.len();
+        if src_end > src_len {
+            return Err(oob(src_offset));
+        }
+        if dst_end > dst_len {
+            return Err(oob(dst_offset));
+        }
+        if s == d {
+            inner.memories[s]
+                .data
+                .copy_within(src_offset..src_end, dst_offset);
+        } else if s < d {
+            let (a, b) = inner.memories.split_at_mut(d);
+            b[0].data[dst_offset..dst_end].copy_from_slice(&a[s].data[src_offset..src_end]);
+        } else {
+            let (a, b) = inner.memories.split_at_mut(s);
+            a[d].data[dst_offset..dst_end].copy_from_slice(&b[0].data[src_offset..src_end]);
+        }
+        Ok(())
+    }
+
     /// Grows by `delta` pages and returns the old size in pages.
     pub fn grow(&self, mut store: impl AsContextMut, delta: u32) -> Result<u32, Error> {
         let ctx = store.as_context_mut();

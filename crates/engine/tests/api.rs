@@ -356,3 +356,28 @@ fn instantiation_traps_are_reported() {
         Some(TrapKind::Unreachable)
     );
 }
+
+#[test]
+fn copy_between_memories() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let ty = MemoryType {
+        minimum: 1,
+        maximum: None,
+    };
+    let a = Memory::new(&mut store, ty).unwrap();
+    let b = Memory::new(&mut store, ty).unwrap();
+    a.write(&mut store, 10, b"hello").unwrap();
+    a.copy_to(&mut store, 10, &b, 100, 5).unwrap();
+    assert_eq!(&b.data(&store)[100..105], b"hello");
+    b.copy_to(&mut store, 100, &a, 0, 5).unwrap();
+    assert_eq!(&a.data(&store)[0..5], b"hello");
+    // Overlapping copy within one memory is a memmove.
+    a.copy_to(&mut store, 0, &a, 2, 5).unwrap();
+    assert_eq!(&a.data(&store)[0..7], b"hehello");
+    // Out of bounds on either side: an error, nothing copied.
+    assert!(a.copy_to(&mut store, 65535, &b, 0, 2).is_err());
+    assert!(a.copy_to(&mut store, 0, &b, 65535, 2).is_err());
+    assert!(a.copy_to(&mut store, usize::MAX, &b, 0, 2).is_err());
+    assert_eq!(&b.data(&store)[0..2], &[0, 0]);
+}
