@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Run a WASI command module (`_start`), or call an exported function (`--invoke`),
     /// with only the capabilities and within the limits given.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Describe a module: imports, exports, memories, tables, globals, sections.
     Inspect(inspect::InspectArgs),
     /// Run WebAssembly spec testsuite scripts (.wast) and count passed assertions.
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
                 args.dir_positions = positions("dir");
                 args.dir_ro_positions = positions("dir_ro");
             }
-            run::run(args)
+            run::run(*args)
         }
         Command::Inspect(args) => inspect::inspect(args),
         Command::Wast(args) => wast(args),

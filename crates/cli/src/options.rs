@@ -110,9 +110,8 @@ pub(crate) fn parse_rfc3339(text: &str) -> Result<u64, String> {
         }
     };
     let sep = |i: usize, c: u8| b.get(i) == Some(&c);
-    if !(sep(4, b'-') && sep(7, b'-') && sep(13, b':') && sep(16, b':'))
-        || !matches!(b.get(10), Some(b'T' | b't' | b' '))
-    {
+    let shape = sep(4, b'-') && sep(7, b'-') && sep(13, b':') && sep(16, b':');
+    if !shape || !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
         return Err(bad("expected YYYY-MM-DDTHH:MM:SS"));
     }
     let field = |r: std::ops::Range<usize>| digits(r).ok_or_else(|| bad("expected digits"));
@@ -265,7 +264,8 @@ pub(crate) fn format_size(bytes: u64) -> String {
         ("MiB", 1 << 20),
         ("KiB", 1 << 10),
     ] {
-        if bytes >= scale && bytes % scale == 0 {
+        // `scale` is a power of two.
+        if bytes >= scale && bytes & (scale - 1) == 0 {
             return format!("{}{unit}", bytes / scale);
         }
     }

@@ -348,16 +348,15 @@ fn wasi_ctx(args: &RunArgs, module_arg: &OsString, guest_args: &[OsString]) -> R
                 "--env {name} passes a host variable through, which --deterministic forbids \
                  (give it a value: --env {name}=VALUE)"
             ),
-            EnvSpec::Inherit(name) => match std::env::var_os(name) {
-                Some(value) => {
+            EnvSpec::Inherit(name) => {
+                // As wasmtime: a variable the host does not have is not passed.
+                if let Some(value) = std::env::var_os(name) {
                     let value = value.into_string().map_err(|_| {
                         anyhow::anyhow!("--env {name}: the host's value is not UTF-8")
                     })?;
                     b.env(name, value);
                 }
-                // As wasmtime: a variable the host does not have is not passed.
-                None => {}
-            },
+            }
         }
     }
 
