@@ -538,6 +538,30 @@ fn timeout_interrupts() {
 }
 
 #[test]
+fn timeout_ends_a_guest_blocked_in_a_host_call() {
+    // poll_oneoff with one relative clock subscription of an hour.
+    let module = guest(
+        r#"(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))"#,
+        r#"(func (export "_start")
+             (i32.store8 (i32.const 1032) (i32.const 0))             ;; tag: clock
+             (i32.store (i32.const 1040) (i32.const 1))              ;; monotonic
+             (i64.store (i32.const 1048) (i64.const 3600000000000))  ;; 1 h
+             (i32.store16 (i32.const 1064) (i32.const 0))            ;; relative
+             (call $check (call $poll (i32.const 1024) (i32.const 2048) (i32.const 1) (i32.const 200))))"#,
+    );
+    let start = Instant::now();
+    let r = run(&[os("--timeout"), os("200ms")], &module, &[]);
+    let elapsed = start.elapsed();
+    assert_eq!(r.code, 134, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: trap: interrupted"),
+        "{}",
+        r.stderr
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[test]
 fn max_memory_limits_initial_size() {
     // 17 pages = 1088 KiB > 1 MiB.
     let module = TempFile::new(".wat", br#"(module (memory 17) (func (export "_start")))"#);

@@ -226,6 +226,7 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
     add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx)?;
     if let Some(timeout) = args.timeout {
         store.set_deadline(timeout);
+        arm_blocked_guest_watchdog(timeout);
     }
 
     for preload in &args.preload {
@@ -253,6 +254,26 @@ fn run_inner(args: RunArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long after `--timeout` a guest may stay blocked in a host call before the process
+/// is ended from outside.
+const BLOCKED_GRACE: Duration = Duration::from_secs(1);
+
+/// The engine interrupts wasm code at its deadline, but a guest blocked inside a host call
+/// (sleeping in `poll_oneoff`, reading a stdin that never ends) only sees the interruption
+/// once the call returns. So that `--timeout` bounds the whole run, a thread ends the
+/// process like an interrupted trap if the run is still going `BLOCKED_GRACE` later.
+fn arm_blocked_guest_watchdog(timeout: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(timeout + BLOCKED_GRACE);
+        eprintln!(
+            "error: trap: interrupted\nnote: the guest was still blocked in a host call \
+             {BLOCKED_GRACE:?} after its deadline (--timeout {timeout:?})"
+        );
+        // Flushes stdout, as a normal exit does.
+        std::process::exit(i32::from(crate::TRAP_EXIT_CODE));
+    });
 }
 
 /// Links and instantiates `module`, then runs `_initialize` if it exports one (a WASI
