@@ -1,0 +1,818 @@
+//! Cross-nanoprocess calls: the host function that serves one linked import by the
+//! canonical ABI, copying arguments from the importer's memory into the provider's and the
+//! result back, straight from memory to memory.
+//!
+//! - Owns: [`Link`] (one import served by one provider export), the per-nanoprocess call
+//!   state ([`NanoState`]: memory, `cabi_realloc`, poisoning, "inside realloc"), and the
+//!   two passes of every transfer: **validate** the whole value in the source memory (UTF-8,
+//!   bounds, alignment, discriminants, `char`s, total size) before anything is written,
+//!   then **copy** it (bulk `Memory::copy_to` per string and list, then fix up what is not
+//!   plain bytes: nested pointers, `bool`s, unused flag bits, padding zeroed).
+//! - Must never: write outside a region the receiving side allocated with its own
+//!   `cabi_realloc` (or handed over as a return pointer), copy a source byte the value does
+//!   not contain (padding is zeroed, not copied), let a nanoprocess reach another's memory,
+//!   table or global, or call into a poisoned nanoprocess. Every fault is a trap naming
+//!   both nanoprocesses.
+//!
+//! Why validation first: it makes a bad value fail before the receiver's `cabi_realloc` is
+//! ever called (no half-written value), and the copy pass can trust what it reads — the
+//! source cannot change in between, because only the receiver's `cabi_realloc` runs during
+//! a copy and, as in the component model (`may_leave`), it may not call other
+//! nanoprocesses.
+
+use crate::abi::{Core, Kind, Sig, Ty};
+use nanoproc_engine::{Caller, Error, Extern, Func, Memory, Trap, TrapKind, Val};
+use nanoproc_wasi::{I32Exit, WasiCtx};
+use std::sync::Arc;
+
+/// The canonical ABI's largest string, in bytes.
+const MAX_STRING_BYTES: u64 = (1 << 31) - 1;
+
+/// What a nanoprocess's calls need at run time.
+pub(crate) struct NanoState {
+    pub(crate) name: Arc<str>,
+    pub(crate) memory: Option<Memory>,
+    pub(crate) realloc: Option<Func>,
+    /// Why further calls into it are refused (it trapped while serving one).
+    pub(crate) poisoned: Option<String>,
+    /// The runtime is inside its `cabi_realloc`: it may not call other nanoprocesses.
+    pub(crate) in_realloc: bool,
+    /// The most bytes its memory can hold: a value sent to it cannot need more.
+    pub(crate) memory_limit: u64,
+}
+
+/// The store's data: every nanoprocess's call state and WASI context, by index.
+pub(crate) struct Host {
+    pub(crate) nanos: Vec<NanoState>,
+    pub(crate) wasi: Vec<WasiCtx>,
+}
+
+/// One linked import: `importer` imports `interface.function`, `provider` exports it.
+pub(crate) struct Link {
+    pub(crate) importer: usize,
+    pub(crate) provider: usize,
+    /// `acme:img/resize#resize`.
+    pub(crate) name: String,
+    pub(crate) sig: Sig,
+    pub(crate) export: Func,
+    pub(crate) post: Option<Func>,
+}
+
+/// Which side of the call a fault is attributed to (the provider is poisoned for its own).
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Blame {
+    Importer,
+    Provider,
+}
+
+/// A fault: a message and who caused it.
+struct Fault(Blame, String);
+
+type Res<T> = Result<T, Fault>;
+
+/// One side of a transfer, for messages and memory access.
+#[derive(Copy, Clone)]
+struct End {
+    index: usize,
+    memory: Option<Memory>,
+    blame: Blame,
+}
+
+impl Link {
+    /// The host function body: `cells` holds the importer's lowered arguments and receives
+    /// its results.
+    pub(crate) fn call(&self, cx: &mut Caller<'_, Host>, cells: &mut [u64]) -> Result<(), Error> {
+        match self.call_inner(cx, cells) {
+            Ok(()) => Ok(()),
+            Err(Outcome::Fault(Fault(blame, message))) => {
+                if blame == Blame::Provider {
+                    self.poison(cx, &message);
+                }
+                Err(self.trap(cx, &message))
+            }
+            Err(Outcome::Error(e)) => Err(e),
+        }
+    }
+
+    fn name_of<'a>(&self, cx: &'a Caller<'_, Host>, index: usize) -> &'a str {
+        &cx.data().nanos[index].name
+    }
+
+    fn trap(&self, cx: &Caller<'_, Host>, message: &str) -> Error {
+        Trap::new(TrapKind::Host(format!(
+            "call from `{}` to `{}` ({}): {message}",
+            self.name_of(cx, self.importer),
+            self.name_of(cx, self.provider),
+            self.name
+        )))
+        .into()
+    }
+
+    fn poison(&self, cx: &mut Caller<'_, Host>, why: &str) {
+        let state = &mut cx.data_mut().nanos[self.provider];
+        if state.poisoned.is_none() {
+            state.poisoned = Some(why.to_string());
+        }
+    }
+
+    fn call_inner(&self, cx: &mut Caller<'_, Host>, cells: &mut [u64]) -> Result<(), Outcome> {
+        let host = cx.data();
+        let (importer, provider) = (&host.nanos[self.importer], &host.nanos[self.provider]);
+        if importer.in_realloc {
+            return Err(Fault(
+                Blame::Importer,
+                format!(
+                    "`{}` may not call other nanoprocesses from its cabi_realloc",
+                    importer.name
+                ),
+            )
+            .into());
+        }
+        if let Some(why) = &provider.poisoned {
+            return Err(Fault(
+                Blame::Importer,
+                format!(
+                    "`{}` is poisoned: it trapped earlier ({})",
+                    provider.name,
+                    why.lines().next().unwrap_or("")
+                ),
+            )
+            .into());
+        }
+        let importer_memory = match importer.memory {
+            Some(m) => Some(m),
+            // Its start function may call before the runtime has recorded its exports.
+            None => match cx.get_export("memory") {
+                Some(Extern::Memory(m)) => Some(m),
+                _ => None,
+            },
+        };
+        let from = End {
+            index: self.importer,
+            memory: importer_memory,
+            blame: Blame::Importer,
+        };
+        let to = End {
+            index: self.provider,
+            memory: provider.memory,
+            blame: Blame::Provider,
+        };
+        let sig = &self.sig;
+
+        // Arguments: validate in the importer, then lower into the provider.
+        let mut args: Vec<u64> = Vec::with_capacity(sig.lifted.params().len());
+        if sig.params_in_memory {
+            let ptr = cells[0] as u32;
+            let limit = cx.data().nanos[self.provider].memory_limit;
+            let mut v = Validator::new(cx, from, self.provider, limit);
+            v.tuple(&sig.params, ptr, "argument tuple")?;
+            v.value(&sig.params, ptr as u64)?;
+            let mut c = Copier { cx, from, to };
+            let dst = c.alloc(sig.params.align, sig.params.size as u64)?;
+            c.copy_mem(&sig.params, ptr as u64, dst as u64)?;
+            args.push(dst as u64);
+        } else {
+            let n = sig.params.flat.len();
+            let limit = cx.data().nanos[self.provider].memory_limit;
+            let mut v = Validator::new(cx, from, self.provider, limit);
+            v.flat(&sig.params, &cells[..n], &mut 0)?;
+            let mut c = Copier { cx, from, to };
+            c.copy_flat(&sig.params, &cells[..n], &mut 0, &mut args)?;
+        }
+
+        // The call itself.
+        let params: Vec<Val> = sig
+            .lifted
+            .params()
+            .iter()
+            .zip(&args)
+            .map(|(&t, &c)| cell_to_val(t, c))
+            .collect();
+        let mut results: Vec<Val> = sig
+            .lifted
+            .results()
+            .iter()
+            .map(|&t| Val::default_for(t))
+            .collect();
+        if let Err(e) = self.export.call(&mut *cx, &params, &mut results) {
+            return Err(Outcome::Error(self.provider_failed(cx, e, "")));
+        }
+
+        // The result: validate in the provider, then lower into the importer.
+        let (from, to) = (
+            End {
+                blame: Blame::Provider,
+                ..to
+            },
+            End {
+                blame: Blame::Importer,
+                ..from
+            },
+        );
+        if let Some(result) = &sig.result {
+            if sig.result_in_memory {
+                let src = val_to_cell(results[0]) as u32;
+                let retptr = cells[sig.lowered.params().len() - 1] as u32;
+                let limit = cx.data().nanos[self.importer].memory_limit;
+                let mut v = Validator::new(cx, from, self.importer, limit);
+                v.tuple(result, src, "result")?;
+                v.value(result, src as u64)?;
+                // The return area is the importer's: it must be aligned and in bounds.
+                let mut v = Validator::new(cx, to, self.importer, u64::MAX);
+                v.tuple(result, retptr, "return area")?;
+                let mut c = Copier { cx, from, to };
+                c.copy_mem(result, src as u64, retptr as u64)?;
+            } else if !result.flat.is_empty() {
+                let cell = val_to_cell(results[0]);
+                let mut v = Validator::new(cx, from, self.importer, 0);
+                v.flat(result, &[cell], &mut 0)?;
+                let mut out = Vec::with_capacity(1);
+                let mut c = Copier { cx, from, to };
+                c.copy_flat(result, &[cell], &mut 0, &mut out)?;
+                cells[0] = out[0];
+            }
+        }
+
+        // Let the provider free what it returned.
+        if let Some(post) = self.post {
+            if let Err(e) = post.call(&mut *cx, &results, &mut []) {
+                return Err(Outcome::Error(self.provider_failed(
+                    cx,
+                    e,
+                    " (in its cabi_post_ function)",
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The provider trapped (or exited): poison it and turn the error into a trap for the
+    /// importer that names the provider and carries its backtrace.
+    fn provider_failed(&self, cx: &mut Caller<'_, Host>, e: Error, during: &str) -> Error {
+        let provider = self.name_of(cx, self.provider).to_string();
+        let importer = self.name_of(cx, self.importer).to_string();
+        let (what, backtrace) = match &e {
+            Error::Trap(t) => (t.kind.to_string(), t.backtrace.clone()),
+            other => match other.downcast_ref::<I32Exit>() {
+                Some(exit) => (format!("called proc_exit({})", exit.0), Vec::new()),
+                None => (other.to_string(), Vec::new()),
+            },
+        };
+        let mut message = format!(
+            "nanoprocess `{provider}` trapped{during} while serving `{importer}`'s call to {}: {what}",
+            self.name
+        );
+        if !backtrace.is_empty() {
+            message.push_str(&format!("\nbacktrace of `{provider}`:"));
+            for (i, frame) in backtrace.iter().enumerate() {
+                message.push_str(&format!("\n  {i}: {frame}"));
+            }
+        }
+        self.poison(cx, &message);
+        // Out of fuel and interruption are limits of the whole calling chain: keep their
+        // kind so the embedder can tell them apart.
+        let kind = match &e {
+            Error::Trap(t) if matches!(t.kind, TrapKind::OutOfFuel | TrapKind::Interrupted) => {
+                t.kind.clone()
+            }
+            _ => TrapKind::Host(message),
+        };
+        Trap { kind, backtrace }.into()
+    }
+}
+
+/// How a call failed: a fault found by the runtime, or an error to pass on as it is.
+enum Outcome {
+    Fault(Fault),
+    Error(Error),
+}
+
+impl From<Fault> for Outcome {
+    fn from(f: Fault) -> Outcome {
+        Outcome::Fault(f)
+    }
+}
+
+fn cell_to_val(t: nanoproc_engine::ValType, c: u64) -> Val {
+    match t {
+        nanoproc_engine::ValType::I64 => Val::I64(c as i64),
+        nanoproc_engine::ValType::F32 => Val::F32(c as u32),
+        nanoproc_engine::ValType::F64 => Val::F64(c),
+        _ => Val::I32(c as u32 as i32),
+    }
+}
+
+fn val_to_cell(v: Val) -> u64 {
+    match v {
+        Val::I32(v) => v as u32 as u64,
+        Val::I64(v) => v as u64,
+        Val::F32(v) => v as u64,
+        Val::F64(v) => v,
+        _ => 0,
+    }
+}
+
+fn char_ok(c: u32) -> bool {
+    c < 0x11_0000 && !(0xD800..=0xDFFF).contains(&c)
+}
+
+/// The validation pass: reads only the source memory, writes nothing.
+struct Validator<'a> {
+    mem: &'a [u8],
+    who: &'a str,
+    blame: Blame,
+    /// Bytes the receiver may still be asked to allocate.
+    budget: u64,
+    limit: u64,
+    receiver: &'a str,
+}
+
+impl<'a> Validator<'a> {
+    /// Validates values `src` sends to `receiver`, whose memory holds at most `limit` bytes.
+    fn new(cx: &'a Caller<'_, Host>, src: End, receiver: usize, limit: u64) -> Validator<'a> {
+        let host = cx.data();
+        let receiver = &host.nanos[receiver].name;
+        Validator {
+            mem: src.memory.map_or(&[][..], |m| m.data(cx)),
+            who: &host.nanos[src.index].name,
+            blame: src.blame,
+            budget: limit,
+            limit,
+            receiver,
+        }
+    }
+
+    fn fault(&self, message: String) -> Fault {
+        Fault(self.blame, message)
+    }
+
+    fn load(&self, addr: u64, n: usize) -> Res<u64> {
+        let bytes = usize::try_from(addr)
+            .ok()
+            .and_then(|a| self.mem.get(a..a.checked_add(n)?))
+            .ok_or_else(|| {
+                self.fault(format!(
+                    "out-of-bounds read of {n} byte(s) at {addr:#x} in `{}`'s memory",
+                    self.who
+                ))
+            })?;
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// A pointer to a whole value of type `ty` (argument tuple, result, return area).
+    fn tuple(&mut self, ty: &Ty, ptr: u32, what: &str) -> Res<()> {
+        if ptr % ty.align != 0 {
+            return Err(self.fault(format!(
+                "misaligned {what} pointer {ptr:#x} in `{}` (needs alignment {})",
+                self.who, ty.align
+            )));
+        }
+        if ptr as u64 + ty.size as u64 > self.mem.len() as u64 {
+            return Err(self.fault(format!(
+                "{what} at {ptr:#x} ({} bytes) is out of bounds of `{}`'s memory ({} bytes)",
+                ty.size,
+                self.who,
+                self.mem.len()
+            )));
+        }
+        self.spend(ty.size as u64)
+    }
+
+    fn spend(&mut self, bytes: u64) -> Res<()> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(self.fault(format!(
+                "the value `{}` passes needs more than the {} bytes `{}`'s memory may hold",
+                self.who, self.limit, self.receiver
+            ))),
+        }
+    }
+
+    fn string(&mut self, ptr: u32, len: u32) -> Res<()> {
+        let len = len as u64;
+        if len > MAX_STRING_BYTES {
+            return Err(self.fault(format!(
+                "string of {len} bytes from `{}` is longer than 2^31-1 bytes",
+                self.who
+            )));
+        }
+        let start = ptr as usize;
+        let Some(bytes) = self.mem.get(start..start + len as usize) else {
+            return Err(self.fault(format!(
+                "string at {ptr:#x} ({len} bytes) is out of bounds of `{}`'s memory ({} bytes)",
+                self.who,
+                self.mem.len()
+            )));
+        };
+        if let Err(e) = std::str::from_utf8(bytes) {
+            return Err(self.fault(format!(
+                "string at {ptr:#x} ({len} bytes) from `{}` is not valid UTF-8 (at byte {})",
+                self.who,
+                e.valid_up_to()
+            )));
+        }
+        self.spend(len)
+    }
+
+    fn list(&mut self, elem: &Ty, ptr: u32, len: u32) -> Res<()> {
+        if ptr % elem.align != 0 {
+            return Err(self.fault(format!(
+                "misaligned list pointer {ptr:#x} from `{}` (list<{}> needs alignment {})",
+                self.who,
+                elem.describe(),
+                elem.align
+            )));
+        }
+        let bytes = len as u64 * elem.size as u64;
+        if ptr as u64 + bytes > self.mem.len() as u64 {
+            return Err(self.fault(format!(
+                "list at {ptr:#x} ({len} elements, {bytes} bytes) is out of bounds of `{}`'s memory ({} bytes)",
+                self.who,
+                self.mem.len()
+            )));
+        }
+        self.spend(bytes)?;
+        if elem.checked && elem.size > 0 {
+            for i in 0..len as u64 {
+                self.value(elem, ptr as u64 + i * elem.size as u64)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A value in memory at `addr` (aligned and in bounds: checked by the caller).
+    fn value(&mut self, ty: &Ty, addr: u64) -> Res<()> {
+        if !ty.checked {
+            return Ok(());
+        }
+        match &ty.kind {
+            Kind::Char => {
+                let c = self.load(addr, 4)? as u32;
+                if !char_ok(c) {
+                    return Err(self.fault(format!(
+                        "invalid char {c:#x} at {addr:#x} from `{}`",
+                        self.who
+                    )));
+                }
+            }
+            Kind::String => {
+                let (p, l) = (self.load(addr, 4)?, self.load(addr + 4, 4)?);
+                self.string(p as u32, l as u32)?;
+            }
+            Kind::List(elem) => {
+                let (p, l) = (self.load(addr, 4)?, self.load(addr + 4, 4)?);
+                self.list(elem, p as u32, l as u32)?;
+            }
+            Kind::Record { fields, .. } => {
+                for (offset, t) in fields {
+                    self.value(t, addr + *offset as u64)?;
+                }
+            }
+            Kind::Variant(v) => {
+                let disc = self.load(addr, v.disc_size as usize)?;
+                match v.cases.get(disc as usize) {
+                    None => {
+                        return Err(self.fault(format!(
+                        "bad discriminant {disc} at {addr:#x} from `{}` (the type has {} cases)",
+                        self.who,
+                        v.cases.len()
+                    )))
+                    }
+                    Some(Some(t)) => self.value(t, addr + v.payload_offset as u64)?,
+                    Some(None) => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Flat values `cells[*i..]` of type `ty`.
+    fn flat(&mut self, ty: &Ty, cells: &[u64], i: &mut usize) -> Res<()> {
+        match &ty.kind {
+            Kind::Char => {
+                let c = cells[*i] as u32;
+                if !char_ok(c) {
+                    return Err(self.fault(format!("invalid char {c:#x} from `{}`", self.who)));
+                }
+                *i += 1;
+            }
+            Kind::String => {
+                self.string(cells[*i] as u32, cells[*i + 1] as u32)?;
+                *i += 2;
+            }
+            Kind::List(elem) => {
+                self.list(elem, cells[*i] as u32, cells[*i + 1] as u32)?;
+                *i += 2;
+            }
+            Kind::Record { fields, .. } => {
+                for (_, t) in fields {
+                    self.flat(t, cells, i)?;
+                }
+            }
+            Kind::Variant(v) => {
+                let disc = cells[*i] as u32;
+                *i += 1;
+                let start = *i;
+                match v.cases.get(disc as usize) {
+                    None => {
+                        return Err(self.fault(format!(
+                            "bad discriminant {disc} from `{}` (the type has {} cases)",
+                            self.who,
+                            v.cases.len()
+                        )))
+                    }
+                    Some(Some(t)) => {
+                        // A 32-bit payload in a joined i64 slot must have clear high bits.
+                        for (k, want) in t.flat.iter().enumerate() {
+                            if v.payload_flat[k] == Core::I64
+                                && want.is_32()
+                                && cells[start + k] >> 32 != 0
+                            {
+                                return Err(self.fault(format!(
+                                    "variant payload from `{}` has high bits set in a 32-bit value",
+                                    self.who
+                                )));
+                            }
+                        }
+                        let mut j = start;
+                        self.flat(t, cells, &mut j)?;
+                    }
+                    Some(None) => {}
+                }
+                *i = start + v.payload_flat.len();
+            }
+            _ => *i += ty.flat.len(),
+        }
+        Ok(())
+    }
+}
+
+/// The copy pass: the value was validated, so reads of the source cannot fail; only the
+/// receiver's `cabi_realloc` can misbehave.
+struct Copier<'c, 'd> {
+    cx: &'c mut Caller<'d, Host>,
+    from: End,
+    to: End,
+}
+
+impl Copier<'_, '_> {
+    fn name(&self, index: usize) -> &str {
+        &self.cx.data().nanos[index].name
+    }
+
+    fn memory(&self, end: End) -> Res<Memory> {
+        end.memory.ok_or_else(|| {
+            Fault(
+                end.blame,
+                format!(
+                    "`{}` exports no memory named `memory`",
+                    self.name(end.index)
+                ),
+            )
+        })
+    }
+
+    /// Allocates `size` bytes aligned to `align` in the receiver with its `cabi_realloc`,
+    /// checking what it returns.
+    fn alloc(&mut self, align: u32, size: u64) -> Result<u32, Outcome> {
+        let to = self.to;
+        let memory = self.memory(to)?;
+        let who = self.name(to.index).to_string();
+        let Some(realloc) = self.cx.data().nanos[to.index].realloc else {
+            return Err(Fault(to.blame, format!("`{who}` exports no cabi_realloc")).into());
+        };
+        self.cx.data_mut().nanos[to.index].in_realloc = true;
+        let mut out = [Val::I32(0)];
+        let args = [
+            Val::I32(0),
+            Val::I32(0),
+            Val::I32(align as i32),
+            Val::I32(size as u32 as i32),
+        ];
+        let r = realloc.call(&mut *self.cx, &args, &mut out);
+        self.cx.data_mut().nanos[to.index].in_realloc = false;
+        if let Err(e) = r {
+            let what = match &e {
+                Error::Trap(t) => format!("{t}\n{}", t.backtrace_string()),
+                other => other.to_string(),
+            };
+            return Err(Fault(to.blame, format!("`{who}`'s cabi_realloc failed: {what}")).into());
+        }
+        let ptr = val_to_cell(out[0]) as u32;
+        if ptr % align != 0 {
+            return Err(Fault(
+                to.blame,
+                format!(
+                    "`{who}`'s cabi_realloc returned {ptr:#x}, not aligned to {align} as asked"
+                ),
+            )
+            .into());
+        }
+        let len = memory.data_size(&*self.cx) as u64;
+        if ptr as u64 + size > len {
+            return Err(Fault(
+                to.blame,
+                format!(
+                    "`{who}`'s cabi_realloc returned {ptr:#x} for {size} bytes, out of bounds of its memory ({len} bytes)"
+                ),
+            )
+            .into());
+        }
+        Ok(ptr)
+    }
+
+    fn read(&self, memory: Memory, addr: u64, n: usize) -> Result<u64, Outcome> {
+        let mut b = [0u8; 8];
+        memory
+            .read(&*self.cx, addr as usize, &mut b[..n])
+            .map_err(|e| Outcome::Error(e.into()))?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn write(&mut self, memory: Memory, addr: u64, value: u64, n: usize) -> Result<(), Outcome> {
+        memory
+            .write(&mut *self.cx, addr as usize, &value.to_le_bytes()[..n])
+            .map_err(|e| Outcome::Error(e.into()))
+    }
+
+    fn zero(&mut self, memory: Memory, start: u64, end: u64) {
+        if let Some(bytes) = memory
+            .data_mut(&mut *self.cx)
+            .get_mut(start as usize..end as usize)
+        {
+            bytes.fill(0);
+        }
+    }
+
+    fn bulk(&mut self, src: u64, dst: u64, len: u64) -> Result<(), Outcome> {
+        let (from, to) = (self.memory(self.from)?, self.memory(self.to)?);
+        from.copy_to(&mut *self.cx, src as usize, &to, dst as usize, len as usize)
+            .map_err(|e| Outcome::Error(e.into()))
+    }
+
+    fn copy_string(&mut self, ptr: u32, len: u32) -> Result<u32, Outcome> {
+        let dst = self.alloc(1, len as u64)?;
+        self.bulk(ptr as u64, dst as u64, len as u64)?;
+        Ok(dst)
+    }
+
+    fn copy_list(&mut self, elem: &Ty, ptr: u32, len: u32) -> Result<u32, Outcome> {
+        let size = elem.size as u64;
+        let dst = self.alloc(elem.align, len as u64 * size)?;
+        self.bulk(ptr as u64, dst as u64, len as u64 * size)?;
+        if !elem.plain && size > 0 {
+            for i in 0..len as u64 {
+                self.fixup(elem, ptr as u64 + i * size, dst as u64 + i * size)?;
+            }
+        }
+        Ok(dst)
+    }
+
+    /// Copies a value of `ty` from `src` (source memory) to `dst` (receiver memory, already
+    /// allocated): all its bytes at once, then whatever is not plain bytes.
+    fn copy_mem(&mut self, ty: &Ty, src: u64, dst: u64) -> Result<(), Outcome> {
+        self.bulk(src, dst, ty.size as u64)?;
+        self.fixup(ty, src, dst)
+    }
+
+    /// After a bulk copy: re-reads from the source what must not be taken verbatim and
+    /// writes the receiver's version (nested strings and lists copied, `bool`s as 0/1,
+    /// unused flag bits, padding and unused payload bytes zeroed).
+    fn fixup(&mut self, ty: &Ty, src: u64, dst: u64) -> Result<(), Outcome> {
+        if ty.plain {
+            return Ok(());
+        }
+        let (from, to) = (self.memory(self.from)?, self.memory(self.to)?);
+        match &ty.kind {
+            Kind::Bool => {
+                let b = self.read(from, src, 1)?;
+                self.write(to, dst, (b != 0) as u64, 1)?;
+            }
+            Kind::String => {
+                let (p, l) = (self.read(from, src, 4)?, self.read(from, src + 4, 4)?);
+                let q = self.copy_string(p as u32, l as u32)?;
+                self.write(to, dst, q as u64 | (l << 32), 8)?;
+            }
+            Kind::List(elem) => {
+                let (p, l) = (self.read(from, src, 4)?, self.read(from, src + 4, 4)?);
+                let q = self.copy_list(elem, p as u32, l as u32)?;
+                self.write(to, dst, q as u64 | (l << 32), 8)?;
+            }
+            Kind::Record { fields, padding } => {
+                for (offset, t) in fields {
+                    self.fixup(t, src + *offset as u64, dst + *offset as u64)?;
+                }
+                for &(a, b) in padding {
+                    self.zero(to, dst + a as u64, dst + b as u64);
+                }
+            }
+            Kind::Variant(v) => {
+                let disc = self.read(from, src, v.disc_size as usize)?;
+                let po = v.payload_offset as u64;
+                self.zero(to, dst + v.disc_size as u64, dst + po);
+                let used = match v.cases.get(disc as usize) {
+                    Some(Some(t)) => {
+                        self.fixup(t, src + po, dst + po)?;
+                        t.size as u64
+                    }
+                    _ => 0,
+                };
+                self.zero(to, dst + po + used, dst + ty.size as u64);
+            }
+            Kind::Flags(n) => {
+                let n = *n as u64;
+                let (word, words) = match ty.size {
+                    1 | 2 => (ty.size as u64, 1),
+                    s => (4, s as u64 / 4),
+                };
+                for k in 0..words {
+                    let bits = (n - k * 32).min(word * 8);
+                    let mask = if bits >= 64 {
+                        u64::MAX
+                    } else {
+                        (1 << bits) - 1
+                    };
+                    let v = self.read(from, src + k * word, word as usize)?;
+                    self.write(to, dst + k * word, v & mask, word as usize)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Copies flat values `cells[*i..]` of type `ty`, appending the receiver's to `out`.
+    fn copy_flat(
+        &mut self,
+        ty: &Ty,
+        cells: &[u64],
+        i: &mut usize,
+        out: &mut Vec<u64>,
+    ) -> Result<(), Outcome> {
+        let c = cells.get(*i).copied().unwrap_or(0);
+        match &ty.kind {
+            Kind::Bool => out.push((c as u32 != 0) as u64),
+            Kind::U8 => out.push(c & 0xff),
+            Kind::S8 => out.push(c as u8 as i8 as i32 as u32 as u64),
+            Kind::U16 => out.push(c & 0xffff),
+            Kind::S16 => out.push(c as u16 as i16 as i32 as u32 as u64),
+            Kind::U32 | Kind::S32 | Kind::Char | Kind::F32 => out.push(c as u32 as u64),
+            Kind::U64 | Kind::S64 | Kind::F64 => out.push(c),
+            Kind::String => {
+                let l = cells[*i + 1] as u32;
+                let q = self.copy_string(c as u32, l)?;
+                out.extend([q as u64, l as u64]);
+                *i += 2;
+                return Ok(());
+            }
+            Kind::List(elem) => {
+                let l = cells[*i + 1] as u32;
+                let q = self.copy_list(elem, c as u32, l)?;
+                out.extend([q as u64, l as u64]);
+                *i += 2;
+                return Ok(());
+            }
+            Kind::Record { fields, .. } => {
+                for (_, t) in fields {
+                    self.copy_flat(t, cells, i, out)?;
+                }
+                return Ok(());
+            }
+            Kind::Variant(v) => {
+                out.push(c as u32 as u64);
+                *i += 1;
+                let (start_in, start_out) = (*i, out.len());
+                if let Some(Some(t)) = v.cases.get(c as u32 as usize) {
+                    let mut j = start_in;
+                    self.copy_flat(t, cells, &mut j, out)?;
+                }
+                // Unused payload slots are zero.
+                out.resize(start_out + v.payload_flat.len(), 0);
+                *i = start_in + v.payload_flat.len();
+                return Ok(());
+            }
+            Kind::Flags(n) => {
+                let words = ty.flat.len();
+                for k in 0..words {
+                    let bits = (*n as usize - k * 32).min(32);
+                    let mask = if bits == 32 {
+                        u32::MAX
+                    } else {
+                        (1 << bits) - 1
+                    };
+                    out.push((cells[*i + k] as u32 & mask) as u64);
+                }
+                *i += words;
+                return Ok(());
+            }
+        }
+        *i += 1;
+        Ok(())
+    }
+}
