@@ -326,7 +326,8 @@ impl App {
         match r {
             Ok(()) => Ok(results),
             Err(source) => {
-                if i != self.main && source.downcast_ref::<I32Exit>().is_none() {
+                // Only a trap leaves it in an unknown state (not, e.g., wrong arguments).
+                if i != self.main && source.as_trap().is_some() {
                     let state = &mut self.store.data_mut().nanos[i];
                     state
                         .poisoned

@@ -1454,3 +1454,124 @@ fn padding_is_zeroed_and_bools_normalized_not_copied() {
         );
     }
 }
+
+const CHAIN_MAIN: &str = r#"
+(module $main
+  (import "test:chain/mid" "run" (func $run (param i32) (result i32)))
+  (func (export "run") (param i32) (result i32) (call $run (local.get 0))))
+"#;
+const CHAIN_MID: &str = r#"
+(module $mid
+  (import "test:chain/leaf" "run" (func $leaf (param i32) (result i32)))
+  (func (export "test:chain/mid#run") (param i32) (result i32)
+    (i32.add (i32.const 1000) (call $leaf (local.get 0)))))
+"#;
+const CHAIN_LEAF: &str = r#"
+(module $leaf
+  (func $crash unreachable)
+  (func (export "test:chain/leaf#run") (param i32) (result i32)
+    (if (local.get 0) (then (call $crash)))
+    (i32.const 7)))
+"#;
+
+#[test]
+fn a_trap_deep_in_a_chain_poisons_every_nanoprocess_it_unwound() {
+    let s = Scratch::new("chain");
+    s.file("main.wat", CHAIN_MAIN)
+        .file("mid.wat", CHAIN_MID)
+        .file("leaf.wat", CHAIN_LEAF)
+        .file(
+            "mid.wit",
+            "package test:chain;\ninterface mid { run: func(crash: bool) -> u32; }\n",
+        )
+        .file(
+            "leaf.wit",
+            "package test:chain;\ninterface leaf { run: func(crash: bool) -> u32; }\n",
+        );
+    let manifest = r#"
+[app]
+main = "main"
+[nanoprocess.main]
+module = "main.wat"
+links = { "test:chain/mid" = "mid" }
+[nanoprocess.mid]
+parent = "main"
+module = "mid.wat"
+wit = "mid.wit"
+links = { "test:chain/leaf" = "leaf" }
+[nanoprocess.leaf]
+parent = "mid"
+module = "leaf.wat"
+wit = "leaf.wit"
+"#;
+    let mut app = app(&s, manifest);
+    assert_eq!(
+        app.nanoprocesses(),
+        ["leaf", "mid", "main"],
+        "providers first"
+    );
+    assert_eq!(
+        i32s(&app.call("main", "run", &[Val::I32(0)]).unwrap()),
+        [1007]
+    );
+    let err = app.call("main", "run", &[Val::I32(1)]).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("nanoprocess `leaf` trapped while serving `mid`'s call"),
+        "{message}"
+    );
+    assert!(
+        message.contains("nanoprocess `mid` trapped while serving `main`'s call"),
+        "{message}"
+    );
+    assert!(message.contains("unreachable"), "{message}");
+    let frames: Vec<String> = err
+        .as_trap()
+        .unwrap()
+        .backtrace
+        .iter()
+        .filter_map(|f| f.func_name.clone())
+        .collect();
+    assert!(frames.contains(&"crash".to_string()), "{frames:?}");
+    assert!(app.poisoned("leaf").is_some());
+    assert!(app.poisoned("mid").is_some(), "mid was unwound mid-call");
+    assert_eq!(app.poisoned("main"), None);
+}
+
+#[test]
+fn audit_lines_name_the_nanoprocess() {
+    let s = scratch("audit");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let writer: AuditWriter = std::sync::Arc::new(std::sync::Mutex::new(Sink(log.clone())));
+    let options = AppOptions {
+        audit: Some((writer, AuditLevel::All)),
+        ..AppOptions::default()
+    };
+    let mut app = App::new(&s.manifest(MANIFEST), options).unwrap();
+    app.call("main", "open-own", &[]).unwrap();
+    app.call("main", "call-probe-file", &[]).unwrap();
+    let text = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("{\"nanoprocess\":\"main\",") && l.contains("path_open")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("{\"nanoprocess\":\"child\",") && l.contains("badf")),
+        "{text}"
+    );
+}
