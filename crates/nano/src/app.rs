@@ -10,7 +10,7 @@
 //!   guest code before the whole manifest checked clean.
 
 use crate::abi::{self, Sig};
-use crate::call::{Host, Link, NanoState};
+use crate::call::{Callee, Host, Link, NanoState};
 use crate::manifest::{ClockGrant, Manifest, Mode, Nanoprocess, Problem, RandomGrant};
 use crate::{capability_tree, check_attenuation};
 use nanoproc_engine::{
@@ -232,8 +232,8 @@ impl App {
                     provider: p,
                     name: export_name,
                     sig: link.sig.clone(),
-                    export,
-                    post,
+                    export: Callee::new(export, &store),
+                    post: post.map(|f| Callee::new(f, &store)),
                 });
                 linker
                     .func_raw(
@@ -255,7 +255,9 @@ impl App {
                 .instantiate(&mut store, &plan.modules[name])
                 .map_err(err)?;
             let memory = instance.get_memory(&store, "memory");
-            let realloc = instance.get_func(&store, "cabi_realloc");
+            let realloc = instance
+                .get_func(&store, "cabi_realloc")
+                .and_then(|f| f.typed::<(i32, i32, i32, i32), i32>(&store).ok());
             let state = &mut store.data_mut().nanos[i];
             state.memory = memory;
             state.realloc = realloc;

@@ -21,7 +21,9 @@
 //! nanoprocesses.
 
 use crate::abi::{Core, Kind, Sig, Ty};
-use nanoproc_engine::{Caller, Error, Extern, Func, Memory, Trap, TrapKind, Val};
+use nanoproc_engine::{
+    AsContext, Caller, Error, Extern, Func, Memory, Trap, TrapKind, TypedFunc, Val,
+};
 use nanoproc_wasi::{I32Exit, WasiCtx};
 use std::sync::Arc;
 
@@ -32,7 +34,7 @@ const MAX_STRING_BYTES: u64 = (1 << 31) - 1;
 pub(crate) struct NanoState {
     pub(crate) name: Arc<str>,
     pub(crate) memory: Option<Memory>,
-    pub(crate) realloc: Option<Func>,
+    pub(crate) realloc: Option<TypedFunc<(i32, i32, i32, i32), i32>>,
     /// Why further calls into it are refused (it trapped while serving one).
     pub(crate) poisoned: Option<String>,
     /// The runtime is inside its `cabi_realloc`: it may not call other nanoprocesses.
@@ -54,8 +56,91 @@ pub(crate) struct Link {
     /// `acme:img/resize#resize`.
     pub(crate) name: String,
     pub(crate) sig: Sig,
-    pub(crate) export: Func,
-    pub(crate) post: Option<Func>,
+    pub(crate) export: Callee,
+    pub(crate) post: Option<Callee>,
+}
+
+/// A function to call with raw cells: through a `TypedFunc` for the common all-`i32`
+/// shapes (no dynamic type checks, no allocation), else through `Func::call`.
+pub(crate) enum Callee {
+    Dyn(Func, nanoproc_engine::FuncType),
+    V0(TypedFunc<(), ()>),
+    V1(TypedFunc<i32, ()>),
+    V2(TypedFunc<(i32, i32), ()>),
+    V3(TypedFunc<(i32, i32, i32), ()>),
+    V4(TypedFunc<(i32, i32, i32, i32), ()>),
+    R0(TypedFunc<(), i32>),
+    R1(TypedFunc<i32, i32>),
+    R2(TypedFunc<(i32, i32), i32>),
+    R3(TypedFunc<(i32, i32, i32), i32>),
+    R4(TypedFunc<(i32, i32, i32, i32), i32>),
+}
+
+impl Callee {
+    pub(crate) fn new(func: Func, store: impl AsContext) -> Callee {
+        macro_rules! try_typed {
+            ($($variant:ident: $p:ty => $r:ty;)*) => {$(
+                if let Ok(t) = func.typed::<$p, $r>(&store) {
+                    return Callee::$variant(t);
+                }
+            )*};
+        }
+        try_typed! {
+            V0: () => ();
+            V1: i32 => ();
+            V2: (i32, i32) => ();
+            V3: (i32, i32, i32) => ();
+            V4: (i32, i32, i32, i32) => ();
+            R0: () => i32;
+            R1: i32 => i32;
+            R2: (i32, i32) => i32;
+            R3: (i32, i32, i32) => i32;
+            R4: (i32, i32, i32, i32) => i32;
+        }
+        let ty = func.ty(&store);
+        Callee::Dyn(func, ty)
+    }
+
+    /// Calls with `args` (one cell per core value); a result goes to `results[0]`.
+    pub(crate) fn call(
+        &self,
+        cx: &mut Caller<'_, Host>,
+        args: &[u64],
+        results: &mut [u64],
+    ) -> Result<(), Error> {
+        let a = |i: usize| args.get(i).map_or(0, |&c| c as u32 as i32);
+        let mut put = |r: i32| {
+            if let Some(slot) = results.first_mut() {
+                *slot = r as u32 as u64;
+            }
+        };
+        match self {
+            Callee::V0(f) => f.call(cx, ())?,
+            Callee::V1(f) => f.call(cx, a(0))?,
+            Callee::V2(f) => f.call(cx, (a(0), a(1)))?,
+            Callee::V3(f) => f.call(cx, (a(0), a(1), a(2)))?,
+            Callee::V4(f) => f.call(cx, (a(0), a(1), a(2), a(3)))?,
+            Callee::R0(f) => put(f.call(cx, ())?),
+            Callee::R1(f) => put(f.call(cx, a(0))?),
+            Callee::R2(f) => put(f.call(cx, (a(0), a(1)))?),
+            Callee::R3(f) => put(f.call(cx, (a(0), a(1), a(2)))?),
+            Callee::R4(f) => put(f.call(cx, (a(0), a(1), a(2), a(3)))?),
+            Callee::Dyn(f, ty) => {
+                let params: Vec<Val> = ty
+                    .params()
+                    .iter()
+                    .zip(args)
+                    .map(|(&t, &c)| cell_to_val(t, c))
+                    .collect();
+                let mut out: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
+                f.call(&mut *cx, &params, &mut out)?;
+                for (slot, v) in results.iter_mut().zip(out) {
+                    *slot = val_to_cell(v);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which side of the call a fault is attributed to (the provider is poisoned for its own).
@@ -181,20 +266,8 @@ impl Link {
         }
 
         // The call itself.
-        let params: Vec<Val> = sig
-            .lifted
-            .params()
-            .iter()
-            .zip(&args)
-            .map(|(&t, &c)| cell_to_val(t, c))
-            .collect();
-        let mut results: Vec<Val> = sig
-            .lifted
-            .results()
-            .iter()
-            .map(|&t| Val::default_for(t))
-            .collect();
-        if let Err(e) = self.export.call(&mut *cx, &params, &mut results) {
+        let mut results = [0u64; 1];
+        if let Err(e) = self.export.call(cx, &args, &mut results) {
             return Err(Outcome::Error(self.provider_failed(cx, e, "")));
         }
 
@@ -211,7 +284,7 @@ impl Link {
         );
         if let Some(result) = &sig.result {
             if sig.result_in_memory {
-                let src = val_to_cell(results[0]) as u32;
+                let src = results[0] as u32;
                 let retptr = cells[sig.lowered.params().len() - 1] as u32;
                 let limit = cx.data().nanos[self.importer].memory_limit;
                 let mut v = Validator::new(cx, from, self.importer, limit);
@@ -223,7 +296,7 @@ impl Link {
                 let mut c = Copier { cx, from, to };
                 c.copy_mem(result, src as u64, retptr as u64)?;
             } else if !result.flat.is_empty() {
-                let cell = val_to_cell(results[0]);
+                let cell = results[0];
                 let mut v = Validator::new(cx, from, self.importer, 0);
                 v.flat(result, &[cell], &mut 0)?;
                 let mut out = Vec::with_capacity(1);
@@ -234,8 +307,9 @@ impl Link {
         }
 
         // Let the provider free what it returned.
-        if let Some(post) = self.post {
-            if let Err(e) = post.call(&mut *cx, &results, &mut []) {
+        if let Some(post) = &self.post {
+            let n = sig.lifted.results().len();
+            if let Err(e) = post.call(cx, &results[..n], &mut []) {
                 return Err(Outcome::Error(self.provider_failed(
                     cx,
                     e,
@@ -583,29 +657,29 @@ impl Copier<'_, '_> {
     fn alloc(&mut self, align: u32, size: u64) -> Result<u32, Outcome> {
         let to = self.to;
         let memory = self.memory(to)?;
-        let who = self.name(to.index).to_string();
+        let who = |c: &Self| c.name(to.index).to_string();
         let Some(realloc) = self.cx.data().nanos[to.index].realloc else {
+            let who = who(self);
             return Err(Fault(to.blame, format!("`{who}` exports no cabi_realloc")).into());
         };
         self.cx.data_mut().nanos[to.index].in_realloc = true;
-        let mut out = [Val::I32(0)];
-        let args = [
-            Val::I32(0),
-            Val::I32(0),
-            Val::I32(align as i32),
-            Val::I32(size as u32 as i32),
-        ];
-        let r = realloc.call(&mut *self.cx, &args, &mut out);
+        let r = realloc.call(&mut *self.cx, (0, 0, align as i32, size as u32 as i32));
         self.cx.data_mut().nanos[to.index].in_realloc = false;
-        if let Err(e) = r {
-            let what = match &e {
-                Error::Trap(t) => format!("{t}\n{}", t.backtrace_string()),
-                other => other.to_string(),
-            };
-            return Err(Fault(to.blame, format!("`{who}`'s cabi_realloc failed: {what}")).into());
-        }
-        let ptr = val_to_cell(out[0]) as u32;
+        let ptr = match r {
+            Ok(p) => p as u32,
+            Err(e) => {
+                let who = who(self);
+                let what = match &e {
+                    Error::Trap(t) => format!("{t}\n{}", t.backtrace_string()),
+                    other => other.to_string(),
+                };
+                return Err(
+                    Fault(to.blame, format!("`{who}`'s cabi_realloc failed: {what}")).into(),
+                );
+            }
+        };
         if ptr % align != 0 {
+            let who = who(self);
             return Err(Fault(
                 to.blame,
                 format!(
@@ -616,6 +690,7 @@ impl Copier<'_, '_> {
         }
         let len = memory.data_size(&*self.cx) as u64;
         if ptr as u64 + size > len {
+            let who = who(self);
             return Err(Fault(
                 to.blame,
                 format!(
