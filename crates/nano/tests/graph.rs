@@ -1575,3 +1575,59 @@ fn audit_lines_name_the_nanoprocess() {
         "{text}"
     );
 }
+
+const REENTRY_MAIN: &str = r#"
+(module $main
+  (import "t:x/i" "name" (func $name (param i32)))
+  (import "t:x/i" "ping" (func $ping))
+  (import "t:x/i" "quit" (func $quit))
+  (memory (export "memory") 1)
+  ;; A cabi_realloc that calls out: the runtime refuses (the component model's may_leave).
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (call $ping) (i32.const 64))
+  (func (export "name") (call $name (i32.const 16)))
+  (func (export "_start") (call $quit)))
+"#;
+const REENTRY_CHILD: &str = r#"
+(module $child
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 8) "\10\00\00\00\03\00\00\00")
+  (data (i32.const 16) "abc")
+  (func (export "t:x/i#name") (result i32) (i32.const 8))
+  (func (export "t:x/i#ping"))
+  (func (export "t:x/i#quit") (call $exit (i32.const 9))))
+"#;
+
+#[test]
+fn a_cabi_realloc_may_not_call_out_and_a_child_cannot_exit_the_app() {
+    let s = Scratch::new("reentry");
+    s.file("main.wat", REENTRY_MAIN)
+        .file("child.wat", REENTRY_CHILD)
+        .file(
+            "child.wit",
+            "package t:x;\ninterface i { name: func() -> string; ping: func(); quit: func(); }\n",
+        );
+    let manifest = r#"
+[app]
+main = "main"
+[nanoprocess.main]
+module = "main.wat"
+links = { "t:x/i" = "child" }
+[nanoprocess.child]
+parent = "main"
+module = "child.wat"
+wit = "child.wit"
+"#;
+    let mut app = app(&s, manifest);
+    let message = app.call("main", "name", &[]).unwrap_err().to_string();
+    assert!(
+        message.contains("`main` may not call other nanoprocesses from its cabi_realloc"),
+        "{message}"
+    );
+    assert_eq!(app.poisoned("child"), None, "the importer's fault");
+
+    // proc_exit inside a child is a trap for its caller, not the application's exit.
+    let err = app.run_main().unwrap_err();
+    assert!(err.to_string().contains("called proc_exit(9)"), "{err}");
+    assert!(app.poisoned("child").is_some());
+}
