@@ -286,7 +286,7 @@ impl App {
     /// Runs the main nanoprocess's `_start`; returns its exit code (`0` when `_start`
     /// returns, the code it passed to `proc_exit` otherwise).
     pub fn run_main(&mut self) -> Result<i32, NanoError> {
-        let main = self.state(self.main).name.to_string();
+        let main = self.main().to_string();
         match self.call(&main, "_start", &[]) {
             Ok(_) => Ok(0),
             Err(NanoError::Call { source, .. }) if source.downcast_ref::<I32Exit>().is_some() => {
@@ -342,6 +342,24 @@ impl App {
                 })
             }
         }
+    }
+
+    /// The core type of `name`'s export `export` (so a command line can parse `--invoke`
+    /// arguments by their types).
+    pub fn export_type(&self, name: &str, export: &str) -> Result<FuncType, NanoError> {
+        let i = self.lookup(name)?;
+        self.instances[i]
+            .get_func(&self.store, export)
+            .map(|f| f.ty(&self.store))
+            .ok_or_else(|| NanoError::UnknownExport {
+                nanoprocess: name.to_string(),
+                export: export.to_string(),
+            })
+    }
+
+    /// The main nanoprocess's name.
+    pub fn main(&self) -> &str {
+        &self.state(self.main).name
     }
 
     fn state(&self, i: usize) -> &NanoState {

@@ -40,5 +40,5 @@ pub use manifest::{
     parse_clock, parse_random, ClockGrant, DirGrant, Grants, Limits, Manifest, ManifestError, Mode,
     Nanoprocess, Problem, RandomGrant, StdioGrant,
 };
-pub use nanoproc_engine::{Trap, TrapKind, Val};
+pub use nanoproc_engine::{FuncType, Trap, TrapKind, Val, ValType};
 pub use nanoproc_wasi::{AuditLevel, SharedBuffer};

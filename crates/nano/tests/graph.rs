@@ -1396,6 +1396,15 @@ fn run_main_returns_the_exit_code() {
             (func (export "_start") (call $exit (call $add (i32.const 250) (i32.const 9)))))"#,
     );
     let mut app = app(&s, MANIFEST);
+    assert_eq!(app.main(), "main");
+    assert_eq!(
+        app.export_type("main", "_start").unwrap(),
+        FuncType::new([], [])
+    );
+    assert!(matches!(
+        app.export_type("main", "nope"),
+        Err(NanoError::UnknownExport { .. })
+    ));
     assert_eq!(app.run_main().unwrap(), 3);
     assert!(App::check(&s.manifest(MANIFEST)).unwrap().contains("child"));
 }
