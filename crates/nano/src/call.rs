@@ -658,7 +658,17 @@ impl Copier<'_, '_> {
         let to = self.to;
         let memory = self.memory(to)?;
         let who = |c: &Self| c.name(to.index).to_string();
-        let Some(realloc) = self.cx.data().nanos[to.index].realloc else {
+        let realloc = match self.cx.data().nanos[to.index].realloc {
+            Some(r) => Some(r),
+            // The importer's start function may call before its exports are recorded; the
+            // caller is the importer then.
+            None if to.blame == Blame::Importer => match self.cx.get_export("cabi_realloc") {
+                Some(Extern::Func(f)) => f.typed(&*self.cx).ok(),
+                _ => None,
+            },
+            None => None,
+        };
+        let Some(realloc) = realloc else {
             let who = who(self);
             return Err(Fault(to.blame, format!("`{who}` exports no cabi_realloc")).into());
         };
@@ -706,14 +716,14 @@ impl Copier<'_, '_> {
         let mut b = [0u8; 8];
         memory
             .read(&*self.cx, addr as usize, &mut b[..n])
-            .map_err(|e| Outcome::Error(e.into()))?;
+            .map_err(|e| self.access_fault(e))?;
         Ok(u64::from_le_bytes(b))
     }
 
     fn write(&mut self, memory: Memory, addr: u64, value: u64, n: usize) -> Result<(), Outcome> {
         memory
             .write(&mut *self.cx, addr as usize, &value.to_le_bytes()[..n])
-            .map_err(|e| Outcome::Error(e.into()))
+            .map_err(|e| self.access_fault(e))
     }
 
     fn zero(&mut self, memory: Memory, start: u64, end: u64) {
@@ -728,7 +738,18 @@ impl Copier<'_, '_> {
     fn bulk(&mut self, src: u64, dst: u64, len: u64) -> Result<(), Outcome> {
         let (from, to) = (self.memory(self.from)?, self.memory(self.to)?);
         from.copy_to(&mut *self.cx, src as usize, &to, dst as usize, len as usize)
-            .map_err(|e| Outcome::Error(e.into()))
+            .map_err(|e| self.access_fault(e))
+    }
+
+    /// An access the validation pass should have ruled out; still a clean trap if the
+    /// receiver's own code changed what it had allocated.
+    fn access_fault(&self, e: nanoproc_engine::MemoryAccessError) -> Outcome {
+        let (from, to) = (self.name(self.from.index), self.name(self.to.index));
+        Fault(
+            self.to.blame,
+            format!("copying from `{from}` to `{to}`: {e}"),
+        )
+        .into()
     }
 
     fn copy_string(&mut self, ptr: u32, len: u32) -> Result<u32, Outcome> {
