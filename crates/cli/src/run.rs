@@ -22,7 +22,7 @@ use std::time::Duration;
 /// The engine's default call depth (`Config::max_call_depth`), shown by `--help`. The
 /// engine has no getter for it; `tests/cli.rs` checks that the help text and the engine
 /// agree by running a recursion one frame short of it.
-const DEFAULT_CALL_DEPTH: usize = 100_000;
+const DEFAULT_CALL_DEPTH: usize = nanoproc_engine::Config::DEFAULT_MAX_CALL_DEPTH;
 
 /// What `--deterministic` sets unless `--clock` / `--random-seed` say otherwise: the clocks
 /// start at the Unix epoch and advance 1 µs per read (so a loop waiting for time to pass

@@ -24,8 +24,8 @@ impl Default for Config {
             simd: true,
             tail_call: true,
             extended_const: true,
-            max_call_depth: 100_000,
-            max_stack_cells: 8 * 1024 * 1024,
+            max_call_depth: Config::DEFAULT_MAX_CALL_DEPTH,
+            max_stack_cells: Config::DEFAULT_MAX_STACK_CELLS,
             consume_fuel: false,
             interruptible: true,
             module_limits: ModuleLimits::default(),
@@ -34,6 +34,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Default for [`Config::max_call_depth`].
+    pub const DEFAULT_MAX_CALL_DEPTH: usize = 100_000;
+    /// Default for [`Config::max_stack_cells`] (64 MiB of 8-byte cells).
+    pub const DEFAULT_MAX_STACK_CELLS: usize = 8 * 1024 * 1024;
+
     pub fn new() -> Config {
         Config::default()
     }
