@@ -18,7 +18,7 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "setup: cargo not found. Install Rust (1.85 or newer) with rustup:" >&2
+    echo "setup: cargo not found. Install Rust (1.88 or newer) with rustup:" >&2
     echo "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy" >&2
     echo "then open a new shell (or 'source \$HOME/.cargo/env') and run this script again." >&2
     exit 1

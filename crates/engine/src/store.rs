@@ -152,6 +152,25 @@ pub struct StoreInner {
 pub type OutOfFuelFn = dyn FnMut() -> Option<u64> + Send + Sync + 'static;
 
 impl StoreInner {
+    fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        if !self.engine.config().consume_fuel {
+            return Err(Error::TypeMismatch(
+                "fuel is not enabled: use Config::consume_fuel(true)".into(),
+            ));
+        }
+        self.fuel = fuel;
+        Ok(())
+    }
+
+    fn get_fuel(&self) -> Result<u64, Error> {
+        if !self.engine.config().consume_fuel {
+            return Err(Error::TypeMismatch(
+                "fuel is not enabled: use Config::consume_fuel(true)".into(),
+            ));
+        }
+        Ok(self.fuel)
+    }
+
     /// Creates a table, enforcing the store's limits.
     pub(crate) fn new_table(&mut self, ty: TableType, init: u64) -> Result<u32, Error> {
         let l = &self.limits;
@@ -288,23 +307,12 @@ impl<T> Store<T> {
     /// Sets the remaining fuel; fails unless the engine was configured with
     /// `Config::consume_fuel(true)`.
     pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
-        if !self.inner.engine.config().consume_fuel {
-            return Err(Error::TypeMismatch(
-                "fuel is not enabled: use Config::consume_fuel(true)".into(),
-            ));
-        }
-        self.inner.fuel = fuel;
-        Ok(())
+        self.inner.set_fuel(fuel)
     }
 
     /// The remaining fuel; fails unless the engine meters fuel.
     pub fn get_fuel(&self) -> Result<u64, Error> {
-        if !self.inner.engine.config().consume_fuel {
-            return Err(Error::TypeMismatch(
-                "fuel is not enabled: use Config::consume_fuel(true)".into(),
-            ));
-        }
-        Ok(self.inner.fuel)
+        self.inner.get_fuel()
     }
 
     /// Called when the fuel runs out mid-execution: return `Some(n)` to add `n` units and
@@ -397,6 +405,27 @@ pub struct StoreContextMut<'a, T> {
 impl<T> StoreContextMut<'_, T> {
     pub fn data(&self) -> &T {
         self.data
+    }
+
+    /// The store's remaining fuel (see `Store::get_fuel`).
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        self.inner.get_fuel()
+    }
+
+    /// Sets the store's remaining fuel (see `Store::set_fuel`); host functions use it to
+    /// give a callee a smaller budget and restore the caller's afterwards.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.inner.set_fuel(fuel)
+    }
+
+    /// Arms a one-shot deadline (see `Store::set_deadline`).
+    pub fn set_deadline(&mut self, after: std::time::Duration) {
+        self.inner.interrupt.set_deadline(after);
+    }
+
+    /// Cancels the deadline (see `Store::clear_deadline`).
+    pub fn clear_deadline(&mut self) {
+        self.inner.interrupt.clear_deadline();
     }
 
     pub fn data_mut(&mut self) -> &mut T {
@@ -513,6 +542,27 @@ impl<T> Caller<'_, T> {
 
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// The store's remaining fuel (see `Store::get_fuel`).
+    pub fn get_fuel(&self) -> Result<u64, Error> {
+        self.inner.get_fuel()
+    }
+
+    /// Sets the store's remaining fuel (see `Store::set_fuel`); host functions use it to
+    /// give a callee a smaller budget and restore the caller's afterwards.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        self.inner.set_fuel(fuel)
+    }
+
+    /// Arms a one-shot deadline (see `Store::set_deadline`).
+    pub fn set_deadline(&mut self, after: std::time::Duration) {
+        self.inner.interrupt.set_deadline(after);
+    }
+
+    /// Cancels the deadline (see `Store::clear_deadline`).
+    pub fn clear_deadline(&mut self) {
+        self.inner.interrupt.clear_deadline();
     }
 
     /// An export of the calling instance (e.g. its `memory`), as WASI implementations need.

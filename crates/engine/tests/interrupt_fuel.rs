@@ -154,3 +154,50 @@ fn fuel_requires_the_engine_to_meter_it() {
     assert!(store.set_fuel(10).is_err());
     assert!(store.get_fuel().is_err());
 }
+
+#[test]
+fn host_functions_can_budget_fuel_for_a_callee() {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "h" "budgeted" (func $budgeted (result i32)))
+          (func (export "spin") (loop (br 0)))
+          (func (export "run") (result i32) (call $budgeted)))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    // Runs `spin` with only 1000 units, then restores the caller's remaining fuel.
+    linker
+        .func_wrap(
+            "h",
+            "budgeted",
+            |mut caller: Caller<'_, ()>| -> Result<i32, Error> {
+                let saved = caller.get_fuel()?;
+                caller.set_fuel(1000)?;
+                let spin = caller
+                    .get_export("spin")
+                    .and_then(Extern::into_func)
+                    .unwrap();
+                let r = spin.typed::<(), ()>(&caller)?.call(&mut caller, ());
+                caller.set_fuel(saved)?;
+                Ok(match r {
+                    Err(e) if e.as_trap().map(|t| &t.kind) == Some(&TrapKind::OutOfFuel) => 1,
+                    _ => 0,
+                })
+            },
+        )
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let run = inst.get_typed_func::<(), i32>(&store, "run").unwrap();
+    store.set_fuel(1_000_000).unwrap();
+    assert_eq!(run.call(&mut store, ()).unwrap(), 1);
+    let left = store.get_fuel().unwrap();
+    assert!(
+        left > 999_000,
+        "the callee's budget was not charged to the caller: {left}"
+    );
+}
