@@ -175,5 +175,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t.as_secs_f64() * 1e9 / n as f64
         );
     }
+    if only.is_none() || only.as_deref() == Some("calls") {
+        host_calls(runs, small)?;
+    }
+    Ok(())
+}
+
+/// Host→wasm and wasm→host call overhead with empty functions.
+fn host_calls(runs: usize, small: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let n: u32 = if small { 100_000 } else { 5_000_000 };
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (import "host" "nop" (func $nop))
+          (func (export "empty"))
+          (func (export "call_host") (param $n i32)
+            (loop $l
+              (call $nop)
+              (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))"#,
+    )?;
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker.func_wrap("host", "nop", || {})?;
+    let inst = linker.instantiate(&mut store, &module)?;
+    let empty = inst.get_typed_func::<(), ()>(&store, "empty")?;
+    let (t, r) = time(runs, || {
+        for _ in 0..n {
+            empty.call(&mut store, ())?;
+        }
+        Ok::<(), nanoproc_engine::Error>(())
+    });
+    r?;
+    println!(
+        "| host→wasm call of an empty function (TypedFunc) | {:.1} ms for {n} | {:.1} ns/call |",
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e9 / n as f64
+    );
+    let call_host = inst.get_typed_func::<i32, ()>(&store, "call_host")?;
+    let (t, r) = time(runs, || call_host.call(&mut store, n as i32));
+    r?;
+    println!(
+        "| wasm→host call of an empty host function | {:.1} ms for {n} | {:.1} ns/call (incl. loop) |",
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e9 / n as f64
+    );
     Ok(())
 }

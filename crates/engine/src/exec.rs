@@ -78,16 +78,19 @@ pub(crate) fn invoke(
             if inner.call_depth + 1 > inner.engine.config().max_call_depth {
                 return Err(Trap::new(TrapKind::CallStackExhausted).into());
             }
-            let mut stack = inner.stack_pool.pop().unwrap_or_default();
-            stack.clear();
             let need = frame_cells.max(cells.len());
             if need > max_cells {
-                inner.stack_pool.push(stack);
                 return Err(Trap::new(TrapKind::CallStackExhausted).into());
             }
-            stack.resize(need, 0);
+            // Pooled stacks keep their length: only the parameters and declared locals of
+            // the entry frame need defined values (operand cells are written before read).
+            let mut stack = inner.stack_pool.pop().unwrap_or_default();
+            if stack.len() < need {
+                stack.resize(need, 0);
+            }
             let params = compiled.param_cells as usize;
             stack[..params].copy_from_slice(&cells[..params]);
+            stack[params..compiled.local_cells as usize].fill(0);
             let mut frames = inner.frame_pool.pop().unwrap_or_default();
             frames.clear();
             frames.push(Frame {
@@ -97,7 +100,7 @@ pub(crate) fn invoke(
                 bp: 0,
             });
             let outer_depth = inner.call_depth;
-            let result = run(inner, host, &mut stack, &mut frames);
+            let result = run(inner, host, &mut stack, &mut frames, module);
             inner.call_depth = outer_depth;
             let n = cells.len().min(stack.len());
             if result.is_ok() {
@@ -279,11 +282,13 @@ pub(crate) fn memory_grow(
     old
 }
 
+/// Runs from the frame on top of `frames` (of `module`'s instance) until it returns.
 fn run(
     inner: &mut StoreInner,
     host: &mut dyn HostCaller,
     stack: &mut Vec<u64>,
     frames: &mut Vec<Frame>,
+    module: Arc<ModuleInner>,
 ) -> Result<(), Error> {
     let max_depth = inner.engine.config().max_call_depth;
     let max_cells = inner.engine.config().max_stack_cells;
@@ -292,9 +297,8 @@ fn run(
     // With fuel, loop headers start fuel regions that also poll; without, backward
     // branches poll.
     let poll_backward = inner.engine.config().interruptible && !metering;
-    let interrupt = inner.interrupt.clone();
-    let mut cur_instance = u32::MAX;
-    let mut module: Arc<ModuleInner> = inner.instances[frames[0].instance as usize].module.clone();
+    let mut cur_instance = frames[0].instance;
+    let mut module = module;
     let mut empty_memory = MemoryEntity::empty();
     loop {
         let top = *frames.last().expect("a frame is running");
@@ -313,6 +317,7 @@ fn run(
                 memory_bytes,
                 table_elements,
                 fuel,
+                interrupt,
                 ..
             } = &mut *inner;
             let inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
@@ -954,7 +959,7 @@ fn run(
                         match range(d as u32 as u64, n as u32 as u64, mem.data.len()) {
                             Some(rg) => {
                                 bulk_fuel!(rg.len(), costs::BULK_BYTES_PER_FUEL);
-                                if !fill_chunked(&mut mem.data[rg], v as u8, &interrupt) {
+                                if !fill_chunked(&mut mem.data[rg], v as u8, interrupt) {
                                     trap!(TrapKind::Interrupted);
                                 }
                             }
@@ -971,7 +976,7 @@ fn run(
                         match (range(d, n, len), range(s, n, len)) {
                             (Some(dr), Some(sr)) => {
                                 bulk_fuel!(n, costs::BULK_BYTES_PER_FUEL);
-                                if !copy_within_chunked(&mut mem.data, sr, dr.start, &interrupt) {
+                                if !copy_within_chunked(&mut mem.data, sr, dr.start, interrupt) {
                                     trap!(TrapKind::Interrupted);
                                 }
                             }
