@@ -68,3 +68,9 @@
 #![forbid(unsafe_code)]
 
 pub use nanoproc_engine::*;
+
+/// WASI preview1 over explicit capabilities: `wasi::WasiCtxBuilder` grants, `wasi::add_to_linker`.
+pub use nanoproc_wasi as wasi;
+
+/// Nanoprocess graphs: manifests, attenuation, canonical-ABI calls between nanoprocesses.
+pub use nanoproc_nano as nano;
