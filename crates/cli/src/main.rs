@@ -18,6 +18,7 @@ use nanoproc_wasi::I32Exit;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod app;
 mod inspect;
 mod options;
 mod run;
@@ -36,8 +37,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a WASI command module (`_start`), or call an exported function (`--invoke`),
-    /// with only the capabilities and within the limits given.
+    /// with only the capabilities and within the limits given; or an application
+    /// manifest (`APP.toml`), with the grants and limits it gives each nanoprocess.
     Run(Box<run::RunArgs>),
+    /// Check an application manifest (modules, WIT, links, attenuation) without running
+    /// it, and print its capability tree.
+    Check(app::CheckArgs),
     /// Describe a module: imports, exports, memories, tables, globals, sections.
     Inspect(inspect::InspectArgs),
     /// Run WebAssembly spec testsuite scripts (.wast) and count passed assertions.
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
             }
             run::run(*args)
         }
+        Command::Check(args) => app::check(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Wast(args) => wast(args),
     };

@@ -132,7 +132,8 @@ pub(crate) struct RunArgs {
     max_call_depth: Option<u64>,
 
     /// The module (.wasm or .wat), then its arguments. Everything after MODULE belongs to
-    /// the guest, even if it looks like an option.
+    /// the guest, even if it looks like an option. A `.toml` file is an application
+    /// manifest: its main nanoprocess runs, and only --invoke and --audit apply.
     #[arg(
         value_name = "MODULE [ARGS]...",
         required = true,
@@ -151,6 +152,11 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
+    if let Some(first) = args.module_and_args.first() {
+        if crate::app::is_manifest(Path::new(first)) {
+            return run_app(args);
+        }
+    }
     let hints = Hints {
         fuel: args.fuel,
         timeout: args.timeout,
@@ -163,6 +169,54 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
             Ok(code)
         }
     }
+}
+
+/// `nanoproc run APP.toml`: grants and limits come from the manifest alone, so the flags
+/// that would add to them are refused rather than silently ignored.
+fn run_app(args: RunArgs) -> Result<ExitCode> {
+    let mut refused = Vec::new();
+    for (flag, given) in [
+        ("--dir", !args.dir.is_empty()),
+        ("--dir-ro", !args.dir_ro.is_empty()),
+        ("--env", !args.env.is_empty()),
+        ("--clock", args.clock.is_some()),
+        ("--random-seed", args.random_seed.is_some()),
+        ("--deterministic", args.deterministic),
+        ("--preload", !args.preload.is_empty()),
+        ("--fuel", args.fuel.is_some()),
+        ("--timeout", args.timeout.is_some()),
+        ("--max-memory", args.max_memory.is_some()),
+        ("--max-table-elements", args.max_table_elements.is_some()),
+        ("--max-call-depth", args.max_call_depth.is_some()),
+    ] {
+        if given {
+            refused.push(flag);
+        }
+    }
+    let mut rest = args.module_and_args.into_iter();
+    let manifest = rest.next().context("no manifest given")?;
+    if !refused.is_empty() {
+        bail!(
+            "{} cannot be used with a manifest (`{}`): an application's grants and limits \
+             are those its manifest gives each nanoprocess",
+            refused.join(", "),
+            Path::new(&manifest).display()
+        );
+    }
+    let audit = args.audit.map(|target| {
+        let level = if args.audit_all || args.audit_level.as_deref() == Some("all") {
+            AuditLevel::All
+        } else {
+            AuditLevel::Denials
+        };
+        (target, level)
+    });
+    crate::app::run(crate::app::RunApp {
+        manifest,
+        args: rest.collect(),
+        invoke: args.invoke,
+        audit,
+    })
 }
 
 /// The limits that were set, to say which one a trap came from.
@@ -264,7 +318,7 @@ const BLOCKED_GRACE: Duration = Duration::from_secs(1);
 /// (sleeping in `poll_oneoff`, reading a stdin that never ends) only sees the interruption
 /// once the call returns. So that `--timeout` bounds the whole run, a thread ends the
 /// process like an interrupted trap if the run is still going `BLOCKED_GRACE` later.
-fn arm_blocked_guest_watchdog(timeout: Duration) {
+pub(crate) fn arm_blocked_guest_watchdog(timeout: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(timeout + BLOCKED_GRACE);
         eprintln!(
