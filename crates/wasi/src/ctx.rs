@@ -146,7 +146,9 @@ pub enum AuditLevel {
 }
 
 /// Where the audit log goes: one JSON object per line, with `time`, `function`, `fd`,
-/// `path` (when the call named one), `errno` and `code`.
+/// `path` (when the call named one), `target` (the second path of `path_link`,
+/// `path_rename`: the new name; of `path_symlink`: the link's contents), `errno` and
+/// `code`.
 pub struct AuditSink {
     out: Box<dyn Write + Send>,
     level: AuditLevel,
@@ -165,6 +167,7 @@ impl AuditSink {
         function: &str,
         fd: Option<u32>,
         path: Option<&str>,
+        target: Option<&str>,
         errno: Errno,
     ) {
         let logged = match self.level {
@@ -186,6 +189,12 @@ impl AuditSink {
         if let Some(path) = path {
             line.push_str(",\"path\":");
             json_string(&mut line, path);
+        }
+        // The second path of path_link / path_rename (the new name) and path_symlink (the
+        // link's contents): often the part that tries to leave the sandbox.
+        if let Some(target) = target {
+            line.push_str(",\"target\":");
+            json_string(&mut line, target);
         }
         line.push_str(&format!(
             ",\"errno\":\"{}\",\"code\":{}}}\n",
@@ -407,9 +416,10 @@ pub struct WasiCtx {
     pub(crate) mono: ClockState,
     pub(crate) random: RandomState,
     pub(crate) audit: Option<AuditSink>,
-    /// The descriptor and path the current call named, for the audit log.
+    /// The descriptor and paths the current call named, for the audit log.
     pub(crate) call_fd: Option<u32>,
     pub(crate) call_path: Option<String>,
+    pub(crate) call_target: Option<String>,
 }
 
 impl std::fmt::Debug for WasiCtx {
@@ -637,6 +647,7 @@ impl WasiCtxBuilder {
             audit: b.audit,
             call_fd: None,
             call_path: None,
+            call_target: None,
         }
     }
 }

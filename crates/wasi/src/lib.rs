@@ -97,13 +97,20 @@ pub fn add_to_linker<T: 'static>(
                     let ctx = get(data);
                     ctx.call_fd = None;
                     ctx.call_path = None;
+                    ctx.call_target = None;
                     let mut mem = GuestMem::new(bytes);
                     let errno = match preview1::$name(ctx, &mut mem, $($arg),*) {
                         Ok(()) => Errno::SUCCESS,
                         Err(e) => e,
                     };
                     if let Some(audit) = &mut ctx.audit {
-                        audit.record(stringify!($name), ctx.call_fd, ctx.call_path.as_deref(), errno);
+                        audit.record(
+                            stringify!($name),
+                            ctx.call_fd,
+                            ctx.call_path.as_deref(),
+                            ctx.call_target.as_deref(),
+                            errno,
+                        );
                     }
                     Ok(i32::from(errno.0))
                 },

@@ -823,6 +823,7 @@ pub(crate) fn path_link(
     ctx.call_fd = Some(u(old_fd));
     let old = path(ctx, mem, old, old_len)?;
     let new = mem.str(u(new), u(new_len))?;
+    ctx.call_target = Some(new.to_string());
     let (src, dst) = two_dirs(ctx, old_fd, new_fd)?;
     writable(src.perms)?;
     writable(dst.perms)?;
@@ -846,6 +847,7 @@ pub(crate) fn path_rename(
     ctx.call_fd = Some(u(fd));
     let old = path(ctx, mem, old, old_len)?;
     let new = mem.str(u(new), u(new_len))?;
+    ctx.call_target = Some(new.to_string());
     let (src, dst) = two_dirs(ctx, fd, new_fd)?;
     writable(src.perms)?;
     writable(dst.perms)?;
@@ -862,6 +864,7 @@ pub(crate) fn path_symlink(
     new_len: i32,
 ) -> R {
     let target = mem.str(u(old), u(old_len))?;
+    ctx.call_target = Some(target.to_string());
     let link = path(ctx, mem, new, new_len)?;
     let d = ctx.dir(fd)?;
     writable(d.perms)?;
@@ -904,6 +907,9 @@ pub(crate) fn path_open(
     const EXCL: i32 = 4;
     const TRUNC: i32 = 8;
     let p = path(ctx, mem, p, len)?;
+    // Check where the new fd goes before opening (or creating) anything: a bad pointer
+    // must neither leave a file behind nor leak a descriptor into the table.
+    mem.slice(u(out), 4)?;
     let fdflags = fdflags as u16;
     let base = base as u64;
     if oflags & !0xf != 0 {
