@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 # The CLI tests run the real binary of the same profile (target/release/nanoproc), and
 # cargo does not build another package's binaries for a test crate: build it first.
 cargo build --release -p nanoproc-cli
+# tests/guests.rs and tests/escape.rs run the C and Rust programs of guests/ (fast when
+# up to date; fails loudly if the toolchains ./scripts/setup.sh installs are missing).
+./scripts/build-guests.sh
 cargo test --workspace --release
 cargo fmt --all -- --check
 cargo clippy --workspace --release --all-targets -- -D warnings

@@ -156,3 +156,49 @@ pub fn assert_error(run: &Run) -> &str {
     );
     line
 }
+
+/// The folder `scripts/build-guests.sh` builds the test guests into: `$NANOPROC_GUESTS`
+/// (relative to the workspace root) or `target/guests`.
+pub fn guests_dir() -> PathBuf {
+    let root = workspace_root();
+    match std::env::var_os("NANOPROC_GUESTS") {
+        Some(dir) => root.join(dir),
+        None => root.join("target").join("guests"),
+    }
+}
+
+/// A guest program built by `scripts/build-guests.sh`: `lang` is `c` (from
+/// `guests/c/NAME.c`) or `rust` (from `guests/rust/src/bin/NAME.rs`).
+///
+/// Panics, never skips, when the guest was not built or is older than its source, with the
+/// command that builds it.
+pub fn guest_wasm(lang: &str, name: &str) -> PathBuf {
+    let root = workspace_root();
+    let wasm = guests_dir().join(lang).join(format!("{name}.wasm"));
+    let sources = match lang {
+        "c" => vec![root.join("guests/c").join(format!("{name}.c"))],
+        "rust" => vec![
+            root.join("guests/rust/src/bin").join(format!("{name}.rs")),
+            root.join("guests/rust/src/lib.rs"),
+        ],
+        _ => panic!("unknown guest language {lang:?} (c or rust)"),
+    };
+    let how = "build the guests with `./scripts/build-guests.sh` (`./scripts/setup.sh` installs \
+               the toolchains it needs: clang-14, lld-14, wasi-libc, libclang-rt-14-dev-wasm32 \
+               and the Rust target wasm32-wasip1, then runs it)";
+    let built = std::fs::metadata(&wasm)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("guest {} not found: {how}", wasm.display()));
+    for source in &sources {
+        let changed = std::fs::metadata(source)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|e| panic!("guest source {}: {e}", source.display()));
+        assert!(
+            changed <= built,
+            "guest {} is older than {}: {how}",
+            wasm.display(),
+            source.display()
+        );
+    }
+    wasm
+}
