@@ -8,6 +8,11 @@
 //!   (`$NANOPROC_SIGHTGLASS`, default `../shared/benchmarks/sightglass`).
 //! - fib(30): recursive calls (WAT below).
 //! - sum 100M i64: a tight counted loop.
+//! - host calls: host→wasm and wasm→host call overhead (`--only calls`).
+//! - nanoprocess calls (`--only nano`): a plain wasm→wasm call inside one module beside
+//!   cross-nanoprocess calls through the canonical ABI (`nanoproc-nano`'s `App`): empty,
+//!   a 1 KiB `string`, a 1 MiB `list<u8>`; and a 1 MiB `memcpy` on this machine for
+//!   reference (`docs/nanoprocess-calls.md` records the figures and targets).
 
 use nanoproc_engine::{Config, Engine, Linker, Module, Store};
 use std::path::PathBuf;
@@ -178,6 +183,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if only.is_none() || only.as_deref() == Some("calls") {
         host_calls(runs, small)?;
     }
+    if only.is_none() || only.as_deref() == Some("nano") {
+        nano_calls(runs, small)?;
+    }
     Ok(())
 }
 
@@ -221,4 +229,160 @@ fn host_calls(runs: usize, small: bool) -> Result<(), Box<dyn std::error::Error>
         t.as_secs_f64() * 1e9 / n as f64
     );
     Ok(())
+}
+
+/// The benchmark application: `main` loops over calls to an empty local function (the
+/// plain call) or to `lib`'s exports through the link (the cross-nanoprocess calls).
+const NANO_MAIN: &str = r#"(module $main
+  (import "example:bench/calls" "nop" (func $nop))
+  (import "example:bench/calls" "take-string" (func $take_string (param i32 i32) (result i32)))
+  (import "example:bench/calls" "take-bytes" (func $take_bytes (param i32 i32) (result i32)))
+  (memory (export "memory") 18)
+  (func $local_nop)
+  ;; 1 KiB of ASCII at 4096 (validated as UTF-8 on every call), 1 MiB at 65536.
+  (func (export "_initialize")
+    (memory.fill (i32.const 4096) (i32.const 0x78) (i32.const 1024))
+    (memory.fill (i32.const 65536) (i32.const 0xa5) (i32.const 1048576)))
+  (func (export "plain") (param $n i32)
+    (loop $l (call $local_nop)
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "empty") (param $n i32)
+    (loop $l (call $nop)
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "string") (param $n i32) (result i32) (local $r i32)
+    (loop $l (local.set $r (call $take_string (i32.const 4096) (i32.const 1024)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $r))
+  (func (export "bytes") (param $n i32) (result i32) (local $r i32)
+    (loop $l (local.set $r (call $take_bytes (i32.const 65536) (i32.const 1048576)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $r)))"#;
+
+/// The callee: its `cabi_realloc` hands out one fixed scratch area (so a million calls
+/// don't need a million allocations), its functions return the length they received.
+const NANO_LIB: &str = r#"(module $lib
+  (memory (export "memory") 17)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+  (func (export "example:bench/calls#nop"))
+  (func (export "example:bench/calls#take-string") (param i32 i32) (result i32) (local.get 1))
+  (func (export "example:bench/calls#take-bytes") (param i32 i32) (result i32)
+    ;; Touch the last byte, so the copy must have happened.
+    (drop (i32.load8_u (i32.add (i32.const 1023) (local.get 1))))
+    (local.get 1)))"#;
+
+const NANO_WIT: &str = "package example:bench;
+interface calls {
+  nop: func();
+  take-string: func(s: string) -> u32;
+  take-bytes: func(b: list<u8>) -> u32;
+}
+";
+
+const NANO_MANIFEST: &str = r#"[app]
+main = "main"
+[nanoprocess.main]
+module = "main.wat"
+links = { "example:bench/calls" = "lib" }
+[nanoprocess.lib]
+parent = "main"
+module = "lib.wat"
+wit = "calls.wit"
+"#;
+
+/// Call overhead across nanoprocesses, beside a plain call and a memcpy.
+fn nano_calls(runs: usize, small: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use nanoproc_nano::{App, AppOptions, Manifest, Val};
+
+    let dir = std::env::temp_dir().join(format!("nanoproc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("main.wat"), NANO_MAIN)?;
+    std::fs::write(dir.join("lib.wat"), NANO_LIB)?;
+    std::fs::write(dir.join("calls.wit"), NANO_WIT)?;
+    std::fs::write(dir.join("nanoproc.toml"), NANO_MANIFEST)?;
+    let app = Manifest::from_file(dir.join("nanoproc.toml"))
+        .map_err(|e| e.to_string())
+        .and_then(|m| App::new(&m, AppOptions::default()).map_err(|e| e.to_string()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut app = app?;
+
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    let scale = if small { 50 } else { 1 };
+    let cases: [(&str, &str, u32, Option<i32>); 4] = [
+        (
+            "plain wasm→wasm call inside one module",
+            "plain",
+            5_000_000,
+            None,
+        ),
+        ("empty cross-nanoprocess call", "empty", 1_000_000, None),
+        (
+            "cross-nanoprocess call passing a 1 KiB string",
+            "string",
+            1_000_000,
+            Some(KIB as i32),
+        ),
+        (
+            "cross-nanoprocess call passing a 1 MiB list<u8>",
+            "bytes",
+            2_000,
+            Some(MIB as i32),
+        ),
+    ];
+    let mut per_call = Vec::new();
+    for (label, export, n, expect) in cases {
+        let n = (n / scale).max(10);
+        let (t, r) = time(runs, || app.call("main", export, &[Val::I32(n as i32)]));
+        let results = r?;
+        if let Some(want) = expect {
+            assert!(
+                matches!(results.as_slice(), [Val::I32(got)] if *got == want),
+                "{export}: the callee saw the wrong length: {results:?}"
+            );
+        }
+        let ns = t.as_secs_f64() * 1e9 / f64::from(n);
+        per_call.push(ns);
+        let extra = if export == "bytes" {
+            format!(" ({:.1} GB/s)", MIB as f64 / ns)
+        } else {
+            String::new()
+        };
+        println!(
+            "| {label} | {:.1} ms for {n} | {} per call (incl. loop){extra} |",
+            t.as_secs_f64() * 1e3,
+            format_ns(ns)
+        );
+    }
+
+    // memcpy of 1 MiB between two cache-hot buffers, for reference.
+    let src = vec![0xa5u8; MIB];
+    let mut dst = vec![0u8; MIB];
+    let copies = (2_000 / scale).max(10);
+    let (t, ()) = time(runs, || {
+        for _ in 0..copies {
+            dst.copy_from_slice(std::hint::black_box(&src));
+            std::hint::black_box(&mut dst);
+        }
+    });
+    let memcpy = t.as_secs_f64() * 1e9 / f64::from(copies);
+    println!(
+        "| memcpy of 1 MiB (this machine, for reference) | {:.1} ms for {copies} | {} per copy ({:.1} GB/s) |",
+        t.as_secs_f64() * 1e3,
+        format_ns(memcpy),
+        MIB as f64 / memcpy
+    );
+    println!(
+        "| ratios (targets: empty ≤ 3× plain; 1 MiB ≈ memcpy) | — | empty cross call {:.1}× a plain call; 1 MiB list<u8> call {:.2}× a memcpy |",
+        per_call[1] / per_call[0],
+        per_call[3] / memcpy
+    );
+    Ok(())
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1_000.0 {
+        format!("{:.2} µs", ns / 1_000.0)
+    } else {
+        format!("{ns:.1} ns")
+    }
 }

@@ -286,7 +286,7 @@ impl Ty {
             align,
             flat: vec![Core::I32; words as usize],
             // Unused high bits must be cleared unless the labels fill every byte.
-            plain: n % 8 == 0 && (n <= 16 || n % 32 == 0),
+            plain: n.is_multiple_of(8) && (n <= 16 || n.is_multiple_of(32)),
             has_pointers: false,
             checked: false,
         }

@@ -437,7 +437,7 @@ impl<'a> Validator<'a> {
 
     /// A pointer to a whole value of type `ty` (argument tuple, result, return area).
     fn tuple(&mut self, ty: &Ty, ptr: u32, what: &str) -> Res<()> {
-        if ptr % ty.align != 0 {
+        if !ptr.is_multiple_of(ty.align) {
             return Err(self.fault(format!(
                 "misaligned {what} pointer {ptr:#x} in `{}` (needs alignment {})",
                 self.who, ty.align
@@ -494,7 +494,7 @@ impl<'a> Validator<'a> {
     }
 
     fn list(&mut self, elem: &Ty, ptr: u32, len: u32) -> Res<()> {
-        if ptr % elem.align != 0 {
+        if !ptr.is_multiple_of(elem.align) {
             return Err(self.fault(format!(
                 "misaligned list pointer {ptr:#x} from `{}` (list<{}> needs alignment {})",
                 self.who,
