@@ -279,12 +279,15 @@ fn escape_tree(root: &Path) {
     l("../created-through-link", &format!("{sb}/dangling"));
 }
 
+/// An audit line: function and path.
+type AuditLine = Option<(&'static str, &'static str)>;
+
 /// Each attempt of escape.c in order: label, errno, and the audit line it must produce
 /// (function and path; `""` for no path), or `None` for errors that are not denials
 /// (LOOP 32, INVAL 28, FAULT 21, NOTSUP 58). `{secret}` is the host path of secret.txt.
 /// NOTCAPABLE 76: outside the preopen; PERM 63: a change under `--dir-ro`; BADF 8: a
 /// descriptor without the right.
-const ESCAPES: &[(&str, i32, Option<(&str, &str)>)] = &[
+const ESCAPES: &[(&str, i32, AuditLine)] = &[
     // `..`, absolute paths, /proc
     ("dotdot", 76, Some(("path_open", "../secret2.txt"))),
     (
