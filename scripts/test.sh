@@ -9,6 +9,8 @@ cargo build --release -p nanoproc-cli
 # tests/guests.rs and tests/escape.rs run the C and Rust programs of guests/ (fast when
 # up to date; fails loudly if the toolchains ./scripts/setup.sh installs are missing).
 ./scripts/build-guests.sh
+# The Rust (wit-bindgen) library of examples/markdown-app, run by tests/cli_nano.rs.
+./scripts/build-examples.sh
 cargo test --workspace --release
 cargo fmt --all -- --check
 cargo clippy --workspace --release --all-targets -- -D warnings

@@ -434,6 +434,7 @@ fn a_manifest_takes_no_grant_or_limit_flags() {
 // The README's example.
 
 const EXAMPLE: &str = "examples/markdown-app/nanoproc.toml";
+const EXAMPLE_RUST: &str = "examples/markdown-app/nanoproc-rust.toml";
 
 #[test]
 fn example_markdown_app_checks_and_runs() {
@@ -453,7 +454,8 @@ fn example_markdown_app_checks_and_runs() {
          <p>This text was read by <em>main</em>, which may read /docs and nothing else.</p>\n\
          <h2>Rendered by an untrusted library</h2>\n\
          <p>It got <em>no capabilities at all</em>: no files, no clock, no randomness, no stdout.</p>\n\
-         <p>Markup like &lt;script&gt; &amp; co is escaped.</p>\n"
+         <p>Markup like &lt;script&gt; &amp; co is escaped.</p>\n\
+         <p>Text in any script passes through untouched: <em>naïve café</em>, Ελληνικά, 日本語 ✓</p>\n"
     );
 
     // Main reads only inside /docs.
@@ -467,4 +469,50 @@ fn example_markdown_app_checks_and_runs() {
         r.stderr
     );
     assert!(Path::new(&nanoproc_tests::workspace_root().join("README.md")).is_file());
+}
+
+/// The same application with the library written in Rust with `wit-bindgen`
+/// (`examples/markdown-app/render-rs`, built by `scripts/build-examples.sh`): the same
+/// output, byte for byte. Fails, never skips, when the library was not built.
+#[test]
+fn example_markdown_app_with_the_wit_bindgen_library() {
+    let root = nanoproc_tests::workspace_root();
+    let wasm = root.join("target/examples/markdown-app/render.wasm");
+    let how = "build it with ./scripts/build-examples.sh (scripts/test.sh does; it needs the \
+               Rust target wasm32-wasip1, which ./scripts/setup.sh installs)";
+    let built = std::fs::metadata(&wasm)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} not found: {how}", wasm.display()));
+    for source in [
+        "examples/markdown-app/render-rs/src/lib.rs",
+        "examples/markdown-app/wit/render.wit",
+    ] {
+        let changed = std::fs::metadata(root.join(source))
+            .and_then(|m| m.modified())
+            .unwrap();
+        assert!(
+            changed <= built,
+            "{} is older than {source}: {how}",
+            wasm.display()
+        );
+    }
+
+    let r = nanoproc(["check", EXAMPLE_RUST]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("    grants: nothing\n"), "{}", r.stdout);
+    let rust = run(&[EXAMPLE_RUST]);
+    assert_eq!(rust.code, 0, "{}", rust.stderr);
+    let wat = run(&[EXAMPLE]);
+    assert_eq!(rust.stdout, wat.stdout);
+    assert!(rust.stdout.contains("<h1>Hello from a nanoprocess</h1>"));
+
+    // The Rust library imports WASI (its standard library's environment and stderr) and
+    // gets nothing through it: an audit shows no refusal, since it never needed one.
+    let r = run(&["--audit", "-", EXAMPLE_RUST]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(r#""nanoprocess":"render""#),
+        "{}",
+        r.stderr
+    );
 }
