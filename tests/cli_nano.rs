@@ -516,3 +516,76 @@ fn example_markdown_app_with_the_wit_bindgen_library() {
         r.stderr
     );
 }
+
+/// `main → mid → leaf`: a trap in `leaf` reaches the host through `mid`; the message names
+/// both, and main's part of the backtrace holds main's frames only.
+#[test]
+fn a_trap_down_a_chain_names_every_nanoprocess() {
+    let wit = "package test:calc;\ninterface calc { div: func(a: u32, b: u32) -> u32; }\n";
+    let dir = app(&[
+        ("calc.wit", wit),
+        (
+            "main.wat",
+            r#"(module $main
+                 (import "test:calc/calc" "div" (func $div (param i32 i32) (result i32)))
+                 (func $go (drop (call $div (i32.const 1) (i32.const 0))))
+                 (func (export "_start") (call $go)))"#,
+        ),
+        (
+            "mid.wat",
+            r#"(module $mid
+                 (import "test:calc/calc" "div" (func $div (param i32 i32) (result i32)))
+                 (func $relay (param i32 i32) (result i32) (call $div (local.get 0) (local.get 1)))
+                 (func (export "test:calc/calc#div") (param i32 i32) (result i32)
+                   (call $relay (local.get 0) (local.get 1))))"#,
+        ),
+        (
+            "leaf.wat",
+            r#"(module $leaf
+                 (func $inner (param i32 i32) (result i32) (i32.div_u (local.get 0) (local.get 1)))
+                 (func (export "test:calc/calc#div") (param i32 i32) (result i32)
+                   (call $inner (local.get 0) (local.get 1))))"#,
+        ),
+        (
+            "nanoproc.toml",
+            r#"
+[app]
+main = "main"
+[nanoprocess.main]
+module = "main.wat"
+links = { "test:calc/calc" = "mid" }
+[nanoprocess.mid]
+parent = "main"
+module = "mid.wat"
+wit = "calc.wit"
+links = { "test:calc/calc" = "leaf" }
+[nanoprocess.leaf]
+parent = "mid"
+module = "leaf.wat"
+wit = "calc.wit"
+"#,
+        ),
+    ]);
+    let r = run(&[&manifest(&dir)]);
+    assert_eq!(r.code, 134, "{}", r.stderr);
+    let first = r.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "error: trap: nanoprocess `mid` trapped while serving `main`'s call to test:calc/calc#div: "
+        ) && first.contains("nanoprocess `leaf` trapped while serving `mid`'s call")
+            && first.ends_with("integer divide by zero"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("leaf!inner"), "{}", r.stderr);
+    let (_, main_part) = r
+        .stderr
+        .split_once("backtrace of `main`:\n")
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let frames: Vec<&str> = main_part.lines().collect();
+    assert!(
+        !frames.is_empty() && frames.iter().all(|f| f.contains("main!")),
+        "main's frames only: {}",
+        r.stderr
+    );
+}
