@@ -736,7 +736,15 @@ pub(crate) fn path_create_directory(
 ) -> R {
     let p = path(ctx, mem, p, len)?;
     let d = ctx.dir(fd)?;
-    writable(d.perms)?;
+    if let Err(denied) = writable(d.perms) {
+        // As on a read-only Linux mount: an existing directory is EXIST, so programs that
+        // "create if missing" (Rust's `create_dir_all`) still work under a read-only grant.
+        // Only names inside the preopen are looked at; anything else stays refused.
+        return match d.dir.stat_at(p, false) {
+            Ok(_) => Err(Errno::EXIST),
+            Err(_) => Err(denied),
+        };
+    }
     d.dir.create_dir(p)
 }
 
