@@ -4,8 +4,10 @@
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (Some(dir), Some(n)) = (args.next(), args.next().and_then(|n| n.parse::<usize>().ok()))
-    else {
+    let (Some(dir), Some(n)) = (
+        args.next(),
+        args.next().and_then(|n| n.parse::<usize>().ok()),
+    ) else {
         eprintln!("usage: seeds DIR N");
         std::process::exit(2);
     };

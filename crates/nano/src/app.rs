@@ -704,7 +704,7 @@ fn plan(manifest: &Manifest, problems: &mut Vec<Problem>) -> Option<Plan> {
                         name,
                         key.clone(),
                         format!(
-                            "`{provider}` must export `{export}` as func {}{found}",
+                            "`{provider}` must export `{export}` with type {}{found}",
                             sig.lifted
                         ),
                     );

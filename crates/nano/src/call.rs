@@ -326,6 +326,12 @@ impl Link {
         let provider = self.name_of(cx, self.provider).to_string();
         let importer = self.name_of(cx, self.importer).to_string();
         let (what, backtrace) = match &e {
+            // A nested nanoprocess failure already reads as a sentence; show it without
+            // the generic "host error: " prefix of `TrapKind::Host`.
+            Error::Trap(Trap {
+                kind: TrapKind::Host(m),
+                backtrace,
+            }) => (m.clone(), backtrace.clone()),
             Error::Trap(t) => (t.kind.to_string(), t.backtrace.clone()),
             other => match other.downcast_ref::<I32Exit>() {
                 Some(exit) => (format!("called proc_exit({})", exit.0), Vec::new()),
