@@ -389,6 +389,33 @@ impl<T> HostCaller for HostDispatch<'_, T> {
     }
 }
 
+/// Fuel and deadline control, shared by the contexts host code holds (`StoreContextMut`,
+/// `Caller`); each has an `inner: &mut StoreInner`.
+macro_rules! store_control {
+    () => {
+        /// The store's remaining fuel (see `Store::get_fuel`).
+        pub fn get_fuel(&self) -> Result<u64, Error> {
+            self.inner.get_fuel()
+        }
+
+        /// Sets the store's remaining fuel (see `Store::set_fuel`); host functions use it to
+        /// give a callee a smaller budget and restore the caller's afterwards.
+        pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+            self.inner.set_fuel(fuel)
+        }
+
+        /// Arms a one-shot deadline (see `Store::set_deadline`).
+        pub fn set_deadline(&mut self, after: std::time::Duration) {
+            self.inner.interrupt.set_deadline(after);
+        }
+
+        /// Cancels the deadline (see `Store::clear_deadline`).
+        pub fn clear_deadline(&mut self) {
+            self.inner.interrupt.clear_deadline();
+        }
+    };
+}
+
 /// A store borrowed for reading.
 pub struct StoreContext<'a, T> {
     pub(crate) inner: &'a StoreInner,
@@ -407,26 +434,7 @@ impl<T> StoreContextMut<'_, T> {
         self.data
     }
 
-    /// The store's remaining fuel (see `Store::get_fuel`).
-    pub fn get_fuel(&self) -> Result<u64, Error> {
-        self.inner.get_fuel()
-    }
-
-    /// Sets the store's remaining fuel (see `Store::set_fuel`); host functions use it to
-    /// give a callee a smaller budget and restore the caller's afterwards.
-    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
-        self.inner.set_fuel(fuel)
-    }
-
-    /// Arms a one-shot deadline (see `Store::set_deadline`).
-    pub fn set_deadline(&mut self, after: std::time::Duration) {
-        self.inner.interrupt.set_deadline(after);
-    }
-
-    /// Cancels the deadline (see `Store::clear_deadline`).
-    pub fn clear_deadline(&mut self) {
-        self.inner.interrupt.clear_deadline();
-    }
+    store_control!();
 
     pub fn data_mut(&mut self) -> &mut T {
         self.data
@@ -544,26 +552,7 @@ impl<T> Caller<'_, T> {
         &self.inner.engine
     }
 
-    /// The store's remaining fuel (see `Store::get_fuel`).
-    pub fn get_fuel(&self) -> Result<u64, Error> {
-        self.inner.get_fuel()
-    }
-
-    /// Sets the store's remaining fuel (see `Store::set_fuel`); host functions use it to
-    /// give a callee a smaller budget and restore the caller's afterwards.
-    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
-        self.inner.set_fuel(fuel)
-    }
-
-    /// Arms a one-shot deadline (see `Store::set_deadline`).
-    pub fn set_deadline(&mut self, after: std::time::Duration) {
-        self.inner.interrupt.set_deadline(after);
-    }
-
-    /// Cancels the deadline (see `Store::clear_deadline`).
-    pub fn clear_deadline(&mut self) {
-        self.inner.interrupt.clear_deadline();
-    }
+    store_control!();
 
     /// An export of the calling instance (e.g. its `memory`), as WASI implementations need.
     pub fn get_export(&self, name: &str) -> Option<crate::Extern> {
