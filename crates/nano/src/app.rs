@@ -676,7 +676,8 @@ fn plan(manifest: &Manifest, problems: &mut Vec<Problem>) -> Option<Plan> {
                             sig.lowered
                         ),
                     );
-                    continue;
+                    // Keep going: the provider's side is checked independently, so every
+                    // problem of this link is listed at once.
                 }
             }
             if sig.importer_memory() && !exports(module, "memory", None) {

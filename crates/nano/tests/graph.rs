@@ -1370,6 +1370,29 @@ fn link_mismatches_are_reported() {
 }
 
 #[test]
+fn both_sides_of_a_bad_link_are_reported_at_once() {
+    // The importer declares the wrong type AND the provider lacks the export: two problems,
+    // both listed (the importer's mismatch does not hide the provider's).
+    let s = scratch("both-sides");
+    s.file(
+        "main.wat",
+        r#"(module
+            (import "test:rt/echo" "len" (func (param i64)))
+            (memory (export "memory") 1))"#,
+    )
+    .file(
+        "child.wat",
+        r#"(module (memory (export "memory") 1)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 0)))"#,
+    );
+    let problems = App::check(&s.manifest(MANIFEST)).unwrap_err();
+    let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    let text = text.join("\n");
+    assert!(text.contains("lowers it to func"), "{text}");
+    assert!(text.contains("must export `test:rt/echo#len`"), "{text}");
+}
+
+#[test]
 fn link_cycles_are_refused() {
     let s = scratch("cycle");
     let manifest = MANIFEST.replace(
