@@ -40,7 +40,7 @@ pub(crate) struct CheckArgs {
 /// Prints every problem, one `error:` line each, and returns exit code 1.
 fn report_problems<'a>(problems: impl IntoIterator<Item = &'a nanoproc_nano::Problem>) -> ExitCode {
     for p in problems {
-        eprintln!("error: {}", one_line(&p.to_string()));
+        errln!("error: {}", one_line(&p.to_string()));
     }
     ExitCode::FAILURE
 }
@@ -51,7 +51,7 @@ fn load(path: &Path) -> Result<Manifest, ExitCode> {
         Ok(m) => Ok(m),
         Err(ManifestError::Invalid(problems)) => Err(report_problems(&problems)),
         Err(e) => {
-            eprintln!("error: {}", one_line(&e.to_string()));
+            errln!("error: {}", one_line(&e.to_string()));
             Err(ExitCode::FAILURE)
         }
     }
@@ -156,7 +156,7 @@ pub(crate) fn run(args: RunApp) -> Result<ExitCode> {
                 nanoprocess,
                 export,
             }) if export == "_start" => {
-                eprintln!(
+                errln!(
                     "error: the main nanoprocess `{nanoprocess}` exports no `_start` (give \
                      --invoke NAME to call another export)"
                 );
@@ -213,12 +213,12 @@ fn fail(err: &NanoError, hint: &dyn Fn(&NanoError) -> Option<String>) -> ExitCod
         Some(trap) => {
             eprint!("{}", trap_text(nanoprocess, trap));
             if let Some(note) = hint(err) {
-                eprintln!("note: {note}");
+                errln!("note: {note}");
             }
             ExitCode::from(TRAP_EXIT_CODE)
         }
         None => {
-            eprintln!("error: {}", one_line(&err.to_string()));
+            errln!("error: {}", one_line(&err.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -18,6 +18,23 @@ use nanoproc_wasi::I32Exit;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `eprintln!` that cannot panic: when stderr is closed (`nanoproc … 2>&1 | head`), an
+/// error report must not turn into a crash.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` that cannot panic on a closed stdout.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod app;
 mod inspect;
 mod options;
@@ -96,7 +113,7 @@ pub(crate) fn report(err: &anyhow::Error) -> ExitCode {
         eprint!("error: trap: {}\n{}", trap.kind, trap.backtrace_string());
         return ExitCode::from(TRAP_EXIT_CODE);
     }
-    eprintln!("error: {}", one_line(&chain_text(err)));
+    errln!("error: {}", one_line(&chain_text(err)));
     ExitCode::FAILURE
 }
 
@@ -143,7 +160,7 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
+        errln!(
             "error: internal error (a bug in nanoproc): {}{location}",
             one_line(&msg)
         );
@@ -192,9 +209,9 @@ fn wast(args: WastArgs) -> Result<ExitCode> {
         match nanoproc_wast::run_file(path) {
             Ok(report) => {
                 for failure in &report.failures {
-                    eprintln!("{failure}");
+                    errln!("{failure}");
                 }
-                println!(
+                outln!(
                     "{}: {} passed, {} failed",
                     path.display(),
                     report.passed,
@@ -207,15 +224,15 @@ fn wast(args: WastArgs) -> Result<ExitCode> {
                 let msg = one_line(&err.to_string());
                 let file = path.display().to_string();
                 if msg.contains(&file) {
-                    eprintln!("error: {msg}");
+                    errln!("error: {msg}");
                 } else {
-                    eprintln!("error: {file}: {msg}");
+                    errln!("error: {file}: {msg}");
                 }
                 file_errors += 1;
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    outln!("{passed} passed, {failed} failed");
     Ok(if failed == 0 && file_errors == 0 {
         ExitCode::SUCCESS
     } else {

@@ -234,10 +234,10 @@ impl Hints {
             .map(|t| &t.kind);
         match (kind, self.fuel, self.timeout) {
             (Some(TrapKind::OutOfFuel), Some(fuel), _) => {
-                eprintln!("note: the guest used up its fuel (--fuel {fuel})")
+                errln!("note: the guest used up its fuel (--fuel {fuel})")
             }
             (Some(TrapKind::Interrupted), _, Some(timeout)) => {
-                eprintln!("note: the guest ran past its deadline (--timeout {timeout:?})")
+                errln!("note: the guest ran past its deadline (--timeout {timeout:?})")
             }
             _ => {}
         }
@@ -321,7 +321,7 @@ const BLOCKED_GRACE: Duration = Duration::from_secs(1);
 pub(crate) fn arm_blocked_guest_watchdog(timeout: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(timeout + BLOCKED_GRACE);
-        eprintln!(
+        errln!(
             "error: trap: interrupted\nnote: the guest was still blocked in a host call \
              {BLOCKED_GRACE:?} after its deadline (--timeout {timeout:?})"
         );
