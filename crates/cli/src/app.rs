@@ -112,16 +112,7 @@ pub(crate) fn run(args: RunApp) -> Result<ExitCode> {
             let out: AuditWriter = if target == "-" {
                 Arc::new(Mutex::new(std::io::stderr()))
             } else {
-                let file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(target)
-                    .with_context(|| {
-                        format!(
-                            "cannot open the audit log `{}`",
-                            Path::new(target).display()
-                        )
-                    })?;
+                let file = crate::run::open_audit_log(target)?;
                 Arc::new(Mutex::new(file))
             };
             Some((out, *level))

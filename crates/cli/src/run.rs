@@ -485,16 +485,7 @@ fn wasi_ctx(args: &RunArgs, module_arg: &OsString, guest_args: &[OsString]) -> R
         let sink = if target == "-" {
             AuditSink::new(std::io::stderr(), level)
         } else {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(target)
-                .with_context(|| {
-                    format!(
-                        "cannot open the audit log `{}`",
-                        Path::new(target).display()
-                    )
-                })?;
+            let file = open_audit_log(target)?;
             AuditSink::new(file, level)
         };
         b.audit(sink);
@@ -506,4 +497,18 @@ fn utf8(s: &OsString, what: &str) -> Result<String> {
     s.to_str()
         .map(str::to_string)
         .with_context(|| format!("{what} is not valid UTF-8: {}", s.to_string_lossy()))
+}
+
+/// Opens (appending, creating if needed) the audit log named on the command line.
+pub(crate) fn open_audit_log(target: &std::ffi::OsStr) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(target)
+        .with_context(|| {
+            format!(
+                "cannot open the audit log `{}`",
+                Path::new(target).display()
+            )
+        })
 }
