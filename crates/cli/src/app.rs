@@ -219,9 +219,9 @@ fn fail(err: &NanoError, hint: &dyn Fn(&NanoError) -> Option<String>) -> ExitCod
 /// `backtrace of `NAME`:`.
 ///
 /// A trap in a nanoprocess serving a call already reads ``nanoprocess `child` trapped
-/// while serving `main`'s call to …`` followed by the child's backtrace; the trap's own
-/// backtrace holds those frames first and the caller's after them, so only the caller's
-/// are added here, under its name.
+/// while serving `main`'s call to …`` followed by the backtrace of each nanoprocess on the
+/// chain; the trap's own backtrace holds those frames first and the caller's after them,
+/// so only the caller's are added here, under its name.
 pub(crate) fn trap_text(nanoprocess: &str, trap: &Trap) -> String {
     let message = match &trap.kind {
         // Without the engine's `host error: ` prefix.
@@ -233,10 +233,9 @@ pub(crate) fn trap_text(nanoprocess: &str, trap: &Trap) -> String {
     let served = matches!(trap.kind, TrapKind::Host(_)) && message.starts_with("nanoprocess `");
     let skip = if served {
         out.push_str(&format!("error: trap: {message}\n"));
-        // The frames listed in the last `backtrace of` block of the message.
-        message
-            .rsplit_once("\nbacktrace of `")
-            .map_or(0, |(_, block)| block.lines().skip(1).count())
+        // The frames already listed in the message's `backtrace of` blocks, one block per
+        // nanoprocess that served a call, each with its own frames.
+        message.lines().filter(|l| is_frame_line(l)).count()
     } else {
         out.push_str(&format!(
             "error: trap: nanoprocess `{nanoprocess}`: {}\n",
@@ -252,6 +251,13 @@ pub(crate) fn trap_text(nanoprocess: &str, trap: &Trap) -> String {
         }
     }
     out
+}
+
+/// `  3: child!divide @ 0x2a`: a frame line of a `backtrace of` block.
+fn is_frame_line(line: &str) -> bool {
+    line.strip_prefix("  ")
+        .and_then(|l| l.split_once(": "))
+        .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Which of main's limits a trap came from.

@@ -68,6 +68,9 @@ pub struct FrameInfo {
     pub module_name: Option<String>,
     /// Byte offset of the trapping (or calling) instruction in the module binary.
     pub offset: Option<u32>,
+    /// The instance the frame ran in (`None` for the "frames omitted" marker), so an
+    /// embedder can tell which instance trapped and which called it.
+    pub instance: Option<crate::Instance>,
 }
 
 impl fmt::Display for FrameInfo {

@@ -100,7 +100,11 @@ pub(crate) fn invoke(
                 bp: 0,
             });
             let outer_depth = inner.call_depth;
-            let result = run(inner, host, &mut stack, &mut frames, module);
+            let mut modules = inner.module_pool.pop().unwrap_or_default();
+            modules.push((instance, module));
+            let result = run(inner, host, &mut stack, &mut frames, &mut modules);
+            modules.clear();
+            inner.module_pool.push(modules);
             inner.call_depth = outer_depth;
             let n = cells.len().min(stack.len());
             if result.is_ok() {
@@ -114,20 +118,31 @@ pub(crate) fn invoke(
 }
 
 fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
-    let mut out = Vec::with_capacity(frames.len().min(64));
+    let mut out = Vec::with_capacity(frames.len().min(130));
     let n = frames.len();
+    let mut omitted = 0usize;
     for (i, f) in frames.iter().rev().enumerate() {
-        if i == 64 && n > 128 {
-            // Keep huge backtraces (deep recursion) readable: first and last frames only.
+        // Keep huge backtraces (deep recursion) readable: the first and last 64 frames,
+        // plus every frame where control crossed between instances, so an embedder can
+        // still attribute the trap (see `FrameInfo::instance`).
+        if n > 128 && i >= 64 && i < n - 64 {
+            let j = n - 1 - i;
+            let crosses =
+                frames[j - 1].instance != f.instance || frames[j + 1].instance != f.instance;
+            if !crosses {
+                omitted += 1;
+                continue;
+            }
+        }
+        if omitted > 0 {
             out.push(FrameInfo {
                 func_index: u32::MAX,
-                func_name: Some(format!("... {} frames omitted ...", n - 128)),
+                func_name: Some(format!("... {omitted} frames omitted ...")),
                 module_name: None,
                 offset: None,
+                instance: None,
             });
-        }
-        if i >= 64 && i < n - 64 && n > 128 {
-            continue;
+            omitted = 0;
         }
         let module = &inner.instances[f.instance as usize].module;
         let func_index = module.num_imported_funcs + f.func;
@@ -139,6 +154,10 @@ fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
             func_name: module.names.funcs.get(&func_index).cloned(),
             module_name: module.names.module.clone(),
             offset: code.offsets.get(pc as usize).copied(),
+            instance: Some(crate::Instance {
+                store: inner.id,
+                index: f.instance,
+            }),
         });
     }
     out
@@ -282,13 +301,18 @@ pub(crate) fn memory_grow(
     old
 }
 
-/// Runs from the frame on top of `frames` (of `module`'s instance) until it returns.
+/// The modules of the instances a `run` has entered (the first is the entry frame's): a
+/// call or return that crosses instances looks its module up here instead of cloning an
+/// `Arc` twice per crossing (the nanoprocess runtime's direct links cross on every call).
+pub(crate) type ModuleCache = Vec<(u32, Arc<ModuleInner>)>;
+
+/// Runs from the frame on top of `frames` (of `modules[0]`'s instance) until it returns.
 fn run(
     inner: &mut StoreInner,
     host: &mut dyn HostCaller,
     stack: &mut Vec<u64>,
     frames: &mut Vec<Frame>,
-    module: Arc<ModuleInner>,
+    modules: &mut ModuleCache,
 ) -> Result<(), Error> {
     let max_depth = inner.engine.config().max_call_depth;
     let max_cells = inner.engine.config().max_stack_cells;
@@ -297,15 +321,22 @@ fn run(
     // With fuel, loop headers start fuel regions that also poll; without, backward
     // branches poll.
     let poll_backward = inner.engine.config().interruptible && !metering;
-    let mut cur_instance = frames[0].instance;
-    let mut module = module;
+    let mut slot = 0;
     let mut empty_memory = MemoryEntity::empty();
     loop {
         let top = *frames.last().expect("a frame is running");
-        if top.instance != cur_instance {
-            cur_instance = top.instance;
-            module = inner.instances[cur_instance as usize].module.clone();
+        if top.instance != modules[slot].0 {
+            slot = match modules.iter().position(|(i, _)| *i == top.instance) {
+                Some(s) => s,
+                None => {
+                    let m = inner.instances[top.instance as usize].module.clone();
+                    modules.push((top.instance, m));
+                    modules.len() - 1
+                }
+            };
         }
+        let cur_instance = modules[slot].0;
+        let module: &ModuleInner = &modules[slot].1;
         let exit = {
             let StoreInner {
                 instances,

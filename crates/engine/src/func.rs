@@ -87,6 +87,67 @@ impl Func {
         }
     }
 
+    /// A new, distinct handle that calls what `self` calls, at the same speed (a wasm
+    /// function stays a direct wasm call). Unlike `self`, the alias can later be pointed
+    /// elsewhere with [`Func::retarget`]: the nanoprocess runtime links a provider's export
+    /// into an importer through an alias, so it can cut the link (e.g. when the provider
+    /// is poisoned) without touching the provider's own export.
+    pub fn alias(&self, mut store: impl AsContextMut) -> Result<Func, Error> {
+        let ctx = store.as_context_mut();
+        ctx.inner.check(self.store)?;
+        let entity = ctx.inner.funcs[self.index as usize];
+        ctx.inner.funcs.push(entity);
+        Ok(Func {
+            store: self.store,
+            index: ctx.inner.funcs.len() as u32 - 1,
+        })
+    }
+
+    /// Makes every later call of `self` (from imports, tables or the host) call `target`
+    /// instead. The two must have the same type. Frames already running are unaffected.
+    pub fn retarget(&self, mut store: impl AsContextMut, target: &Func) -> Result<(), Error> {
+        let ctx = store.as_context_mut();
+        ctx.inner.check(self.store)?;
+        ctx.inner.check(target.store)?;
+        let new = ctx.inner.funcs[target.index as usize];
+        let old = &mut ctx.inner.funcs[self.index as usize];
+        if old.ty() != new.ty() {
+            let engine = &ctx.inner.engine;
+            return Err(Error::TypeMismatch(format!(
+                "cannot retarget a function of type {} to one of type {}",
+                engine.resolve_type(old.ty()),
+                engine.resolve_type(new.ty())
+            )));
+        }
+        *old = new;
+        Ok(())
+    }
+
+    /// For a wasm function, the instance it belongs to and its index in that module's
+    /// function index space (imports included), as in [`crate::FrameInfo`]; `None` for a
+    /// host function.
+    pub fn origin(&self, store: impl AsContext) -> Option<(crate::Instance, u32)> {
+        let ctx = store.as_context();
+        if ctx.inner.check(self.store).is_err() {
+            return None;
+        }
+        match ctx.inner.funcs[self.index as usize] {
+            FuncEntity::Wasm {
+                instance, index, ..
+            } => {
+                let module = &ctx.inner.instances[instance as usize].module;
+                Some((
+                    crate::Instance {
+                        store: self.store,
+                        index: instance,
+                    },
+                    module.num_imported_funcs + index,
+                ))
+            }
+            FuncEntity::Host { .. } => None,
+        }
+    }
+
     pub fn ty(&self, store: impl AsContext) -> FuncType {
         let ctx = store.as_context();
         match ctx.inner.funcs.get(self.index as usize) {

@@ -135,6 +135,7 @@ pub struct StoreInner {
     /// Recycled value stacks and frame stacks (one per nested invocation).
     pub(crate) stack_pool: Vec<Vec<u64>>,
     pub(crate) frame_pool: Vec<Vec<exec::Frame>>,
+    pub(crate) module_pool: Vec<exec::ModuleCache>,
     /// Wasm frames active in outer invocations (host functions re-entering wasm).
     pub(crate) call_depth: usize,
     pub(crate) limits: StoreLimits,
@@ -277,6 +278,7 @@ impl<T> Store<T> {
                 externs: Vec::new(),
                 stack_pool: Vec::new(),
                 frame_pool: Vec::new(),
+                module_pool: Vec::new(),
                 call_depth: 0,
                 limits: StoreLimits::default(),
                 memory_bytes: 0,
@@ -420,6 +422,12 @@ macro_rules! store_control {
 pub struct StoreContext<'a, T> {
     pub(crate) inner: &'a StoreInner,
     pub(crate) data: &'a T,
+}
+
+impl<'a, T> StoreContext<'a, T> {
+    pub fn data(&self) -> &'a T {
+        self.data
+    }
 }
 
 /// A store borrowed for calls and mutation (from a `Store` or inside a host function).

@@ -381,3 +381,83 @@ fn copy_between_memories() {
     assert!(a.copy_to(&mut store, usize::MAX, &b, 0, 2).is_err());
     assert_eq!(&b.data(&store)[0..2], &[0, 0]);
 }
+
+#[test]
+fn an_alias_calls_its_target_and_can_be_retargeted() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let callee = Module::new(
+        &engine,
+        r#"(module $callee
+             (func $deep (param i32) (result i32)
+               (if (i32.eqz (local.get 0)) (then unreachable))
+               (call $deep (i32.sub (local.get 0) (i32.const 1))))
+             (func (export "deep") (param i32) (result i32) (call $deep (local.get 0)))
+             (func (export "double") (param i32) (result i32)
+               (i32.mul (local.get 0) (i32.const 2))))"#,
+    )
+    .unwrap();
+    let callee = Linker::new(&engine)
+        .instantiate(&mut store, &callee)
+        .unwrap();
+    let double = callee.get_func(&store, "double").unwrap();
+    let deep = callee.get_func(&store, "deep").unwrap();
+    assert_eq!(double.origin(&store), Some((callee, 2)));
+
+    let alias = double.alias(&mut store).unwrap();
+    assert_ne!(alias, double);
+    let mut linker = Linker::new(&engine);
+    linker.define(&store, "c", "f", alias).unwrap();
+    linker.define(&store, "c", "deep", deep).unwrap();
+    let caller = Module::new(
+        &engine,
+        r#"(module $caller
+             (import "c" "f" (func $f (param i32) (result i32)))
+             (import "c" "deep" (func $deep (param i32) (result i32)))
+             (func $down (param i32) (result i32)
+               (if (result i32) (i32.eqz (local.get 0))
+                 (then (call $deep (i32.const 200)))
+                 (else (call $down (i32.sub (local.get 0) (i32.const 1))))))
+             (func (export "f") (param i32) (result i32) (call $f (local.get 0)))
+             (func (export "down") (param i32) (result i32) (call $down (local.get 0))))"#,
+    )
+    .unwrap();
+    let caller = linker.instantiate(&mut store, &caller).unwrap();
+    let f = caller.get_typed_func::<i32, i32>(&store, "f").unwrap();
+    assert_eq!(f.call(&mut store, 21).unwrap(), 42);
+
+    // Retargeting the alias changes what the import calls, not the original export.
+    let host = Func::wrap(&mut store, |x: i32| x + 1);
+    assert_eq!(host.origin(&store), None);
+    alias.retarget(&mut store, &host).unwrap();
+    assert_eq!(f.call(&mut store, 21).unwrap(), 22);
+    let typed_double = double.typed::<i32, i32>(&store).unwrap();
+    assert_eq!(typed_double.call(&mut store, 21).unwrap(), 42);
+    alias.retarget(&mut store, &double).unwrap();
+    assert_eq!(f.call(&mut store, 21).unwrap(), 42);
+
+    // Only a function of the same type can take its place.
+    let wrong = Func::wrap(&mut store, |x: i64| x);
+    let err = alias.retarget(&mut store, &wrong).unwrap_err();
+    assert!(err.to_string().contains("cannot retarget"), "{err}");
+    assert_eq!(f.call(&mut store, 1).unwrap(), 2);
+
+    // Backtraces say which instance each frame ran in, and a shortened backtrace keeps the
+    // frames where control crossed between instances: 300 frames of the caller, then 201
+    // of the callee.
+    let down = caller.get_typed_func::<i32, i32>(&store, "down").unwrap();
+    let trap = match down.call(&mut store, 300).unwrap_err() {
+        Error::Trap(t) => t,
+        other => panic!("{other}"),
+    };
+    let frames = &trap.backtrace;
+    assert_eq!(frames[0].instance, Some(callee));
+    assert_eq!(frames.last().unwrap().instance, Some(caller));
+    let omitted = frames.iter().filter(|f| f.instance.is_none()).count();
+    assert!(omitted >= 1, "{}", trap.backtrace_string());
+    let crossing = frames
+        .windows(2)
+        .position(|w| w[0].instance == Some(callee) && w[1].instance == Some(caller));
+    assert!(crossing.is_some(), "{}", trap.backtrace_string());
+    assert!(frames.len() < 140, "{} frames kept", frames.len());
+}

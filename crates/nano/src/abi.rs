@@ -397,7 +397,28 @@ pub(crate) struct Sig {
     pub(crate) post: FuncType,
 }
 
+impl Ty {
+    /// Lifting and lowering it leave its core values as they are: 32/64-bit integers and
+    /// floats, and records of them (nothing to validate, normalize or copy).
+    pub(crate) fn is_identity_flat(&self) -> bool {
+        match &self.kind {
+            Kind::U32 | Kind::S32 | Kind::U64 | Kind::S64 | Kind::F32 | Kind::F64 => true,
+            Kind::Record { fields, .. } => fields.iter().all(|(_, t)| t.is_identity_flat()),
+            _ => false,
+        }
+    }
+}
+
 impl Sig {
+    /// The call needs nothing from the runtime between the two sides: every value is passed
+    /// as it is, in core values (see [`crate::call::DirectLink`]).
+    pub(crate) fn is_direct(&self) -> bool {
+        !self.params_in_memory
+            && !self.result_in_memory
+            && self.params.is_identity_flat()
+            && self.result.as_ref().is_none_or(Ty::is_identity_flat)
+    }
+
     pub(crate) fn new(params: Vec<Ty>, result: Option<Ty>) -> Sig {
         let params = Ty::record(params);
         let params_in_memory = params.flat.len() > MAX_FLAT_PARAMS;

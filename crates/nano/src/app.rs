@@ -10,12 +10,14 @@
 //!   guest code before the whole manifest checked clean.
 
 use crate::abi::{self, Sig};
-use crate::call::{Callee, Host, Link, NanoState};
+use crate::call::{
+    attribute_direct, cell_to_val, poison, val_to_cell, Callee, DirectLink, Host, Link, NanoState,
+};
 use crate::manifest::{ClockGrant, Manifest, Mode, Nanoprocess, Problem, RandomGrant};
 use crate::{capability_tree, check_attenuation};
 use nanoproc_engine::{
-    Caller, Config, Engine, Error, ExternType, FuncType, Instance, Linker, Module, Store,
-    StoreLimits, Val, ValType,
+    Caller, Config, Engine, Error, ExternType, Func, FuncType, Instance, Linker, Module, Store,
+    StoreLimits, Trap, TrapKind, Val, ValType,
 };
 use nanoproc_wasi::{
     AuditLevel, AuditSink, Clock, DirPerms, Errno, I32Exit, Random, SharedBuffer, Stdio, WasiCtx,
@@ -198,7 +200,15 @@ impl App {
                 memory_limit: np.limits.memory.unwrap_or(default_memory),
             });
         }
-        let mut store = Store::new(&plan.engine, Host { nanos, wasi });
+        let mut store = Store::new(
+            &plan.engine,
+            Host {
+                nanos,
+                wasi,
+                direct: Vec::new(),
+                attributed: 0,
+            },
+        );
         if let Some(fuel) = main_np.limits.fuel {
             store
                 .set_fuel(fuel)
@@ -220,6 +230,25 @@ impl App {
             nanoproc_wasi::add_to_linker(&mut linker, move |h: &mut Host| &mut h.wasi[i])
                 .map_err(err)?;
             deny_ungranted(&mut linker, np).map_err(err)?;
+            if i != index[&manifest.main] {
+                // A dependency cannot end the application: its `proc_exit` is a trap for
+                // whoever called it (and poisons it), found in the backtrace like any other.
+                linker.allow_shadowing(true);
+                linker
+                    .func_wrap(
+                        "wasi_snapshot_preview1",
+                        "proc_exit",
+                        |code: i32| -> Result<(), Error> {
+                            Err(
+                                Trap::new(TrapKind::Host(format!("called proc_exit({code})")))
+                                    .into(),
+                            )
+                        },
+                    )
+                    .map_err(err)?;
+                linker.allow_shadowing(false);
+            }
+            let first_direct = store.data().direct.len();
             for link in &plan.links[name] {
                 let p = index[&link.provider];
                 let export_name = format!("{}#{}", link.interface, link.function);
@@ -227,24 +256,58 @@ impl App {
                     .get_func(&store, &export_name)
                     .expect("checked by the plan");
                 let post = instances[p].get_func(&store, &format!("cabi_post_{export_name}"));
+                let direct = link.sig.is_direct() && post.is_none();
                 let served = Arc::new(Link {
                     importer: i,
                     provider: p,
-                    name: export_name,
+                    name: export_name.clone(),
                     sig: link.sig.clone(),
                     export: Callee::new(export, &store),
                     post: post.map(|f| Callee::new(f, &store)),
                 });
-                linker
-                    .func_raw(
-                        &link.interface,
-                        &link.function,
-                        link.sig.lowered.clone(),
-                        move |mut caller: Caller<'_, Host>, cells: &mut [u64]| {
-                            served.call(&mut caller, cells)
+                if direct {
+                    let alias = export.alias(&mut store).map_err(err)?;
+                    let ty = link.sig.lowered.clone();
+                    let slow = Func::new(
+                        &mut store,
+                        ty.clone(),
+                        move |mut caller: Caller<'_, Host>, params: &[Val], results: &mut [Val]| {
+                            let mut cells: Vec<u64> =
+                                params.iter().map(|v| val_to_cell(*v)).collect();
+                            cells.resize(cells.len().max(results.len()), 0);
+                            served.call(&mut caller, &mut cells)?;
+                            for ((r, &t), &c) in results.iter_mut().zip(ty.results()).zip(&cells) {
+                                *r = cell_to_val(t, c);
+                            }
+                            Ok(())
                         },
-                    )
-                    .map_err(err)?;
+                    );
+                    let origin = export.origin(&store);
+                    store.data_mut().direct.push(DirectLink {
+                        importer: i,
+                        provider: p,
+                        name: export_name,
+                        alias,
+                        export,
+                        slow,
+                        origin,
+                        importer_instance: None,
+                    });
+                    linker
+                        .define(&store, &link.interface, &link.function, alias)
+                        .map_err(err)?;
+                } else {
+                    linker
+                        .func_raw(
+                            &link.interface,
+                            &link.function,
+                            link.sig.lowered.clone(),
+                            move |mut caller: Caller<'_, Host>, cells: &mut [u64]| {
+                                served.call(&mut caller, cells)
+                            },
+                        )
+                        .map_err(err)?;
+                }
             }
             let limit = store.data().nanos[i].memory_limit;
             store.set_limits(StoreLimits {
@@ -253,17 +316,22 @@ impl App {
             });
             let instance = linker
                 .instantiate(&mut store, &plan.modules[name])
-                .map_err(err)?;
+                .map_err(|e| err(attribute_direct(&mut store, e)))?;
             let memory = instance.get_memory(&store, "memory");
             let realloc = instance
                 .get_func(&store, "cabi_realloc")
                 .and_then(|f| f.typed::<(i32, i32, i32, i32), i32>(&store).ok());
+            for d in &mut store.data_mut().direct[first_direct..] {
+                d.importer_instance = Some(instance);
+            }
             let state = &mut store.data_mut().nanos[i];
             state.memory = memory;
             state.realloc = realloc;
             instances.push(instance);
             if let Some(init) = instance.get_func(&store, "_initialize") {
-                init.call(&mut store, &[], &mut []).map_err(err)?;
+                store.data_mut().attributed = 0;
+                init.call(&mut store, &[], &mut [])
+                    .map_err(|e| err(attribute_direct(&mut store, e)))?;
             }
         }
         store.clear_deadline();
@@ -323,17 +391,20 @@ impl App {
         if let Some(t) = self.timeout {
             self.store.set_deadline(t);
         }
+        self.store.data_mut().attributed = 0;
         let r = func.call(&mut self.store, args, &mut results);
         self.store.clear_deadline();
         match r {
             Ok(()) => Ok(results),
             Err(source) => {
+                let source = attribute_direct(&mut self.store, source);
                 // Only a trap leaves it in an unknown state (not, e.g., wrong arguments).
                 if i != self.main && source.as_trap().is_some() {
-                    let state = &mut self.store.data_mut().nanos[i];
-                    state
-                        .poisoned
-                        .get_or_insert_with(|| format!("it trapped in `{export}`: {source}"));
+                    poison(
+                        &mut self.store,
+                        i,
+                        format!("it trapped in `{export}`: {source}"),
+                    );
                 }
                 Err(NanoError::Call {
                     nanoprocess: name.to_string(),

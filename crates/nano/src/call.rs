@@ -22,7 +22,8 @@
 
 use crate::abi::{Core, Kind, Sig, Ty};
 use nanoproc_engine::{
-    AsContext, Caller, Error, Extern, Func, Memory, Trap, TrapKind, TypedFunc, Val,
+    AsContext, AsContextMut, Caller, Error, Extern, Func, Instance, Memory, Trap, TrapKind,
+    TypedFunc, Val,
 };
 use nanoproc_wasi::{I32Exit, WasiCtx};
 use std::sync::Arc;
@@ -47,6 +48,133 @@ pub(crate) struct NanoState {
 pub(crate) struct Host {
     pub(crate) nanos: Vec<NanoState>,
     pub(crate) wasi: Vec<WasiCtx>,
+    pub(crate) direct: Vec<DirectLink>,
+    /// How many innermost frames of the trap now unwinding have been attributed to
+    /// nanoprocesses already (by an inner [`Link`]), so an outer level does not do it twice.
+    pub(crate) attributed: usize,
+}
+
+/// A link served without the runtime in the middle, because the runtime has nothing to do
+/// for it: every value in the signature passes as it is ([`Sig::is_direct`]) and the
+/// provider has no `cabi_post_` for it. The importer's import is an *alias* of the
+/// provider's export, so the call is a plain cross-instance wasm call (about the cost of a
+/// call inside one module). Whenever a rule needs the runtime — the provider is poisoned,
+/// or the importer is inside its `cabi_realloc` — the alias is pointed at `slow`, the full
+/// [`Link`] host function, which refuses the call with the usual message
+/// ([`refresh_direct`]). A trap that unwinds through the alias is attributed from the
+/// backtrace ([`attribute_direct`]).
+pub(crate) struct DirectLink {
+    pub(crate) importer: usize,
+    pub(crate) provider: usize,
+    /// `acme:img/resize#resize`.
+    pub(crate) name: String,
+    pub(crate) alias: Func,
+    pub(crate) export: Func,
+    pub(crate) slow: Func,
+    /// The export's instance and function index, to recognise its frames in a backtrace.
+    pub(crate) origin: Option<(Instance, u32)>,
+    /// Set once the importer is instantiated (its start function may call before).
+    pub(crate) importer_instance: Option<Instance>,
+}
+
+/// Points every direct link (of `importer` only, if given) at the provider's export, or at
+/// the runtime's checks while a rule needs them.
+pub(crate) fn refresh_direct(mut cx: impl AsContextMut<Data = Host>, importer: Option<usize>) {
+    for k in 0..cx.as_context().data().direct.len() {
+        let host = cx.as_context().data();
+        let d = &host.direct[k];
+        if importer.is_some_and(|i| i != d.importer) {
+            continue;
+        }
+        let blocked =
+            host.nanos[d.provider].poisoned.is_some() || host.nanos[d.importer].in_realloc;
+        let (alias, target) = (d.alias, if blocked { d.slow } else { d.export });
+        alias
+            .retarget(&mut cx, &target)
+            .expect("a direct link's alias, export and slow path share one type");
+    }
+}
+
+/// Refuses further calls into nanoprocess `index` (keeping the first reason).
+pub(crate) fn poison(mut cx: impl AsContextMut<Data = Host>, index: usize, why: String) {
+    let mut ctx = cx.as_context_mut();
+    let state = &mut ctx.data_mut().nanos[index];
+    if state.poisoned.is_none() {
+        state.poisoned = Some(why);
+        refresh_direct(cx, None);
+    }
+}
+
+/// Attributes a trap that unwound through direct links: every provider it left through a
+/// direct link is poisoned, and the message names them from the innermost out, as if each
+/// link had been served by the runtime. Frames an inner [`Link`] attributed already are
+/// skipped. Out of fuel and interruption keep their kind (limits of the whole chain).
+pub(crate) fn attribute_direct(cx: impl AsContextMut<Data = Host>, e: Error) -> Error {
+    attribute_direct_from(cx, e).0
+}
+
+/// [`attribute_direct`], also returning where the frames not attributed to a direct
+/// provider start (the outermost nanoprocess's own frames).
+fn attribute_direct_from(mut cx: impl AsContextMut<Data = Host>, e: Error) -> (Error, usize) {
+    let Error::Trap(trap) = e else {
+        return (e, 0);
+    };
+    let frames = &trap.backtrace;
+    let host = cx.as_context().data();
+    let start = host.attributed.min(frames.len());
+    // (index of the provider's outermost frame, direct link) per crossing, innermost first.
+    let mut crossings: Vec<(usize, usize)> = Vec::new();
+    for k in start..frames.len().saturating_sub(1) {
+        let (callee, caller) = (&frames[k], &frames[k + 1]);
+        let (Some(p), Some(i)) = (callee.instance, caller.instance) else {
+            continue;
+        };
+        if p == i {
+            continue;
+        }
+        if let Some(d) = host.direct.iter().position(|d| {
+            // Before the importer is recorded (its start function), any caller matches.
+            d.origin == Some((p, callee.func_index)) && d.importer_instance.is_none_or(|x| x == i)
+        }) {
+            crossings.push((k, d));
+        }
+    }
+    let len = frames.len();
+    cx.as_context_mut().data_mut().attributed = len;
+    if crossings.is_empty() {
+        return (Error::Trap(trap), start);
+    }
+    let mut what = match &trap.kind {
+        TrapKind::Host(m) => m.clone(),
+        kind => kind.to_string(),
+    };
+    let mut from = start;
+    for (k, d) in crossings {
+        let host = cx.as_context().data();
+        let link = &host.direct[d];
+        let provider = host.nanos[link.provider].name.clone();
+        let mut message = format!(
+            "nanoprocess `{provider}` trapped while serving `{}`'s call to {}: {what}",
+            host.nanos[link.importer].name, link.name
+        );
+        message.push_str(&format!("\nbacktrace of `{provider}`:"));
+        for (n, frame) in trap.backtrace[from..=k].iter().enumerate() {
+            message.push_str(&format!("\n  {n}: {frame}"));
+        }
+        from = k + 1;
+        let index = link.provider;
+        poison(&mut cx, index, message.clone());
+        what = message;
+    }
+    let kind = match trap.kind {
+        TrapKind::OutOfFuel | TrapKind::Interrupted => trap.kind,
+        _ => TrapKind::Host(what),
+    };
+    let trap = Trap {
+        kind,
+        backtrace: trap.backtrace,
+    };
+    (Error::Trap(trap), from)
 }
 
 /// One linked import: `importer` imports `interface.function`, `provider` exports it.
@@ -167,16 +295,24 @@ impl Link {
     /// The host function body: `cells` holds the importer's lowered arguments and receives
     /// its results.
     pub(crate) fn call(&self, cx: &mut Caller<'_, Host>, cells: &mut [u64]) -> Result<(), Error> {
-        match self.call_inner(cx, cells) {
-            Ok(()) => Ok(()),
+        // A new call: no trap is unwinding.
+        cx.data_mut().attributed = 0;
+        let e = match self.call_inner(cx, cells) {
+            Ok(()) => return Ok(()),
             Err(Outcome::Fault(Fault(blame, message))) => {
                 if blame == Blame::Provider {
                     self.poison(cx, &message);
                 }
-                Err(self.trap(cx, &message))
+                self.trap(cx, &message)
             }
-            Err(Outcome::Error(e)) => Err(e),
-        }
+            Err(Outcome::Error(e)) => e,
+        };
+        // Everything below this call has been attributed.
+        cx.data_mut().attributed = match &e {
+            Error::Trap(t) => t.backtrace.len(),
+            _ => 0,
+        };
+        Err(e)
     }
 
     fn name_of<'a>(&self, cx: &'a Caller<'_, Host>, index: usize) -> &'a str {
@@ -194,10 +330,7 @@ impl Link {
     }
 
     fn poison(&self, cx: &mut Caller<'_, Host>, why: &str) {
-        let state = &mut cx.data_mut().nanos[self.provider];
-        if state.poisoned.is_none() {
-            state.poisoned = Some(why.to_string());
-        }
+        poison(cx, self.provider, why.to_string());
     }
 
     fn call_inner(&self, cx: &mut Caller<'_, Host>, cells: &mut [u64]) -> Result<(), Outcome> {
@@ -323,6 +456,7 @@ impl Link {
     /// The provider trapped (or exited): poison it and turn the error into a trap for the
     /// importer that names the provider and carries its backtrace.
     fn provider_failed(&self, cx: &mut Caller<'_, Host>, e: Error, during: &str) -> Error {
+        let (e, own_frames) = attribute_direct_from(&mut *cx, e);
         let provider = self.name_of(cx, self.provider).to_string();
         let importer = self.name_of(cx, self.importer).to_string();
         let (what, backtrace) = match &e {
@@ -342,9 +476,11 @@ impl Link {
             "nanoprocess `{provider}` trapped{during} while serving `{importer}`'s call to {}: {what}",
             self.name
         );
-        if !backtrace.is_empty() {
+        // Its own frames: those of nanoprocesses it called are in their own blocks above.
+        let own = backtrace.get(own_frames..).unwrap_or_default();
+        if !own.is_empty() {
             message.push_str(&format!("\nbacktrace of `{provider}`:"));
-            for (i, frame) in backtrace.iter().enumerate() {
+            for (i, frame) in own.iter().enumerate() {
                 message.push_str(&format!("\n  {i}: {frame}"));
             }
         }
@@ -373,7 +509,7 @@ impl From<Fault> for Outcome {
     }
 }
 
-fn cell_to_val(t: nanoproc_engine::ValType, c: u64) -> Val {
+pub(crate) fn cell_to_val(t: nanoproc_engine::ValType, c: u64) -> Val {
     match t {
         nanoproc_engine::ValType::I64 => Val::I64(c as i64),
         nanoproc_engine::ValType::F32 => Val::F32(c as u32),
@@ -382,7 +518,7 @@ fn cell_to_val(t: nanoproc_engine::ValType, c: u64) -> Val {
     }
 }
 
-fn val_to_cell(v: Val) -> u64 {
+pub(crate) fn val_to_cell(v: Val) -> u64 {
     match v {
         Val::I32(v) => v as u32 as u64,
         Val::I64(v) => v as u64,
@@ -679,8 +815,10 @@ impl Copier<'_, '_> {
             return Err(Fault(to.blame, format!("`{who}` exports no cabi_realloc")).into());
         };
         self.cx.data_mut().nanos[to.index].in_realloc = true;
+        refresh_direct(&mut *self.cx, Some(to.index));
         let r = realloc.call(&mut *self.cx, (0, 0, align as i32, size as u32 as i32));
         self.cx.data_mut().nanos[to.index].in_realloc = false;
+        refresh_direct(&mut *self.cx, Some(to.index));
         let ptr = match r {
             Ok(p) => p as u32,
             Err(e) => {

@@ -1663,3 +1663,160 @@ wit = "child.wit"
     assert!(err.to_string().contains("called proc_exit(9)"), "{err}");
     assert!(app.poisoned("child").is_some());
 }
+
+// ---------------------------------------------------------------------------------------
+// Direct links: signatures whose values all pass as they are (32/64-bit integers and
+// floats) are linked as plain cross-instance calls; the rules must hold all the same.
+
+const DIRECT_MAIN: &str = r#"
+(module $main
+  (import "t:x/a" "mix" (func $mix (param i32 i64 f32 f64) (result f64)))
+  (import "t:x/a" "run" (func $run (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "mix") (param i32 i64 f32 f64) (result f64)
+    (call $mix (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "run") (param i32) (result i32) (call $run (local.get 0))))
+"#;
+const DIRECT_A: &str = r#"
+(module $a
+  (import "t:y/b" "dive" (func $dive (param i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; Its own memory: 7 at address 0 (main's is all zeros).
+  (data (i32.const 0) "\07")
+  (func (export "t:x/a#mix") (param i32 i64 f32 f64) (result f64)
+    (f64.add (f64.add (f64.convert_i32_u (local.get 0)) (f64.convert_i64_u (local.get 1)))
+             (f64.add (f64.promote_f32 (local.get 2))
+                      (f64.add (local.get 3) (f64.convert_i32_u (i32.load8_u (i32.const 0)))))))
+  (func $run (export "t:x/a#run") (param i32) (result i32)
+    (call $dive (local.get 0))))
+"#;
+const DIRECT_B: &str = r#"
+(module $b
+  (memory (export "memory") 1)
+  ;; Recurses `n` deep, then traps: a backtrace longer than the part printed in full.
+  (func $dive (export "t:y/b#dive") (param i32) (result i32)
+    (if (i32.eqz (local.get 0)) (then unreachable))
+    (i32.add (call $dive (i32.sub (local.get 0) (i32.const 1))) (i32.const 1))))
+"#;
+
+#[test]
+fn direct_links_pass_values_and_attribute_traps_along_the_chain() {
+    let s = Scratch::new("direct");
+    s.file("main.wat", DIRECT_MAIN)
+        .file("a.wat", DIRECT_A)
+        .file("b.wat", DIRECT_B)
+        .file(
+            "a.wit",
+            "package t:x;\ninterface a { mix: func(a: u32, b: u64, c: f32, d: f64) -> f64; run: func(n: s32) -> s32; }\n",
+        )
+        .file("b.wit", "package t:y;\ninterface b { dive: func(n: s32) -> s32; }\n");
+    let manifest = r#"
+[app]
+main = "main"
+[nanoprocess.main]
+module = "main.wat"
+links = { "t:x/a" = "a" }
+[nanoprocess.a]
+parent = "main"
+module = "a.wat"
+wit = "a.wit"
+links = { "t:y/b" = "b" }
+[nanoprocess.b]
+parent = "a"
+module = "b.wat"
+wit = "b.wit"
+"#;
+    let mut app = app(&s, manifest);
+    // Values arrive unchanged, and the callee runs against its own memory (the 7).
+    let r = app
+        .call(
+            "main",
+            "mix",
+            &[
+                Val::I32(-1),
+                Val::I64(1 << 40),
+                Val::F32(0.5f32.to_bits()),
+                Val::F64(0.25f64.to_bits()),
+            ],
+        )
+        .unwrap();
+    let expected = u32::MAX as f64 + (1u64 << 40) as f64 + 0.5 + 0.25 + 7.0;
+    assert_eq!(r[0].f64(), Some(expected), "{r:?}");
+
+    // b traps 300 frames deep while serving a, which serves main.
+    let err = app.call("main", "run", &[Val::I32(300)]).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("nanoprocess `a` trapped while serving `main`'s call to t:x/a#run: nanoprocess `b` trapped while serving `a`'s call to t:y/b#dive: unreachable executed"),
+        "{message}"
+    );
+    assert!(message.contains("backtrace of `b`"), "{message}");
+    assert!(
+        message.contains("frames omitted"),
+        "a long backtrace is shortened: {message}"
+    );
+    // Each nanoprocess's block lists its own frames.
+    let (inner, a_block) = message.split_once("backtrace of `a`:").expect("a's block");
+    assert!(
+        a_block.contains("a!") && !a_block.contains("b!"),
+        "{message}"
+    );
+    assert!(inner.contains("b!dive"), "{message}");
+    // Both providers on the chain are poisoned; main is not.
+    assert!(app.poisoned("b").unwrap().contains("unreachable executed"));
+    assert!(app
+        .poisoned("a")
+        .unwrap()
+        .contains("nanoprocess `b` trapped"));
+    assert_eq!(app.poisoned("main"), None);
+    // A later call through the same direct link is refused at once by the runtime.
+    let again = app
+        .call(
+            "main",
+            "mix",
+            &[Val::I32(1), Val::I64(1), Val::F32(0), Val::F64(0)],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        again.contains("call from `main` to `a` (t:x/a#mix)") && again.contains("`a` is poisoned"),
+        "{again}"
+    );
+}
+
+#[test]
+fn a_trap_reached_from_an_importers_start_function_names_the_provider() {
+    // The importer's start function calls a provider that traps: App::new fails naming
+    // both, instead of blaming the importer alone.
+    let s = Scratch::new("direct-start");
+    s.file(
+        "main.wat",
+        r#"(module (import "t:y/b" "dive" (func $dive (param i32) (result i32)))
+             (memory (export "memory") 1)
+             (func $start (drop (call $dive (i32.const 3))))
+             (start $start)
+             (func (export "_start")))"#,
+    )
+    .file("b.wat", DIRECT_B)
+    .file(
+        "b.wit",
+        "package t:y;\ninterface b { dive: func(n: s32) -> s32; }\n",
+    );
+    let manifest = r#"
+[app]
+main = "main"
+[nanoprocess.main]
+module = "main.wat"
+links = { "t:y/b" = "b" }
+[nanoprocess.b]
+parent = "main"
+module = "b.wat"
+wit = "b.wit"
+"#;
+    let err = App::new(&s.manifest(manifest), AppOptions::default()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("nanoprocess `b` trapped while serving `main`'s call to t:y/b#dive"),
+        "{message}"
+    );
+}
