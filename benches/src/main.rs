@@ -183,9 +183,98 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if only.is_none() || only.as_deref() == Some("calls") {
         host_calls(runs, small)?;
     }
+    if only.is_none() || only.as_deref() == Some("instantiate") {
+        instantiation(runs, small)?;
+    }
     if only.is_none() || only.as_deref() == Some("nano") {
         nano_calls(runs, small)?;
     }
+    Ok(())
+}
+
+/// Counts the bytes the process holds on the heap, for "memory per idle instance".
+struct CountingAllocator;
+
+static HEAP_BYTES: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_BYTES.fetch_add(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HEAP_BYTES.fetch_sub(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        HEAP_BYTES.fetch_add(
+            new as isize - layout.size() as isize,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// A small module as plugins start: one memory, a few functions, two data segments, a
+/// global and a table.
+const SMALL_MODULE: &str = r#"(module
+  (memory (export "memory") 1)
+  (global $g (mut i32) (i32.const 0))
+  (table 4 funcref)
+  (elem (i32.const 0) $a $b)
+  (data (i32.const 16) "hello, nanoprocess")
+  (data (i32.const 64) "\01\02\03\04\05\06\07\08")
+  (func $a (export "a") (result i32) (global.get $g))
+  (func $b (export "b") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func (export "c") (param i32) (result i32) (i32.load (local.get 0))))"#;
+
+/// Instantiation latency (a fresh store and instance each time, as a serverless platform
+/// does per request) and the heap an idle instance holds beyond its linear memory.
+fn instantiation(runs: usize, small: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let n: u32 = if small { 1_000 } else { 100_000 };
+    let engine = Engine::default();
+    let module = Module::new(&engine, SMALL_MODULE)?;
+    let linker: Linker<()> = Linker::new(&engine);
+    let (t, r) = time(runs, || {
+        for _ in 0..n {
+            let mut store = Store::new(&engine, ());
+            let instance = linker.instantiate(&mut store, &module)?;
+            std::hint::black_box(instance);
+        }
+        Ok::<(), nanoproc_engine::Error>(())
+    });
+    r?;
+    println!(
+        "| instantiate a small module (new store + instance; 1 memory, 3 funcs, 2 data segments) | {:.1} ms for {n} | {:.2} µs each |",
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e6 / f64::from(n)
+    );
+
+    // Idle instances, one store each, kept alive: heap growth per instance minus its
+    // 64 KiB linear memory.
+    let count = 1_000;
+    let before = HEAP_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+    let mut keep = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &module)?;
+        keep.push((store, instance));
+    }
+    let after = HEAP_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+    let per_instance = (after - before) as f64 / count as f64;
+    let memory = 65536.0;
+    println!(
+        "| heap per idle instance (its own store), beyond its 64 KiB linear memory | {count} instances | {:.2} KiB |",
+        (per_instance - memory) / 1024.0
+    );
+    drop(keep);
     Ok(())
 }
 
