@@ -71,7 +71,7 @@ pub(crate) fn invoke(
         FuncEntity::Wasm {
             instance, index, ..
         } => {
-            let module = inner.instances[instance as usize].module.clone();
+            let module = &inner.instances[instance as usize].module;
             let compiled = &module.code[index as usize];
             let frame_cells = compiled.frame_cells as usize;
             let max_cells = inner.engine.config().max_stack_cells;
@@ -84,37 +84,47 @@ pub(crate) fn invoke(
             }
             // Pooled stacks keep their length: only the parameters and declared locals of
             // the entry frame need defined values (operand cells are written before read).
-            let mut stack = inner.stack_pool.pop().unwrap_or_default();
-            if stack.len() < need {
-                stack.resize(need, 0);
+            let mut ctx = inner.exec_pool.pop().unwrap_or_default();
+            if ctx.stack.len() < need {
+                ctx.stack.resize(need, 0);
             }
             let params = compiled.param_cells as usize;
-            stack[..params].copy_from_slice(&cells[..params]);
-            stack[params..compiled.local_cells as usize].fill(0);
-            let mut frames = inner.frame_pool.pop().unwrap_or_default();
-            frames.clear();
-            frames.push(Frame {
+            ctx.stack[..params].copy_from_slice(&cells[..params]);
+            ctx.stack[params..compiled.local_cells as usize].fill(0);
+            ctx.frames.clear();
+            ctx.frames.push(Frame {
                 instance,
                 func: index,
                 pc: 0,
                 bp: 0,
             });
             let outer_depth = inner.call_depth;
-            let mut modules = inner.module_pool.pop().unwrap_or_default();
-            modules.push((instance, Some(module)));
-            let result = run(inner, host, &mut stack, &mut frames, &mut modules);
-            modules.clear();
-            inner.module_pool.push(modules);
+            let ExecContext {
+                stack,
+                frames,
+                modules,
+            } = &mut ctx;
+            let result = run(inner, host, stack, frames, modules);
             inner.call_depth = outer_depth;
-            let n = cells.len().min(stack.len());
+            let n = cells.len().min(ctx.stack.len());
             if result.is_ok() {
-                cells[..n].copy_from_slice(&stack[..n]);
+                cells[..n].copy_from_slice(&ctx.stack[..n]);
             }
-            inner.stack_pool.push(stack);
-            inner.frame_pool.push(frames);
+            inner.exec_pool.push(ctx);
             result
         }
     }
+}
+
+/// What one entry into the interpreter needs, pooled in the store so a host→wasm call
+/// allocates nothing: the value stack, the frame stack, and the module of every instance
+/// entered so far (instances never change module, so the cache stays valid for the store's
+/// life and a call does no reference counting).
+#[derive(Default)]
+pub(crate) struct ExecContext {
+    stack: Vec<u64>,
+    frames: Vec<Frame>,
+    modules: ModuleCache,
 }
 
 fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
@@ -301,12 +311,24 @@ pub(crate) fn memory_grow(
     old
 }
 
-/// The modules of the instances a `run` has entered (the first is the entry frame's): a
-/// call or return that crosses instances looks its module up here instead of cloning an
-/// `Arc` twice per crossing (the nanoprocess runtime's direct links cross on every call).
+/// Where instance `instance`'s module sits in `modules` (added if missing).
+fn module_slot(inner: &StoreInner, modules: &mut ModuleCache, instance: u32) -> usize {
+    match modules.iter().position(|(i, _)| *i == instance) {
+        Some(s) => s,
+        None => {
+            let m = inner.instances[instance as usize].module.clone();
+            modules.push((instance, Some(m)));
+            modules.len() - 1
+        }
+    }
+}
+
+/// The modules of the instances entered so far (`None` while one is running, moved out):
+/// an entry, or a call or return that crosses instances, finds its module here instead of
+/// cloning an `Arc` (the nanoprocess runtime's direct links cross on every call).
 pub(crate) type ModuleCache = Vec<(u32, Option<Arc<ModuleInner>>)>;
 
-/// Runs from the frame on top of `frames` (of `modules[0]`'s instance) until it returns.
+/// Runs from the frame on top of `frames` until it returns.
 fn run(
     inner: &mut StoreInner,
     host: &mut dyn HostCaller,
@@ -324,24 +346,15 @@ fn run(
     // The running instance's module is a local `Arc` (borrowing it from `modules` instead
     // made the whole interpreter loop 4× slower); switching moves `Arc`s between the local
     // and the cache, without reference counting.
-    let mut slot = 0;
-    let mut cur_instance = modules[0].0;
-    let mut module = modules[0].1.take().expect("the entry module");
+    let mut cur_instance = frames[0].instance;
+    let mut slot = module_slot(inner, modules, cur_instance);
+    let mut module = modules[slot].1.take().expect("a cached module");
     let mut empty_memory = MemoryEntity::empty();
-    loop {
+    let result = loop {
         let top = *frames.last().expect("a frame is running");
         if top.instance != cur_instance {
-            let next = match modules.iter().position(|(i, _)| *i == top.instance) {
-                Some(s) => s,
-                None => {
-                    modules.push((top.instance, None));
-                    modules.len() - 1
-                }
-            };
-            let incoming = match modules[next].1.take() {
-                Some(m) => m,
-                None => inner.instances[top.instance as usize].module.clone(),
-            };
+            let next = module_slot(inner, modules, top.instance);
+            let incoming = modules[next].1.take().expect("a cached module");
             modules[slot].1 = Some(std::mem::replace(&mut module, incoming));
             slot = next;
             cur_instance = top.instance;
@@ -1467,7 +1480,7 @@ fn run(
         };
 
         match exit {
-            Exit::Done => return Ok(()),
+            Exit::Done => break Ok(()),
             Exit::Resume => continue,
             Exit::OutOfFuel => {
                 // The handler may refill; the instruction that ran dry then runs again.
@@ -1475,7 +1488,7 @@ fn run(
                 match more {
                     Some(n) if n > 0 => inner.fuel = inner.fuel.saturating_add(n),
                     _ => {
-                        return Err(Trap {
+                        break Err(Trap {
                             kind: TrapKind::OutOfFuel,
                             backtrace: backtrace(inner, frames),
                         }
@@ -1484,7 +1497,7 @@ fn run(
                 }
             }
             Exit::Trap(kind) => {
-                return Err(Trap {
+                break Err(Trap {
                     kind,
                     backtrace: backtrace(inner, frames),
                 }
@@ -1505,7 +1518,7 @@ fn run(
                 let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
                 inner.call_depth = depth_base;
                 if let Err(e) = result {
-                    return Err(with_backtrace(e, inner, frames));
+                    break Err(with_backtrace(e, inner, frames));
                 }
                 if let Some(f) = frames.last_mut() {
                     f.pc += 1;
@@ -1522,15 +1535,18 @@ fn run(
                 let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
                 inner.call_depth = depth_base;
                 if let Err(e) = result {
-                    return Err(with_backtrace(e, inner, frames));
+                    break Err(with_backtrace(e, inner, frames));
                 }
                 frames.pop();
                 if frames.is_empty() {
-                    return Ok(());
+                    break Ok(());
                 }
             }
         }
-    }
+    };
+    // Back into the cache for the next entry.
+    modules[slot].1 = Some(module);
+    result
 }
 
 /// Adds the wasm frames to a trap raised by a host function (or a nested call) that has none.

@@ -133,9 +133,7 @@ pub struct StoreInner {
     pub(crate) globals: Vec<GlobalEntity>,
     pub(crate) externs: Vec<Box<dyn Any + Send + Sync>>,
     /// Recycled value stacks and frame stacks (one per nested invocation).
-    pub(crate) stack_pool: Vec<Vec<u64>>,
-    pub(crate) frame_pool: Vec<Vec<exec::Frame>>,
-    pub(crate) module_pool: Vec<exec::ModuleCache>,
+    pub(crate) exec_pool: Vec<exec::ExecContext>,
     /// Wasm frames active in outer invocations (host functions re-entering wasm).
     pub(crate) call_depth: usize,
     pub(crate) limits: StoreLimits,
@@ -276,9 +274,7 @@ impl<T> Store<T> {
                 tables: Vec::new(),
                 globals: Vec::new(),
                 externs: Vec::new(),
-                stack_pool: Vec::new(),
-                frame_pool: Vec::new(),
-                module_pool: Vec::new(),
+                exec_pool: Vec::new(),
                 call_depth: 0,
                 limits: StoreLimits::default(),
                 memory_bytes: 0,
