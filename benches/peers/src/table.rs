@@ -12,7 +12,7 @@ pub enum Cell {
     Higher(f64),
     /// The runtime lacks a feature the workload needs (SIMD).
     NotApplicable,
-    /// The run failed or printed a wrong answer (details went to stderr).
+    /// The run failed or printed a wrong answer: "runtime: why", shown as a footnote.
     Failed(String),
 }
 
@@ -47,8 +47,8 @@ impl Cell {
             Ok(v) => v.cell(),
             Err(e) => {
                 eprintln!("FAILED {what} on {runtime}: {e}");
-                let short: String = e.chars().take(40).collect();
-                Cell::Failed(short)
+                let short: String = e.chars().take(160).collect();
+                Cell::Failed(format!("{runtime}: {short}"))
             }
         }
     }
@@ -66,8 +66,10 @@ impl Cell {
             format!("{v:.1} s")
         } else if v >= 0.01 {
             format!("{:.0} ms", v * 1e3)
-        } else {
+        } else if v >= 0.001 {
             format!("{:.2} ms", v * 1e3)
+        } else {
+            format!("{:.1} µs", v * 1e6)
         }
     }
 
@@ -131,6 +133,8 @@ impl Table {
     }
 
     pub fn markdown(&self) -> String {
+        // Failures become numbered footnotes, one per distinct message.
+        let mut notes: Vec<&str> = Vec::new();
         let mut out = format!("| {} | {} |\n", self.first, self.columns.join(" | "));
         out += &format!("|---|{}\n", "---:|".repeat(self.columns.len()));
         for (name, cells) in &self.rows {
@@ -140,7 +144,16 @@ impl Table {
                 .enumerate()
                 .map(|(i, c)| match c {
                     Cell::NotApplicable => "n/a".into(),
-                    Cell::Failed(e) => format!("failed ({e})"),
+                    Cell::Failed(e) => {
+                        let n = match notes.iter().position(|n| *n == e.as_str()) {
+                            Some(i) => i + 1,
+                            None => {
+                                notes.push(e);
+                                notes.len()
+                            }
+                        };
+                        format!("failed [{n}]")
+                    }
                     Cell::Lower(v) | Cell::Higher(v) => {
                         let figure = (self.format)(*v);
                         match Self::ratio(c, base) {
@@ -173,6 +186,12 @@ impl Table {
                 "| geometric mean of ratio to nanoproc | {} |\n",
                 means.join(" | ")
             );
+        }
+        if !notes.is_empty() {
+            out += "\nFailures:\n";
+            for (i, note) in notes.iter().enumerate() {
+                out += &format!("- [{}] {}\n", i + 1, note.replace('|', "\\|"));
+            }
         }
         out
     }

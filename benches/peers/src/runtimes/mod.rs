@@ -117,22 +117,31 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
     (start.elapsed(), r)
 }
 
-/// Every runtime this build has, nanoproc first.
-pub fn all() -> Vec<Box<dyn Runtime>> {
-    let mut v: Vec<Box<dyn Runtime>> = vec![Box::new(nanoproc::Nanoproc::new())];
+/// Makes one runtime.
+pub type Constructor = fn() -> Box<dyn Runtime>;
+
+/// Every runtime this build has, nanoproc first, by name, with its constructor (called
+/// only for the runtimes selected: wasmtime's pooling allocator reserves terabytes of
+/// address space, which valgrind refuses).
+pub fn all() -> Vec<(&'static str, Constructor)> {
+    let mut v: Vec<(&'static str, Constructor)> =
+        vec![("nanoproc", || Box::new(nanoproc::Nanoproc::new()))];
     #[cfg(feature = "wasmi")]
-    v.push(Box::new(wasmi::Wasmi::new()));
+    v.push(("wasmi", || Box::new(wasmi::Wasmi::new())));
     #[cfg(feature = "wasm3")]
-    v.push(Box::new(wasm3::Wasm3));
+    v.push(("wasm3", || Box::new(wasm3::Wasm3)));
     #[cfg(feature = "wamr")]
-    v.push(Box::new(wamr::Wamr::new()));
+    v.push(("wamr", || Box::new(wamr::Wamr::new())));
     #[cfg(feature = "wasmtime")]
     {
-        v.push(Box::new(wasmtime::Wasmtime::new(wasmtime::Flavor::Pulley)));
-        v.push(Box::new(wasmtime::Wasmtime::new(
-            wasmtime::Flavor::Cranelift,
-        )));
-        v.push(Box::new(wasmtime::Wasmtime::new(wasmtime::Flavor::Pooling)));
+        use wasmtime::{Flavor, Wasmtime};
+        v.push(("wasmtime-pulley", || {
+            Box::new(Wasmtime::new(Flavor::Pulley))
+        }));
+        v.push(("wasmtime", || Box::new(Wasmtime::new(Flavor::Cranelift))));
+        v.push(("wasmtime-pooling", || {
+            Box::new(Wasmtime::new(Flavor::Pooling))
+        }));
     }
     v
 }

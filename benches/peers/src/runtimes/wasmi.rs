@@ -1,4 +1,4 @@
-//! wasmi 2 (register-based interpreter), default configuration plus SIMD.
+//! wasmi 2 (register-based interpreter): default configuration plus SIMD and deeper stacks.
 
 wasmtime_style!(wasmi, compile: |engine, wasm| wasmi::Module::new(engine, wasm), instantiate: instantiate_and_start);
 val_host_functions!(
@@ -13,8 +13,14 @@ pub struct Wasmi {
 
 impl Wasmi {
     pub fn new() -> Wasmi {
+        // wasmi's default recursion limit (1024 frames) stops shootout-ackermann; raise it
+        // and the value stack to nanoproc's defaults (100 000 frames, 64 MiB).
+        let mut config = wasmi::Config::default();
+        config
+            .set_max_recursion_depth(100_000)
+            .set_max_stack_height(64 << 20);
         Wasmi {
-            engine: wasmi::Engine::default(),
+            engine: wasmi::Engine::new(&config),
         }
     }
 }
