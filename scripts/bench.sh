@@ -123,8 +123,10 @@ $callgrind_rows
 ## What is measured, and how
 
 - **Runtimes.** nanoproc (this repo, \`Engine::default()\`); wasmi 2 (default features +
-  SIMD; its recursion limit and value stack raised to nanoproc's defaults, 100 000 frames
-  and 64 MiB, because wasmi's default 1024 frames stops shootout-ackermann); wasm3 (crate
+  SIMD; eager translation like nanoproc's, so none happens inside the timed region, where
+  wasmi's default translates each function on its first call; its recursion limit and
+  value stack raised to nanoproc's defaults, 100 000 frames and 64 MiB, because wasmi's
+  default 1024 frames stops shootout-ackermann); wasm3 (crate
   \`wasm3\` 0.3.1, the newest, 32-bit slots); WAMR's fast interpreter (crate \`wamrx\` 0.3,
   software bounds checks, no SIMD); wasmtime 48 with Cranelift (the JIT ceiling), the same
   with the pooling allocator (instantiation, memory and call rows only: its code is the
@@ -152,7 +154,8 @@ $callgrind_rows
   coremark is CoreMark-*style* (list find/reverse/merge sort, matrix multiply with bit
   extraction, a number-parsing state machine, CRC-16), not EEMBC CoreMark.
 - **Compile throughput**: MB of wasm per second through everything a runtime does before the
-  first instantiation, on the three largest non-SIMD sightglass modules. wasm3 compiles each
+  first instantiation, on the three largest non-SIMD sightglass modules. "wasmi (lazy, its
+  default)" validates up front but translates each function on its first call. wasm3 compiles each
   function lazily on its first call, so its figure is parsing and loading only (not
   comparable). WAMR's figure is \`wasm_runtime_load\` (parsing, validation and its
   fast-interpreter translation).

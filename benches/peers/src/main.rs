@@ -20,6 +20,21 @@ use std::time::{Duration, Instant};
 use table::{Cell, Table};
 use wasi::{Files, WasiCtx};
 
+const USAGE: &str = "\
+usage: nanoproc-peers [--quick] [--runs N] [--budget SECS] [--only SUBSTRING]
+                      [--runtimes a,b,c] [--sightglass DIR] [--workloads DIR]
+       nanoproc-peers --single RUNTIME WORKLOAD [--small]
+
+  --quick           at most 2 runs and 5 s per workload; no slow sightglass programs
+  --runs N          runs per runtime and workload (default 5; the median is reported)
+  --budget SECS     stop repeating once a runtime's runs took this long (default 20)
+  --only SUBSTRING  only workloads (or sections: compile, instantiate, memory, calls)
+                    whose name contains SUBSTRING
+  --runtimes a,b,c  only these runtimes (nanoproc, wasmi, wasm3, wamr, wasmtime,
+                    wasmtime-pulley, wasmtime-pooling: as built)
+  --single R W      one checked run of workload W on runtime R (for callgrind, perf)
+  --small           smaller sizes for our C workloads (with --single under callgrind)";
+
 /// Our C workloads (benches/peers/workloads), with the argument of a full run and of a
 /// `--small` run (for callgrind, which is ~50× slower).
 const WORKLOADS: &[(&str, &str, &str)] = &[
@@ -109,15 +124,7 @@ fn parse_options() -> Result<Options, String> {
                 o.single = Some((rt, value(&mut args, "--single")?));
             }
             "-h" | "--help" => {
-                println!(
-                    "{}",
-                    include_str!("main.rs")
-                        .lines()
-                        .skip(8)
-                        .take(4)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -507,24 +514,37 @@ fn largest_modules(o: &Options, n: usize) -> Vec<(String, Vec<u8>)> {
 }
 
 fn compile_throughput(o: &Options, runtimes: &[Box<dyn Runtime>]) -> Table {
-    // A configuration that only changes instance allocation compiles the same way.
-    let runtimes: Vec<&Box<dyn Runtime>> = runtimes.iter().filter(|r| r.runs_workloads()).collect();
-    let columns = runtimes.iter().map(|r| r.name().to_string()).collect();
-    let mut table = Table::new("module (size)", columns, Cell::mb_per_s);
-    for (name, wasm) in largest_modules(o, 3) {
+    let modules = largest_modules(o, 3);
+    // A configuration that only changes instance allocation compiles the same way. A
+    // runtime with a lazier default mode gets a second column for it.
+    let mut columns: Vec<(String, &dyn Runtime, bool)> = Vec::new();
+    for rt in runtimes.iter().filter(|r| r.runs_workloads()) {
+        columns.push((rt.name().to_string(), &**rt, false));
+        if modules
+            .first()
+            .is_some_and(|(_, wasm)| rt.lazy_compile(wasm).is_some())
+        {
+            columns.push((format!("{} (lazy, its default)", rt.name()), &**rt, true));
+        }
+    }
+    let names = columns.iter().map(|(name, _, _)| name.clone()).collect();
+    let mut table = Table::new("module (size)", names, Cell::mb_per_s);
+    for (name, wasm) in modules {
         let mb = wasm.len() as f64 / 1e6;
         let mut row = Vec::new();
-        for rt in &runtimes {
-            eprintln!("  compile {name} on {} ...", rt.name());
+        for (column, rt, lazy) in &columns {
+            eprintln!("  compile {name} on {column} ...");
             let outcome = repeat(o.runs, o.budget, || {
-                let (t, r) = runtimes::timed(|| rt.compile(&wasm));
+                let (t, r) = runtimes::timed(|| {
+                    if *lazy {
+                        rt.lazy_compile(&wasm).unwrap_or(Ok(()))
+                    } else {
+                        rt.compile(&wasm)
+                    }
+                });
                 r.map(|()| t)
             });
-            row.push(Cell::from_outcome(
-                &name,
-                rt.name(),
-                outcome.map(|t| (t, mb)),
-            ));
+            row.push(Cell::from_outcome(&name, column, outcome.map(|t| (t, mb))));
         }
         table.row(&format!("{name} ({mb:.2} MB)"), row);
     }

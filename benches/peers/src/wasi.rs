@@ -26,6 +26,7 @@ mod errno {
     pub const ISDIR: i32 = 31;
     pub const NOENT: i32 = 44;
     pub const NOTDIR: i32 = 54;
+    pub const SPIPE: i32 = 70;
 }
 
 const FILETYPE_CHARACTER_DEVICE: u8 = 2;
@@ -427,7 +428,7 @@ impl WasiCtx {
 
     fn fd_seek(&mut self, mem: &mut [u8], fd: u32, offset: i64, whence: u32, out: u32) -> R {
         let Fd::File { name, pos } = self.fd(fd)? else {
-            return Err(70); // SPIPE: not seekable
+            return Err(errno::SPIPE); // stdio and the folder are not seekable
         };
         let len = self.file(&name).map_or(0, |f| f.len() as i64);
         let base = match whence {

@@ -142,13 +142,18 @@ macro_rules! wasmtime_style {
 }
 
 /// `impl Runtime for $ty` (a struct with an `engine` field) through the functions
-/// [`wasmtime_style`] defines.
+/// [`wasmtime_style`] defines, plus any further trait methods given in braces.
 macro_rules! wasmtime_style_runtime {
     ($ty:ty, $name:literal) => {
+        wasmtime_style_runtime!($ty, $name, {});
+    };
+    ($ty:ty, $name:literal, { $($extra:item)* }) => {
         impl $crate::runtimes::Runtime for $ty {
             fn name(&self) -> &'static str {
                 $name
             }
+
+            $($extra)*
 
             fn compile(&self, wasm: &[u8]) -> $crate::runtimes::Result<()> {
                 compile(&self.engine, wasm).map(drop)

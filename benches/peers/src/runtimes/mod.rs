@@ -40,6 +40,12 @@ pub trait Runtime {
     /// translate or compile), then drops the result.
     fn compile(&self, wasm: &[u8]) -> Result<()>;
 
+    /// The runtime's default compilation where it is lazier than [`Runtime::compile`]
+    /// (wasmi translates each function on its first call by default): a second figure.
+    fn lazy_compile(&self, _wasm: &[u8]) -> Option<Result<()>> {
+        None
+    }
+
     /// Prepares the WASI command `wasm` for repeated runs: compiled once where the API
     /// allows sharing a compiled module between instances.
     fn load<'a>(&'a self, wasm: &[u8]) -> Result<Box<dyn Program + 'a>>;
