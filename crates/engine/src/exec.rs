@@ -90,7 +90,7 @@ pub(crate) fn invoke(
             }
             let params = compiled.param_cells as usize;
             ctx.stack[..params].copy_from_slice(&cells[..params]);
-            ctx.stack[params..compiled.local_cells as usize].fill(0);
+            zero_locals(&mut ctx.stack, params, compiled.local_cells as usize);
             ctx.frames.clear();
             ctx.frames.push(Frame {
                 instance,
@@ -171,6 +171,15 @@ fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
         });
     }
     out
+}
+
+/// Zeroes a new frame's declared locals, `stack[start..end]`. Most frames declare none
+/// beyond their parameters: skipping the empty case saves a `memset` call per wasm call.
+#[inline(always)]
+fn zero_locals(stack: &mut [u64], start: usize, end: usize) {
+    if start < end {
+        stack[start..end].fill(0);
+    }
 }
 
 #[inline(always)]
@@ -339,6 +348,8 @@ fn run(
     let max_depth = inner.engine.config().max_call_depth;
     let max_cells = inner.engine.config().max_stack_cells;
     let depth_base = inner.call_depth;
+    // Frames this run may push before `call stack exhausted` (one compare per call).
+    let max_frames = max_depth.saturating_sub(depth_base);
     let metering = inner.engine.config().consume_fuel;
     // With fuel, loop headers start fuel regions that also poll; without, backward
     // branches poll.
@@ -554,7 +565,7 @@ fn run(
                     let callee = &module.code[$func as usize];
                     let new_bp = bp + $base as usize;
                     let need = new_bp + callee.frame_cells as usize;
-                    if frames.len() + depth_base >= max_depth || need > max_cells {
+                    if frames.len() >= max_frames || need > max_cells {
                         trap!(TrapKind::CallStackExhausted);
                     }
                     if let Some(f) = frames.last_mut() {
@@ -563,9 +574,11 @@ fn run(
                     if stack.len() < need {
                         stack.resize(need, 0);
                     }
-                    stack[new_bp + callee.param_cells as usize
-                        ..new_bp + callee.local_cells as usize]
-                        .fill(0);
+                    zero_locals(
+                        stack,
+                        new_bp + callee.param_cells as usize,
+                        new_bp + callee.local_cells as usize,
+                    );
                     frames.push(Frame {
                         instance: cur_instance,
                         func: $func,
@@ -592,8 +605,11 @@ fn run(
                     if stack.len() < need {
                         stack.resize(need, 0);
                     }
-                    stack[bp + callee.param_cells as usize..bp + callee.local_cells as usize]
-                        .fill(0);
+                    zero_locals(
+                        stack,
+                        bp + callee.param_cells as usize,
+                        bp + callee.local_cells as usize,
+                    );
                     if let Some(f) = frames.last_mut() {
                         f.func = $func;
                         f.pc = 0;
@@ -635,7 +651,7 @@ fn run(
                             let callee = &callee_module.code[index as usize];
                             let new_bp = bp + $base as usize;
                             let need = new_bp + callee.frame_cells as usize;
-                            if frames.len() + depth_base >= max_depth || need > max_cells {
+                            if frames.len() >= max_frames || need > max_cells {
                                 trap!(TrapKind::CallStackExhausted);
                             }
                             if let Some(fr) = frames.last_mut() {
@@ -644,9 +660,11 @@ fn run(
                             if stack.len() < need {
                                 stack.resize(need, 0);
                             }
-                            stack[new_bp + callee.param_cells as usize
-                                ..new_bp + callee.local_cells as usize]
-                                .fill(0);
+                            zero_locals(
+                                stack,
+                                new_bp + callee.param_cells as usize,
+                                new_bp + callee.local_cells as usize,
+                            );
                             frames.push(Frame {
                                 instance,
                                 func: index,
@@ -693,9 +711,11 @@ fn run(
                             if stack.len() < need {
                                 stack.resize(need, 0);
                             }
-                            stack[bp + callee.param_cells as usize
-                                ..bp + callee.local_cells as usize]
-                                .fill(0);
+                            zero_locals(
+                                stack,
+                                bp + callee.param_cells as usize,
+                                bp + callee.local_cells as usize,
+                            );
                             if let Some(fr) = frames.last_mut() {
                                 fr.instance = instance;
                                 fr.func = index;
