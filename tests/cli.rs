@@ -178,6 +178,16 @@ fn inspect_text() {
 }
 
 #[test]
+fn inspect_ir_shows_the_fused_internal_code() {
+    let run = nanoproc(["inspect", "--ir", "examples/fib.wat"]);
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    // fib's `n < 2` test becomes one fused compare-and-branch with an immediate.
+    assert!(run.stdout.contains("function 0"), "{}", run.stdout);
+    assert!(run.stdout.contains("BrI32"), "{}", run.stdout);
+    assert!(run.stdout.contains("CallInternal"), "{}", run.stdout);
+}
+
+#[test]
 fn inspect_json() {
     let module = TempFile::new(
         ".wat",

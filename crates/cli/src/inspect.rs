@@ -12,6 +12,10 @@ pub(crate) struct InspectArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Also print nanoproc's internal code of every defined function (for engine work;
+    /// not a stable format).
+    #[arg(long, conflicts_with = "json")]
+    ir: bool,
     /// The module (.wasm or .wat).
     module: PathBuf,
 }
@@ -268,6 +272,15 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<ExitCode> {
         writeln!(out, "{}", summary.to_json())?;
     } else {
         summary.print_text(&mut out)?;
+    }
+    if args.ir {
+        let imported = module.function_count() - module.defined_function_count();
+        for i in 0..module.defined_function_count() {
+            let index = (imported + i) as u32;
+            let name = module.func_name(index).unwrap_or("");
+            writeln!(out, "\nfunction {index} {name}")?;
+            write!(out, "{}", module.internal_code(i).unwrap_or_default())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

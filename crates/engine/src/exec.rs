@@ -78,14 +78,18 @@ pub(crate) fn invoke(
             if inner.call_depth + 1 > inner.engine.config().max_call_depth {
                 return Err(Trap::new(TrapKind::CallStackExhausted).into());
             }
-            let need = frame_cells.max(cells.len());
-            if need > max_cells {
+            if frame_cells.max(cells.len()) > max_cells {
                 return Err(Trap::new(TrapKind::CallStackExhausted).into());
             }
             // Pooled stacks keep their length: only the parameters and declared locals of
             // the entry frame need defined values (operand cells are written before read).
             let mut ctx = inner.exec_pool.pop().unwrap_or_default();
-            if ctx.stack.len() < need {
+            let need = FRAME_WINDOW.max(cells.len());
+            if ctx.stack.is_empty() {
+                // Zeroed by the allocator (fresh pages for a stack this size), not by a
+                // half-megabyte memset on a store's first call.
+                ctx.stack = vec![0; need];
+            } else if ctx.stack.len() < need {
                 ctx.stack.resize(need, 0);
             }
             let params = compiled.param_cells as usize;
@@ -258,15 +262,36 @@ fn copy_within_chunked(
     true
 }
 
-fn get_u128(regs: &[u64], s: Slot) -> u128 {
-    let s = s as usize;
-    (regs[s] as u128) | ((regs[s + 1] as u128) << 64)
+/// Cells a frame can address: every frame sees exactly this many cells from its base
+/// (the stack always extends that far past the running frame), so a slot index cut to
+/// 16 bits can never be out of bounds and the compiler drops every operand bounds check.
+/// Translation refuses a function whose frame would not fit (`cells_per_function`).
+pub(crate) const FRAME_WINDOW: usize = 1 << 16;
+
+/// The running frame's cells.
+type Regs = [u64; FRAME_WINDOW];
+
+/// The window of the frame at `bp`.
+#[inline(always)]
+fn window(stack: &mut [u64], bp: usize) -> &mut Regs {
+    (&mut stack[bp..bp + FRAME_WINDOW])
+        .try_into()
+        .expect("a window is FRAME_WINDOW cells")
 }
 
-fn set_u128(regs: &mut [u64], s: Slot, v: u128) {
-    let s = s as usize;
-    regs[s] = v as u64;
-    regs[s + 1] = (v >> 64) as u64;
+/// Slot `s` of a window; translation keeps every slot below `FRAME_WINDOW`.
+#[inline(always)]
+fn cell(s: u64) -> usize {
+    s as u16 as usize
+}
+
+fn get_u128(regs: &Regs, s: Slot) -> u128 {
+    (regs[cell(s as u64)] as u128) | ((regs[cell(s as u64 + 1)] as u128) << 64)
+}
+
+fn set_u128(regs: &mut Regs, s: Slot, v: u128) {
+    regs[cell(s as u64)] = v as u64;
+    regs[cell(s as u64 + 1)] = (v >> 64) as u64;
 }
 
 fn f32_of(c: u64) -> f32 {
@@ -392,11 +417,11 @@ fn run(
             let mut bp = top.bp as usize;
             let mut pc = top.pc as usize;
             let mut code: &[Instr] = &module.code[top.func as usize].code;
-            let mut regs: &mut [u64] = &mut stack[bp..];
+            let mut regs: &mut Regs = window(stack, bp);
 
             macro_rules! r {
                 ($s:expr) => {
-                    regs[$s as usize]
+                    regs[cell($s as u64)]
                 };
             }
             macro_rules! trap {
@@ -571,8 +596,9 @@ fn run(
                     if let Some(f) = frames.last_mut() {
                         f.pc = pc as u32 + 1;
                     }
-                    if stack.len() < need {
-                        stack.resize(need, 0);
+                    // The frame's window must exist, whatever the frame's own size.
+                    if stack.len() < new_bp + FRAME_WINDOW {
+                        stack.resize(new_bp + FRAME_WINDOW, 0);
                     }
                     zero_locals(
                         stack,
@@ -588,7 +614,7 @@ fn run(
                     bp = new_bp;
                     code = &callee.code;
                     pc = 0;
-                    regs = &mut stack[bp..];
+                    regs = window(stack, bp);
                     continue;
                 }};
             }
@@ -602,8 +628,9 @@ fn run(
                     }
                     let base = bp + $base as usize;
                     stack.copy_within(base..base + $params as usize, bp);
-                    if stack.len() < need {
-                        stack.resize(need, 0);
+                    // The frame's window must exist, whatever the frame's own size.
+                    if stack.len() < bp + FRAME_WINDOW {
+                        stack.resize(bp + FRAME_WINDOW, 0);
                     }
                     zero_locals(
                         stack,
@@ -616,7 +643,7 @@ fn run(
                     }
                     code = &callee.code;
                     pc = 0;
-                    regs = &mut stack[bp..];
+                    regs = window(stack, bp);
                     continue;
                 }};
             }
@@ -630,7 +657,7 @@ fn run(
                             bp = f.bp as usize;
                             pc = f.pc as usize;
                             code = &module.code[f.func as usize].code;
-                            regs = &mut stack[bp..];
+                            regs = window(stack, bp);
                             continue;
                         }
                         Some(_) => break Exit::Resume,
@@ -657,8 +684,9 @@ fn run(
                             if let Some(fr) = frames.last_mut() {
                                 fr.pc = pc as u32 + 1;
                             }
-                            if stack.len() < need {
-                                stack.resize(need, 0);
+                            // The frame's window must exist, whatever the frame's own size.
+                            if stack.len() < new_bp + FRAME_WINDOW {
+                                stack.resize(new_bp + FRAME_WINDOW, 0);
                             }
                             zero_locals(
                                 stack,
@@ -708,8 +736,9 @@ fn run(
                             }
                             let base = bp + $base as usize;
                             stack.copy_within(base..base + params as usize, bp);
-                            if stack.len() < need {
-                                stack.resize(need, 0);
+                            // The frame's window must exist, whatever the frame's own size.
+                            if stack.len() < bp + FRAME_WINDOW {
+                                stack.resize(bp + FRAME_WINDOW, 0);
                             }
                             zero_locals(
                                 stack,
@@ -834,6 +863,7 @@ fn run(
                     Instr::I32ShlImm(b) => imm32!(b, |x, y| x.wrapping_shl(y)),
                     Instr::I32ShrSImm(b) => imm32s!(b, |x, y| x.wrapping_shr(y as u32)),
                     Instr::I32ShrUImm(b) => imm32!(b, |x, y| x.wrapping_shr(y)),
+                    Instr::I32RotlImm(b) => imm32!(b, |x, y| x.rotate_left(y)),
 
                     // ---------------------------------------------------------- i64
                     Instr::I64Eqz(u) => un!(u, |x| (x == 0) as u64),
@@ -910,6 +940,7 @@ fn run(
                     Instr::I64ShlImm(b) => imm64!(b, |x, y| x.wrapping_shl(y as u32)),
                     Instr::I64ShrSImm(b) => imm64s!(b, |x, y| x.wrapping_shr(y as u32)),
                     Instr::I64ShrUImm(b) => imm64!(b, |x, y| x.wrapping_shr(y as u32)),
+                    Instr::I64RotlImm(b) => imm64!(b, |x, y| x.rotate_left(y as u32)),
 
                     // ---------------------------------------------------------- f32
                     Instr::F32Eq(b) => f32bin!(b, |x, y| (x == y) as u64),
@@ -1174,8 +1205,8 @@ fn run(
                     Instr::Copy(Un { dst, src }) => r!(dst) = r!(src),
                     Instr::Copy128 { dst, src } => {
                         let (d, s) = (dst as usize, src as usize);
-                        regs[d] = regs[s];
-                        regs[d + 1] = regs[s + 1];
+                        regs[cell(d as u64)] = regs[cell(s as u64)];
+                        regs[cell(d as u64 + 1)] = regs[cell(s as u64 + 1)];
                     }
                     Instr::Const32 { dst, value } => r!(dst) = value as u64,
                     Instr::Const64 { dst, value } => r!(dst) = value,

@@ -104,6 +104,7 @@ define_instrs! {
         I32GeSImm(BinImm), I32GeUImm(BinImm),
         I32AddImm(BinImm), I32MulImm(BinImm), I32AndImm(BinImm), I32OrImm(BinImm),
         I32XorImm(BinImm), I32ShlImm(BinImm), I32ShrSImm(BinImm), I32ShrUImm(BinImm),
+        I32RotlImm(BinImm),
         // ---- i64 ----
         I64Eqz(Un), I64Clz(Un), I64Ctz(Un), I64Popcnt(Un),
         I64Eq(Bin), I64Ne(Bin), I64LtS(Bin), I64LtU(Bin), I64GtS(Bin), I64GtU(Bin),
@@ -116,6 +117,7 @@ define_instrs! {
         I64GeSImm(BinImm), I64GeUImm(BinImm),
         I64AddImm(BinImm), I64MulImm(BinImm), I64AndImm(BinImm), I64OrImm(BinImm),
         I64XorImm(BinImm), I64ShlImm(BinImm), I64ShrSImm(BinImm), I64ShrUImm(BinImm),
+        I64RotlImm(BinImm),
         // ---- f32 ----
         F32Eq(Bin), F32Ne(Bin), F32Lt(Bin), F32Gt(Bin), F32Le(Bin), F32Ge(Bin),
         F32Abs(Un), F32Neg(Un), F32Ceil(Un), F32Floor(Un), F32Trunc(Un), F32Nearest(Un),

@@ -236,6 +236,18 @@ impl Module {
         self.inner.code.iter().map(|c| c.code.len()).sum()
     }
 
+    /// The internal code of defined function `index` (0 = first defined function), one
+    /// instruction per line: for engine development and `nanoproc inspect --ir`, not a
+    /// stable format.
+    pub fn internal_code(&self, index: usize) -> Option<String> {
+        let f = self.inner.code.get(index)?;
+        let mut out = String::new();
+        for (pc, instr) in f.code.iter().enumerate() {
+            out.push_str(&format!("{pc:5}: {instr:?}\n"));
+        }
+        Some(out)
+    }
+
     pub fn memories(&self) -> &[MemoryType] {
         &self.inner.memories
     }

@@ -248,13 +248,24 @@ pub(crate) fn translate_function(
             t.translate(op)?;
         }
         ops.finish()?;
+        let frame_cells = t.max_cells.max(ty.result_cells()).max(ty.param_cells()) + 2;
+        // The interpreter addresses a frame through a fixed window of cells (so operand
+        // accesses need no bounds checks): a frame must fit in it.
+        if frame_cells as usize > crate::exec::FRAME_WINDOW {
+            return Err(crate::limits::module_limit(
+                "cells_per_function",
+                crate::exec::FRAME_WINDOW,
+                format!("{frame_cells} cells (locals and operands) in function {func_index}"),
+                t.offset as u64,
+            ));
+        }
         Ok::<_, Error>(CompiledFunc {
             code: t.code.into_boxed_slice(),
             offsets: t.offsets.into_boxed_slice(),
             consts: t.consts.into_boxed_slice(),
             param_cells: ty.param_cells(),
             local_cells,
-            frame_cells: t.max_cells.max(ty.result_cells()).max(ty.param_cells()) + 2,
+            frame_cells,
         })
     };
     allocs.stack = stack;
@@ -897,6 +908,41 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.push_result(result);
     }
 
+    /// Rotations by a constant (common in hashes and ciphers) use the `RotlImm` forms;
+    /// `rotr` by `c` is `rotl` by `bits - c`.
+    fn rotate(&mut self, wide: bool, right: bool) {
+        let bits: u64 = if wide { 64 } else { 32 };
+        let top = self.stack.len() - 1;
+        if let Src::Const(c) = self.stack[top].src {
+            let lhs_is_const = matches!(self.stack[top - 1].src, Src::Const(_));
+            if !lhs_is_const {
+                let k = c % bits;
+                let amount = if right { (bits - k) % bits } else { k };
+                self.pop();
+                let lhs = self.pop();
+                let l = self.operand(lhs);
+                let imm = BinImm {
+                    dst: lhs.pos,
+                    lhs: l,
+                    imm: amount as i32,
+                };
+                self.emit(if wide {
+                    Instr::I64RotlImm(imm)
+                } else {
+                    Instr::I32RotlImm(imm)
+                });
+                self.push_result(lhs.ty);
+                return;
+            }
+        }
+        match (wide, right) {
+            (false, false) => bin!(self, I32Rotl),
+            (false, true) => bin!(self, I32Rotr),
+            (true, false) => bin!(self, I64Rotl),
+            (true, true) => bin!(self, I64Rotr),
+        }
+    }
+
     /// `x - c` becomes `x + (-c)`.
     fn sub(&mut self, wide: bool) {
         let rhs = self.stack[self.stack.len() - 1];
@@ -1375,8 +1421,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I32Shl => self.binary(Instr::I32Shl, Some(Instr::I32ShlImm), None),
             O::I32ShrS => self.binary(Instr::I32ShrS, Some(Instr::I32ShrSImm), None),
             O::I32ShrU => self.binary(Instr::I32ShrU, Some(Instr::I32ShrUImm), None),
-            O::I32Rotl => bin!(self, I32Rotl),
-            O::I32Rotr => bin!(self, I32Rotr),
+            O::I32Rotl => self.rotate(false, false),
+            O::I32Rotr => self.rotate(false, true),
 
             // ---- i64 ----
             O::I64Eqz => self.unary(Instr::I64Eqz, ValType::I32),
@@ -1406,8 +1452,8 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I64Shl => self.binary(Instr::I64Shl, Some(Instr::I64ShlImm), None),
             O::I64ShrS => self.binary(Instr::I64ShrS, Some(Instr::I64ShrSImm), None),
             O::I64ShrU => self.binary(Instr::I64ShrU, Some(Instr::I64ShrUImm), None),
-            O::I64Rotl => bin!(self, I64Rotl),
-            O::I64Rotr => bin!(self, I64Rotr),
+            O::I64Rotl => self.rotate(true, false),
+            O::I64Rotr => self.rotate(true, true),
 
             // ---- f32 ----
             O::F32Eq => bin!(self, F32Eq),

@@ -117,3 +117,27 @@ fn instance_count_limit() {
     let err = linker.instantiate(&mut store, &module).unwrap_err();
     assert!(err.to_string().contains("instances"), "{err}");
 }
+
+#[test]
+fn a_frame_larger_than_the_interpreter_window_is_refused_naming_the_limit() {
+    // 40 000 v128 locals are under `locals_per_function` (50 000) but need 80 000 cells;
+    // the interpreter addresses at most 65 536 per frame.
+    let engine = Engine::default();
+    let big = "(module (func (local v128) (local ".to_string() + &"v128 ".repeat(39_999) + ")))";
+    let err = Module::new(&engine, &big).unwrap_err().to_string();
+    assert!(
+        err.contains("cells_per_function") && err.contains("65536"),
+        "{err}"
+    );
+    // Just under the window still compiles and runs.
+    let fits = "(module (func (export \"f\") (result i64) (local ".to_string()
+        + &"i64 ".repeat(49_000)
+        + ") (local.set 48999 (i64.const 7)) (local.get 48999)))";
+    let module = Module::new(&engine, &fits).unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let f = inst.get_typed_func::<(), i64>(&store, "f").unwrap();
+    assert_eq!(f.call(&mut store, ()).unwrap(), 7);
+}

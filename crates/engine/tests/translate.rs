@@ -394,3 +394,75 @@ fn if_condition_fusion_with_aliases_materialized_at_entry() {
     assert_eq!(call_i32(&mut store, inst, "f", &[3]), 103);
     assert_eq!(call_i32(&mut store, inst, "f", &[7]), 14);
 }
+
+#[test]
+fn rotations_by_constants_agree_with_rust() {
+    // Constant amounts use the `RotlImm` forms (rotr by c as rotl by bits - c); amounts
+    // beyond the width and zero must wrap as the spec says.
+    let amounts: [i64; 8] = [0, 1, 7, 16, 31, 32, 33, -1];
+    let mut wat = String::from("(module\n");
+    for (k, a) in amounts.iter().enumerate() {
+        wat.push_str(&format!(
+            "(func (export \"rotl32_{k}\") (param i32) (result i32) (i32.rotl (local.get 0) (i32.const {a})))
+             (func (export \"rotr32_{k}\") (param i32) (result i32) (i32.rotr (local.get 0) (i32.const {a})))
+             (func (export \"rotl64_{k}\") (param i64) (result i64) (i64.rotl (local.get 0) (i64.const {a})))
+             (func (export \"rotr64_{k}\") (param i64) (result i64) (i64.rotr (local.get 0) (i64.const {a})))\n"
+        ));
+    }
+    wat.push(')');
+    let (mut store, inst) = instance(&wat);
+    let values: [u64; 4] = [0, 1, 0x8000_0001_dead_beef, u64::MAX - 5];
+    for (k, &a) in amounts.iter().enumerate() {
+        for &v in &values {
+            let x32 = v as u32;
+            let r = call(
+                &mut store,
+                inst,
+                &format!("rotl32_{k}"),
+                &[Val::I32(x32 as i32)],
+            )
+            .unwrap();
+            assert_eq!(
+                r[0].i32(),
+                Some(x32.rotate_left((a as u32) % 32) as i32),
+                "rotl32 {v:x} {a}"
+            );
+            let r = call(
+                &mut store,
+                inst,
+                &format!("rotr32_{k}"),
+                &[Val::I32(x32 as i32)],
+            )
+            .unwrap();
+            assert_eq!(
+                r[0].i32(),
+                Some(x32.rotate_right((a as u32) % 32) as i32),
+                "rotr32 {v:x} {a}"
+            );
+            let r = call(
+                &mut store,
+                inst,
+                &format!("rotl64_{k}"),
+                &[Val::I64(v as i64)],
+            )
+            .unwrap();
+            assert_eq!(
+                r[0].i64(),
+                Some(v.rotate_left((a as u64 % 64) as u32) as i64),
+                "rotl64 {v:x} {a}"
+            );
+            let r = call(
+                &mut store,
+                inst,
+                &format!("rotr64_{k}"),
+                &[Val::I64(v as i64)],
+            )
+            .unwrap();
+            assert_eq!(
+                r[0].i64(),
+                Some(v.rotate_right((a as u64 % 64) as u32) as i64),
+                "rotr64 {v:x} {a}"
+            );
+        }
+    }
+}
