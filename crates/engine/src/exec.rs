@@ -585,8 +585,18 @@ fn run(
                 }};
             }
             // Enters wasm function `$func` of the current module with its frame at `$base`.
+            // Without fuel, every call polls for interruption (recursion has no backward
+            // branch); with fuel, the callee's entry region does.
+            macro_rules! poll_call {
+                () => {{
+                    if poll_backward && interrupt.take() {
+                        trap!(TrapKind::Interrupted);
+                    }
+                }};
+            }
             macro_rules! enter {
                 ($func:expr, $base:expr) => {{
+                    poll_call!();
                     let callee = &module.code[$func as usize];
                     let new_bp = bp + $base as usize;
                     let need = new_bp + callee.frame_cells as usize;
@@ -621,6 +631,7 @@ fn run(
             // Replaces the current frame with wasm function `$func` (args at `$base`).
             macro_rules! tail_enter {
                 ($func:expr, $base:expr, $params:expr) => {{
+                    poll_call!();
                     let callee = &module.code[$func as usize];
                     let need = bp + callee.frame_cells as usize;
                     if need > max_cells {
@@ -674,6 +685,7 @@ fn run(
                         FuncEntity::Wasm {
                             instance, index, ..
                         } => {
+                            poll_call!();
                             let callee_module = &instances[instance as usize].module;
                             let callee = &callee_module.code[index as usize];
                             let new_bp = bp + $base as usize;
@@ -729,6 +741,7 @@ fn run(
                             params,
                             ..
                         } => {
+                            poll_call!();
                             let callee = &instances[instance as usize].module.code[index as usize];
                             let need = bp + callee.frame_cells as usize;
                             if need > max_cells {
@@ -1250,11 +1263,6 @@ fn run(
                             break Exit::OutOfFuel;
                         }
                         *fuel -= amount;
-                        if interrupt.take() {
-                            trap!(TrapKind::Interrupted);
-                        }
-                    }
-                    Instr::CheckInterrupt => {
                         if interrupt.take() {
                             trap!(TrapKind::Interrupted);
                         }

@@ -160,8 +160,6 @@ define_instrs! {
         // ---- limits (emitted only when the engine enables them) ----
         /// Start of a straight-line region: charge `amount` fuel, then check for interruption.
         ConsumeFuel { amount: u32 },
-        /// Function entry or loop header without fuel metering: check for interruption.
-        CheckInterrupt,
 
         // ---- control ----
         Unreachable,

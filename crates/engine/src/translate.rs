@@ -133,7 +133,6 @@ struct Translator<'a, 'b> {
     /// Fuel metering: the `ConsumeFuel` of the current region.
     fuel: bool,
     fuel_region: Option<usize>,
-    interruptible: bool,
     offset: u32,
 }
 
@@ -217,7 +216,6 @@ pub(crate) fn translate_function(
             fusable: None,
             fuel: module.engine.config().consume_fuel,
             fuel_region: None,
-            interruptible: module.engine.config().interruptible,
             offset: reader.original_position() as u32,
         };
         t.function_entry();
@@ -335,13 +333,12 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
-    /// Function entry: the point where recursion (which has no backward branch) is
-    /// stoppable, and the first fuel region.
+    /// Function entry: the first fuel region. (Without fuel, recursion — which has no
+    /// backward branch — is made stoppable by the interpreter polling on every call, which
+    /// costs no dispatch.)
     fn function_entry(&mut self) {
         if self.fuel {
             self.fuel_region();
-        } else if self.interruptible {
-            self.emit(Instr::CheckInterrupt);
         }
     }
 
