@@ -575,6 +575,21 @@ fn run(
                     }
                 }};
             }
+            macro_rules! load_idx {
+                ($l:expr, $n:literal, |$b:ident| $e:expr) => {{
+                    let LoadIdx {
+                        dst,
+                        base,
+                        index,
+                        offset,
+                    } = $l;
+                    let addr = (r!(base) as u32).wrapping_add(r!(index) as u32);
+                    match load_bytes::<$n>(&mem.data, effective(addr as u64, offset)) {
+                        Some($b) => r!(dst) = $e,
+                        None => trap!(TrapKind::MemoryOutOfBounds),
+                    }
+                }};
+            }
             macro_rules! store {
                 ($s:expr, |$v:ident| $e:expr) => {{
                     let Store { addr, src, offset } = $s;
@@ -1059,6 +1074,16 @@ fn run(
                     Instr::I64Load8S(l) => load!(l, 1, |b| b[0] as i8 as i64 as u64),
                     Instr::I64Load16S(l) => load!(l, 2, |b| i16::from_le_bytes(b) as i64 as u64),
                     Instr::I64Load32S(l) => load!(l, 4, |b| i32::from_le_bytes(b) as i64 as u64),
+                    Instr::I32LoadIdx(l) => load_idx!(l, 4, |b| u32::from_le_bytes(b) as u64),
+                    Instr::I64LoadIdx(l) => load_idx!(l, 8, |b| u64::from_le_bytes(b)),
+                    Instr::I32Load8SIdx(l) => {
+                        load_idx!(l, 1, |b| b[0] as i8 as i32 as u32 as u64)
+                    }
+                    Instr::I32Load8UIdx(l) => load_idx!(l, 1, |b| b[0] as u64),
+                    Instr::I32Load16SIdx(l) => {
+                        load_idx!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
+                    }
+                    Instr::I32Load16UIdx(l) => load_idx!(l, 2, |b| u16::from_le_bytes(b) as u64),
                     Instr::I32Store8(s) => store!(s, |v| [v as u8]),
                     Instr::I32Store16(s) => store!(s, |v| (v as u16).to_le_bytes()),
                     Instr::I32Store(s) => store!(s, |v| (v as u32).to_le_bytes()),

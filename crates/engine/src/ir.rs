@@ -53,6 +53,17 @@ pub struct Load {
     pub offset: u32,
 }
 
+/// A load at `(regs[base] + regs[index]) + offset` (32-bit wrapping add, as the `i32.add`
+/// it replaces): the fused `i32.add; *.load` of array indexing. Slots fit 16 bits because
+/// every frame fits the interpreter's window.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LoadIdx {
+    pub dst: Slot,
+    pub base: u16,
+    pub index: u16,
+    pub offset: u32,
+}
+
 /// A store of `regs[src]` to the instance's default memory at `regs[addr] + offset`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Store {
@@ -141,6 +152,8 @@ define_instrs! {
         I32Load(Load), I64Load(Load), I32Load8S(Load), I32Load8U(Load), I32Load16S(Load),
         I32Load16U(Load), I64Load8S(Load), I64Load16S(Load), I64Load32S(Load),
         // (i64.load8_u/16_u/32_u share I32Load8U/I32Load16U/I32Load because cells zero-extend.)
+        I32LoadIdx(LoadIdx), I64LoadIdx(LoadIdx), I32Load8SIdx(LoadIdx), I32Load8UIdx(LoadIdx),
+        I32Load16SIdx(LoadIdx), I32Load16UIdx(LoadIdx),
         /// `regs[dst] = regs[src]` (one cell).
         Copy(Un),
     }

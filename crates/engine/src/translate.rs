@@ -977,8 +977,36 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
-    fn load(&mut self, make: fn(Load) -> Instr, memarg: wasmparser::MemArg, ty: ValType) {
+    fn load(
+        &mut self,
+        make: fn(Load) -> Instr,
+        indexed: Option<fn(LoadIdx) -> Instr>,
+        memarg: wasmparser::MemArg,
+        ty: ValType,
+    ) {
         let addr = self.pop();
+        // `i32.add` just computed the address into this temporary: fuse it into the load
+        // (nothing ran in between, so its operands still hold the same values).
+        if let (Some(make_idx), Src::Slot, Some(last)) = (indexed, addr.src, self.fusable) {
+            if last + 1 == self.code.len() {
+                if let Instr::I32Add(Bin { dst, lhs, rhs }) = self.code[last] {
+                    if let (true, Ok(base), Ok(index)) =
+                        (dst == addr.pos, u16::try_from(lhs), u16::try_from(rhs))
+                    {
+                        self.code[last] = make_idx(LoadIdx {
+                            dst,
+                            base,
+                            index,
+                            offset: memarg.offset as u32,
+                        });
+                        // A trap points at the load.
+                        self.offsets[last] = self.offset;
+                        self.push_result(ty);
+                        return;
+                    }
+                }
+            }
+        }
         let a = self.operand(addr);
         self.emit(make(Load {
             dst: addr.pos,
@@ -1230,20 +1258,75 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
 
             // ---- memory ----
-            O::I32Load { memarg } => self.load(Instr::I32Load, memarg, ValType::I32),
-            O::I64Load { memarg } => self.load(Instr::I64Load, memarg, ValType::I64),
-            O::F32Load { memarg } => self.load(Instr::I32Load, memarg, ValType::F32),
-            O::F64Load { memarg } => self.load(Instr::I64Load, memarg, ValType::F64),
-            O::I32Load8S { memarg } => self.load(Instr::I32Load8S, memarg, ValType::I32),
-            O::I32Load8U { memarg } => self.load(Instr::I32Load8U, memarg, ValType::I32),
-            O::I32Load16S { memarg } => self.load(Instr::I32Load16S, memarg, ValType::I32),
-            O::I32Load16U { memarg } => self.load(Instr::I32Load16U, memarg, ValType::I32),
-            O::I64Load8S { memarg } => self.load(Instr::I64Load8S, memarg, ValType::I64),
-            O::I64Load8U { memarg } => self.load(Instr::I32Load8U, memarg, ValType::I64),
-            O::I64Load16S { memarg } => self.load(Instr::I64Load16S, memarg, ValType::I64),
-            O::I64Load16U { memarg } => self.load(Instr::I32Load16U, memarg, ValType::I64),
-            O::I64Load32S { memarg } => self.load(Instr::I64Load32S, memarg, ValType::I64),
-            O::I64Load32U { memarg } => self.load(Instr::I32Load, memarg, ValType::I64),
+            O::I32Load { memarg } => self.load(
+                Instr::I32Load,
+                Some(Instr::I32LoadIdx),
+                memarg,
+                ValType::I32,
+            ),
+            O::I64Load { memarg } => self.load(
+                Instr::I64Load,
+                Some(Instr::I64LoadIdx),
+                memarg,
+                ValType::I64,
+            ),
+            O::F32Load { memarg } => self.load(
+                Instr::I32Load,
+                Some(Instr::I32LoadIdx),
+                memarg,
+                ValType::F32,
+            ),
+            O::F64Load { memarg } => self.load(
+                Instr::I64Load,
+                Some(Instr::I64LoadIdx),
+                memarg,
+                ValType::F64,
+            ),
+            O::I32Load8S { memarg } => self.load(
+                Instr::I32Load8S,
+                Some(Instr::I32Load8SIdx),
+                memarg,
+                ValType::I32,
+            ),
+            O::I32Load8U { memarg } => self.load(
+                Instr::I32Load8U,
+                Some(Instr::I32Load8UIdx),
+                memarg,
+                ValType::I32,
+            ),
+            O::I32Load16S { memarg } => self.load(
+                Instr::I32Load16S,
+                Some(Instr::I32Load16SIdx),
+                memarg,
+                ValType::I32,
+            ),
+            O::I32Load16U { memarg } => self.load(
+                Instr::I32Load16U,
+                Some(Instr::I32Load16UIdx),
+                memarg,
+                ValType::I32,
+            ),
+            O::I64Load8S { memarg } => self.load(Instr::I64Load8S, None, memarg, ValType::I64),
+            O::I64Load8U { memarg } => self.load(
+                Instr::I32Load8U,
+                Some(Instr::I32Load8UIdx),
+                memarg,
+                ValType::I64,
+            ),
+            O::I64Load16S { memarg } => self.load(Instr::I64Load16S, None, memarg, ValType::I64),
+            O::I64Load16U { memarg } => self.load(
+                Instr::I32Load16U,
+                Some(Instr::I32Load16UIdx),
+                memarg,
+                ValType::I64,
+            ),
+            O::I64Load32S { memarg } => self.load(Instr::I64Load32S, None, memarg, ValType::I64),
+            O::I64Load32U { memarg } => self.load(
+                Instr::I32Load,
+                Some(Instr::I32LoadIdx),
+                memarg,
+                ValType::I64,
+            ),
             O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => {
                 self.store(Instr::I32Store, memarg)
             }

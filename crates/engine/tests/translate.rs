@@ -466,3 +466,91 @@ fn rotations_by_constants_agree_with_rust() {
         }
     }
 }
+
+#[test]
+fn indexed_loads_agree_with_a_byte_model() {
+    // `i32.add; *.load` is fused into one indexed load: the address wraps at 32 bits before
+    // the offset is added, exactly as the unfused pair, and bounds are checked the same.
+    let data: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
+    let hex: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
+    let ops = [
+        ("i32.load", "i32"),
+        ("i64.load", "i64"),
+        ("i32.load8_s", "i32"),
+        ("i32.load8_u", "i32"),
+        ("i32.load16_s", "i32"),
+        ("i32.load16_u", "i32"),
+        ("i64.load8_u", "i64"),
+        ("i64.load32_u", "i64"),
+        ("f32.load", "f32"),
+    ];
+    let mut wat = format!("(module (memory 1) (data (i32.const 0) \"{hex}\")\n");
+    for (k, (op, ty)) in ops.iter().enumerate() {
+        wat.push_str(&format!(
+            "(func (export \"f{k}\") (param i32 i32) (result {ty})
+               ({op} offset=3 (i32.add (local.get 0) (local.get 1))))\n"
+        ));
+    }
+    wat.push(')');
+    let (mut store, inst) = instance(&wat);
+    let mem = |at: u64, n: usize| -> Option<u64> {
+        let at = at as usize;
+        if at + n > 65536 {
+            return None;
+        }
+        let mut v = 0u64;
+        for i in 0..n {
+            v |= (*data.get(at + i).unwrap_or(&0) as u64) << (8 * i);
+        }
+        Some(v)
+    };
+    let pairs: [(u32, u32); 6] = [
+        (0, 0),
+        (5, 7),
+        (0xFFFF_FFF0, 0x14),
+        (20, 0xFFFF_FFFF),
+        (65530, 0),
+        (0xFFFF_FFFF, 0xFFFF_FFFF),
+    ];
+    for (a, b) in pairs {
+        let addr = a.wrapping_add(b) as u64 + 3;
+        for (k, (op, _)) in ops.iter().enumerate() {
+            let r = call(
+                &mut store,
+                inst,
+                &format!("f{k}"),
+                &[Val::I32(a as i32), Val::I32(b as i32)],
+            );
+            let (n, signed) = match *op {
+                "i32.load" | "f32.load" | "i64.load32_u" => (4, false),
+                "i64.load" => (8, false),
+                "i32.load8_s" => (1, true),
+                "i32.load8_u" | "i64.load8_u" => (1, false),
+                "i32.load16_s" => (2, true),
+                _ => (2, false),
+            };
+            match mem(addr, n) {
+                None => {
+                    let err = r.expect_err("out of bounds").to_string();
+                    assert!(err.contains("out of bounds"), "{op} {a:x}+{b:x}: {err}");
+                }
+                Some(raw) => {
+                    let v = r.unwrap_or_else(|e| panic!("{op} {a:x}+{b:x}: {e}"))[0];
+                    let got = match v {
+                        Val::I32(x) => x as u32 as u64,
+                        Val::I64(x) => x as u64,
+                        Val::F32(bits) => bits as u64,
+                        other => panic!("{other:?}"),
+                    };
+                    let want = if signed {
+                        let shift = 64 - 8 * n as u32;
+                        (((raw << shift) as i64) >> shift) as u32 as u64
+                    } else {
+                        raw
+                    };
+                    assert_eq!(got, want, "{op} at {a:x}+{b:x}+3");
+                }
+            }
+        }
+    }
+}
