@@ -599,6 +599,19 @@ fn run(
                     }
                 }};
             }
+            macro_rules! store_imm {
+                ($s:expr, |$v:ident| $e:expr) => {{
+                    let StoreImm {
+                        addr,
+                        value,
+                        offset,
+                    } = $s;
+                    let $v = value as i64 as u64;
+                    if store_bytes(&mut mem.data, effective(r!(addr), offset), $e).is_none() {
+                        trap!(TrapKind::MemoryOutOfBounds);
+                    }
+                }};
+            }
             // Enters wasm function `$func` of the current module with its frame at `$base`.
             // Without fuel, every call polls for interruption (recursion has no backward
             // branch); with fuel, the callee's entry region does.
@@ -1088,6 +1101,10 @@ fn run(
                     Instr::I32Store16(s) => store!(s, |v| (v as u16).to_le_bytes()),
                     Instr::I32Store(s) => store!(s, |v| (v as u32).to_le_bytes()),
                     Instr::I64Store(s) => store!(s, |v| v.to_le_bytes()),
+                    Instr::I32Store8Imm(s) => store_imm!(s, |v| [v as u8]),
+                    Instr::I32Store16Imm(s) => store_imm!(s, |v| (v as u16).to_le_bytes()),
+                    Instr::I32StoreImm(s) => store_imm!(s, |v| (v as u32).to_le_bytes()),
+                    Instr::I64StoreImm(s) => store_imm!(s, |v| v.to_le_bytes()),
                     Instr::MemorySize { dst, .. } => {
                         r!(dst) = (mem.data.len() / PAGE_SIZE) as u64;
                     }

@@ -72,6 +72,15 @@ pub struct Store {
     pub offset: u32,
 }
 
+/// A store of the immediate `value` (sign-extended for 64-bit stores, truncated for narrow
+/// ones) to the default memory at `regs[addr] + offset`: a constant stored needs no slot.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StoreImm {
+    pub addr: Slot,
+    pub value: i32,
+    pub offset: u32,
+}
+
 /// Absolute index into a function's instruction array.
 pub type Target = u32;
 
@@ -248,6 +257,8 @@ define_instrs! {
 
         // ---- memory ----
         I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
+        I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
+        I64StoreImm(StoreImm),
         MemorySize { dst: Slot, memory: u32 },
         /// `regs[dst] = grow(regs[delta])`.
         MemoryGrow { dst: Slot, delta: Slot, memory: u32 },

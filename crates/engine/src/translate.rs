@@ -1016,9 +1016,33 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.push_result(ty);
     }
 
-    fn store(&mut self, make: fn(Store) -> Instr, memarg: wasmparser::MemArg) {
+    fn store(
+        &mut self,
+        make: fn(Store) -> Instr,
+        make_imm: fn(StoreImm) -> Instr,
+        wide: bool,
+        memarg: wasmparser::MemArg,
+    ) {
         let value = self.pop();
         let addr = self.pop();
+        // A constant value is stored from the instruction itself: 32 bits or narrower
+        // always fit; 64-bit ones when they are a sign-extended i32.
+        if let Src::Const(c) = value.src {
+            let imm = if wide {
+                i32::try_from(c as i64).ok()
+            } else {
+                Some(c as u32 as i32)
+            };
+            if let Some(imm) = imm {
+                let a = self.operand(addr);
+                self.emit(make_imm(StoreImm {
+                    addr: a,
+                    value: imm,
+                    offset: memarg.offset as u32,
+                }));
+                return;
+            }
+        }
         let a = self.operand(addr);
         let v = self.operand(value);
         self.emit(make(Store {
@@ -1328,14 +1352,16 @@ impl<'a, 'b> Translator<'a, 'b> {
                 ValType::I64,
             ),
             O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => {
-                self.store(Instr::I32Store, memarg)
+                self.store(Instr::I32Store, Instr::I32StoreImm, false, memarg)
             }
-            O::I64Store { memarg } | O::F64Store { memarg } => self.store(Instr::I64Store, memarg),
+            O::I64Store { memarg } | O::F64Store { memarg } => {
+                self.store(Instr::I64Store, Instr::I64StoreImm, true, memarg)
+            }
             O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
-                self.store(Instr::I32Store8, memarg)
+                self.store(Instr::I32Store8, Instr::I32Store8Imm, false, memarg)
             }
             O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
-                self.store(Instr::I32Store16, memarg)
+                self.store(Instr::I32Store16, Instr::I32Store16Imm, false, memarg)
             }
             O::MemorySize { mem } => {
                 let dst = self.height_cells();

@@ -554,3 +554,46 @@ fn indexed_loads_agree_with_a_byte_model() {
         }
     }
 }
+
+#[test]
+fn stores_of_constants_write_the_same_bytes() {
+    // Constant values are stored from the instruction (`*StoreImm`); a 64-bit constant that
+    // is not a sign-extended i32 still goes through a slot. Read back byte by byte.
+    let stores = [
+        ("i32.store8", "i32.const -2", 1, 0xfeu64),
+        ("i32.store16", "i32.const 0x12345", 2, 0x2345),
+        ("i32.store", "i32.const -7", 4, 0xffff_fff9),
+        ("i64.store", "i64.const -7", 8, 0xffff_ffff_ffff_fff9),
+        ("i64.store", "i64.const 0x123456789a", 8, 0x12_3456_789a),
+        ("i64.store8", "i64.const 0x1ff", 1, 0xff),
+        ("i64.store16", "i64.const -1", 2, 0xffff),
+        ("i64.store32", "i64.const 0x1_0000_0005", 4, 5),
+        ("f32.store", "f32.const -1.5", 4, (-1.5f32).to_bits() as u64),
+        ("f64.store", "f64.const 0", 8, 0),
+        ("f64.store", "f64.const 2.5", 8, 2.5f64.to_bits()),
+    ];
+    let mut wat = String::from("(module (memory (export \"mem\") 1)\n");
+    for (k, (op, value, _, _)) in stores.iter().enumerate() {
+        wat.push_str(&format!(
+            "(func (export \"s{k}\") (param i32) ({op} offset=2 (local.get 0) ({value})))\n"
+        ));
+    }
+    wat.push_str("(func (export \"oob\") (i32.store (i32.const 65534) (i32.const 1))))");
+    let (mut store, inst) = instance(&wat);
+    let mem = inst.get_memory(&store, "mem").unwrap();
+    for (k, (op, _, n, want)) in stores.iter().enumerate() {
+        let at = 100 * (k + 1);
+        mem.data_mut(&mut store)[at..at + 16].fill(0xaa);
+        call(&mut store, inst, &format!("s{k}"), &[Val::I32(at as i32)]).unwrap();
+        let bytes = &mem.data(&store)[at..at + 16];
+        let mut got = 0u64;
+        for i in 0..*n {
+            got |= (bytes[2 + i] as u64) << (8 * i);
+        }
+        assert_eq!(got, *want, "{op}");
+        assert_eq!(bytes[2 + n], 0xaa, "{op} wrote past its width");
+        assert_eq!(bytes[1], 0xaa, "{op} wrote before its address");
+    }
+    let err = call(&mut store, inst, "oob", &[]).unwrap_err().to_string();
+    assert!(err.contains("out of bounds"), "{err}");
+}
