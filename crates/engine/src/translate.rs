@@ -246,6 +246,7 @@ pub(crate) fn translate_function(
             t.translate(op)?;
         }
         ops.finish()?;
+        thread_jumps(&mut t.code);
         let frame_cells = t.max_cells.max(ty.result_cells()).max(ty.param_cells()) + 2;
         // The interpreter addresses a frame through a fixed window of cells (so operand
         // accesses need no bounds checks): a frame must fit in it.
@@ -1836,6 +1837,38 @@ impl<'a, 'b> Translator<'a, 'b> {
 }
 
 /// The constant of `e` as an `*Imm` operand, if it fits.
+/// Jump threading, once every target is final: a `Br` to a `Br` goes straight to the
+/// final target; a `Br` to a return becomes that return; and `Copy x ← y; return x` becomes
+/// `return y` (the shape of an `if` arm that yields a value at the end of a function).
+/// One-for-one replacements, so instruction indices, offsets and fuel counts are unchanged.
+fn thread_jumps(code: &mut [Instr]) {
+    for i in 0..code.len() {
+        let Instr::Br { mut target } = code[i] else {
+            continue;
+        };
+        // Bounded: a cycle of `Br`s (an empty infinite loop) must stay a loop.
+        for _ in 0..8 {
+            match code.get(target as usize) {
+                Some(&Instr::Br { target: next }) if next != target => target = next,
+                _ => break,
+            }
+        }
+        match code.get(target as usize).copied() {
+            Some(ret @ (Instr::Return | Instr::ReturnSlot { .. })) => {
+                code[i] = ret;
+                if let (Instr::ReturnSlot { src: x }, Some(Instr::Copy(Un { dst, src }))) =
+                    (ret, i.checked_sub(1).map(|j| code[j]))
+                {
+                    if dst == x {
+                        code[i - 1] = Instr::ReturnSlot { src };
+                    }
+                }
+            }
+            _ => code[i] = Instr::Br { target },
+        }
+    }
+}
+
 fn small_imm(e: Entry) -> Option<i32> {
     match (e.src, e.ty) {
         (Src::Const(c), ValType::I32) => Some(c as u32 as i32),
