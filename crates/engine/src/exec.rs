@@ -409,6 +409,12 @@ fn run(
                 interrupt,
                 ..
             } = &mut *inner;
+            // Fuel lives in a local while wasm runs (a register, or at least no pointer
+            // chase), written back whenever the inner loop exits.
+            let fuel_ref: &mut u64 = fuel;
+            let mut fuel_left: u64 = *fuel_ref;
+            // One load less per poll than going through the `Arc` each time.
+            let interrupt: &InterruptState = interrupt;
             let inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
             let mem: &mut MemoryEntity = match inst.memories.first() {
                 Some(&m) => &mut memories[m as usize],
@@ -525,13 +531,13 @@ fn run(
                 ($n:expr, $per:expr) => {{
                     if metering {
                         let cost = ($n as u64) / $per;
-                        if *fuel < cost {
+                        if fuel_left < cost {
                             if let Some(f) = frames.last_mut() {
                                 f.pc = pc as u32;
                             }
                             break Exit::OutOfFuel;
                         }
-                        *fuel -= cost;
+                        fuel_left -= cost;
                     }
                 }};
             }
@@ -827,7 +833,7 @@ fn run(
                 }};
             }
 
-            loop {
+            let exit = loop {
                 match code[pc] {
                     // ---------------------------------------------------------- i32
                     Instr::I32Eqz(u) => un!(u, |x| (x as u32 == 0) as u64),
@@ -1298,13 +1304,13 @@ fn run(
                     // ---------------------------------------------------------- limits
                     Instr::ConsumeFuel { amount } => {
                         let amount = amount as u64;
-                        if *fuel < amount {
+                        if fuel_left < amount {
                             if let Some(f) = frames.last_mut() {
                                 f.pc = pc as u32;
                             }
                             break Exit::OutOfFuel;
                         }
-                        *fuel -= amount;
+                        fuel_left -= amount;
                         if interrupt.take() {
                             trap!(TrapKind::Interrupted);
                         }
@@ -1577,7 +1583,10 @@ fn run(
                     }
                 }
                 pc += 1;
-            }
+            };
+            // Back to the store, where host functions and the next entry read it.
+            *fuel_ref = fuel_left;
+            exit
         };
 
         match exit {
