@@ -414,6 +414,10 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
     };
     let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
     let mut translator_allocs = crate::translate::TranslatorAllocs::default();
+    // A code section of at least PARALLEL_CODE_BYTES is kept until the end of the module
+    // and translated on every core.
+    let mut pending: Vec<PendingBody<'_>> = Vec::new();
+    let mut parallel_code = false;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload?;
         check_section_counts(limits, &payload, m.funcs.len())?;
@@ -614,19 +618,31 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                 let wasmparser::ValidPayload::Func(func_to_validate, _) = valid else {
                     return Err(err("code section entry was not validated", 0));
                 };
-                let mut func_validator =
-                    func_to_validate.into_validator(std::mem::take(&mut func_allocs));
-                let func_index = m.num_imported_funcs + m.code.len() as u32;
-                let env = ModuleEnv { module: &m };
-                let compiled = translate_function(
-                    &env,
-                    func_index,
-                    &body,
-                    &mut func_validator,
-                    &mut translator_allocs,
-                )?;
-                func_allocs = func_validator.into_allocations();
-                m.code.push(compiled);
+                if parallel_code {
+                    pending.push((func_to_validate, body));
+                } else {
+                    // A small code section translates as it arrives, on this thread.
+                    let mut func_validator =
+                        func_to_validate.into_validator(std::mem::take(&mut func_allocs));
+                    let func_index = m.num_imported_funcs + m.code.len() as u32;
+                    let env = ModuleEnv { module: &m };
+                    let compiled = translate_function(
+                        &env,
+                        func_index,
+                        &body,
+                        &mut func_validator,
+                        &mut translator_allocs,
+                    )?;
+                    func_allocs = func_validator.into_allocations();
+                    m.code.push(compiled);
+                }
+            }
+            Payload::CodeSectionStart { size, .. } => {
+                parallel_code = size as usize >= PARALLEL_CODE_BYTES;
+            }
+            Payload::End(_) if !pending.is_empty() => {
+                let compiled = translate_parallel(&m, std::mem::take(&mut pending))?;
+                m.code.extend(compiled);
             }
             Payload::CustomSection(reader) => {
                 m.custom_sections
@@ -640,6 +656,78 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
         }
     }
     Ok(m)
+}
+
+/// A function body validated for structure, waiting for translation.
+type PendingBody<'a> = (
+    wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
+    wasmparser::FunctionBody<'a>,
+);
+
+/// Code sections at least this large (in bytes) are translated in parallel: below it,
+/// starting threads costs more than it saves.
+const PARALLEL_CODE_BYTES: usize = 256 * 1024;
+
+/// Validates and translates `bodies` (functions `m.code.len()..` in order) on every core,
+/// each thread taking every n-th function; the first error in function order wins, so the
+/// error a module gets does not depend on scheduling.
+fn translate_parallel(
+    m: &ModuleInner,
+    bodies: Vec<PendingBody<'_>>,
+) -> Result<Vec<CompiledFunc>, Error> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(bodies.len());
+    let first = m.num_imported_funcs + m.code.len() as u32;
+    let env = ModuleEnv { module: m };
+    let mut slots: Vec<Option<PendingBody<'_>>> = bodies.into_iter().map(Some).collect();
+    let mut lanes: Vec<Vec<(usize, PendingBody<'_>)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if let Some(body) = slot.take() {
+            lanes[i % threads].push((i, body));
+        }
+    }
+    let translate_lane = |lane: Vec<(usize, PendingBody<'_>)>| {
+        let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
+        let mut translator_allocs = crate::translate::TranslatorAllocs::default();
+        let mut out = Vec::with_capacity(lane.len());
+        for (i, (func_to_validate, body)) in lane {
+            let mut validator = func_to_validate.into_validator(std::mem::take(&mut func_allocs));
+            let result = translate_function(
+                &env,
+                first + i as u32,
+                &body,
+                &mut validator,
+                &mut translator_allocs,
+            );
+            func_allocs = validator.into_allocations();
+            out.push((i, result));
+        }
+        out
+    };
+    let mut results: Vec<(usize, Result<CompiledFunc, Error>)> = std::thread::scope(|scope| {
+        let mut lanes = lanes.into_iter();
+        let own = lanes.next().unwrap_or_default();
+        let handles: Vec<_> = lanes
+            .map(|lane| scope.spawn(|| translate_lane(lane)))
+            .collect();
+        let mut all = translate_lane(own);
+        for h in handles {
+            match h.join() {
+                Ok(part) => all.extend(part),
+                // A panic in a translator thread is a bug; surface it as one, not as a
+                // half-compiled module.
+                Err(_) => all.push((
+                    usize::MAX,
+                    Err(err("internal error: translator thread panicked", 0)),
+                )),
+            }
+        }
+        all
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 fn parse_names(names: &mut Names, data: &[u8], offset: u64) -> Result<(), Error> {

@@ -597,3 +597,53 @@ fn stores_of_constants_write_the_same_bytes() {
     let err = call(&mut store, inst, "oob", &[]).unwrap_err().to_string();
     assert!(err.contains("out of bounds"), "{err}");
 }
+
+/// A module whose code section is large enough to be translated on several threads.
+fn big_module(broken: &[usize]) -> String {
+    let mut wat = String::from("(module\n");
+    for i in 0..3000usize {
+        // ~125 bytes of code per function: 3000 functions is well past the parallel
+        // threshold (256 KiB of code).
+        let mut body = format!("(i32.const {i})");
+        for k in 0..40 {
+            body = format!("(i32.add {body} (i32.const {}))", (i * 7 + k) % 100);
+        }
+        if broken.contains(&i) {
+            // A type error the validator reports at this function's offset.
+            body = format!("(drop {body}) (i64.const {i})");
+        }
+        wat.push_str(&format!("(func (export \"f{i}\") (result i32) {body})\n"));
+    }
+    wat.push(')');
+    wat
+}
+
+#[test]
+fn large_code_sections_translate_in_parallel_with_deterministic_results_and_errors() {
+    let wat = big_module(&[]);
+    assert!(
+        wat::parse_str(&wat).unwrap().len() > 300_000,
+        "past the parallel threshold"
+    );
+    let (mut store, inst) = instance(&wat);
+    for i in [0usize, 1, 1499, 1500, 2998, 2999] {
+        let want = i as i32 + (0..40).map(|k| ((i * 7 + k) % 100) as i32).sum::<i32>();
+        assert_eq!(
+            call_i32(&mut store, inst, &format!("f{i}"), &[]),
+            want,
+            "f{i}"
+        );
+    }
+    // Two broken functions: the error is always the first one's, whichever thread
+    // translated it.
+    let engine = Engine::default();
+    let bytes = wat::parse_str(big_module(&[2500, 1500])).unwrap();
+    let first = Module::new(&engine, &bytes).unwrap_err().to_string();
+    let only_first = Module::new(&engine, wat::parse_str(big_module(&[1500])).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(first, only_first);
+    for _ in 0..5 {
+        assert_eq!(Module::new(&engine, &bytes).unwrap_err().to_string(), first);
+    }
+}
