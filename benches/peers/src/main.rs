@@ -342,8 +342,9 @@ fn trim_newlines(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
-/// Checks a run's output against the expected files, or, where there are none, against
-/// the first runtime's output (`reference`), so runtimes must at least agree.
+/// Checks a run's output against the expected files, and against the first output seen
+/// for this workload (`reference`: native code's, else the first runtime's), so runtimes
+/// must at least agree where there is no expected file.
 fn check(w: &Workload, got: &Output, reference: &mut Option<Output>) -> Result<(), String> {
     let loose = TRAILING_NEWLINES_IGNORED.contains(&w.name.as_str());
     let same = |a: &[u8], b: &[u8]| {
@@ -368,7 +369,7 @@ fn check(w: &Workload, got: &Output, reference: &mut Option<Output>) -> Result<(
     }
     match reference {
         Some(r) if r != got => Err(format!(
-            "output differs from the first runtime's: {:?}",
+            "output differs from the reference run's: {:?}",
             String::from_utf8_lossy(&got.stdout[..got.stdout.len().min(120)])
         )),
         Some(_) => Ok(()),
@@ -470,7 +471,17 @@ fn run_workloads(
     }
     let mut table = Table::new("workload", columns, Cell::seconds);
     for w in workloads {
+        // The native build runs first, so its output is the reference every runtime's
+        // checksum must match (where there is no expected-output file).
         let mut reference = None;
+        let native_cell = match (&w.native, native) {
+            (Some(path), true) => {
+                let outcome = repeat(o.runs, o.budget, || run_native(w, path, &mut reference));
+                Some(Cell::from_outcome(&w.name, "native", outcome))
+            }
+            (None, true) => Some(Cell::NotApplicable),
+            (_, false) => None,
+        };
         let mut row = Vec::new();
         for rt in runtimes.iter().filter(|r| r.runs_workloads()) {
             let cell = if w.uses_simd && !rt.supports_simd() {
@@ -484,16 +495,7 @@ fn run_workloads(
             };
             row.push(cell);
         }
-        if native {
-            let cell = match &w.native {
-                Some(path) => {
-                    let outcome = repeat(o.runs, o.budget, || run_native(w, path, &mut reference));
-                    Cell::from_outcome(&w.name, "native", outcome)
-                }
-                None => Cell::NotApplicable,
-            };
-            row.push(cell);
-        }
+        row.extend(native_cell);
         table.row(&w.name, row);
     }
     table.geomean_row();
