@@ -257,6 +257,24 @@ fn instantiation(runs: usize, small: bool) -> Result<(), Box<dyn std::error::Err
         t.as_secs_f64() * 1e6 / f64::from(n)
     );
 
+    // The same, plus one call of an exported function (a request served by a fresh
+    // instance): includes the store's first interpreter entry.
+    let (t, r) = time(runs, || {
+        for _ in 0..n {
+            let mut store = Store::new(&engine, ());
+            let instance = linker.instantiate(&mut store, &module)?;
+            let b = instance.get_typed_func::<i32, i32>(&store, "b")?;
+            std::hint::black_box(b.call(&mut store, 41)?);
+        }
+        Ok::<(), nanoproc_engine::Error>(())
+    });
+    r?;
+    println!(
+        "| instantiate the small module and call one export (new store each time) | {:.1} ms for {n} | {:.2} µs each |",
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e6 / f64::from(n)
+    );
+
     // Idle instances, one store each, kept alive: heap growth per instance minus its
     // 64 KiB linear memory.
     let count = 1_000;

@@ -114,7 +114,14 @@ pub(crate) struct EngineInner {
     pub(crate) config: Config,
     /// Function types interned engine-wide, so a signature check is one integer compare.
     types: RwLock<TypeRegistry>,
+    /// Value stacks of dropped stores, zeroed where they were written, for new stores:
+    /// a store's first call then needs no fresh half-megabyte allocation (see
+    /// `exec::FRAME_WINDOW`), which matters when every request gets a new store.
+    stacks: std::sync::Mutex<Vec<Vec<u64>>>,
 }
+
+/// Stacks the engine keeps for reuse.
+const POOLED_STACKS: usize = 32;
 
 #[derive(Debug, Default)]
 struct TypeRegistry {
@@ -134,6 +141,7 @@ impl Engine {
             inner: Arc::new(EngineInner {
                 config: config.clone(),
                 types: RwLock::new(TypeRegistry::default()),
+                stacks: std::sync::Mutex::new(Vec::new()),
             }),
         }
     }
@@ -145,6 +153,23 @@ impl Engine {
     /// Whether two handles refer to the same engine.
     pub fn same(a: &Engine, b: &Engine) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// A zeroed value stack from a dropped store, if one is pooled.
+    pub(crate) fn take_stack(&self) -> Option<Vec<u64>> {
+        self.inner
+            .stacks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+    }
+
+    /// Returns an all-zero stack to the pool (dropped if the pool is full).
+    pub(crate) fn give_stack(&self, stack: Vec<u64>) {
+        let mut pool = self.inner.stacks.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOLED_STACKS {
+            pool.push(stack);
+        }
     }
 
     /// Interns a function type and returns its engine-wide id.

@@ -86,10 +86,11 @@ pub(crate) fn invoke(
             let mut ctx = inner.exec_pool.pop().unwrap_or_default();
             let need = FRAME_WINDOW.max(cells.len());
             if ctx.stack.is_empty() {
-                // Zeroed by the allocator (fresh pages for a stack this size), not by a
-                // half-megabyte memset on a store's first call.
-                ctx.stack = vec![0; need];
-            } else if ctx.stack.len() < need {
+                // A dropped store's stack, or one zeroed by the allocator (fresh pages
+                // for a stack this size), never a half-megabyte memset.
+                ctx.stack = inner.engine.take_stack().unwrap_or_else(|| vec![0; need]);
+            }
+            if ctx.stack.len() < need {
                 ctx.stack.resize(need, 0);
             }
             let params = compiled.param_cells as usize;
@@ -117,6 +118,29 @@ pub(crate) fn invoke(
             inner.exec_pool.push(ctx);
             result
         }
+    }
+}
+
+/// Hands a dropped store's stacks back to the engine, zeroed where they can have been
+/// written: up to the deepest frame base plus the largest frame of the store's modules
+/// (every cell past that is still the allocator's zero), so no value of one store is
+/// ever in another's stack.
+pub(crate) fn recycle_stacks(inner: &mut StoreInner) {
+    let written_past_base = inner.max_frame_cells as usize + 2;
+    for ctx in inner.exec_pool.drain(..) {
+        let mut stack = ctx.stack;
+        if stack.len() < FRAME_WINDOW {
+            continue;
+        }
+        // The stack is FRAME_WINDOW cells longer than the deepest frame base it served.
+        let deepest_base = stack.len() - FRAME_WINDOW;
+        let end = (deepest_base + written_past_base).min(stack.len());
+        stack[..end].fill(0);
+        if stack.len() > 4 * FRAME_WINDOW {
+            // A deep recursion's stack: not worth keeping.
+            continue;
+        }
+        inner.engine.give_stack(stack);
     }
 }
 
@@ -1667,5 +1691,49 @@ fn with_backtrace(e: Error, inner: &StoreInner, frames: &[Frame]) -> Error {
             Error::Trap(t)
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod stack_reuse_tests {
+    use crate::{Engine, Linker, Module, Store};
+
+    #[test]
+    fn a_dropped_stores_stack_returns_to_the_engine_all_zero() {
+        let engine = Engine::default();
+        // Writes -1 into 300 locals, 40 frames deep.
+        let locals = "(local ".to_string() + &"i64 ".repeat(300) + ")";
+        let sets: String = (0..300)
+            .map(|i| format!("(local.set {} (i64.const -1))", i + 1))
+            .collect();
+        let wat = format!(
+            "(module (func $f (export \"f\") (param i32) {locals} {sets}
+               (if (local.get 0) (then (call $f (i32.sub (local.get 0) (i32.const 1)))))))"
+        );
+        let module = Module::new(&engine, &wat).unwrap();
+        {
+            let mut store = Store::new(&engine, ());
+            let inst = Linker::new(&engine)
+                .instantiate(&mut store, &module)
+                .unwrap();
+            let f = inst.get_typed_func::<i32, ()>(&store, "f").unwrap();
+            f.call(&mut store, 40).unwrap();
+        }
+        let stack = engine
+            .take_stack()
+            .expect("the dropped store's stack is pooled");
+        assert!(stack.len() >= super::FRAME_WINDOW);
+        assert!(
+            stack.iter().all(|&c| c == 0),
+            "a pooled stack must hold no old values"
+        );
+        // A new store reuses it and computes correctly.
+        engine.give_stack(stack);
+        let mut store = Store::new(&engine, ());
+        let inst = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        let f = inst.get_typed_func::<i32, ()>(&store, "f").unwrap();
+        f.call(&mut store, 3).unwrap();
     }
 }

@@ -255,6 +255,7 @@ impl Instance {
 
         // The instance exists from here on even if initialization traps: functions it
         // placed in imported tables stay callable, as the spec requires.
+        inner.max_frame_cells = inner.max_frame_cells.max(m.max_frame_cells);
         inner.instances.push(inst);
         let instance = Instance {
             store: store_id,

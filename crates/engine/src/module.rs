@@ -130,6 +130,8 @@ pub(crate) struct ModuleInner {
     pub(crate) elems: Vec<ElemSegment>,
     pub(crate) datas: Vec<DataSegment>,
     pub(crate) code: Vec<CompiledFunc>,
+    /// The largest frame of any of its functions, in cells.
+    pub(crate) max_frame_cells: u32,
     pub(crate) names: Names,
     pub(crate) custom_sections: Vec<(String, usize)>,
 }
@@ -409,6 +411,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
         elems: Vec::new(),
         datas: Vec::new(),
         code: Vec::new(),
+        max_frame_cells: 0,
         names: Names::default(),
         custom_sections: Vec::new(),
     };
@@ -655,6 +658,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
             _ => {}
         }
     }
+    m.max_frame_cells = m.code.iter().map(|c| c.frame_cells).max().unwrap_or(0);
     Ok(m)
 }
 

@@ -122,6 +122,12 @@ pub(crate) struct GlobalEntity {
     pub(crate) ty: GlobalType,
 }
 
+impl Drop for StoreInner {
+    fn drop(&mut self) {
+        crate::exec::recycle_stacks(self);
+    }
+}
+
 /// The non-generic part of a store: everything the interpreter touches.
 pub struct StoreInner {
     pub(crate) id: u64,
@@ -134,6 +140,9 @@ pub struct StoreInner {
     pub(crate) externs: Vec<Box<dyn Any + Send + Sync>>,
     /// Recycled value stacks and frame stacks (one per nested invocation).
     pub(crate) exec_pool: Vec<exec::ExecContext>,
+    /// The largest frame of any instantiated module: how far past a frame base the
+    /// interpreter can have written (for zeroing a stack before the engine reuses it).
+    pub(crate) max_frame_cells: u32,
     /// Wasm frames active in outer invocations (host functions re-entering wasm).
     pub(crate) call_depth: usize,
     pub(crate) limits: StoreLimits,
@@ -275,6 +284,7 @@ impl<T> Store<T> {
                 globals: Vec::new(),
                 externs: Vec::new(),
                 exec_pool: Vec::new(),
+                max_frame_cells: 0,
                 call_depth: 0,
                 limits: StoreLimits::default(),
                 memory_bytes: 0,
