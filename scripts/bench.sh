@@ -137,8 +137,9 @@ $callgrind_rows
   \`wasm3\` 0.3.1, the newest, 32-bit slots); WAMR's fast interpreter (crate \`wamrx\` 0.3,
   software bounds checks, no SIMD); wasmtime 48 with Cranelift (the JIT ceiling), the same
   with the pooling allocator (instantiation, memory and call rows only: its code is the
-  same), and Pulley (wasmtime's portable interpreter, \`target("pulley64")\`). Compilation
-  is single-threaded everywhere. All in one process, one after another, on one thread.
+  same), and Pulley (wasmtime's portable interpreter, \`target("pulley64")\`). The peers
+  compile on one thread (nanoproc: see "Compile throughput" below). All run in one
+  process, one after another, on one thread.
 - **wasm3 fails most sightglass programs**: the wasm3 C sources that the \`wasm3\` crate
   bundles (wasm3-sys 0.3.0, 2021) reject what a current LLVM emits: \`call_indirect\` table
   indices encoded as padded LEBs (reference types: "LEB encoded value overflow"), the data
