@@ -129,7 +129,11 @@ included, which are small next to the run). Unlike times these repeat exactly.
 $callgrind_rows
 ## What is measured, and how
 
-- **Runtimes.** nanoproc (this repo, \`Engine::default()\`); wasmi 2 (default features +
+- **Runtimes.** nanoproc (this repo, \`Engine::default()\`: interruptible, no fuel), and
+  two nanoproc variants that show what its safety checks cost: \`nanoproc-nochecks\`
+  (\`Config::interruptible(false)\`, no fuel) and \`nanoproc-fuel\` (interruptible plus fuel
+  metering with an unlimited budget); *fuel and interruption together* cost
+  nanoproc-fuel / nanoproc-nochecks. wasmi 2 (default features +
   SIMD; eager translation like nanoproc's, so none happens inside the timed region, where
   wasmi's default translates each function on its first call; its recursion limit and
   value stack raised to nanoproc's defaults, 100 000 frames and 64 MiB, because wasmi's

@@ -5,9 +5,23 @@
 /// Defines, for crate `$k`: the store data `Host`, a loaded WASI program, and the
 /// instantiation, idle-memory and host-call measurements. The adapter provides
 /// `wasi_linker(&Engine, &[u8]) -> Result<Linker<Host>>`; `$compile` turns bytes into a
-/// module and `$instantiate` is the linker method that instantiates (and runs `start`).
+/// module and `$instantiate` is the linker method that instantiates (and runs `start`);
+/// the optional `prepare` sets up each program's store before instantiation.
 macro_rules! wasmtime_style {
     ($k:ident, compile: $compile:expr, instantiate: $instantiate:ident) => {
+        wasmtime_style!(
+            $k,
+            compile: $compile,
+            instantiate: $instantiate,
+            prepare: |_store: &mut $k::Store<Host>| {}
+        );
+    };
+    (
+        $k:ident,
+        compile: $compile:expr,
+        instantiate: $instantiate:ident,
+        prepare: $prepare:expr
+    ) => {
         /// Store data: the shim plus the guest's memory, looked up once after
         /// instantiation rather than by name on every host call.
         struct Host {
@@ -48,6 +62,9 @@ macro_rules! wasmtime_style {
             ) -> $crate::runtimes::Result<$crate::wasi::WasiCtx> {
                 use $crate::runtimes::err;
                 let mut store = $k::Store::new(self.engine, Host { wasi, memory: None });
+                // Per-runtime store setup (nanoproc with fuel: an unlimited budget).
+                let prepare: fn(&mut $k::Store<Host>) = $prepare;
+                prepare(&mut store);
                 let instance = self
                     .linker
                     .$instantiate(&mut store, &self.module)

@@ -130,8 +130,13 @@ pub type Constructor = fn() -> Box<dyn Runtime>;
 /// only for the runtimes selected: wasmtime's pooling allocator reserves terabytes of
 /// address space, which valgrind refuses).
 pub fn all() -> Vec<(&'static str, Constructor)> {
-    let mut v: Vec<(&'static str, Constructor)> =
-        vec![("nanoproc", || Box::new(nanoproc::Nanoproc::new()))];
+    let mut v: Vec<(&'static str, Constructor)> = vec![
+        ("nanoproc", || Box::new(nanoproc::Nanoproc::new())),
+        ("nanoproc-nochecks", || {
+            Box::new(nanoproc::NanoprocNoChecks::new())
+        }),
+        ("nanoproc-fuel", || Box::new(nanoproc::NanoprocFuel::new())),
+    ];
     #[cfg(feature = "wasmi")]
     v.push(("wasmi", || Box::new(wasmi::Wasmi::new())));
     #[cfg(feature = "wasm3")]

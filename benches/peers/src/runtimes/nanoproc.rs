@@ -1,13 +1,19 @@
-//! nanoproc, through its public embedding API (default configuration).
+//! nanoproc, through its public embedding API: the default configuration (interruptible,
+//! no fuel), and two variants that show what the safety checks cost — without any checks
+//! (`nanoproc-nochecks`) and with fuel metering on top of interruption (`nanoproc-fuel`).
 
 use super::{err, shim_imports, signature, Result};
 use crate::wasi::Import;
-use nanoproc_engine::{Caller, Engine, Error, FuncType, Linker, ValType};
+use nanoproc_engine::{Caller, Config, Engine, Error, FuncType, Linker, ValType};
 
 wasmtime_style!(
     nanoproc_engine,
     compile: |engine, wasm| nanoproc_engine::Module::from_binary(engine, wasm),
-    instantiate: instantiate
+    instantiate: instantiate,
+    // Fails harmlessly on engines without fuel; with fuel, the budget never runs out.
+    prepare: |store: &mut nanoproc_engine::Store<Host>| {
+        let _ = store.set_fuel(u64::MAX);
+    }
 );
 
 /// The raw-cell host API: arguments arrive as 64-bit cells, which is what the shim takes.
@@ -59,3 +65,37 @@ impl Nanoproc {
 }
 
 wasmtime_style_runtime!(Nanoproc, "nanoproc");
+
+/// No interruption checks, no fuel: the baseline the checks are measured against.
+pub struct NanoprocNoChecks {
+    engine: Engine,
+}
+
+impl NanoprocNoChecks {
+    pub fn new() -> NanoprocNoChecks {
+        let mut config = Config::new();
+        config.interruptible(false);
+        NanoprocNoChecks {
+            engine: Engine::new(&config),
+        }
+    }
+}
+
+wasmtime_style_runtime!(NanoprocNoChecks, "nanoproc-nochecks");
+
+/// Interruption and fuel metering, as an embedder bounding untrusted code would run it.
+pub struct NanoprocFuel {
+    engine: Engine,
+}
+
+impl NanoprocFuel {
+    pub fn new() -> NanoprocFuel {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        NanoprocFuel {
+            engine: Engine::new(&config),
+        }
+    }
+}
+
+wasmtime_style_runtime!(NanoprocFuel, "nanoproc-fuel");
