@@ -17,6 +17,21 @@ peers="$root/benches/peers"
 doc="$root/docs/benchmarks.md"
 nice=(nice -n 10)
 
+# What the peers need beyond scripts/setup.sh (wasm3 and WAMR are C, bound by bindgen;
+# WAMR builds with cmake; valgrind counts instructions). Installed when missing, as
+# setup.sh does, so one command works on a fresh Debian machine.
+missing=()
+for pkg in libclang-dev cmake valgrind; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    echo "bench: installing ${missing[*]}" >&2
+    $sudo apt-get update >/dev/null && $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+        echo "bench: could not install ${missing[*]}; peers that need them will be reported as not built" >&2
+fi
+
 "$peers/build-workloads.sh"
 
 # The engine measured is the committed one: with uncommitted changes under crates/ (work

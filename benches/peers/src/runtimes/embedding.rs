@@ -9,18 +9,19 @@
 /// the optional `prepare` sets up each program's store before instantiation.
 macro_rules! wasmtime_style {
     ($k:ident, compile: $compile:expr, instantiate: $instantiate:ident) => {
+        fn no_store_setup<T>(_store: &mut $k::Store<T>) {}
         wasmtime_style!(
             $k,
             compile: $compile,
             instantiate: $instantiate,
-            prepare: |_store: &mut $k::Store<Host>| {}
+            prepare: no_store_setup
         );
     };
     (
         $k:ident,
         compile: $compile:expr,
         instantiate: $instantiate:ident,
-        prepare: $prepare:expr
+        prepare: $prepare:ident
     ) => {
         /// Store data: the shim plus the guest's memory, looked up once after
         /// instantiation rather than by name on every host call.
@@ -63,8 +64,7 @@ macro_rules! wasmtime_style {
                 use $crate::runtimes::err;
                 let mut store = $k::Store::new(self.engine, Host { wasi, memory: None });
                 // Per-runtime store setup (nanoproc with fuel: an unlimited budget).
-                let prepare: fn(&mut $k::Store<Host>) = $prepare;
-                prepare(&mut store);
+                $prepare(&mut store);
                 let instance = self
                     .linker
                     .$instantiate(&mut store, &self.module)
@@ -142,6 +142,7 @@ macro_rules! wasmtime_style {
             let mut linker = $k::Linker::<()>::new(engine);
             linker.func_wrap("host", "nop", || {}).map_err(err)?;
             let mut store = $k::Store::new(engine, ());
+            $prepare(&mut store);
             let instance = linker.$instantiate(&mut store, &module).map_err(err)?;
             let call_host = instance
                 .get_typed_func::<i32, ()>(&mut store, "call_host")

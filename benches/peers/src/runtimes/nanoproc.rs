@@ -10,11 +10,13 @@ wasmtime_style!(
     nanoproc_engine,
     compile: |engine, wasm| nanoproc_engine::Module::from_binary(engine, wasm),
     instantiate: instantiate,
-    // Fails harmlessly on engines without fuel; with fuel, the budget never runs out.
-    prepare: |store: &mut nanoproc_engine::Store<Host>| {
-        let _ = store.set_fuel(u64::MAX);
-    }
+    prepare: unlimited_fuel
 );
+
+/// Fails harmlessly on engines without fuel; with fuel, the budget never runs out.
+fn unlimited_fuel<T>(store: &mut nanoproc_engine::Store<T>) {
+    let _ = store.set_fuel(u64::MAX);
+}
 
 /// The raw-cell host API: arguments arrive as 64-bit cells, which is what the shim takes.
 fn wasi_linker(engine: &Engine, wasm: &[u8]) -> Result<Linker<Host>> {
