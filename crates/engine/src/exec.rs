@@ -201,6 +201,20 @@ fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
     out
 }
 
+/// Readies the frame of `callee` at `bp`: its window exists (whatever the frame's own
+/// size) and its declared locals are zero.
+#[inline(always)]
+fn prepare_frame(stack: &mut Vec<u64>, bp: usize, callee: &crate::module::CompiledFunc) {
+    if stack.len() < bp + FRAME_WINDOW {
+        stack.resize(bp + FRAME_WINDOW, 0);
+    }
+    zero_locals(
+        stack,
+        bp + callee.param_cells as usize,
+        bp + callee.local_cells as usize,
+    );
+}
+
 /// Zeroes a new frame's declared locals, `stack[start..end]`. Most frames declare none
 /// beyond their parameters: skipping the empty case saves a `memset` call per wasm call.
 #[inline(always)]
@@ -664,15 +678,7 @@ fn run(
                     if let Some(f) = frames.last_mut() {
                         f.pc = pc as u32 + 1;
                     }
-                    // The frame's window must exist, whatever the frame's own size.
-                    if stack.len() < new_bp + FRAME_WINDOW {
-                        stack.resize(new_bp + FRAME_WINDOW, 0);
-                    }
-                    zero_locals(
-                        stack,
-                        new_bp + callee.param_cells as usize,
-                        new_bp + callee.local_cells as usize,
-                    );
+                    prepare_frame(stack, new_bp, callee);
                     frames.push(Frame {
                         instance: cur_instance,
                         func: $func,
@@ -697,15 +703,7 @@ fn run(
                     }
                     let base = bp + $base as usize;
                     stack.copy_within(base..base + $params as usize, bp);
-                    // The frame's window must exist, whatever the frame's own size.
-                    if stack.len() < bp + FRAME_WINDOW {
-                        stack.resize(bp + FRAME_WINDOW, 0);
-                    }
-                    zero_locals(
-                        stack,
-                        bp + callee.param_cells as usize,
-                        bp + callee.local_cells as usize,
-                    );
+                    prepare_frame(stack, bp, callee);
                     if let Some(f) = frames.last_mut() {
                         f.func = $func;
                         f.pc = 0;
@@ -754,15 +752,7 @@ fn run(
                             if let Some(fr) = frames.last_mut() {
                                 fr.pc = pc as u32 + 1;
                             }
-                            // The frame's window must exist, whatever the frame's own size.
-                            if stack.len() < new_bp + FRAME_WINDOW {
-                                stack.resize(new_bp + FRAME_WINDOW, 0);
-                            }
-                            zero_locals(
-                                stack,
-                                new_bp + callee.param_cells as usize,
-                                new_bp + callee.local_cells as usize,
-                            );
+                            prepare_frame(stack, new_bp, callee);
                             frames.push(Frame {
                                 instance,
                                 func: index,
@@ -807,15 +797,7 @@ fn run(
                             }
                             let base = bp + $base as usize;
                             stack.copy_within(base..base + params as usize, bp);
-                            // The frame's window must exist, whatever the frame's own size.
-                            if stack.len() < bp + FRAME_WINDOW {
-                                stack.resize(bp + FRAME_WINDOW, 0);
-                            }
-                            zero_locals(
-                                stack,
-                                bp + callee.param_cells as usize,
-                                bp + callee.local_cells as usize,
-                            );
+                            prepare_frame(stack, bp, callee);
                             if let Some(fr) = frames.last_mut() {
                                 fr.instance = instance;
                                 fr.func = index;
