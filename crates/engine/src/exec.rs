@@ -129,17 +129,14 @@ pub(crate) fn recycle_stacks(inner: &mut StoreInner) {
     let written_past_base = inner.max_frame_cells as usize + 2;
     for ctx in inner.exec_pool.drain(..) {
         let mut stack = ctx.stack;
-        if stack.len() < FRAME_WINDOW {
+        // A deep recursion's stack is not worth keeping (nor zeroing).
+        if stack.len() < FRAME_WINDOW || stack.len() > 4 * FRAME_WINDOW {
             continue;
         }
         // The stack is FRAME_WINDOW cells longer than the deepest frame base it served.
         let deepest_base = stack.len() - FRAME_WINDOW;
         let end = (deepest_base + written_past_base).min(stack.len());
         stack[..end].fill(0);
-        if stack.len() > 4 * FRAME_WINDOW {
-            // A deep recursion's stack: not worth keeping.
-            continue;
-        }
         inner.engine.give_stack(stack);
     }
 }

@@ -681,16 +681,14 @@ fn translate_parallel(
 ) -> Result<Vec<CompiledFunc>, Error> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, 8)
-        .min(bodies.len());
+        .min(8)
+        .min(bodies.len())
+        .max(1);
     let first = m.num_imported_funcs + m.code.len() as u32;
     let env = ModuleEnv { module: m };
-    let mut slots: Vec<Option<PendingBody<'_>>> = bodies.into_iter().map(Some).collect();
     let mut lanes: Vec<Vec<(usize, PendingBody<'_>)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, slot) in slots.iter_mut().enumerate() {
-        if let Some(body) = slot.take() {
-            lanes[i % threads].push((i, body));
-        }
+    for (i, body) in bodies.into_iter().enumerate() {
+        lanes[i % threads].push((i, body));
     }
     let translate_lane = |lane: Vec<(usize, PendingBody<'_>)>| {
         let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
@@ -706,7 +704,13 @@ fn translate_parallel(
                 &mut translator_allocs,
             );
             func_allocs = validator.into_allocations();
+            let failed = result.is_err();
             out.push((i, result));
+            // A lane's later functions come after this error in function order: they
+            // cannot change which error the module gets, so don't translate them.
+            if failed {
+                break;
+            }
         }
         out
     };

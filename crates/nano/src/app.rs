@@ -314,9 +314,8 @@ impl App {
                 memory_size: usize::try_from(limit).unwrap_or(usize::MAX),
                 ..StoreLimits::default()
             });
-            let instance = linker
-                .instantiate(&mut store, &plan.modules[name])
-                .map_err(|e| err(attribute_direct(&mut store, e)))?;
+            let instance = from_host(&mut store, |s| linker.instantiate(s, &plan.modules[name]))
+                .map_err(err)?;
             let memory = instance.get_memory(&store, "memory");
             let realloc = instance
                 .get_func(&store, "cabi_realloc")
@@ -329,9 +328,7 @@ impl App {
             state.realloc = realloc;
             instances.push(instance);
             if let Some(init) = instance.get_func(&store, "_initialize") {
-                store.data_mut().attributed = 0;
-                init.call(&mut store, &[], &mut [])
-                    .map_err(|e| err(attribute_direct(&mut store, e)))?;
+                from_host(&mut store, |s| init.call(s, &[], &mut [])).map_err(err)?;
             }
         }
         store.clear_deadline();
@@ -391,13 +388,11 @@ impl App {
         if let Some(t) = self.timeout {
             self.store.set_deadline(t);
         }
-        self.store.data_mut().attributed = 0;
-        let r = func.call(&mut self.store, args, &mut results);
+        let r = from_host(&mut self.store, |s| func.call(s, args, &mut results));
         self.store.clear_deadline();
         match r {
             Ok(()) => Ok(results),
             Err(source) => {
-                let source = attribute_direct(&mut self.store, source);
                 // Only a trap leaves it in an unknown state (not, e.g., wrong arguments).
                 if i != self.main && source.as_trap().is_some() {
                     poison(
@@ -492,6 +487,17 @@ impl App {
 }
 
 /// The WASI context a nanoprocess's grants describe, and nothing more.
+/// Runs guest code entered from the host (instantiation with its start function, an
+/// `_initialize`, an export): no trap is unwinding when it starts, and one that comes back
+/// is attributed to the nanoprocesses it left through direct links.
+fn from_host<R>(
+    store: &mut Store<Host>,
+    run: impl FnOnce(&mut Store<Host>) -> Result<R, Error>,
+) -> Result<R, Error> {
+    store.data_mut().attributed = 0;
+    run(store).map_err(|e| attribute_direct(&mut *store, e))
+}
+
 fn wasi_ctx(np: &Nanoprocess, is_main: bool, options: &AppOptions) -> Result<WasiCtx, NanoError> {
     let g = &np.grants;
     let mut b = WasiCtxBuilder::new();
