@@ -583,11 +583,11 @@ fn run(
             // `ConsumeFuel` polls). Forward branches pay one compare.
             macro_rules! jump {
                 ($target:expr) => {{
-                    let target = $target as usize;
-                    if target <= pc && poll_backward && interrupt.take() {
+                    let target: Target = $target;
+                    if target & BACKWARD != 0 && poll_backward && interrupt.take() {
                         trap!(TrapKind::Interrupted);
                     }
-                    pc = target;
+                    pc = (target & !BACKWARD) as usize;
                     continue;
                 }};
             }
@@ -1449,6 +1449,11 @@ fn run(
                     Instr::BrTable { index, len } => {
                         let i = (r!(index) as u32).min(len);
                         pc += 1 + i as usize;
+                        // An arm that is a plain branch is taken here, without
+                        // dispatching it.
+                        if let Instr::Br { target } = code[pc] {
+                            jump!(target);
+                        }
                         continue;
                     }
                     Instr::Return => ret!(),

@@ -81,8 +81,14 @@ pub struct StoreImm {
     pub offset: u32,
 }
 
-/// Absolute index into a function's instruction array.
+/// Absolute index into a function's instruction array, with [`BACKWARD`] set on
+/// branches to an earlier (or the same) instruction: loop back-edges, where the
+/// interpreter polls for interruption. One bit test at run time instead of comparing
+/// with the current position.
 pub type Target = u32;
+
+/// The flag of a [`Target`] that jumps backward.
+pub const BACKWARD: Target = 1 << 31;
 
 macro_rules! define_instrs {
     (

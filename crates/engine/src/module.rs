@@ -245,6 +245,11 @@ impl Module {
         let f = self.inner.code.get(index)?;
         let mut out = String::new();
         for (pc, instr) in f.code.iter().enumerate() {
+            // Targets print as plain indices; the backward flag is the interpreter's.
+            let mut instr = *instr;
+            if let Some(target) = instr.target_mut() {
+                *target &= !crate::ir::BACKWARD;
+            }
             out.push_str(&format!("{pc:5}: {instr:?}\n"));
         }
         Some(out)

@@ -247,6 +247,7 @@ pub(crate) fn translate_function(
         }
         ops.finish()?;
         thread_jumps(&mut t.code);
+        mark_backward(&mut t.code, t.offset as u64)?;
         let frame_cells = t.max_cells.max(ty.result_cells()).max(ty.param_cells()) + 2;
         // The interpreter addresses a frame through a fixed window of cells (so operand
         // accesses need no bounds checks): a frame must fit in it.
@@ -1836,7 +1837,27 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 }
 
-/// The constant of `e` as an `*Imm` operand, if it fits.
+/// Flags every branch whose target is at or before it (see [`BACKWARD`]); last, once
+/// targets are final.
+fn mark_backward(code: &mut [Instr], offset: u64) -> Result<(), Error> {
+    if code.len() >= BACKWARD as usize {
+        return Err(crate::limits::module_limit(
+            "instructions_per_function",
+            BACKWARD as usize - 1,
+            code.len(),
+            offset,
+        ));
+    }
+    for (i, instr) in code.iter_mut().enumerate() {
+        if let Some(target) = instr.target_mut() {
+            if *target as usize <= i {
+                *target |= BACKWARD;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Jump threading, once every target is final: a `Br` to a `Br` goes straight to the
 /// final target; a `Br` to a return becomes that return; and `Copy x ← y; return x` becomes
 /// `return y` (the shape of an `if` arm that yields a value at the end of a function).
@@ -1869,6 +1890,7 @@ fn thread_jumps(code: &mut [Instr]) {
     }
 }
 
+/// The constant of `e` as an `*Imm` operand, if it fits.
 fn small_imm(e: Entry) -> Option<i32> {
     match (e.src, e.ty) {
         (Src::Const(c), ValType::I32) => Some(c as u32 as i32),
