@@ -622,9 +622,25 @@ fn run(
                         dst,
                         base,
                         index,
+                        shift,
                         offset,
                     } = $l;
-                    let addr = (r!(base) as u32).wrapping_add(r!(index) as u32);
+                    let addr = (r!(base) as u32).wrapping_add((r!(index) as u32) << shift);
+                    match load_bytes::<$n>(&mem.data, effective(addr as u64, offset)) {
+                        Some($b) => r!(dst) = $e,
+                        None => trap!(TrapKind::MemoryOutOfBounds),
+                    }
+                }};
+            }
+            macro_rules! load_disp {
+                ($l:expr, $n:literal, |$b:ident| $e:expr) => {{
+                    let LoadDisp {
+                        dst,
+                        addr,
+                        disp,
+                        offset,
+                    } = $l;
+                    let addr = (r!(addr) as u32).wrapping_add(disp as u32);
                     match load_bytes::<$n>(&mem.data, effective(addr as u64, offset)) {
                         Some($b) => r!(dst) = $e,
                         None => trap!(TrapKind::MemoryOutOfBounds),
@@ -1106,6 +1122,37 @@ fn run(
                         load_idx!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
                     }
                     Instr::I32Load16UIdx(l) => load_idx!(l, 2, |b| u16::from_le_bytes(b) as u64),
+                    Instr::I32LoadDisp(l) => load_disp!(l, 4, |b| u32::from_le_bytes(b) as u64),
+                    Instr::I64LoadDisp(l) => load_disp!(l, 8, |b| u64::from_le_bytes(b)),
+                    Instr::I32Load8SDisp(l) => {
+                        load_disp!(l, 1, |b| b[0] as i8 as i32 as u32 as u64)
+                    }
+                    Instr::I32Load8UDisp(l) => load_disp!(l, 1, |b| b[0] as u64),
+                    Instr::I32Load16SDisp(l) => {
+                        load_disp!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
+                    }
+                    Instr::I32Load16UDisp(l) => load_disp!(l, 2, |b| u16::from_le_bytes(b) as u64),
+                    Instr::I32AddShl(BinShift {
+                        dst,
+                        lhs,
+                        rhs,
+                        shift,
+                    }) => {
+                        r!(dst) = (r!(lhs) as u32).wrapping_add((r!(rhs) as u32) << shift) as u64;
+                    }
+                    Instr::I64XorRotl(BinShift {
+                        dst,
+                        lhs,
+                        rhs,
+                        shift,
+                    }) => {
+                        r!(dst) = (r!(lhs) ^ r!(rhs)).rotate_left(shift as u32);
+                    }
+                    Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
+                        r!(dst) = (r!(lhs) as u32)
+                            .wrapping_mul(mul as u32)
+                            .wrapping_add(add as u32) as u64;
+                    }
                     Instr::I32Store8(s) => store!(s, |v| [v as u8]),
                     Instr::I32Store16(s) => store!(s, |v| (v as u16).to_le_bytes()),
                     Instr::I32Store(s) => store!(s, |v| (v as u32).to_le_bytes()),
@@ -1279,10 +1326,8 @@ fn run(
                             [index as usize];
                         set_u128(regs, dst, v);
                     }
-                    Instr::Select { dst, other, cond } => {
-                        if r!(cond) as u32 == 0 {
-                            r!(dst) = r!(other);
-                        }
+                    Instr::Select3(Select3 { dst, a, b, cond }) => {
+                        r!(dst) = if r!(cond) as u32 != 0 { r!(a) } else { r!(b) };
                     }
                     Instr::Select128 { dst, other, cond } => {
                         if r!(cond) as u32 == 0 {

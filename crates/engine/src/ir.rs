@@ -53,15 +53,57 @@ pub struct Load {
     pub offset: u32,
 }
 
-/// A load at `(regs[base] + regs[index]) + offset` (32-bit wrapping add, as the `i32.add`
-/// it replaces): the fused `i32.add; *.load` of array indexing. Slots fit 16 bits because
+/// A load at `(regs[base] + (regs[index] << shift)) + offset` (32-bit wrapping shift and
+/// add, as the `i32.shl`/`i32.add` it replaces): the fused `i32.add; *.load` of array
+/// indexing, with the element-size shift when there is one. Slots fit 16 bits because
 /// every frame fits the interpreter's window.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct LoadIdx {
-    pub dst: Slot,
+    pub dst: u16,
     pub base: u16,
     pub index: u16,
+    pub shift: u8,
     pub offset: u32,
+}
+
+/// A load at `(regs[addr] + disp) + offset`, the first add wrapping at 32 bits: the fused
+/// `i32.add x C; *.load offset=O` of field and stack-slot accesses (`C` cannot move into
+/// the offset, which does not wrap).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LoadDisp {
+    pub dst: u16,
+    pub addr: u16,
+    pub disp: i32,
+    pub offset: u32,
+}
+
+/// `regs[dst] = regs[lhs] * mul + add` (32-bit, wrapping): the fused `i32.mul` and
+/// `i32.add` by constants of linear congruential generators and hash steps.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MulAdd {
+    pub dst: u16,
+    pub lhs: u16,
+    pub mul: i32,
+    pub add: i32,
+}
+
+/// Operands of a three-operand `select` on one cell.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Select3 {
+    pub dst: u16,
+    pub a: u16,
+    pub b: u16,
+    pub cond: u16,
+}
+
+/// A binary operation with a constant shift or rotation amount folded in (see the
+/// instructions using it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct BinShift {
+    pub dst: u16,
+    pub lhs: u16,
+    pub rhs: u16,
+    pub shift: u8,
 }
 
 /// A store of `regs[src]` to the instance's default memory at `regs[addr] + offset`.
@@ -93,12 +135,14 @@ pub const BACKWARD: Target = 1 << 31;
 macro_rules! define_instrs {
     (
         with_dst { $( $(#[$dm:meta])* $dname:ident($dty:ident), )* }
+        with_dst16 { $( $(#[$hm:meta])* $hname:ident($hty:ident), )* }
         other { $( $(#[$om:meta])* $oname:ident $({ $($f:tt)* })? $(( $($t:tt)* ))?, )* }
     ) => {
         /// One interpreter instruction. Field names: `dst` is written, everything else read.
         #[derive(Copy, Clone, Debug, PartialEq)]
         pub enum Instr {
             $( $(#[$dm])* $dname($dty), )*
+            $( $(#[$hm])* $hname($hty), )*
             $( $(#[$om])* $oname $({ $($f)* })? $(( $($t)* ))?, )*
         }
 
@@ -106,11 +150,26 @@ macro_rules! define_instrs {
             /// The destination slot of an instruction that writes exactly one result slot and
             /// reads its inputs before writing, so the translator may redirect its output
             /// (fusing `op; local.set`).
-            pub fn dst_mut(&mut self) -> Option<&mut Slot> {
+            pub fn dst(&self) -> Option<Slot> {
                 match self {
-                    $( Instr::$dname(x) => Some(&mut x.dst), )*
+                    $( Instr::$dname(x) => Some(x.dst), )*
+                    $( Instr::$hname(x) => Some(x.dst as Slot), )*
                     _ => None,
                 }
+            }
+
+            /// Redirects the output of an instruction that has a [`dst`](Self::dst); false
+            /// if it has none or `slot` does not fit its field.
+            pub fn set_dst(&mut self, slot: Slot) -> bool {
+                match self {
+                    $( Instr::$dname(x) => x.dst = slot, )*
+                    $( Instr::$hname(x) => match u16::try_from(slot) {
+                        Ok(s) => x.dst = s,
+                        Err(_) => return false,
+                    }, )*
+                    _ => return false,
+                }
+                true
             }
         }
     };
@@ -167,10 +226,23 @@ define_instrs! {
         I32Load(Load), I64Load(Load), I32Load8S(Load), I32Load8U(Load), I32Load16S(Load),
         I32Load16U(Load), I64Load8S(Load), I64Load16S(Load), I64Load32S(Load),
         // (i64.load8_u/16_u/32_u share I32Load8U/I32Load16U/I32Load because cells zero-extend.)
-        I32LoadIdx(LoadIdx), I64LoadIdx(LoadIdx), I32Load8SIdx(LoadIdx), I32Load8UIdx(LoadIdx),
-        I32Load16SIdx(LoadIdx), I32Load16UIdx(LoadIdx),
         /// `regs[dst] = regs[src]` (one cell).
         Copy(Un),
+    }
+    with_dst16 {
+        I32LoadIdx(LoadIdx), I64LoadIdx(LoadIdx), I32Load8SIdx(LoadIdx), I32Load8UIdx(LoadIdx),
+        I32Load16SIdx(LoadIdx), I32Load16UIdx(LoadIdx),
+        I32LoadDisp(LoadDisp), I64LoadDisp(LoadDisp), I32Load8SDisp(LoadDisp),
+        I32Load8UDisp(LoadDisp), I32Load16SDisp(LoadDisp), I32Load16UDisp(LoadDisp),
+        /// `regs[dst] = regs[lhs] + (regs[rhs] << shift)` (32-bit): fused `i32.shl` by a
+        /// constant and `i32.add`, the address arithmetic of array indexing.
+        I32AddShl(BinShift),
+        /// `regs[dst] = (regs[lhs] ^ regs[rhs]).rotate_left(shift)` (64-bit): fused
+        /// `i64.xor` and `i64.rotl` by a constant, the mixing step of ciphers and hashes.
+        I64XorRotl(BinShift),
+        I32MulAdd(MulAdd),
+        /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
+        Select3(Select3),
     }
     other {
         /// `regs[dst] = value`.
@@ -181,8 +253,8 @@ define_instrs! {
         Const128 { dst: Slot, index: u32 },
         /// Copies two consecutive cells (a v128).
         Copy128 { dst: Slot, src: Slot },
-        /// `if regs[cond] == 0 { regs[dst] = regs[other] }` (the first operand already sits in `dst`).
-        Select { dst: Slot, other: Slot, cond: Slot },
+        /// `if regs[cond] == 0 { regs[dst..dst+2] = regs[other..other+2] }` (the first
+        /// operand already sits in `dst`).
         Select128 { dst: Slot, other: Slot, cond: Slot },
 
         // ---- limits (emitted only when the engine enables them) ----

@@ -356,8 +356,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn cond_branch(&mut self, cond: Entry, when: bool) -> u32 {
         if let (Src::Slot, Some(idx)) = (cond.src, self.fusable) {
             let last = self.code[idx];
-            let mut probe = last;
-            if probe.dst_mut().is_some_and(|d| *d == cond.pos) {
+            if last.dst() == Some(cond.pos) {
                 if let Some(fused) = fused_branch(last, when) {
                     self.code[idx] = fused;
                     self.fusable = None;
@@ -410,6 +409,24 @@ impl<'a, 'b> Translator<'a, 'b> {
         let pos = self.push(Src::Slot, ty);
         self.fusable = Some(self.code.len() - 1);
         pos
+    }
+
+    /// The instruction just emitted, if it computed `e` (a temporary nothing else has read):
+    /// it may be replaced by a fused instruction that also does the consumer's work. Its
+    /// inputs still hold the values it read, since nothing ran in between.
+    fn producer(&self, e: Entry) -> Option<(usize, Instr)> {
+        let last = self.fusable?;
+        let instr = self.code[last];
+        (e.src == Src::Slot && last + 1 == self.code.len() && instr.dst() == Some(e.pos))
+            .then_some((last, instr))
+    }
+
+    /// Replaces the producer at `at` by `fused`, which now computes the consumer's result.
+    fn replace_producer(&mut self, at: usize, fused: Instr, ty: ValType) {
+        self.code[at] = fused;
+        // A trap points at the consumer (a load), the last wasm operator fused in.
+        self.offsets[at] = self.offset;
+        self.push_result(ty);
     }
 
     /// The slot where `e`'s value can be read, writing constants into their canonical slot.
@@ -907,6 +924,58 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.push_result(result);
     }
 
+    /// `i32.add`, fusing the instruction that just computed one operand: `x * C1 + C2`
+    /// becomes one `I32MulAdd`, and `b + (i << C)` one `I32AddShl` (which a load that
+    /// follows takes in as a scaled index).
+    fn add32(&mut self) {
+        let n = self.stack.len();
+        let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
+        let fused = match (small_imm(rhs), self.producer(lhs)) {
+            (Some(add), Some((at, Instr::I32MulImm(m)))) => (|| {
+                let dst = u16::try_from(lhs.pos).ok()?;
+                let src = u16::try_from(m.lhs).ok()?;
+                Some((
+                    at,
+                    Instr::I32MulAdd(MulAdd {
+                        dst,
+                        lhs: src,
+                        mul: m.imm,
+                        add,
+                    }),
+                ))
+            })(),
+            _ => [(rhs, lhs), (lhs, rhs)]
+                .into_iter()
+                .find_map(|(shifted, other)| {
+                    let (at, Instr::I32ShlImm(shl)) = self.producer(shifted)? else {
+                        return None;
+                    };
+                    let other = match other.src {
+                        Src::Slot => other.pos,
+                        Src::Local(slot) => slot,
+                        _ => return None,
+                    };
+                    Some((
+                        at,
+                        Instr::I32AddShl(BinShift {
+                            dst: u16::try_from(lhs.pos).ok()?,
+                            lhs: u16::try_from(other).ok()?,
+                            rhs: u16::try_from(shl.lhs).ok()?,
+                            shift: (shl.imm & 31) as u8,
+                        }),
+                    ))
+                }),
+        };
+        match fused {
+            Some((at, instr)) => {
+                self.pop();
+                self.pop();
+                self.replace_producer(at, instr, ValType::I32);
+            }
+            None => bin!(self, I32Add, I32AddImm, I32AddImm),
+        }
+    }
+
     /// Rotations by a constant (common in hashes and ciphers) use the `RotlImm` forms;
     /// `rotr` by `c` is `rotl` by `bits - c`.
     fn rotate(&mut self, wide: bool, right: bool) {
@@ -919,6 +988,23 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let amount = if right { (bits - k) % bits } else { k };
                 self.pop();
                 let lhs = self.pop();
+                // `rotl(a ^ b, C)`, the mixing step of ciphers and hashes, is one instruction.
+                if let (true, Some((at, Instr::I64Xor(x)))) = (wide, self.producer(lhs)) {
+                    if let (Ok(dst), Ok(a), Ok(b)) = (
+                        u16::try_from(lhs.pos),
+                        u16::try_from(x.lhs),
+                        u16::try_from(x.rhs),
+                    ) {
+                        let fused = Instr::I64XorRotl(BinShift {
+                            dst,
+                            lhs: a,
+                            rhs: b,
+                            shift: amount as u8,
+                        });
+                        self.replace_producer(at, fused, lhs.ty);
+                        return;
+                    }
+                }
                 let l = self.operand(lhs);
                 let imm = BinImm {
                     dst: lhs.pos,
@@ -982,31 +1068,43 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn load(
         &mut self,
         make: fn(Load) -> Instr,
-        indexed: Option<fn(LoadIdx) -> Instr>,
+        fused: Option<FusedLoads>,
         memarg: wasmparser::MemArg,
         ty: ValType,
     ) {
         let addr = self.pop();
-        // `i32.add` just computed the address into this temporary: fuse it into the load
-        // (nothing ran in between, so its operands still hold the same values).
-        if let (Some(make_idx), Src::Slot, Some(last)) = (indexed, addr.src, self.fusable) {
-            if last + 1 == self.code.len() {
-                if let Instr::I32Add(Bin { dst, lhs, rhs }) = self.code[last] {
-                    if let (true, Ok(base), Ok(index)) =
-                        (dst == addr.pos, u16::try_from(lhs), u16::try_from(rhs))
-                    {
-                        self.code[last] = make_idx(LoadIdx {
-                            dst,
-                            base,
-                            index,
-                            offset: memarg.offset as u32,
-                        });
-                        // A trap points at the load.
-                        self.offsets[last] = self.offset;
-                        self.push_result(ty);
-                        return;
-                    }
-                }
+        // The address was just computed into this temporary by an `i32.add` (possibly of
+        // a shifted index) or an add of a constant: fuse that into the load.
+        if let (Some((make_idx, make_disp)), Some((at, producer))) = (fused, self.producer(addr)) {
+            let offset = memarg.offset as u32;
+            let dst = u16::try_from(addr.pos).ok();
+            let idx = |base: Slot, index: Slot, shift: u8| {
+                Some(make_idx(LoadIdx {
+                    dst: dst?,
+                    base: u16::try_from(base).ok()?,
+                    index: u16::try_from(index).ok()?,
+                    shift,
+                    offset,
+                }))
+            };
+            let fused = match producer {
+                Instr::I32Add(Bin { lhs, rhs, .. }) => idx(lhs, rhs, 0),
+                Instr::I32AddShl(BinShift {
+                    lhs, rhs, shift, ..
+                }) => idx(lhs as Slot, rhs as Slot, shift),
+                Instr::I32AddImm(BinImm { lhs, imm, .. }) => (|| {
+                    Some(make_disp(LoadDisp {
+                        dst: dst?,
+                        addr: u16::try_from(lhs).ok()?,
+                        disp: imm,
+                        offset,
+                    }))
+                })(),
+                _ => None,
+            };
+            if let Some(fused) = fused {
+                self.replace_producer(at, fused, ty);
+                return;
             }
         }
         let a = self.operand(addr);
@@ -1063,11 +1161,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         let mut done = false;
         if e.src == Src::Slot && fusable.is_some() && self.fusable == fusable {
             if let Some(idx) = fusable {
-                if let Some(dst) = self.code[idx].dst_mut() {
-                    if *dst == e.pos {
-                        *dst = slot;
-                        done = true;
-                    }
+                if self.code[idx].dst() == Some(e.pos) && self.code[idx].set_dst(slot) {
+                    done = true;
                 }
             }
         }
@@ -1164,6 +1259,26 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn select(&mut self) {
+        let n = self.stack.len();
+        if self.stack[n - 3].ty.cells() == 1 {
+            let cond = self.pop();
+            let b = self.pop();
+            let a = self.pop();
+            let c = self.operand(cond);
+            let bs = self.operand(b);
+            let as_ = self.operand(a);
+            // Every slot fits 16 bits in a function that fits the frame window; a function
+            // that does not is refused once translated, so what is emitted then is moot.
+            let s16 = |s: Slot| s as u16;
+            self.emit(Instr::Select3(Select3 {
+                dst: s16(a.pos),
+                a: s16(as_),
+                b: s16(bs),
+                cond: s16(c),
+            }));
+            self.push_result(a.ty);
+            return;
+        }
         let cond = self.pop();
         let other = self.pop();
         let first = self.stack.len() - 1;
@@ -1172,18 +1287,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         let c = self.operand(cond);
         let o = self.operand(other);
         let dst = first.pos;
-        self.emit(if first.ty.cells() == 2 {
-            Instr::Select128 {
-                dst,
-                other: o,
-                cond: c,
-            }
-        } else {
-            Instr::Select {
-                dst,
-                other: o,
-                cond: c,
-            }
+        self.emit(Instr::Select128 {
+            dst,
+            other: o,
+            cond: c,
         });
         self.push_result(first.ty);
         self.fusable = None;
@@ -1286,70 +1393,70 @@ impl<'a, 'b> Translator<'a, 'b> {
             // ---- memory ----
             O::I32Load { memarg } => self.load(
                 Instr::I32Load,
-                Some(Instr::I32LoadIdx),
+                Some((Instr::I32LoadIdx, Instr::I32LoadDisp)),
                 memarg,
                 ValType::I32,
             ),
             O::I64Load { memarg } => self.load(
                 Instr::I64Load,
-                Some(Instr::I64LoadIdx),
+                Some((Instr::I64LoadIdx, Instr::I64LoadDisp)),
                 memarg,
                 ValType::I64,
             ),
             O::F32Load { memarg } => self.load(
                 Instr::I32Load,
-                Some(Instr::I32LoadIdx),
+                Some((Instr::I32LoadIdx, Instr::I32LoadDisp)),
                 memarg,
                 ValType::F32,
             ),
             O::F64Load { memarg } => self.load(
                 Instr::I64Load,
-                Some(Instr::I64LoadIdx),
+                Some((Instr::I64LoadIdx, Instr::I64LoadDisp)),
                 memarg,
                 ValType::F64,
             ),
             O::I32Load8S { memarg } => self.load(
                 Instr::I32Load8S,
-                Some(Instr::I32Load8SIdx),
+                Some((Instr::I32Load8SIdx, Instr::I32Load8SDisp)),
                 memarg,
                 ValType::I32,
             ),
             O::I32Load8U { memarg } => self.load(
                 Instr::I32Load8U,
-                Some(Instr::I32Load8UIdx),
+                Some((Instr::I32Load8UIdx, Instr::I32Load8UDisp)),
                 memarg,
                 ValType::I32,
             ),
             O::I32Load16S { memarg } => self.load(
                 Instr::I32Load16S,
-                Some(Instr::I32Load16SIdx),
+                Some((Instr::I32Load16SIdx, Instr::I32Load16SDisp)),
                 memarg,
                 ValType::I32,
             ),
             O::I32Load16U { memarg } => self.load(
                 Instr::I32Load16U,
-                Some(Instr::I32Load16UIdx),
+                Some((Instr::I32Load16UIdx, Instr::I32Load16UDisp)),
                 memarg,
                 ValType::I32,
             ),
             O::I64Load8S { memarg } => self.load(Instr::I64Load8S, None, memarg, ValType::I64),
             O::I64Load8U { memarg } => self.load(
                 Instr::I32Load8U,
-                Some(Instr::I32Load8UIdx),
+                Some((Instr::I32Load8UIdx, Instr::I32Load8UDisp)),
                 memarg,
                 ValType::I64,
             ),
             O::I64Load16S { memarg } => self.load(Instr::I64Load16S, None, memarg, ValType::I64),
             O::I64Load16U { memarg } => self.load(
                 Instr::I32Load16U,
-                Some(Instr::I32Load16UIdx),
+                Some((Instr::I32Load16UIdx, Instr::I32Load16UDisp)),
                 memarg,
                 ValType::I64,
             ),
             O::I64Load32S { memarg } => self.load(Instr::I64Load32S, None, memarg, ValType::I64),
             O::I64Load32U { memarg } => self.load(
                 Instr::I32Load,
-                Some(Instr::I32LoadIdx),
+                Some((Instr::I32LoadIdx, Instr::I32LoadDisp)),
                 memarg,
                 ValType::I64,
             ),
@@ -1516,7 +1623,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I32Clz => self.unary(Instr::I32Clz, ValType::I32),
             O::I32Ctz => self.unary(Instr::I32Ctz, ValType::I32),
             O::I32Popcnt => self.unary(Instr::I32Popcnt, ValType::I32),
-            O::I32Add => bin!(self, I32Add, I32AddImm, I32AddImm),
+            O::I32Add => self.add32(),
             O::I32Sub => self.sub(false),
             O::I32Mul => bin!(self, I32Mul, I32MulImm, I32MulImm),
             O::I32DivS => bin!(self, I32DivS),
@@ -1836,6 +1943,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 }
+
+/// The indexed and displaced forms of a load, into which address arithmetic is fused.
+type FusedLoads = (fn(LoadIdx) -> Instr, fn(LoadDisp) -> Instr);
 
 /// Flags every branch whose target is at or before it (see [`BACKWARD`]); last, once
 /// targets are final.

@@ -647,3 +647,189 @@ fn large_code_sections_translate_in_parallel_with_deterministic_results_and_erro
         assert_eq!(Module::new(&engine, &bytes).unwrap_err().to_string(), first);
     }
 }
+
+/// The wasm text of function `k`'s internal code, to check a fusion happened.
+fn internal_code(wat: &str, k: usize) -> String {
+    let module = Module::new(&Engine::default(), wat).expect("module compiles");
+    module.internal_code(k).expect("function exists")
+}
+
+#[test]
+fn fused_address_forms_agree_with_a_byte_model() {
+    // Three address shapes are fused into the load: `a + b`, `a + (b << 2)` (either
+    // operand order) and `a + C`. Each wraps at 32 bits before the offset is added, as the
+    // unfused instructions do, and traps at the same addresses.
+    let data: Vec<u8> = (0..64u32).map(|i| (i * 53 + 7) as u8).collect();
+    let hex: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
+    let ops = [
+        ("i32.load", 4, false),
+        ("i64.load", 8, false),
+        ("i32.load8_s", 1, true),
+        ("i32.load8_u", 1, false),
+        ("i32.load16_s", 2, true),
+        ("i32.load16_u", 2, false),
+    ];
+    let shapes: [(&str, &str, fn(u32, u32) -> u32); 6] = [
+        ("idx", "(i32.add (local.get 0) (local.get 1))", |a, b| {
+            a.wrapping_add(b)
+        }),
+        (
+            "shl",
+            "(i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 2)))",
+            |a, b| a.wrapping_add(b << 2),
+        ),
+        (
+            "shl-first",
+            "(i32.add (i32.shl (local.get 1) (i32.const 34)) (local.get 0))",
+            |a, b| a.wrapping_add(b << 2),
+        ),
+        ("disp", "(i32.add (local.get 0) (i32.const 20))", |a, _| {
+            a.wrapping_add(20)
+        }),
+        (
+            "disp-neg",
+            "(i32.add (local.get 0) (i32.const -8))",
+            |a, _| a.wrapping_sub(8),
+        ),
+        (
+            "disp-sub",
+            "(i32.sub (local.get 0) (i32.const 3))",
+            |a, _| a.wrapping_sub(3),
+        ),
+    ];
+    let mut wat = format!("(module (memory 1) (data (i32.const 0) \"{hex}\")\n");
+    for (op, _, _) in ops {
+        for (_, addr, _) in shapes {
+            let ty = if op.starts_with("i64") { "i64" } else { "i32" };
+            wat.push_str(&format!(
+                "(func (param i32 i32) (result {ty}) ({op} offset=3 {addr}))\n"
+            ));
+        }
+    }
+    for k in 0..ops.len() * shapes.len() {
+        wat.push_str(&format!("(export \"f{k}\" (func {k}))\n"));
+    }
+    wat.push(')');
+    for k in 0..ops.len() * shapes.len() {
+        let code = internal_code(&wat, k);
+        assert_eq!(code.lines().count(), 2, "fused into one load:\n{code}");
+    }
+    let (mut store, inst) = instance(&wat);
+    let pairs: [(u32, u32); 7] = [
+        (0, 0),
+        (5, 7),
+        (0xFFFF_FFF0, 0x14),
+        (20, 0xFFFF_FFFF),
+        (65530, 0),
+        (0xFFFF_FFFF, 0xFFFF_FFFF),
+        (3, 0x4000_0002),
+    ];
+    for (a, b) in pairs {
+        for (i, (op, n, signed)) in ops.into_iter().enumerate() {
+            for (j, (shape, _, model)) in shapes.into_iter().enumerate() {
+                let k = i * shapes.len() + j;
+                let what = format!("{op} {shape} a={a:x} b={b:x}");
+                let r = call(
+                    &mut store,
+                    inst,
+                    &format!("f{k}"),
+                    &[Val::I32(a as i32), Val::I32(b as i32)],
+                );
+                let at = model(a, b) as usize + 3;
+                if at + n > 65536 {
+                    let err = r.expect_err(&what).to_string();
+                    assert!(err.contains("out of bounds"), "{what}: {err}");
+                    continue;
+                }
+                let mut raw = 0u64;
+                for i in 0..n {
+                    raw |= (*data.get(at + i).unwrap_or(&0) as u64) << (8 * i);
+                }
+                let want = if signed {
+                    let shift = 64 - 8 * n as u32;
+                    (((raw << shift) as i64) >> shift) as u32 as u64
+                } else {
+                    raw
+                };
+                let got = match r.unwrap_or_else(|e| panic!("{what}: {e}"))[0] {
+                    Val::I32(x) => x as u32 as u64,
+                    Val::I64(x) => x as u64,
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(got, want, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_arithmetic_agrees_with_rust() {
+    // `x * C1 + C2`, `b + (i << C)`, `rotl(a ^ b, C)` and three-operand `select` are single
+    // instructions; their results, also when written straight into a local, match Rust's.
+    let wat = r#"(module
+      (func (export "muladd") (param i32) (result i32)
+        (i32.add (i32.mul (local.get 0) (i32.const 1664525)) (i32.const 1013904223)))
+      (func (export "muladd_local") (param i32) (result i32) (local i32)
+        (local.set 1 (i32.add (i32.mul (local.get 0) (i32.const -3)) (i32.const -7)))
+        (local.get 1))
+      (func (export "addshl") (param i32 i32) (result i32)
+        (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 35))))
+      (func (export "xorrotl") (param i64 i64) (result i64)
+        (i64.rotl (i64.xor (local.get 0) (local.get 1)) (i64.const 13)))
+      (func (export "xorrotr_local") (param i64 i64) (result i64)
+        (local.set 0 (i64.rotr (i64.xor (local.get 0) (local.get 1)) (i64.const 67)))
+        (local.get 0))
+      (func (export "select") (param i32 i32 i32) (result i32)
+        (select (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "select_into_input") (param i32 i32 i32) (result i32)
+        (local.set 1 (select (local.get 1) (local.get 0) (local.get 2)))
+        (local.get 1))
+      (func (export "select_const") (param i32) (result i32)
+        (select (i32.const 11) (i32.const -4) (local.get 0))))"#;
+    for (k, name) in [
+        (0, "I32MulAdd"),
+        (2, "I32AddShl"),
+        (3, "I64XorRotl"),
+        (5, "Select3"),
+    ] {
+        let code = internal_code(wat, k);
+        assert!(code.contains(name), "function {k} uses {name}:\n{code}");
+    }
+    let (mut store, inst) = instance(wat);
+    let ints = [0i32, 1, -1, 7, i32::MIN, i32::MAX, 0x1234_5678];
+    for &x in &ints {
+        let want = (x as u32).wrapping_mul(1664525).wrapping_add(1013904223) as i32;
+        assert_eq!(
+            call_i32(&mut store, inst, "muladd", &[x]),
+            want,
+            "muladd {x}"
+        );
+        let want = x.wrapping_mul(-3).wrapping_add(-7);
+        assert_eq!(call_i32(&mut store, inst, "muladd_local", &[x]), want);
+        for &y in &ints {
+            let want = (x as u32).wrapping_add((y as u32) << 3) as i32;
+            assert_eq!(call_i32(&mut store, inst, "addshl", &[x, y]), want);
+            for c in [0, 1, -5] {
+                let want = if c != 0 { x } else { y };
+                assert_eq!(call_i32(&mut store, inst, "select", &[x, y, c]), want);
+                let want = if c != 0 { y } else { x };
+                assert_eq!(
+                    call_i32(&mut store, inst, "select_into_input", &[x, y, c]),
+                    want
+                );
+            }
+        }
+        let want = if x != 0 { 11 } else { -4 };
+        assert_eq!(call_i32(&mut store, inst, "select_const", &[x]), want);
+    }
+    let longs = [0i64, -1, 0x0123_4567_89AB_CDEF, i64::MIN, 42];
+    for &a in &longs {
+        for &b in &longs {
+            let args = [Val::I64(a), Val::I64(b)];
+            let r = call(&mut store, inst, "xorrotl", &args).unwrap()[0].i64();
+            assert_eq!(r, Some(((a ^ b) as u64).rotate_left(13) as i64));
+            let r = call(&mut store, inst, "xorrotr_local", &args).unwrap()[0].i64();
+            assert_eq!(r, Some(((a ^ b) as u64).rotate_right(3) as i64));
+        }
+    }
+}
