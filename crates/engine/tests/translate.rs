@@ -669,7 +669,8 @@ fn fused_address_forms_agree_with_a_byte_model() {
         ("i32.load16_s", 2, true),
         ("i32.load16_u", 2, false),
     ];
-    let shapes: [(&str, &str, fn(u32, u32) -> u32); 6] = [
+    type AddressModel = fn(u32, u32) -> u32;
+    let shapes: [(&str, &str, AddressModel); 6] = [
         ("idx", "(i32.add (local.get 0) (local.get 1))", |a, b| {
             a.wrapping_add(b)
         }),
