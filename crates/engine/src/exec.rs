@@ -637,10 +637,11 @@ fn run(
                     let LoadDisp {
                         dst,
                         addr,
+                        shift,
                         disp,
                         offset,
                     } = $l;
-                    let addr = (r!(addr) as u32).wrapping_add(disp as u32);
+                    let addr = ((r!(addr) as u32) << shift).wrapping_add(disp as u32);
                     match load_bytes::<$n>(&mem.data, effective(addr as u64, offset)) {
                         Some($b) => r!(dst) = $e,
                         None => trap!(TrapKind::MemoryOutOfBounds),
@@ -652,6 +653,21 @@ fn run(
                     let Store { addr, src, offset } = $s;
                     let $v = r!(src);
                     if store_bytes(&mut mem.data, effective(r!(addr), offset), $e).is_none() {
+                        trap!(TrapKind::MemoryOutOfBounds);
+                    }
+                }};
+            }
+            macro_rules! store_disp {
+                ($s:expr, |$v:ident| $e:expr) => {{
+                    let StoreDisp {
+                        addr,
+                        src,
+                        disp,
+                        offset,
+                    } = $s;
+                    let $v = r!(src);
+                    let addr = (r!(addr) as u32).wrapping_add(disp as u32);
+                    if store_bytes(&mut mem.data, effective(addr as u64, offset), $e).is_none() {
                         trap!(TrapKind::MemoryOutOfBounds);
                     }
                 }};
@@ -1140,6 +1156,19 @@ fn run(
                     }) => {
                         r!(dst) = (r!(lhs) as u32).wrapping_add((r!(rhs) as u32) << shift) as u64;
                     }
+                    Instr::I32XorRotl(BinShift {
+                        dst,
+                        lhs,
+                        rhs,
+                        shift,
+                    }) => {
+                        r!(dst) =
+                            (r!(lhs) as u32 ^ r!(rhs) as u32).rotate_left(shift as u32) as u64;
+                    }
+                    Instr::I32Store8Disp(s) => store_disp!(s, |v| [v as u8]),
+                    Instr::I32Store16Disp(s) => store_disp!(s, |v| (v as u16).to_le_bytes()),
+                    Instr::I32StoreDisp(s) => store_disp!(s, |v| (v as u32).to_le_bytes()),
+                    Instr::I64StoreDisp(s) => store_disp!(s, |v| v.to_le_bytes()),
                     Instr::I64XorRotl(BinShift {
                         dst,
                         lhs,

@@ -66,13 +66,27 @@ pub struct LoadIdx {
     pub offset: u32,
 }
 
-/// A load at `(regs[addr] + disp) + offset`, the first add wrapping at 32 bits: the fused
-/// `i32.add x C; *.load offset=O` of field and stack-slot accesses (`C` cannot move into
-/// the offset, which does not wrap).
+/// A load at `((regs[addr] << shift) + disp) + offset`, the shift and first add wrapping at
+/// 32 bits: the fused `i32.add x C; *.load offset=O` of field and stack-slot accesses (`C`
+/// cannot move into the offset, which does not wrap), and with a shift, the
+/// `(i << s) + C` of indexing a static array. Packed to 2-byte alignment so that with the
+/// instruction tag it still fits 16 bytes (x86 and arm64 read the unaligned fields freely).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
 pub struct LoadDisp {
     pub dst: u16,
     pub addr: u16,
+    pub shift: u8,
+    pub disp: i32,
+    pub offset: u32,
+}
+
+/// A store of `regs[src]` at `(regs[addr] + disp) + offset`, the first add wrapping at 32
+/// bits: the fused `i32.add x C` of a store's address.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StoreDisp {
+    pub addr: u16,
+    pub src: u16,
     pub disp: i32,
     pub offset: u32,
 }
@@ -237,9 +251,9 @@ define_instrs! {
         /// `regs[dst] = regs[lhs] + (regs[rhs] << shift)` (32-bit): fused `i32.shl` by a
         /// constant and `i32.add`, the address arithmetic of array indexing.
         I32AddShl(BinShift),
-        /// `regs[dst] = (regs[lhs] ^ regs[rhs]).rotate_left(shift)` (64-bit): fused
-        /// `i64.xor` and `i64.rotl` by a constant, the mixing step of ciphers and hashes.
-        I64XorRotl(BinShift),
+        /// `regs[dst] = (regs[lhs] ^ regs[rhs]).rotate_left(shift)`: fused `xor` and `rotl`
+        /// by a constant, the mixing step of ciphers and hashes.
+        I32XorRotl(BinShift), I64XorRotl(BinShift),
         I32MulAdd(MulAdd),
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
         Select3(Select3),
@@ -337,6 +351,8 @@ define_instrs! {
         I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
         I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
         I64StoreImm(StoreImm),
+        I32Store8Disp(StoreDisp), I32Store16Disp(StoreDisp), I32StoreDisp(StoreDisp),
+        I64StoreDisp(StoreDisp),
         MemorySize { dst: Slot, memory: u32 },
         /// `regs[dst] = grow(regs[delta])`.
         MemoryGrow { dst: Slot, delta: Slot, memory: u32 },

@@ -930,20 +930,23 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn add32(&mut self) {
         let n = self.stack.len();
         let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
+        let mul_add = |at: usize, x: Slot, mul: i32, add: i32| {
+            Some((
+                at,
+                Instr::I32MulAdd(MulAdd {
+                    dst: u16::try_from(lhs.pos).ok()?,
+                    lhs: u16::try_from(x).ok()?,
+                    mul,
+                    add,
+                }),
+            ))
+        };
         let fused = match (small_imm(rhs), self.producer(lhs)) {
-            (Some(add), Some((at, Instr::I32MulImm(m)))) => (|| {
-                let dst = u16::try_from(lhs.pos).ok()?;
-                let src = u16::try_from(m.lhs).ok()?;
-                Some((
-                    at,
-                    Instr::I32MulAdd(MulAdd {
-                        dst,
-                        lhs: src,
-                        mul: m.imm,
-                        add,
-                    }),
-                ))
-            })(),
+            (Some(add), Some((at, Instr::I32MulImm(m)))) => mul_add(at, m.lhs, m.imm, add),
+            // `x << s` is `x * 2^s` (both wrap); a load takes it as a scaled index.
+            (Some(add), Some((at, Instr::I32ShlImm(m)))) => {
+                mul_add(at, m.lhs, (1u32 << (m.imm & 31)) as i32, add)
+            }
             _ => [(rhs, lhs), (lhs, rhs)]
                 .into_iter()
                 .find_map(|(shifted, other)| {
@@ -989,13 +992,22 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.pop();
                 let lhs = self.pop();
                 // `rotl(a ^ b, C)`, the mixing step of ciphers and hashes, is one instruction.
-                if let (true, Some((at, Instr::I64Xor(x)))) = (wide, self.producer(lhs)) {
+                let xor = match (wide, self.producer(lhs)) {
+                    (true, Some((at, Instr::I64Xor(x)))) => {
+                        Some((at, x, Instr::I64XorRotl as fn(_) -> _))
+                    }
+                    (false, Some((at, Instr::I32Xor(x)))) => {
+                        Some((at, x, Instr::I32XorRotl as fn(_) -> _))
+                    }
+                    _ => None,
+                };
+                if let Some((at, x, make)) = xor {
                     if let (Ok(dst), Ok(a), Ok(b)) = (
                         u16::try_from(lhs.pos),
                         u16::try_from(x.lhs),
                         u16::try_from(x.rhs),
                     ) {
-                        let fused = Instr::I64XorRotl(BinShift {
+                        let fused = make(BinShift {
                             dst,
                             lhs: a,
                             rhs: b,
@@ -1096,10 +1108,25 @@ impl<'a, 'b> Translator<'a, 'b> {
                     Some(make_disp(LoadDisp {
                         dst: dst?,
                         addr: u16::try_from(lhs).ok()?,
+                        shift: 0,
                         disp: imm,
                         offset,
                     }))
                 })(),
+                // `(i << s) + C`, which `add32` made a multiply-add by a power of two.
+                Instr::I32MulAdd(MulAdd { lhs, mul, add, .. })
+                    if (mul as u32).is_power_of_two() =>
+                {
+                    dst.map(|dst| {
+                        make_disp(LoadDisp {
+                            dst,
+                            addr: lhs,
+                            shift: (mul as u32).trailing_zeros() as u8,
+                            disp: add,
+                            offset,
+                        })
+                    })
+                }
                 _ => None,
             };
             if let Some(fused) = fused {
@@ -1120,11 +1147,29 @@ impl<'a, 'b> Translator<'a, 'b> {
         &mut self,
         make: fn(Store) -> Instr,
         make_imm: fn(StoreImm) -> Instr,
+        make_disp: fn(StoreDisp) -> Instr,
         wide: bool,
         memarg: wasmparser::MemArg,
     ) {
         let value = self.pop();
         let addr = self.pop();
+        // `i32.add x C` just computed the address, and the value is a local (so nothing
+        // ran since): one store at `x + C`.
+        if let (Src::Local(src), Some((at, Instr::I32AddImm(a)))) = (value.src, self.producer(addr))
+        {
+            if let (Ok(addr), Ok(src)) = (u16::try_from(a.lhs), u16::try_from(src)) {
+                self.code[at] = make_disp(StoreDisp {
+                    addr,
+                    src,
+                    disp: a.imm,
+                    offset: memarg.offset as u32,
+                });
+                // A trap points at the store.
+                self.offsets[at] = self.offset;
+                self.fusable = None;
+                return;
+            }
+        }
         // A constant value is stored from the instruction itself: 32 bits or narrower
         // always fit; 64-bit ones when they are a sign-extended i32.
         if let Src::Const(c) = value.src {
@@ -1460,18 +1505,35 @@ impl<'a, 'b> Translator<'a, 'b> {
                 memarg,
                 ValType::I64,
             ),
-            O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => {
-                self.store(Instr::I32Store, Instr::I32StoreImm, false, memarg)
-            }
-            O::I64Store { memarg } | O::F64Store { memarg } => {
-                self.store(Instr::I64Store, Instr::I64StoreImm, true, memarg)
-            }
-            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
-                self.store(Instr::I32Store8, Instr::I32Store8Imm, false, memarg)
-            }
-            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
-                self.store(Instr::I32Store16, Instr::I32Store16Imm, false, memarg)
-            }
+            O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => self
+                .store(
+                    Instr::I32Store,
+                    Instr::I32StoreImm,
+                    Instr::I32StoreDisp,
+                    false,
+                    memarg,
+                ),
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store(
+                Instr::I64Store,
+                Instr::I64StoreImm,
+                Instr::I64StoreDisp,
+                true,
+                memarg,
+            ),
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(
+                Instr::I32Store8,
+                Instr::I32Store8Imm,
+                Instr::I32Store8Disp,
+                false,
+                memarg,
+            ),
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(
+                Instr::I32Store16,
+                Instr::I32Store16Imm,
+                Instr::I32Store16Disp,
+                false,
+                memarg,
+            ),
             O::MemorySize { mem } => {
                 let dst = self.height_cells();
                 self.emit(Instr::MemorySize { dst, memory: mem });

@@ -656,8 +656,8 @@ fn internal_code(wat: &str, k: usize) -> String {
 
 #[test]
 fn fused_address_forms_agree_with_a_byte_model() {
-    // Three address shapes are fused into the load: `a + b`, `a + (b << 2)` (either
-    // operand order) and `a + C`. Each wraps at 32 bits before the offset is added, as the
+    // Four address shapes are fused into the load: `a + b`, `a + (b << 2)` (either
+    // operand order), `a + C` and `(b << 3) + C`. Each wraps at 32 bits before the offset is added, as the
     // unfused instructions do, and traps at the same addresses.
     let data: Vec<u8> = (0..64u32).map(|i| (i * 53 + 7) as u8).collect();
     let hex: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
@@ -670,7 +670,7 @@ fn fused_address_forms_agree_with_a_byte_model() {
         ("i32.load16_u", 2, false),
     ];
     type AddressModel = fn(u32, u32) -> u32;
-    let shapes: [(&str, &str, AddressModel); 6] = [
+    let shapes: [(&str, &str, AddressModel); 7] = [
         ("idx", "(i32.add (local.get 0) (local.get 1))", |a, b| {
             a.wrapping_add(b)
         }),
@@ -696,6 +696,11 @@ fn fused_address_forms_agree_with_a_byte_model() {
             "disp-sub",
             "(i32.sub (local.get 0) (i32.const 3))",
             |a, _| a.wrapping_sub(3),
+        ),
+        (
+            "shl-disp",
+            "(i32.add (i32.shl (local.get 1) (i32.const 3)) (i32.const -16))",
+            |_, b| (b << 3).wrapping_sub(16),
         ),
     ];
     let mut wat = format!("(module (memory 1) (data (i32.const 0) \"{hex}\")\n");
@@ -764,6 +769,58 @@ fn fused_address_forms_agree_with_a_byte_model() {
 }
 
 #[test]
+fn stores_to_fused_addresses_write_the_same_bytes() {
+    // `i32.add x C` computing a store's address is fused into the store: the add wraps
+    // at 32 bits before the offset is added, and bounds are checked the same.
+    let ops = [
+        ("i32.store8", "i32", 1),
+        ("i32.store16", "i32", 2),
+        ("i32.store", "i32", 4),
+        ("i64.store", "i64", 8),
+        ("i64.store8", "i64", 1),
+        ("i64.store32", "i64", 4),
+    ];
+    let mut wat = String::from("(module (memory (export \"mem\") 1)\n");
+    for (k, (op, ty, _)) in ops.iter().enumerate() {
+        wat.push_str(&format!(
+            "(func (export \"s{k}\") (param i32 {ty}) (local {ty})
+               (local.set 2 (local.get 1))
+               ({op} offset=2 (i32.add (local.get 0) (i32.const -6)) (local.get 2)))\n"
+        ));
+    }
+    wat.push(')');
+    for k in 0..ops.len() {
+        let code = internal_code(&wat, k);
+        assert!(code.contains("Disp"), "store {k} fused:\n{code}");
+    }
+    let (mut store, inst) = instance(&wat);
+    let memory = inst.get_memory(&store, "mem").expect("exported memory");
+    let value: u64 = 0x8877_6655_4433_2211;
+    for a in [4u32, 6, 100, 0xFFFF_FFFE, 65540, 65534, 0] {
+        for (k, (op, ty, n)) in ops.into_iter().enumerate() {
+            let before = memory.data(&store).to_vec();
+            let v = if ty == "i32" {
+                Val::I32(value as u32 as i32)
+            } else {
+                Val::I64(value as i64)
+            };
+            let r = call(&mut store, inst, &format!("s{k}"), &[Val::I32(a as i32), v]);
+            let at = a.wrapping_sub(6) as usize + 2;
+            let what = format!("{op} at {a:x}-6+2");
+            let mut want = before.clone();
+            if at + n > want.len() {
+                let err = r.expect_err(&what).to_string();
+                assert!(err.contains("out of bounds"), "{what}: {err}");
+            } else {
+                r.unwrap_or_else(|e| panic!("{what}: {e}"));
+                want[at..at + n].copy_from_slice(&value.to_le_bytes()[..n]);
+            }
+            assert!(memory.data(&store) == want.as_slice(), "{what}");
+        }
+    }
+}
+
+#[test]
 fn fused_arithmetic_agrees_with_rust() {
     // `x * C1 + C2`, `b + (i << C)`, `rotl(a ^ b, C)` and three-operand `select` are single
     // instructions; their results, also when written straight into a local, match Rust's.
@@ -777,6 +834,8 @@ fn fused_arithmetic_agrees_with_rust() {
         (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 35))))
       (func (export "xorrotl") (param i64 i64) (result i64)
         (i64.rotl (i64.xor (local.get 0) (local.get 1)) (i64.const 13)))
+      (func (export "xorrotl32") (param i32 i32) (result i32)
+        (i32.rotr (i32.xor (local.get 0) (local.get 1)) (i32.const 7)))
       (func (export "xorrotr_local") (param i64 i64) (result i64)
         (local.set 0 (i64.rotr (i64.xor (local.get 0) (local.get 1)) (i64.const 67)))
         (local.get 0))
@@ -791,7 +850,8 @@ fn fused_arithmetic_agrees_with_rust() {
         (0, "I32MulAdd"),
         (2, "I32AddShl"),
         (3, "I64XorRotl"),
-        (5, "Select3"),
+        (4, "I32XorRotl"),
+        (6, "Select3"),
     ] {
         let code = internal_code(wat, k);
         assert!(code.contains(name), "function {k} uses {name}:\n{code}");
@@ -808,6 +868,8 @@ fn fused_arithmetic_agrees_with_rust() {
         let want = x.wrapping_mul(-3).wrapping_add(-7);
         assert_eq!(call_i32(&mut store, inst, "muladd_local", &[x]), want);
         for &y in &ints {
+            let want = ((x ^ y) as u32).rotate_right(7) as i32;
+            assert_eq!(call_i32(&mut store, inst, "xorrotl32", &[x, y]), want);
             let want = (x as u32).wrapping_add((y as u32) << 3) as i32;
             assert_eq!(call_i32(&mut store, inst, "addshl", &[x, y]), want);
             for c in [0, 1, -5] {
