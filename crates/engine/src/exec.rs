@@ -607,13 +607,20 @@ fn run(
                     }
                 }};
             }
+            // Loads `$n` bytes at wasm address `$addr + $offset` into `$dst` (the shared tail
+            // of every load form).
+            macro_rules! load_at {
+                ($addr:expr, $offset:expr, $dst:expr, $n:literal, |$b:ident| $e:expr) => {{
+                    match load_bytes::<$n>(&mem.data, effective($addr, $offset)) {
+                        Some($b) => r!($dst) = $e,
+                        None => trap!(TrapKind::MemoryOutOfBounds),
+                    }
+                }};
+            }
             macro_rules! load {
                 ($l:expr, $n:literal, |$b:ident| $e:expr) => {{
                     let Load { dst, addr, offset } = $l;
-                    match load_bytes::<$n>(&mem.data, effective(r!(addr), offset)) {
-                        Some($b) => r!(dst) = $e,
-                        None => trap!(TrapKind::MemoryOutOfBounds),
-                    }
+                    load_at!(r!(addr), offset, dst, $n, |$b| $e)
                 }};
             }
             macro_rules! load_idx {
@@ -626,10 +633,7 @@ fn run(
                         offset,
                     } = $l;
                     let addr = (r!(base) as u32).wrapping_add((r!(index) as u32) << shift);
-                    match load_bytes::<$n>(&mem.data, effective(addr as u64, offset)) {
-                        Some($b) => r!(dst) = $e,
-                        None => trap!(TrapKind::MemoryOutOfBounds),
-                    }
+                    load_at!(addr as u64, offset, dst, $n, |$b| $e)
                 }};
             }
             macro_rules! load_disp {
@@ -642,9 +646,14 @@ fn run(
                         offset,
                     } = $l;
                     let addr = ((r!(addr) as u32) << shift).wrapping_add(disp as u32);
-                    match load_bytes::<$n>(&mem.data, effective(addr as u64, offset)) {
-                        Some($b) => r!(dst) = $e,
-                        None => trap!(TrapKind::MemoryOutOfBounds),
+                    load_at!(addr as u64, offset, dst, $n, |$b| $e)
+                }};
+            }
+            // Stores `$bytes` at wasm address `$addr + $offset` (every store form's tail).
+            macro_rules! store_at {
+                ($addr:expr, $offset:expr, $bytes:expr) => {{
+                    if store_bytes(&mut mem.data, effective($addr, $offset), $bytes).is_none() {
+                        trap!(TrapKind::MemoryOutOfBounds);
                     }
                 }};
             }
@@ -652,9 +661,7 @@ fn run(
                 ($s:expr, |$v:ident| $e:expr) => {{
                     let Store { addr, src, offset } = $s;
                     let $v = r!(src);
-                    if store_bytes(&mut mem.data, effective(r!(addr), offset), $e).is_none() {
-                        trap!(TrapKind::MemoryOutOfBounds);
-                    }
+                    store_at!(r!(addr), offset, $e)
                 }};
             }
             macro_rules! store_disp {
@@ -667,9 +674,7 @@ fn run(
                     } = $s;
                     let $v = r!(src);
                     let addr = (r!(addr) as u32).wrapping_add(disp as u32);
-                    if store_bytes(&mut mem.data, effective(addr as u64, offset), $e).is_none() {
-                        trap!(TrapKind::MemoryOutOfBounds);
-                    }
+                    store_at!(addr as u64, offset, $e)
                 }};
             }
             macro_rules! store_imm {
@@ -680,9 +685,7 @@ fn run(
                         offset,
                     } = $s;
                     let $v = value as i64 as u64;
-                    if store_bytes(&mut mem.data, effective(r!(addr), offset), $e).is_none() {
-                        trap!(TrapKind::MemoryOutOfBounds);
-                    }
+                    store_at!(r!(addr), offset, $e)
                 }};
             }
             // Enters wasm function `$func` of the current module with its frame at `$base`.

@@ -467,6 +467,18 @@ fn rotations_by_constants_agree_with_rust() {
     }
 }
 
+/// Address operand pairs for the fused-address tests: in bounds, wrapping at 32 bits back
+/// into bounds, just past the end, and far out.
+const ADDRESS_OPERANDS: [(u32, u32); 7] = [
+    (0, 0),
+    (5, 7),
+    (0xFFFF_FFF0, 0x14),
+    (20, 0xFFFF_FFFF),
+    (65530, 0),
+    (0xFFFF_FFFF, 0xFFFF_FFFF),
+    (3, 0x4000_0002),
+];
+
 #[test]
 fn indexed_loads_agree_with_a_byte_model() {
     // `i32.add; *.load` is fused into one indexed load: the address wraps at 32 bits before
@@ -504,15 +516,7 @@ fn indexed_loads_agree_with_a_byte_model() {
         }
         Some(v)
     };
-    let pairs: [(u32, u32); 6] = [
-        (0, 0),
-        (5, 7),
-        (0xFFFF_FFF0, 0x14),
-        (20, 0xFFFF_FFFF),
-        (65530, 0),
-        (0xFFFF_FFFF, 0xFFFF_FFFF),
-    ];
-    for (a, b) in pairs {
+    for (a, b) in ADDRESS_OPERANDS {
         let addr = a.wrapping_add(b) as u64 + 3;
         for (k, (op, _)) in ops.iter().enumerate() {
             let r = call(
@@ -721,16 +725,7 @@ fn fused_address_forms_agree_with_a_byte_model() {
         assert_eq!(code.lines().count(), 2, "fused into one load:\n{code}");
     }
     let (mut store, inst) = instance(&wat);
-    let pairs: [(u32, u32); 7] = [
-        (0, 0),
-        (5, 7),
-        (0xFFFF_FFF0, 0x14),
-        (20, 0xFFFF_FFFF),
-        (65530, 0),
-        (0xFFFF_FFFF, 0xFFFF_FFFF),
-        (3, 0x4000_0002),
-    ];
-    for (a, b) in pairs {
+    for (a, b) in ADDRESS_OPERANDS {
         for (i, (op, n, signed)) in ops.into_iter().enumerate() {
             for (j, (shape, _, model)) in shapes.into_iter().enumerate() {
                 let k = i * shapes.len() + j;
