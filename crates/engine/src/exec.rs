@@ -1523,6 +1523,26 @@ fn run(
                     Instr::BrI64GeUImm { lhs, imm, target } => {
                         brcmp!((r!(lhs)) >= (imm as i64 as u64), target)
                     }
+                    Instr::BrInc(IncBr {
+                        test,
+                        slot,
+                        add,
+                        other,
+                        target,
+                    }) => {
+                        let v = (r!(slot) as u32).wrapping_add(add as i32 as u32);
+                        r!(slot) = v as u64;
+                        let taken = match test {
+                            IncTest::Nez => v != 0,
+                            IncTest::Ne => v != r!(other as u16) as u32,
+                            IncTest::LtU => v < r!(other as u16) as u32,
+                            IncTest::LtS => (v as i32) < (r!(other as u16) as u32 as i32),
+                            IncTest::NeImm => v != other as u32,
+                            IncTest::LtUImm => v < other as u32,
+                            IncTest::LtSImm => (v as i32) < other,
+                        };
+                        brcmp!(taken, target)
+                    }
                     Instr::BrTable { index, len } => {
                         let i = (r!(index) as u32).min(len);
                         pc += 1 + i as usize;

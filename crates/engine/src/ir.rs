@@ -101,6 +101,33 @@ pub struct MulAdd {
     pub add: i32,
 }
 
+/// A loop counter's step and test: `regs[slot] += add` (32-bit, wrapping), then branch to
+/// `target` if the new value compares true (`test`) with `other`: a slot or an immediate.
+/// Packed to 2-byte alignment so that with the instruction tag it fits 16 bytes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct IncBr {
+    pub slot: u16,
+    pub add: i16,
+    pub test: IncTest,
+    pub other: i32,
+    pub target: Target,
+}
+
+/// The comparison of a [`IncBr`]: `Ne`, `LtU` and `LtS` read slot `other`, the `*Imm` forms
+/// take `other` itself, `Nez` ignores it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum IncTest {
+    Nez,
+    Ne,
+    LtU,
+    LtS,
+    NeImm,
+    LtUImm,
+    LtSImm,
+}
+
 /// Operands of a three-operand `select` on one cell.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Select3 {
@@ -324,6 +351,9 @@ define_instrs! {
         BrI64LeUImm { lhs: Slot, imm: i32, target: Target },
         BrI64GeSImm { lhs: Slot, imm: i32, target: Target },
         BrI64GeUImm { lhs: Slot, imm: i32, target: Target },
+        // Fused `i32.add x C` (in place, `C` in 16 bits) and the loop's compare-and-branch
+        // on the new `x` (see `IncBr`).
+        BrInc(IncBr),
         /// Jumps to `pc + 1 + min(regs[index], len)`; the next `len + 1` instructions are `Br`s.
         BrTable { index: Slot, len: u32 },
         /// Return; results already sit in slots `0..n`.
@@ -404,8 +434,32 @@ define_instrs! {
 }
 
 impl Instr {
-    /// The jump target of a branch instruction (for patching forward branches).
-    pub fn target_mut(&mut self) -> Option<&mut Target> {
+    /// The jump target of a branch instruction.
+    pub fn target(&self) -> Option<Target> {
+        match *self {
+            Instr::BrInc(b) => Some(b.target),
+            mut other => other.aligned_target_mut().map(|t| *t),
+        }
+    }
+
+    /// Sets the jump target of a branch instruction (patching forward branches); false if
+    /// `self` is not a branch.
+    pub fn set_target(&mut self, to: Target) -> bool {
+        if let Instr::BrInc(b) = self {
+            b.target = to;
+            return true;
+        }
+        match self.aligned_target_mut() {
+            Some(target) => {
+                *target = to;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The target field of every branch but the packed `BrInc`.
+    fn aligned_target_mut(&mut self) -> Option<&mut Target> {
         match self {
             Instr::Br { target, .. }
             | Instr::BrIfNez { target, .. }

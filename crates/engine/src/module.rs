@@ -247,8 +247,8 @@ impl Module {
         for (pc, instr) in f.code.iter().enumerate() {
             // Targets print as plain indices; the backward flag is the interpreter's.
             let mut instr = *instr;
-            if let Some(target) = instr.target_mut() {
-                *target &= !crate::ir::BACKWARD;
+            if let Some(target) = instr.target() {
+                instr.set_target(target & !crate::ir::BACKWARD);
             }
             out.push_str(&format!("{pc:5}: {instr:?}\n"));
         }

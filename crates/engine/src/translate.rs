@@ -130,6 +130,9 @@ struct Translator<'a, 'b> {
     local_aliases: usize,
     /// The last instruction wrote the top-of-stack entry and may be redirected.
     fusable: Option<usize>,
+    /// The last position handed out as a jump target: fusions that remove an instruction
+    /// must not cross it.
+    barrier: usize,
     /// Fuel metering: the `ConsumeFuel` of the current region.
     fuel: bool,
     fuel_region: Option<usize>,
@@ -214,6 +217,7 @@ pub(crate) fn translate_function(
             reachable: true,
             local_aliases: 0,
             fusable: None,
+            barrier: 0,
             fuel: module.engine.config().consume_fuel,
             fuel_region: None,
             offset: reader.original_position() as u32,
@@ -303,7 +307,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.code.len() - 1
     }
 
-    fn pc(&self) -> Target {
+    /// The current position, as a jump target: nothing before it may be fused with what
+    /// follows (see `barrier`).
+    fn pc(&mut self) -> Target {
+        self.barrier = self.code.len();
         self.code.len() as Target
     }
 
@@ -317,6 +324,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     /// the size of the code up to the next region start.
     fn fuel_region(&mut self) -> Target {
         let here = self.code.len();
+        self.barrier = here;
         self.fuel_region = None;
         self.fusable = None;
         self.code.push(Instr::ConsumeFuel { amount: 0 });
@@ -345,9 +353,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn patch(&mut self, at: u32, to: Target) {
-        if let Some(target) = self.code[at as usize].target_mut() {
-            *target = to;
-        }
+        self.code[at as usize].set_target(to);
     }
 
     /// Emits "branch if `cond` is `when`" (target patched later) and returns its index.
@@ -360,7 +366,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 if let Some(fused) = fused_branch(last, when) {
                     self.code[idx] = fused;
                     self.fusable = None;
-                    return idx as u32;
+                    return self.fuse_increment(idx);
                 }
             }
         }
@@ -370,7 +376,72 @@ impl<'a, 'b> Translator<'a, 'b> {
         } else {
             Instr::BrIfEqz { cond, target: 0 }
         };
-        self.emit(instr) as u32
+        let at = self.emit(instr);
+        self.fuse_increment(at)
+    }
+
+    /// The conditional branch just emitted at `at` (the last instruction) tests a local
+    /// that the instruction before it incremented in place, as a counted loop's tail does
+    /// (`i += C; br_if i != n`): both become one `BrInc*`. Not when a label lies between
+    /// them (a branch to the test must not run the increment). Returns the branch's index.
+    /// One instruction with a comparison field rather than one per comparison: seven more
+    /// handlers tipped LLVM into spilling the frame window in the interpreter loop.
+    fn fuse_increment(&mut self, at: usize) -> u32 {
+        let Some(prev) = at.checked_sub(1) else {
+            return at as u32;
+        };
+        let Instr::I32AddImm(BinImm { dst, lhs, imm }) = self.code[prev] else {
+            return at as u32;
+        };
+        let (Ok(slot), Ok(add)) = (u16::try_from(dst), i16::try_from(imm)) else {
+            return at as u32;
+        };
+        if dst != lhs || self.barrier > prev || at + 1 != self.code.len() {
+            return at as u32;
+        }
+        let inc = |test: IncTest, other: i32| {
+            Instr::BrInc(IncBr {
+                test,
+                slot,
+                add,
+                other,
+                target: 0,
+            })
+        };
+        let slot_of = |s: Slot| u16::try_from(s).ok().map(|s| s as i32);
+        let fused = match self.code[at] {
+            Instr::BrIfNez { cond, .. } if cond == dst => Some(inc(IncTest::Nez, 0)),
+            Instr::BrI32Ne { lhs, rhs, .. } if lhs == dst => {
+                slot_of(rhs).map(|o| inc(IncTest::Ne, o))
+            }
+            Instr::BrI32Ne { lhs, rhs, .. } if rhs == dst => {
+                slot_of(lhs).map(|o| inc(IncTest::Ne, o))
+            }
+            Instr::BrI32LtU { lhs, rhs, .. } if lhs == dst => {
+                slot_of(rhs).map(|o| inc(IncTest::LtU, o))
+            }
+            Instr::BrI32LtS { lhs, rhs, .. } if lhs == dst => {
+                slot_of(rhs).map(|o| inc(IncTest::LtS, o))
+            }
+            Instr::BrI32NeImm { lhs, imm, .. } if lhs == dst => Some(inc(IncTest::NeImm, imm)),
+            Instr::BrI32LtUImm { lhs, imm, .. } if lhs == dst => Some(inc(IncTest::LtUImm, imm)),
+            Instr::BrI32LtSImm { lhs, imm, .. } if lhs == dst => Some(inc(IncTest::LtSImm, imm)),
+            _ => None,
+        };
+        let Some(fused) = fused else {
+            return at as u32;
+        };
+        self.code[prev] = fused;
+        self.code.pop();
+        self.offsets.pop();
+        // The region's fuel counted both instructions; one is left.
+        if let Some(region) = self.fuel_region {
+            if let Instr::ConsumeFuel { amount } = &mut self.code[region] {
+                *amount = amount.saturating_sub(1);
+            }
+        }
+        self.fusable = None;
+        prev as u32
     }
 
     // ------------------------------------------------------------------ stack
@@ -546,6 +617,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         self.fixups[self.fixups_used].clear();
         self.fixups_used += 1;
+        let start = self.pc();
         self.control.push(Control {
             kind,
             dead: false,
@@ -553,7 +625,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             results,
             height,
             base,
-            start: self.pc(),
+            start,
             fixups: self.fixups_used - 1,
             else_patch: None,
             saved_start: self.saved.len(),
@@ -2021,9 +2093,9 @@ fn mark_backward(code: &mut [Instr], offset: u64) -> Result<(), Error> {
         ));
     }
     for (i, instr) in code.iter_mut().enumerate() {
-        if let Some(target) = instr.target_mut() {
-            if *target as usize <= i {
-                *target |= BACKWARD;
+        if let Some(target) = instr.target() {
+            if target as usize <= i {
+                instr.set_target(target | BACKWARD);
             }
         }
     }

@@ -891,3 +891,101 @@ fn fused_arithmetic_agrees_with_rust() {
         }
     }
 }
+
+#[test]
+fn counted_loop_tails_fuse_and_agree_with_rust() {
+    // `i += C; br_if (i OP x)` is one `BrInc` instruction. Each loop counts its
+    // iterations in `k`; a Rust model of the same loop gives the expected count.
+    let tails = [
+        ("test: Ne,", "(i32.ne (local.get $i) (local.get $n))"),
+        ("test: Ne,", "(i32.ne (local.get $n) (local.get $i))"),
+        ("test: LtU,", "(i32.lt_u (local.get $i) (local.get $n))"),
+        ("test: LtS,", "(i32.lt_s (local.get $i) (local.get $n))"),
+        ("test: NeImm,", "(i32.ne (local.get $i) (i32.const 40))"),
+        ("test: LtUImm,", "(i32.lt_u (local.get $i) (i32.const 40))"),
+        ("test: LtSImm,", "(i32.lt_s (local.get $i) (i32.const -40))"),
+        ("test: Nez,", "(local.get $i)"),
+    ];
+    let steps = [1, 4, -1, -3];
+    let mut wat = String::from("(module\n");
+    for (_, test) in tails {
+        for step in steps {
+            wat.push_str(&format!(
+                "(func (param $i i32) (param $n i32) (result i32) (local $k i32)
+                   (block $out
+                     (loop $top
+                       (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                       (br_if $out (i32.eq (local.get $k) (i32.const 1000)))
+                       (local.set $i (i32.add (local.get $i) (i32.const {step})))
+                       (br_if $top {test})))
+                   (local.get $k))\n"
+            ));
+        }
+    }
+    for k in 0..tails.len() * steps.len() {
+        wat.push_str(&format!("(export \"f{k}\" (func {k}))\n"));
+    }
+    wat.push(')');
+    let model = |tail: usize, step: i32, mut i: i32, n: i32| -> i32 {
+        let mut k = 0;
+        loop {
+            k += 1;
+            if k == 1000 {
+                return k;
+            }
+            i = i.wrapping_add(step);
+            let again = match tail {
+                0 | 1 => i != n,
+                2 => (i as u32) < n as u32,
+                3 => i < n,
+                4 => i != 40,
+                5 => (i as u32) < 40,
+                6 => i < -40,
+                _ => i != 0,
+            };
+            if !again {
+                return k;
+            }
+        }
+    };
+    for (t, (name, _)) in tails.iter().enumerate() {
+        let code = internal_code(&wat, t * steps.len());
+        assert!(code.contains(name), "fused into {name}:\n{code}");
+    }
+    let (mut store, inst) = instance(&wat);
+    for (t, _) in tails.iter().enumerate() {
+        for (s, &step) in steps.iter().enumerate() {
+            for (i, n) in [(0, 10), (5, 5), (-50, 7), (3, -20), (100, 0), (-1, 1)] {
+                let k = t * steps.len() + s;
+                let got = call_i32(&mut store, inst, &format!("f{k}"), &[i, n]);
+                assert_eq!(
+                    got,
+                    model(t, step, i, n),
+                    "tail {t} step {step} i={i} n={n}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_branch_to_the_loop_test_skips_the_fused_increment() {
+    // A label between the increment and the test: a branch to the test must not run
+    // the increment, so the two stay separate. `i` steps on even `k` only, so the loop
+    // runs twice as often as `n`.
+    let wat = r#"(module
+      (func (export "skip") (param $n i32) (result i32) (local $i i32) (local $k i32)
+        (loop $top
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (block $skip
+            (br_if $skip (i32.and (local.get $k) (i32.const 1)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1))))
+          (br_if $top (i32.lt_u (local.get $i) (local.get $n))))
+        (local.get $k)))"#;
+    assert!(!internal_code(wat, 0).contains("BrInc"));
+    let (mut store, inst) = instance(wat);
+    for n in [1, 2, 7, 100] {
+        assert_eq!(call_i32(&mut store, inst, "skip", &[n]), 2 * n, "n={n}");
+    }
+    assert_eq!(call_i32(&mut store, inst, "skip", &[0]), 1);
+}
