@@ -1151,6 +1151,22 @@ fn run(
                         load_disp!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
                     }
                     Instr::I32Load16UDisp(l) => load_disp!(l, 2, |b| u16::from_le_bytes(b) as u64),
+                    Instr::I32LoadAbs(LoadAbs { dst, addr }) => {
+                        load_at!(addr as u64, 0, dst, 4, |b| u32::from_le_bytes(b) as u64)
+                    }
+                    Instr::I64LoadAbs(LoadAbs { dst, addr }) => {
+                        load_at!(addr as u64, 0, dst, 8, |b| u64::from_le_bytes(b))
+                    }
+                    Instr::I32Load8UAbs(LoadAbs { dst, addr }) => {
+                        load_at!(addr as u64, 0, dst, 1, |b| b[0] as u64)
+                    }
+                    Instr::I32StoreAbs(StoreAbs { src, addr }) => {
+                        store_at!(addr as u64, 0, (r!(src) as u32).to_le_bytes())
+                    }
+                    Instr::I64StoreAbs(StoreAbs { src, addr }) => {
+                        store_at!(addr as u64, 0, r!(src).to_le_bytes())
+                    }
+                    Instr::I64AndNot(b) => bin64!(b, |x, y| !x & y),
                     Instr::I32AddShl(BinShift {
                         dst,
                         lhs,

@@ -81,6 +81,21 @@ pub struct LoadDisp {
     pub offset: u32,
 }
 
+/// A load from the constant address `addr` (the address operand and the offset folded at
+/// translation): C globals, read as `i32.const A; *.load offset=O`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LoadAbs {
+    pub dst: Slot,
+    pub addr: u32,
+}
+
+/// A store of `regs[src]` at the constant address `addr` (see [`LoadAbs`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StoreAbs {
+    pub src: Slot,
+    pub addr: u32,
+}
+
 /// A store of `regs[src]` at `(regs[addr] + disp) + offset`, the first add wrapping at 32
 /// bits: the fused `i32.add x C` of a store's address.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -244,6 +259,9 @@ define_instrs! {
         I64AddImm(BinImm), I64MulImm(BinImm), I64AndImm(BinImm), I64OrImm(BinImm),
         I64XorImm(BinImm), I64ShlImm(BinImm), I64ShrSImm(BinImm), I64ShrUImm(BinImm),
         I64RotlImm(BinImm),
+        /// `regs[dst] = !regs[lhs] & regs[rhs]`: fused `i64.xor x -1` and `i64.and`
+        /// (Keccak's chi step).
+        I64AndNot(Bin),
         // ---- f32 ----
         F32Eq(Bin), F32Ne(Bin), F32Lt(Bin), F32Gt(Bin), F32Le(Bin), F32Ge(Bin),
         F32Abs(Un), F32Neg(Un), F32Ceil(Un), F32Floor(Un), F32Trunc(Un), F32Nearest(Un),
@@ -267,6 +285,7 @@ define_instrs! {
         I32Load(Load), I64Load(Load), I32Load8S(Load), I32Load8U(Load), I32Load16S(Load),
         I32Load16U(Load), I64Load8S(Load), I64Load16S(Load), I64Load32S(Load),
         // (i64.load8_u/16_u/32_u share I32Load8U/I32Load16U/I32Load because cells zero-extend.)
+        I32LoadAbs(LoadAbs), I64LoadAbs(LoadAbs), I32Load8UAbs(LoadAbs),
         /// `regs[dst] = regs[src]` (one cell).
         Copy(Un),
     }
@@ -381,6 +400,7 @@ define_instrs! {
         I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
         I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
         I64StoreImm(StoreImm),
+        I32StoreAbs(StoreAbs), I64StoreAbs(StoreAbs),
         I32Store8Disp(StoreDisp), I32Store16Disp(StoreDisp), I32StoreDisp(StoreDisp),
         I64StoreDisp(StoreDisp),
         MemorySize { dst: Slot, memory: u32 },

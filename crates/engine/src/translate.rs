@@ -1051,6 +1051,52 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
+    /// `i64.and`: with `0xFFFF_FFFF` it is `i32.wrap_i64` (cells zero-extend i32s), and
+    /// `(x ^ -1) & y` just computed is one `I64AndNot`.
+    fn and64(&mut self) {
+        let n = self.stack.len();
+        let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
+        let low32 = |e: Entry| e.src == Src::Const(0xFFFF_FFFF);
+        for (mask, other) in [(rhs, lhs), (lhs, rhs)] {
+            if low32(mask) && !matches!(other.src, Src::Const(_)) {
+                self.pop();
+                self.pop();
+                let src = self.operand(other);
+                self.emit(Instr::I32WrapI64(Un { dst: lhs.pos, src }));
+                self.push_result(ValType::I64);
+                return;
+            }
+        }
+        let fused = [(rhs, lhs), (lhs, rhs)]
+            .into_iter()
+            .find_map(|(negated, other)| {
+                let (at, Instr::I64XorImm(x)) = self.producer(negated)? else {
+                    return None;
+                };
+                let other = match other.src {
+                    Src::Slot => other.pos,
+                    Src::Local(slot) => slot,
+                    _ => return None,
+                };
+                (x.imm == -1).then_some((
+                    at,
+                    Instr::I64AndNot(Bin {
+                        dst: lhs.pos,
+                        lhs: x.lhs,
+                        rhs: other,
+                    }),
+                ))
+            });
+        match fused {
+            Some((at, instr)) => {
+                self.pop();
+                self.pop();
+                self.replace_producer(at, instr, ValType::I64);
+            }
+            None => bin!(self, I64And, I64AndImm, I64AndImm),
+        }
+    }
+
     /// Rotations by a constant (common in hashes and ciphers) use the `RotlImm` forms;
     /// `rotr` by `c` is `rotl` by `bits - c`.
     fn rotate(&mut self, wide: bool, right: bool) {
@@ -1157,9 +1203,21 @@ impl<'a, 'b> Translator<'a, 'b> {
         ty: ValType,
     ) {
         let addr = self.pop();
+        // A constant address (a C global): the whole address is known now.
+        if let (Some((_, _, Some(make_abs))), Src::Const(c)) = (fused, addr.src) {
+            if let Ok(ea) = u32::try_from(c as u32 as u64 + memarg.offset) {
+                self.emit(make_abs(LoadAbs {
+                    dst: addr.pos,
+                    addr: ea,
+                }));
+                self.push_result(ty);
+                return;
+            }
+        }
         // The address was just computed into this temporary by an `i32.add` (possibly of
         // a shifted index) or an add of a constant: fuse that into the load.
-        if let (Some((make_idx, make_disp)), Some((at, producer))) = (fused, self.producer(addr)) {
+        if let (Some((make_idx, make_disp, _)), Some((at, producer))) = (fused, self.producer(addr))
+        {
             let offset = memarg.offset as u32;
             let dst = u16::try_from(addr.pos).ok();
             let idx = |base: Slot, index: Slot, shift: u8| {
@@ -1220,11 +1278,22 @@ impl<'a, 'b> Translator<'a, 'b> {
         make: fn(Store) -> Instr,
         make_imm: fn(StoreImm) -> Instr,
         make_disp: fn(StoreDisp) -> Instr,
+        make_abs: Option<fn(StoreAbs) -> Instr>,
         wide: bool,
         memarg: wasmparser::MemArg,
     ) {
         let value = self.pop();
         let addr = self.pop();
+        // A constant address (a C global) and a value in a slot.
+        if let (Some(make_abs), Src::Const(c), false) =
+            (make_abs, addr.src, matches!(value.src, Src::Const(_)))
+        {
+            if let Ok(ea) = u32::try_from(c as u32 as u64 + memarg.offset) {
+                let src = self.operand(value);
+                self.emit(make_abs(StoreAbs { src, addr: ea }));
+                return;
+            }
+        }
         // `i32.add x C` just computed the address, and the value is a local (so nothing
         // ran since): one store at `x + C`.
         if let (Src::Local(src), Some((at, Instr::I32AddImm(a)))) = (value.src, self.producer(addr))
@@ -1510,70 +1579,98 @@ impl<'a, 'b> Translator<'a, 'b> {
             // ---- memory ----
             O::I32Load { memarg } => self.load(
                 Instr::I32Load,
-                Some((Instr::I32LoadIdx, Instr::I32LoadDisp)),
+                Some((
+                    Instr::I32LoadIdx,
+                    Instr::I32LoadDisp,
+                    Some(Instr::I32LoadAbs),
+                )),
                 memarg,
                 ValType::I32,
             ),
             O::I64Load { memarg } => self.load(
                 Instr::I64Load,
-                Some((Instr::I64LoadIdx, Instr::I64LoadDisp)),
+                Some((
+                    Instr::I64LoadIdx,
+                    Instr::I64LoadDisp,
+                    Some(Instr::I64LoadAbs),
+                )),
                 memarg,
                 ValType::I64,
             ),
             O::F32Load { memarg } => self.load(
                 Instr::I32Load,
-                Some((Instr::I32LoadIdx, Instr::I32LoadDisp)),
+                Some((
+                    Instr::I32LoadIdx,
+                    Instr::I32LoadDisp,
+                    Some(Instr::I32LoadAbs),
+                )),
                 memarg,
                 ValType::F32,
             ),
             O::F64Load { memarg } => self.load(
                 Instr::I64Load,
-                Some((Instr::I64LoadIdx, Instr::I64LoadDisp)),
+                Some((
+                    Instr::I64LoadIdx,
+                    Instr::I64LoadDisp,
+                    Some(Instr::I64LoadAbs),
+                )),
                 memarg,
                 ValType::F64,
             ),
             O::I32Load8S { memarg } => self.load(
                 Instr::I32Load8S,
-                Some((Instr::I32Load8SIdx, Instr::I32Load8SDisp)),
+                Some((Instr::I32Load8SIdx, Instr::I32Load8SDisp, None)),
                 memarg,
                 ValType::I32,
             ),
             O::I32Load8U { memarg } => self.load(
                 Instr::I32Load8U,
-                Some((Instr::I32Load8UIdx, Instr::I32Load8UDisp)),
+                Some((
+                    Instr::I32Load8UIdx,
+                    Instr::I32Load8UDisp,
+                    Some(Instr::I32Load8UAbs),
+                )),
                 memarg,
                 ValType::I32,
             ),
             O::I32Load16S { memarg } => self.load(
                 Instr::I32Load16S,
-                Some((Instr::I32Load16SIdx, Instr::I32Load16SDisp)),
+                Some((Instr::I32Load16SIdx, Instr::I32Load16SDisp, None)),
                 memarg,
                 ValType::I32,
             ),
             O::I32Load16U { memarg } => self.load(
                 Instr::I32Load16U,
-                Some((Instr::I32Load16UIdx, Instr::I32Load16UDisp)),
+                Some((Instr::I32Load16UIdx, Instr::I32Load16UDisp, None)),
                 memarg,
                 ValType::I32,
             ),
             O::I64Load8S { memarg } => self.load(Instr::I64Load8S, None, memarg, ValType::I64),
             O::I64Load8U { memarg } => self.load(
                 Instr::I32Load8U,
-                Some((Instr::I32Load8UIdx, Instr::I32Load8UDisp)),
+                Some((
+                    Instr::I32Load8UIdx,
+                    Instr::I32Load8UDisp,
+                    Some(Instr::I32Load8UAbs),
+                )),
                 memarg,
                 ValType::I64,
             ),
             O::I64Load16S { memarg } => self.load(Instr::I64Load16S, None, memarg, ValType::I64),
             O::I64Load16U { memarg } => self.load(
                 Instr::I32Load16U,
-                Some((Instr::I32Load16UIdx, Instr::I32Load16UDisp)),
+                Some((Instr::I32Load16UIdx, Instr::I32Load16UDisp, None)),
                 memarg,
                 ValType::I64,
             ),
             O::I64Load32S { memarg } => self.load(Instr::I64Load32S, None, memarg, ValType::I64),
             O::I64Load32U { memarg } => self.load(
                 Instr::I32Load,
-                Some((Instr::I32LoadIdx, Instr::I32LoadDisp)),
+                Some((
+                    Instr::I32LoadIdx,
+                    Instr::I32LoadDisp,
+                    Some(Instr::I32LoadAbs),
+                )),
                 memarg,
                 ValType::I64,
             ),
@@ -1582,6 +1679,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     Instr::I32Store,
                     Instr::I32StoreImm,
                     Instr::I32StoreDisp,
+                    Some(Instr::I32StoreAbs),
                     false,
                     memarg,
                 ),
@@ -1589,6 +1687,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 Instr::I64Store,
                 Instr::I64StoreImm,
                 Instr::I64StoreDisp,
+                Some(Instr::I64StoreAbs),
                 true,
                 memarg,
             ),
@@ -1596,6 +1695,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 Instr::I32Store8,
                 Instr::I32Store8Imm,
                 Instr::I32Store8Disp,
+                None,
                 false,
                 memarg,
             ),
@@ -1603,6 +1703,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 Instr::I32Store16,
                 Instr::I32Store16Imm,
                 Instr::I32Store16Disp,
+                None,
                 false,
                 memarg,
             ),
@@ -1795,7 +1896,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I64DivU => bin!(self, I64DivU),
             O::I64RemS => bin!(self, I64RemS),
             O::I64RemU => bin!(self, I64RemU),
-            O::I64And => bin!(self, I64And, I64AndImm, I64AndImm),
+            O::I64And => self.and64(),
             O::I64Or => bin!(self, I64Or, I64OrImm, I64OrImm),
             O::I64Xor => bin!(self, I64Xor, I64XorImm, I64XorImm),
             O::I64Shl => self.binary(Instr::I64Shl, Some(Instr::I64ShlImm), None),
@@ -2078,8 +2179,13 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 }
 
-/// The indexed and displaced forms of a load, into which address arithmetic is fused.
-type FusedLoads = (fn(LoadIdx) -> Instr, fn(LoadDisp) -> Instr);
+/// The indexed, displaced and absolute forms of a load, into which address arithmetic is
+/// fused.
+type FusedLoads = (
+    fn(LoadIdx) -> Instr,
+    fn(LoadDisp) -> Instr,
+    Option<fn(LoadAbs) -> Instr>,
+);
 
 /// Flags every branch whose target is at or before it (see [`BACKWARD`]); last, once
 /// targets are final.

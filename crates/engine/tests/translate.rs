@@ -989,3 +989,83 @@ fn a_branch_to_the_loop_test_skips_the_fused_increment() {
     }
     assert_eq!(call_i32(&mut store, inst, "skip", &[0]), 1);
 }
+
+#[test]
+fn constant_addresses_and_i64_masks_agree_with_the_unfused_operators() {
+    // A load or store at `i32.const A` with offset `O` uses the folded address `A + O`
+    // (when it fits 32 bits; otherwise the general form traps as before). `x & 0xFFFF_FFFF`
+    // is a wrap to 32 bits; `(x ^ -1) & y` one and-not.
+    let wat = r#"(module (memory (export "mem") 1)
+      (data (i32.const 16) "\01\02\03\04\05\06\07\08\09\0a\0b\0c")
+      (func (export "ld32") (result i32) (i32.load offset=4 (i32.const 16)))
+      (func (export "ld64") (result i64) (i64.load offset=2 (i32.const 16)))
+      (func (export "ld8") (result i32) (i32.load8_u offset=1 (i32.const 65534)))
+      (func (export "ld64_oob") (result i64) (i64.load (i32.const 65532)))
+      (func (export "ld32_far") (result i32) (i32.load offset=16 (i32.const -1)))
+      (func (export "st32") (param i32) (i32.store offset=8 (i32.const 100) (local.get 0)))
+      (func (export "st64") (param i64) (i64.store (i32.const 200) (local.get 0)))
+      (func (export "st32_oob") (param i32) (i32.store offset=65533 (i32.const 0) (local.get 0)))
+      (func (export "low32") (param i64) (result i64)
+        (i64.and (local.get 0) (i64.const 0xFFFFFFFF)))
+      (func (export "low32_left") (param i64) (result i64)
+        (i64.and (i64.const 0xFFFFFFFF) (local.get 0)))
+      (func (export "andnot") (param i64 i64) (result i64)
+        (i64.and (i64.xor (local.get 0) (i64.const -1)) (local.get 1)))
+      (func (export "andnot_right") (param i64 i64) (result i64)
+        (i64.and (local.get 1) (i64.xor (local.get 0) (i64.const -1)))))"#;
+    for (k, name) in [
+        (0, "I32LoadAbs"),
+        (1, "I64LoadAbs"),
+        (2, "I32Load8UAbs"),
+        (5, "I32StoreAbs"),
+        (6, "I64StoreAbs"),
+        (8, "I32WrapI64"),
+        (9, "I32WrapI64"),
+        (10, "I64AndNot"),
+        (11, "I64AndNot"),
+    ] {
+        let code = internal_code(wat, k);
+        assert!(code.contains(name), "function {k} uses {name}:\n{code}");
+    }
+    let (mut store, inst) = instance(wat);
+    let one = |store: &mut Store<()>, name: &str, args: &[Val]| call(store, inst, name, args);
+    assert_eq!(
+        one(&mut store, "ld32", &[]).unwrap()[0].i32(),
+        Some(0x0807_0605)
+    );
+    assert_eq!(
+        one(&mut store, "ld64", &[]).unwrap()[0].i64(),
+        Some(i64::from_le_bytes([3, 4, 5, 6, 7, 8, 9, 10]))
+    );
+    assert_eq!(one(&mut store, "ld8", &[]).unwrap()[0].i32(), Some(0));
+    for oob in ["ld64_oob", "ld32_far"] {
+        let err = one(&mut store, oob, &[]).unwrap_err().to_string();
+        assert!(err.contains("out of bounds"), "{oob}: {err}");
+    }
+    one(&mut store, "st32", &[Val::I32(0x1122_3344)]).unwrap();
+    one(&mut store, "st64", &[Val::I64(-2)]).unwrap();
+    let err = one(&mut store, "st32_oob", &[Val::I32(7)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("out of bounds"), "{err}");
+    let memory = inst.get_memory(&store, "mem").expect("exported memory");
+    let data = memory.data(&store);
+    assert_eq!(data[108..112], 0x1122_3344u32.to_le_bytes());
+    assert_eq!(data[200..208], (-2i64).to_le_bytes());
+    assert!(
+        data[65533..].iter().all(|&b| b == 0),
+        "a trapping store writes nothing"
+    );
+    for x in [0i64, -1, 0x1234_5678_9abc_def0, i64::MIN, 0xFFFF_FFFF] {
+        for f in ["low32", "low32_left"] {
+            let r = one(&mut store, f, &[Val::I64(x)]).unwrap()[0].i64();
+            assert_eq!(r, Some(x & 0xFFFF_FFFF), "{f} {x:x}");
+        }
+        for y in [0i64, -1, 0x0F0F_0F0F_0F0F_0F0F] {
+            for f in ["andnot", "andnot_right"] {
+                let r = one(&mut store, f, &[Val::I64(x), Val::I64(y)]).unwrap()[0].i64();
+                assert_eq!(r, Some(!x & y), "{f} {x:x} {y:x}");
+            }
+        }
+    }
+}
