@@ -1414,7 +1414,12 @@ fn run(
 
                     // ---------------------------------------------------------- control
                     Instr::Unreachable => trap!(TrapKind::Unreachable),
-                    Instr::Br { target } => jump!(target),
+                    Instr::Br { target } => {
+                        // Forward: no interruption poll, no flag to strip.
+                        pc = target as usize;
+                        continue;
+                    }
+                    Instr::BrBack { target } => jump!(target),
                     Instr::BrIfNez { cond, target } => brcmp!(r!(cond) as u32 != 0, target),
                     Instr::BrIfEqz { cond, target } => brcmp!(r!(cond) as u32 == 0, target),
                     Instr::BrIfNez64 { cond, target } => brcmp!(r!(cond) != 0, target),
@@ -1564,8 +1569,13 @@ fn run(
                         pc += 1 + i as usize;
                         // An arm that is a plain branch is taken here, without
                         // dispatching it.
-                        if let Instr::Br { target } = code[pc] {
-                            jump!(target);
+                        match code[pc] {
+                            Instr::Br { target } => {
+                                pc = target as usize;
+                                continue;
+                            }
+                            Instr::BrBack { target } => jump!(target),
+                            _ => {}
                         }
                         continue;
                     }

@@ -323,7 +323,10 @@ define_instrs! {
 
         // ---- control ----
         Unreachable,
+        /// A forward branch (never carries [`BACKWARD`]; backward ones become `BrBack`).
         Br { target: Target },
+        /// A backward branch: a loop keeps running, so interruption is polled.
+        BrBack { target: Target },
         BrIfNez { cond: Slot, target: Target },
         BrIfEqz { cond: Slot, target: Target },
         /// `BrIfEqz`/`BrIfNez` on a full 64-bit cell (fused `i64.eqz`).
@@ -482,6 +485,7 @@ impl Instr {
     fn aligned_target_mut(&mut self) -> Option<&mut Target> {
         match self {
             Instr::Br { target, .. }
+            | Instr::BrBack { target, .. }
             | Instr::BrIfNez { target, .. }
             | Instr::BrIfEqz { target, .. }
             | Instr::BrIfNez64 { target, .. }

@@ -2187,8 +2187,8 @@ type FusedLoads = (
     Option<fn(LoadAbs) -> Instr>,
 );
 
-/// Flags every branch whose target is at or before it (see [`BACKWARD`]); last, once
-/// targets are final.
+/// Flags every branch whose target is at or before it (see [`BACKWARD`]), and makes
+/// backward `Br`s `BrBack`s; last, once targets are final.
 fn mark_backward(code: &mut [Instr], offset: u64) -> Result<(), Error> {
     if code.len() >= BACKWARD as usize {
         return Err(crate::limits::module_limit(
@@ -2201,6 +2201,11 @@ fn mark_backward(code: &mut [Instr], offset: u64) -> Result<(), Error> {
     for (i, instr) in code.iter_mut().enumerate() {
         if let Some(target) = instr.target() {
             if target as usize <= i {
+                // An unconditional backward branch gets its own instruction, so that a
+                // forward `Br` needs no test at all.
+                if let Instr::Br { .. } = instr {
+                    *instr = Instr::BrBack { target };
+                }
                 instr.set_target(target | BACKWARD);
             }
         }
