@@ -577,17 +577,20 @@ fn run(
                 }};
             }
             // Taken branch. A backward branch is where a loop keeps running, so that is
-            // where an interruption is polled (one compare for forward branches).
-            // Taken branch. A backward branch is where a loop keeps running, so that is
-            // where an interruption is polled without fuel (with fuel, the loop header's
-            // `ConsumeFuel` polls). Forward branches pay one compare.
+            // where an interruption is polled; translation flags backward targets only when
+            // that is needed (interruptible, without fuel: then the loop header's
+            // `ConsumeFuel` polls). A forward branch pays one bit test.
             macro_rules! jump {
                 ($target:expr) => {{
                     let target: Target = $target;
-                    if target & BACKWARD != 0 && poll_backward && interrupt.take() {
-                        trap!(TrapKind::Interrupted);
+                    if target & BACKWARD != 0 {
+                        if interrupt.take() {
+                            trap!(TrapKind::Interrupted);
+                        }
+                        pc = (target & !BACKWARD) as usize;
+                    } else {
+                        pc = target as usize;
                     }
-                    pc = (target & !BACKWARD) as usize;
                     continue;
                 }};
             }

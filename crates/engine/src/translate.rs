@@ -251,7 +251,10 @@ pub(crate) fn translate_function(
         }
         ops.finish()?;
         thread_jumps(&mut t.code);
-        mark_backward(&mut t.code, t.offset as u64)?;
+        // Backward branches poll for interruption, unless fuel's loop-header regions do.
+        let config = module.engine.config();
+        let poll = config.interruptible && !config.consume_fuel;
+        mark_backward(&mut t.code, poll, t.offset as u64)?;
         let frame_cells = t.max_cells.max(ty.result_cells()).max(ty.param_cells()) + 2;
         // The interpreter addresses a frame through a fixed window of cells (so operand
         // accesses need no bounds checks): a frame must fit in it.
@@ -2187,9 +2190,10 @@ type FusedLoads = (
     Option<fn(LoadAbs) -> Instr>,
 );
 
-/// Flags every branch whose target is at or before it (see [`BACKWARD`]), and makes
-/// backward `Br`s `BrBack`s; last, once targets are final.
-fn mark_backward(code: &mut [Instr], offset: u64) -> Result<(), Error> {
+/// When backward branches poll for interruption (`poll`), flags every branch whose target
+/// is at or before it (see [`BACKWARD`]) and makes backward `Br`s `BrBack`s; without
+/// polling no flag is set, so the interpreter tests nothing. Last, once targets are final.
+fn mark_backward(code: &mut [Instr], poll: bool, offset: u64) -> Result<(), Error> {
     if code.len() >= BACKWARD as usize {
         return Err(crate::limits::module_limit(
             "instructions_per_function",
@@ -2197,6 +2201,9 @@ fn mark_backward(code: &mut [Instr], offset: u64) -> Result<(), Error> {
             code.len(),
             offset,
         ));
+    }
+    if !poll {
+        return Ok(());
     }
     for (i, instr) in code.iter_mut().enumerate() {
         if let Some(target) = instr.target() {
