@@ -1022,36 +1022,51 @@ impl<'a, 'b> Translator<'a, 'b> {
             (Some(add), Some((at, Instr::I32ShlImm(m)))) => {
                 mul_add(at, m.lhs, (1u32 << (m.imm & 31)) as i32, add)
             }
-            _ => [(rhs, lhs), (lhs, rhs)]
-                .into_iter()
-                .find_map(|(shifted, other)| {
-                    let (at, Instr::I32ShlImm(shl)) = self.producer(shifted)? else {
-                        return None;
-                    };
-                    let other = match other.src {
-                        Src::Slot => other.pos,
-                        Src::Local(slot) => slot,
-                        _ => return None,
-                    };
-                    Some((
-                        at,
-                        Instr::I32AddShl(BinShift {
-                            dst: u16::try_from(lhs.pos).ok()?,
-                            lhs: u16::try_from(other).ok()?,
-                            rhs: u16::try_from(shl.lhs).ok()?,
-                            shift: (shl.imm & 31) as u8,
-                        }),
-                    ))
-                }),
+            _ => self.fuse_either_operand(lhs, rhs, |producer, other| {
+                let Instr::I32ShlImm(shl) = producer else {
+                    return None;
+                };
+                Some(Instr::I32AddShl(BinShift {
+                    dst: u16::try_from(lhs.pos).ok()?,
+                    lhs: u16::try_from(other).ok()?,
+                    rhs: u16::try_from(shl.lhs).ok()?,
+                    shift: (shl.imm & 31) as u8,
+                }))
+            }),
         };
         match fused {
-            Some((at, instr)) => {
-                self.pop();
-                self.pop();
-                self.replace_producer(at, instr, ValType::I32);
-            }
+            Some((at, instr)) => self.finish_binary_fusion(at, instr, ValType::I32),
             None => bin!(self, I32Add, I32AddImm, I32AddImm),
         }
+    }
+
+    /// For a commutative binary operation on `lhs` and `rhs`: if one operand was just
+    /// computed (see `producer`) and the other is in a slot, `fuse(producer, other_slot)`
+    /// may give the one instruction doing both; returns it with the producer's index.
+    fn fuse_either_operand(
+        &self,
+        lhs: Entry,
+        rhs: Entry,
+        fuse: impl Fn(Instr, Slot) -> Option<Instr>,
+    ) -> Option<(usize, Instr)> {
+        [(rhs, lhs), (lhs, rhs)]
+            .into_iter()
+            .find_map(|(produced, other)| {
+                let (at, producer) = self.producer(produced)?;
+                let other = match other.src {
+                    Src::Slot => other.pos,
+                    Src::Local(slot) => slot,
+                    _ => return None,
+                };
+                Some((at, fuse(producer, other)?))
+            })
+    }
+
+    /// Pops a binary operation's operands and puts `fused` in place of the producer at `at`.
+    fn finish_binary_fusion(&mut self, at: usize, fused: Instr, ty: ValType) {
+        self.pop();
+        self.pop();
+        self.replace_producer(at, fused, ty);
     }
 
     /// `i64.and`: with `0xFFFF_FFFF` it is `i32.wrap_i64` (cells zero-extend i32s), and
@@ -1070,32 +1085,16 @@ impl<'a, 'b> Translator<'a, 'b> {
                 return;
             }
         }
-        let fused = [(rhs, lhs), (lhs, rhs)]
-            .into_iter()
-            .find_map(|(negated, other)| {
-                let (at, Instr::I64XorImm(x)) = self.producer(negated)? else {
-                    return None;
-                };
-                let other = match other.src {
-                    Src::Slot => other.pos,
-                    Src::Local(slot) => slot,
-                    _ => return None,
-                };
-                (x.imm == -1).then_some((
-                    at,
-                    Instr::I64AndNot(Bin {
-                        dst: lhs.pos,
-                        lhs: x.lhs,
-                        rhs: other,
-                    }),
-                ))
-            });
+        let fused = self.fuse_either_operand(lhs, rhs, |producer, other| match producer {
+            Instr::I64XorImm(x) if x.imm == -1 => Some(Instr::I64AndNot(Bin {
+                dst: lhs.pos,
+                lhs: x.lhs,
+                rhs: other,
+            })),
+            _ => None,
+        });
         match fused {
-            Some((at, instr)) => {
-                self.pop();
-                self.pop();
-                self.replace_producer(at, instr, ValType::I64);
-            }
+            Some((at, instr)) => self.finish_binary_fusion(at, instr, ValType::I64),
             None => bin!(self, I64And, I64AndImm, I64AndImm),
         }
     }

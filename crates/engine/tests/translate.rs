@@ -652,7 +652,13 @@ fn large_code_sections_translate_in_parallel_with_deterministic_results_and_erro
     }
 }
 
-/// The wasm text of function `k`'s internal code, to check a fusion happened.
+/// Checks that function `k` of `wat` was translated using instruction `name`.
+fn assert_uses(wat: &str, k: usize, name: &str) {
+    let code = internal_code(wat, k);
+    assert!(code.contains(name), "function {k} uses {name}:\n{code}");
+}
+
+/// The printed internal code of function `k`, to check a fusion happened.
 fn internal_code(wat: &str, k: usize) -> String {
     let module = Module::new(&Engine::default(), wat).expect("module compiles");
     module.internal_code(k).expect("function exists")
@@ -848,8 +854,7 @@ fn fused_arithmetic_agrees_with_rust() {
         (4, "I32XorRotl"),
         (6, "Select3"),
     ] {
-        let code = internal_code(wat, k);
-        assert!(code.contains(name), "function {k} uses {name}:\n{code}");
+        assert_uses(wat, k, name);
     }
     let (mut store, inst) = instance(wat);
     let ints = [0i32, 1, -1, 7, i32::MIN, i32::MAX, 0x1234_5678];
@@ -1024,8 +1029,7 @@ fn constant_addresses_and_i64_masks_agree_with_the_unfused_operators() {
         (10, "I64AndNot"),
         (11, "I64AndNot"),
     ] {
-        let code = internal_code(wat, k);
-        assert!(code.contains(name), "function {k} uses {name}:\n{code}");
+        assert_uses(wat, k, name);
     }
     let (mut store, inst) = instance(wat);
     let one = |store: &mut Store<()>, name: &str, args: &[Val]| call(store, inst, name, args);
