@@ -15,6 +15,11 @@ const RUNAWAY: &str = r#"(module
   (func (export "fill") (loop $l
     (memory.fill (i32.const 0) (i32.const 1) (i32.const 0x40000000))
     (br $l)))
+  (func (export "counted") (local i32)
+    (local.set 0 (i32.const 1))
+    (loop $l
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br_if $l (local.get 0))))
   (func (export "count") (param i32) (result i32) (local i32)
     (loop $l
       (local.set 1 (i32.add (local.get 1) (i32.const 1)))
@@ -43,7 +48,10 @@ fn trap_kind(r: Result<(), Error>) -> TrapKind {
 #[test]
 fn every_runaway_kind_is_interrupted_by_another_thread() {
     let (mut store, inst) = instance(&Config::new());
-    for name in ["loop", "rec", "br_table", "fill"] {
+    // "counted" (function 6) is a fused counter-and-branch: 2^32 iterations unless it polls.
+    let module = Module::new(&Engine::default(), RUNAWAY).unwrap();
+    assert!(module.internal_code(6).unwrap().contains("BrInc"));
+    for name in ["loop", "rec", "br_table", "fill", "counted"] {
         let f = inst.get_typed_func::<(), ()>(&store, name).unwrap();
         let handle = store.interrupt_handle();
         let t = std::thread::spawn(move || {
