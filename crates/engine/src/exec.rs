@@ -10,7 +10,8 @@ use crate::ir::*;
 use crate::module::ModuleInner;
 use crate::num;
 use crate::simd;
-use crate::store::{FuncEntity, InstanceEntity, MemoryEntity, StoreInner, PAGE_SIZE};
+use crate::store::{FuncEntity, HostResult, InstanceEntity, MemoryEntity, StoreInner, PAGE_SIZE};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// Calls host functions on behalf of the (non-generic) interpreter.
@@ -22,7 +23,7 @@ pub(crate) trait HostCaller {
         host: u32,
         caller_instance: Option<u32>,
         cells: &mut [u64],
-    ) -> Result<(), Error>;
+    ) -> HostResult;
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -39,12 +40,8 @@ pub(crate) struct Frame {
 enum Exit {
     /// Frames changed instance (call, return or tail call); reload and continue.
     Resume,
-    /// Call a host function with its frame at `base` (relative to the current frame).
-    Host {
-        host: u32,
-        base: u32,
-        cells: u32,
-    },
+    /// A host function called by the running frame failed.
+    HostError(Box<Error>),
     /// Tail call of a host function: arguments already moved to slot 0.
     TailHost {
         host: u32,
@@ -67,7 +64,16 @@ pub(crate) fn invoke(
 ) -> Result<(), Error> {
     let entity = inner.funcs[func as usize];
     match entity {
-        FuncEntity::Host { host: h, .. } => host.call_host(inner, h, None, cells),
+        FuncEntity::Host { host: h, .. } => {
+            let depth = inner.call_depth;
+            match catch_unwind(AssertUnwindSafe(|| host.call_host(inner, h, None, cells))) {
+                Ok(result) => result.map_err(|e| *e),
+                Err(payload) => {
+                    inner.call_depth = depth;
+                    Err(panic_trap(payload).into())
+                }
+            }
+        }
         FuncEntity::Wasm {
             instance, index, ..
         } => {
@@ -108,8 +114,21 @@ pub(crate) fn invoke(
                 stack,
                 frames,
                 modules,
-            } = &mut ctx;
-            let result = run(inner, host, stack, frames, modules);
+            } = &mut *ctx;
+            // A panicking host function unwinds to here, not through the embedder's frames.
+            let result = match catch_unwind(AssertUnwindSafe(|| {
+                run(inner, host, stack, frames, modules)
+            })) {
+                Ok(result) => result,
+                Err(payload) => {
+                    // The running module was dropped while unwinding; the cache refills.
+                    modules.clear();
+                    if let Some(f) = frames.last_mut() {
+                        f.pc = inner.host_call_pc;
+                    }
+                    Err(with_backtrace(panic_trap(payload).into(), inner, frames))
+                }
+            };
             inner.call_depth = outer_depth;
             let n = cells.len().min(ctx.stack.len());
             if result.is_ok() {
@@ -119,6 +138,31 @@ pub(crate) fn invoke(
             result
         }
     }
+}
+
+/// A host call from inside the interpreter loop. Marked cold, although host calls can be
+/// frequent, so that LLVM keeps the registers of the loop's other handlers rather than the
+/// values only this path needs (without it, call-heavy wasm ran 2–4% more instructions).
+#[cold]
+#[inline(never)]
+fn call_host(
+    host: &mut dyn HostCaller,
+    inner: &mut StoreInner,
+    func: u32,
+    instance: u32,
+    cells: &mut [u64],
+) -> HostResult {
+    host.call_host(inner, func, Some(instance), cells)
+}
+
+/// The trap a panicking host function becomes.
+fn panic_trap(payload: Box<dyn std::any::Any + Send>) -> Trap {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "host function panicked".to_string());
+    Trap::new(TrapKind::Host(format!("host function panicked: {msg}")))
 }
 
 /// Hands a dropped store's stacks back to the engine, zeroed where they can have been
@@ -431,27 +475,34 @@ fn run(
             cur_instance = top.instance;
         }
         let exit = {
-            let StoreInner {
-                instances,
-                memories,
-                tables,
-                globals,
-                funcs,
-                limits,
-                memory_bytes,
-                table_elements,
-                fuel,
-                interrupt,
-                ..
-            } = &mut *inner;
+            // The store's parts, borrowed apart. A host call gives them back (the host
+            // function gets the whole store) and borrows them again afterwards.
+            let (mut instances, mut memories, mut tables, mut globals, mut funcs);
+            let (mut limits, mut memory_bytes, mut table_elements);
             // Fuel lives in a local while wasm runs (a register, or at least no pointer
             // chase), written back whenever the inner loop exits.
-            let fuel_ref: &mut u64 = fuel;
-            let mut fuel_left: u64 = *fuel_ref;
+            let mut fuel_ref: &mut u64;
             // One load less per poll than going through the `Arc` each time.
-            let interrupt: &InterruptState = interrupt;
-            let inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
-            let mem: &mut MemoryEntity = match inst.memories.first() {
+            let mut interrupt: &InterruptState;
+            macro_rules! borrow_store {
+                () => {{
+                    let parts = &mut *inner;
+                    instances = &mut parts.instances;
+                    memories = &mut parts.memories;
+                    tables = &mut parts.tables;
+                    globals = &mut parts.globals;
+                    funcs = &mut parts.funcs;
+                    limits = &mut parts.limits;
+                    memory_bytes = &mut parts.memory_bytes;
+                    table_elements = &mut parts.table_elements;
+                    fuel_ref = &mut parts.fuel;
+                    interrupt = &*parts.interrupt;
+                }};
+            }
+            borrow_store!();
+            let mut fuel_left: u64 = *fuel_ref;
+            let mut inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
+            let mut mem: &mut MemoryEntity = match inst.memories.first() {
                 Some(&m) => &mut memories[m as usize],
                 None => &mut empty_memory,
             };
@@ -796,15 +847,47 @@ fn run(
                             });
                             break Exit::Resume;
                         }
-                        FuncEntity::Host { host, cells, .. } => {
-                            if let Some(fr) = frames.last_mut() {
-                                fr.pc = pc as u32;
-                            }
-                            break Exit::Host {
-                                host,
-                                base: $base,
-                                cells,
+                        FuncEntity::Host { host: h, cells, .. } => {
+                            // Called from inside the loop: the store's parts are given
+                            // back for the call and borrowed again after it, which is much
+                            // cheaper than leaving and re-entering the loop.
+                            // The frame's `pc` is written only if the call fails; a panic
+                            // finds it here.
+                            *fuel_ref = fuel_left;
+                            inner.host_call_pc = pc as u32;
+                            // Nested entries count from here (`invoke` restores the depth
+                            // when this run ends).
+                            inner.call_depth = depth_base + frames.len();
+                            let start = $base as usize;
+                            let end = start + cells as usize;
+                            // The host frame is in this frame's window unless a huge
+                            // signature reaches past it.
+                            let result = match regs.get_mut(start..end) {
+                                Some(cells) => call_host(host, inner, h, cur_instance, cells),
+                                None => {
+                                    let (start, end) = (bp + start, bp + end);
+                                    if stack.len() < end {
+                                        stack.resize(end, 0);
+                                    }
+                                    let cells = &mut stack[start..end];
+                                    let result = call_host(host, inner, h, cur_instance, cells);
+                                    regs = window(stack, bp);
+                                    result
+                                }
                             };
+                            borrow_store!();
+                            fuel_left = *fuel_ref;
+                            inst = &mut instances[cur_instance as usize];
+                            mem = match inst.memories.first() {
+                                Some(&m) => &mut memories[m as usize],
+                                None => &mut empty_memory,
+                            };
+                            if let Err(e) = result {
+                                if let Some(fr) = frames.last_mut() {
+                                    fr.pc = pc as u32;
+                                }
+                                break Exit::HostError(e);
+                            }
                         }
                     }
                 }};
@@ -1747,27 +1830,7 @@ fn run(
                 }
                 .into())
             }
-            Exit::Host {
-                host: h,
-                base,
-                cells,
-            } => {
-                let frame = *frames.last().expect("a frame is running");
-                let start = frame.bp as usize + base as usize;
-                let end = start + cells as usize;
-                if stack.len() < end {
-                    stack.resize(end, 0);
-                }
-                inner.call_depth = depth_base + frames.len();
-                let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
-                inner.call_depth = depth_base;
-                if let Err(e) = result {
-                    break Err(with_backtrace(e, inner, frames));
-                }
-                if let Some(f) = frames.last_mut() {
-                    f.pc += 1;
-                }
-            }
+            Exit::HostError(e) => break Err(with_backtrace(*e, inner, frames)),
             Exit::TailHost { host: h, cells } => {
                 let frame = *frames.last().expect("a frame is running");
                 let start = frame.bp as usize;
@@ -1779,7 +1842,7 @@ fn run(
                 let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
                 inner.call_depth = depth_base;
                 if let Err(e) = result {
-                    break Err(with_backtrace(e, inner, frames));
+                    break Err(with_backtrace(*e, inner, frames));
                 }
                 frames.pop();
                 if frames.is_empty() {

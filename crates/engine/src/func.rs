@@ -1,7 +1,7 @@
 //! `Func` and `TypedFunc`: calling wasm and host functions, and defining host functions.
 
 use crate::error::Error;
-use crate::store::{AsContext, AsContextMut, Caller, FuncEntity, HostFn, Store};
+use crate::store::{AsContext, AsContextMut, Caller, FuncEntity, HostFn, HostResult, Store};
 use crate::types::{FuncType, ValType};
 use crate::values::{ExternRef, Val};
 use std::marker::PhantomData;
@@ -34,29 +34,31 @@ pub(crate) fn untyped_host<T: 'static>(
     ty: FuncType,
     f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
 ) -> Arc<HostFn<T>> {
-    Arc::new(move |caller: Caller<'_, T>, cells: &mut [u64]| {
-        let store_id = caller.inner.id;
-        let mut params = Vec::with_capacity(ty.params().len());
-        let mut i = 0;
-        for &t in ty.params() {
-            params.push(Val::from_cells(t, &cells[i..], store_id));
-            i += t.cells() as usize;
-        }
-        let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
-        f(caller, &params, &mut results)?;
-        let mut out = Vec::with_capacity(cells.len());
-        for (r, &t) in results.iter().zip(ty.results()) {
-            if r.ty() != t {
-                return Err(Error::TypeMismatch(format!(
-                    "host function returned {} where {t} was expected",
-                    r.ty()
-                )));
+    Arc::new(
+        move |caller: Caller<'_, T>, cells: &mut [u64]| -> HostResult {
+            let store_id = caller.inner.id;
+            let mut params = Vec::with_capacity(ty.params().len());
+            let mut i = 0;
+            for &t in ty.params() {
+                params.push(Val::from_cells(t, &cells[i..], store_id));
+                i += t.cells() as usize;
             }
-            r.write_cells(store_id, &mut out)?;
-        }
-        cells[..out.len()].copy_from_slice(&out);
-        Ok(())
-    })
+            let mut results: Vec<Val> = ty.results().iter().map(|&t| Val::default_for(t)).collect();
+            f(caller, &params, &mut results)?;
+            let mut out = Vec::with_capacity(cells.len());
+            for (r, &t) in results.iter().zip(ty.results()) {
+                if r.ty() != t {
+                    return Err(Box::new(Error::TypeMismatch(format!(
+                        "host function returned {} where {t} was expected",
+                        r.ty()
+                    ))));
+                }
+                r.write_cells(store_id, &mut out)?;
+            }
+            cells[..out.len()].copy_from_slice(&out);
+            Ok(())
+        },
+    )
 }
 
 impl Func {
@@ -456,7 +458,7 @@ macro_rules! into_func {
             #[allow(unused_assignments)]
             fn into_host(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(vec![$($t::TY),*], <R::List as WasmTyList>::types());
-                let f = move |caller: Caller<'_, T>, cells: &mut [u64]| -> Result<(), Error> {
+                let f = move |caller: Caller<'_, T>, cells: &mut [u64]| -> HostResult {
                     let store_id = caller.inner.id;
                     #[allow(unused_mut, unused_variables, unused_assignments)]
                     let mut i = 0usize;
@@ -465,7 +467,7 @@ macro_rules! into_func {
                         i += $t::TY.cells() as usize;
                     )*
                     let results = self(caller, $($v),*).into_result()?;
-                    results.store(store_id, cells)
+                    Ok(results.store(store_id, cells)?)
                 };
                 (ty, Arc::new(f))
             }
@@ -480,7 +482,7 @@ macro_rules! into_func {
             #[allow(unused_assignments)]
             fn into_host(self) -> (FuncType, Arc<HostFn<T>>) {
                 let ty = FuncType::new(vec![$($t::TY),*], <R::List as WasmTyList>::types());
-                let f = move |caller: Caller<'_, T>, cells: &mut [u64]| -> Result<(), Error> {
+                let f = move |caller: Caller<'_, T>, cells: &mut [u64]| -> HostResult {
                     let store_id = caller.inner.id;
                     #[allow(unused_mut, unused_variables, unused_assignments)]
                     let mut i = 0usize;
@@ -489,7 +491,7 @@ macro_rules! into_func {
                         i += $t::TY.cells() as usize;
                     )*
                     let results = self($($v),*).into_result()?;
-                    results.store(store_id, cells)
+                    Ok(results.store(store_id, cells)?)
                 };
                 (ty, Arc::new(f))
             }

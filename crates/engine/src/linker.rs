@@ -121,6 +121,7 @@ impl<T: 'static> Linker<T> {
         ty: FuncType,
         f: impl Fn(Caller<'_, T>, &mut [u64]) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Result<&mut Self, Error> {
+        let f = move |caller: Caller<'_, T>, cells: &mut [u64]| f(caller, cells).map_err(Box::new);
         self.insert(module, name, Definition::Host(ty, Arc::new(f)))?;
         Ok(self)
     }

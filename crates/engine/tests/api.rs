@@ -198,13 +198,20 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
     #[error("exit {0}")]
     struct Exit(i32);
 
-    let engine = Engine::default();
-    let module = Module::new(
-        &engine,
+    let wasm = wat::parse_str(
         r#"(module (import "h" "f" (func $f (param i32)))
-            (func (export "run") (param i32) (call $f (local.get 0))))"#,
+            (global $g (mut i32) (i32.const 0))
+            (func $run (export "run") (param i32)
+              (global.set $g (local.get 0))
+              (call $f (local.get 0))))"#,
     )
     .unwrap();
+    // The call instruction in the binary: `local.get 0; call 0; end` (not the first
+    // instruction, so a stale position is not right by chance).
+    let body = [0x20, 0x00, 0x10, 0x00, 0x0b];
+    let call_at = wasm.windows(body.len()).position(|w| w == body).unwrap() + 2;
+    let engine = Engine::default();
+    let module = Module::new(&engine, &wasm).unwrap();
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);
     linker
@@ -212,6 +219,7 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
             match x {
                 0 => Ok(()),
                 1 => Err(Error::host(Exit(7))),
+                2 => Err(Trap::new(TrapKind::Unreachable).into()),
                 _ => panic!("host bug"),
             }
         })
@@ -221,11 +229,74 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
     run.call(&mut store, 0).unwrap();
     let err = run.call(&mut store, 1).unwrap_err();
     assert_eq!(err.downcast_ref::<Exit>().map(|e| e.0), Some(7));
-    let err = run.call(&mut store, 2).unwrap_err();
+    let err = run.call(&mut store, 3).unwrap_err();
     let trap = err.as_trap().expect("a panic becomes a trap");
     assert!(matches!(&trap.kind, TrapKind::Host(m) if m.contains("host bug")));
     // The store is still usable.
     run.call(&mut store, 0).unwrap();
+    // A trap or a panic is blamed on the call instruction that made the host call.
+    for x in [2, 3, 2] {
+        let err = run.call(&mut store, x).unwrap_err();
+        let trap = err.as_trap().expect("a trap");
+        let top = &trap.backtrace[0];
+        assert_eq!(top.func_index, 1, "{x}: {top}");
+        assert_eq!(top.offset, Some(call_at as u32), "{x}: {top}");
+        run.call(&mut store, 0).unwrap();
+    }
+}
+
+#[test]
+fn what_a_host_function_changes_is_seen_by_the_wasm_that_called_it() {
+    let mut config = Config::default();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    let module = Module::new(
+        &engine,
+        r#"(module
+            (import "h" "grow" (func $grow))
+            (import "h" "refuel" (func $refuel))
+            (memory (export "memory") 1)
+            (func (export "grow_and_use") (result i32)
+              (call $grow)
+              ;; page 2 exists only since the host grew the memory; byte 0 the host wrote
+              (i32.store (i32.const 70000) (i32.const 1234))
+              (i32.add
+                (i32.add (i32.load (i32.const 70000)) (memory.size))
+                (i32.load8_u (i32.const 0))))
+            (func (export "refuel") (local $n i32)
+              (call $refuel)
+              ;; a loop, charged per iteration from the budget the host just set
+              (local.set $n (i32.const 10))
+              (loop $l
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(1_000_000_000).unwrap();
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("h", "grow", |mut caller: Caller<'_, ()>| {
+            let memory = caller
+                .get_export("memory")
+                .and_then(Extern::into_memory)
+                .unwrap();
+            memory.grow(&mut caller, 1).unwrap();
+            memory.data_mut(&mut caller)[0] = 7;
+        })
+        .unwrap()
+        .func_wrap("h", "refuel", |mut caller: Caller<'_, ()>| {
+            caller.set_fuel(10_000).unwrap();
+        })
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let grow_and_use = inst
+        .get_typed_func::<(), i32>(&store, "grow_and_use")
+        .unwrap();
+    assert_eq!(grow_and_use.call(&mut store, ()).unwrap(), 1234 + 2 + 7);
+    let refuel = inst.get_typed_func::<(), ()>(&store, "refuel").unwrap();
+    refuel.call(&mut store, ()).unwrap();
+    let left = store.get_fuel().unwrap();
+    assert!((9_900..10_000).contains(&left), "{left}");
 }
 
 #[test]
