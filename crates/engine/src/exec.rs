@@ -140,21 +140,6 @@ pub(crate) fn invoke(
     }
 }
 
-/// A host call from inside the interpreter loop. Marked cold, although host calls can be
-/// frequent, so that LLVM keeps the registers of the loop's other handlers rather than the
-/// values only this path needs (without it, call-heavy wasm ran 2–4% more instructions).
-#[cold]
-#[inline(never)]
-fn call_host(
-    host: &mut dyn HostCaller,
-    inner: &mut StoreInner,
-    func: u32,
-    instance: u32,
-    cells: &mut [u64],
-) -> HostResult {
-    host.call_host(inner, func, Some(instance), cells)
-}
-
 /// The trap a panicking host function becomes.
 fn panic_trap(payload: Box<dyn std::any::Any + Send>) -> Trap {
     let msg = payload
@@ -863,14 +848,15 @@ fn run(
                             // The host frame is in this frame's window unless a huge
                             // signature reaches past it.
                             let result = match regs.get_mut(start..end) {
-                                Some(cells) => call_host(host, inner, h, cur_instance, cells),
+                                Some(cells) => host.call_host(inner, h, Some(cur_instance), cells),
                                 None => {
                                     let (start, end) = (bp + start, bp + end);
                                     if stack.len() < end {
                                         stack.resize(end, 0);
                                     }
                                     let cells = &mut stack[start..end];
-                                    let result = call_host(host, inner, h, cur_instance, cells);
+                                    let result =
+                                        host.call_host(inner, h, Some(cur_instance), cells);
                                     regs = window(stack, bp);
                                     result
                                 }
