@@ -137,6 +137,15 @@ struct Translator<'a, 'b> {
     fuel: bool,
     fuel_region: Option<usize>,
     offset: u32,
+    /// Declared locals still known to hold zero (bit `i`: local `first_declared + i`, for
+    /// the first 64): nothing has written them since function entry, on any path. Setting
+    /// such a local to a zero constant emits nothing (compilers often spell out `x = 0` for
+    /// locals the entry already zeroed, e.g. an accumulator at the top of a hot function).
+    /// Bits only ever clear; every write clears one, and a loop header clears all (its
+    /// back edge may bring a written value). A forward label needs no care: each branch to
+    /// it comes from earlier code, where at least the same bits were set.
+    zero_locals: u64,
+    first_declared: u32,
 }
 
 pub(crate) fn translate_function(
@@ -221,6 +230,11 @@ pub(crate) fn translate_function(
             fuel: module.engine.config().consume_fuel,
             fuel_region: None,
             offset: reader.original_position() as u32,
+            zero_locals: match local_types.len() - ty.params().len() {
+                n if n >= 64 => u64::MAX,
+                n => (1u64 << n) - 1,
+            },
+            first_declared: ty.params().len() as u32,
         };
         t.function_entry();
         t.push_control(
@@ -844,6 +858,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         self.push_control(kind, params, results, params.len());
         if kind == Kind::Loop {
+            self.zero_locals = 0;
             let start = self.loop_header();
             if let Some(c) = self.control.last_mut() {
                 c.start = start;
@@ -1344,6 +1359,26 @@ impl<'a, 'b> Translator<'a, 'b> {
         let slot = self.local_slots[local as usize];
         let ty = self.local_types[local as usize];
         let e = self.pop();
+        let zero_bit = local
+            .checked_sub(self.first_declared)
+            .and_then(|i| 1u64.checked_shl(i))
+            .unwrap_or(0);
+        if self.zero_locals & zero_bit != 0 {
+            let zero = matches!(e.src, Src::Const(0) | Src::Const128(0))
+                && matches!(
+                    ty,
+                    ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 | ValType::V128
+                );
+            if zero {
+                // The local already holds this zero; `local.tee` passes the constant on.
+                self.fusable = None;
+                if tee {
+                    self.push(e.src, ty);
+                }
+                return;
+            }
+            self.zero_locals &= !zero_bit;
+        }
         let fusable = self.fusable;
         self.materialize_aliases(Some(slot));
         let mut done = false;

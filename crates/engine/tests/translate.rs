@@ -1073,3 +1073,58 @@ fn constant_addresses_and_i64_masks_agree_with_the_unfused_operators() {
         }
     }
 }
+
+#[test]
+fn zeroing_a_local_that_still_holds_its_entry_zero_emits_nothing_and_changes_nothing() {
+    // Each zero store that must stay is one a wrong elision would skip, changing the result:
+    // after a write in straight-line code, after a write in an `if` arm, inside a loop
+    // (its back edge brings written values), on a parameter, and of -0.0 (not zero bits).
+    let wat = r#"(module
+      (func (export "f") (param $n i32) (param $p i32) (result i32)
+        (local $acc i32) (local $t i32) (local $x i32) (local $y i32) (local $w i64)
+        (local $z f64) (local $u i32)
+        (local.set $acc (i32.const 0))
+        (local.set $w (i64.const 0))
+        (local.set $x (i32.const 5))
+        (local.set $x (i32.const 0))
+        (if (local.get $n) (then (local.set $y (i32.const 7))))
+        (local.set $y (i32.const 0))
+        (local.set $p (i32.const 0))
+        (local.set $z (f64.const -0))
+        (block $done
+          (br_if $done (i32.eqz (local.get $n)))
+          (loop $l
+            ;; first in the loop body, but the back edge brings u = n
+            (local.set $u (i32.const 0))
+            (local.set $acc (i32.add (local.get $acc) (local.get $u)))
+            (local.set $u (local.get $n))
+            (local.set $t (i32.add (local.get $t) (local.get $n)))
+            (local.set $acc (i32.add (local.get $acc) (local.get $t)))
+            (local.set $t (i32.const 0))
+            (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+        (i32.add
+          (i32.add (local.get $acc) (i32.wrap_i64 (local.get $w)))
+          (i32.add
+            (i32.add (i32.mul (local.get $x) (i32.const 1000))
+                     (i32.mul (local.get $y) (i32.const 100000)))
+            (i32.add (i32.mul (local.get $p) (i32.const 10000000))
+                     (i32.shl (i32.wrap_i64 (i64.shr_u (i64.reinterpret_f64 (local.get $z))
+                                                       (i64.const 63)))
+                              (i32.const 30))))))
+      (func (export "tee") (result i32) (local $a i32) (local $b i64)
+        (local.set $b (i64.const 0))
+        (i32.add (local.tee $a (i32.const 0)) (i32.wrap_i64 (local.get $b)))))"#;
+    let (mut store, inst) = instance(wat);
+    for (n, p) in [(0, 3), (1, 3), (5, 9), (100, -1)] {
+        // acc sums 1..=n (t is reset every iteration); x, y, p end at zero; z is -0.0.
+        let expected = (1..=n).sum::<i32>() + (1 << 30);
+        assert_eq!(call_i32(&mut store, inst, "f", &[n, p]), expected, "n={n}");
+    }
+    assert_eq!(call_i32(&mut store, inst, "tee", &[]), 0);
+    // The entry's zero stores are gone; the others (and x = 5, y = 7) are still there.
+    let f = internal_code(wat, 0);
+    assert_eq!(f.matches("Const32").count(), 7, "{f}");
+    assert!(!f.contains("Const64 { dst: 6, value: 0 }"), "{f}");
+    let tee = internal_code(wat, 1);
+    assert!(!tee.contains("Const"), "{tee}");
+}
