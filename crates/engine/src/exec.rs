@@ -1268,6 +1268,23 @@ fn run(
                     }) => {
                         r!(dst) = (r!(lhs) ^ r!(rhs)).rotate_left(shift as u32);
                     }
+                    Instr::I32RotlXor(BinShift {
+                        dst,
+                        lhs,
+                        rhs,
+                        shift,
+                    }) => {
+                        r!(dst) =
+                            ((r!(lhs) as u32).rotate_left(shift as u32) ^ r!(rhs) as u32) as u64;
+                    }
+                    Instr::I64RotlXor(BinShift {
+                        dst,
+                        lhs,
+                        rhs,
+                        shift,
+                    }) => {
+                        r!(dst) = r!(lhs).rotate_left(shift as u32) ^ r!(rhs);
+                    }
                     Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
                         r!(dst) = (r!(lhs) as u32)
                             .wrapping_mul(mul as u32)

@@ -300,6 +300,9 @@ define_instrs! {
         /// `regs[dst] = (regs[lhs] ^ regs[rhs]).rotate_left(shift)`: fused `xor` and `rotl`
         /// by a constant, the mixing step of ciphers and hashes.
         I32XorRotl(BinShift), I64XorRotl(BinShift),
+        /// `regs[dst] = regs[lhs].rotate_left(shift) ^ regs[rhs]`: fused `rotl` by a
+        /// constant and `xor`, the other half of ARX mixing (SipHash's `rotl(v1, 13) ^ v0`).
+        I32RotlXor(BinShift), I64RotlXor(BinShift),
         I32MulAdd(MulAdd),
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
         Select3(Select3),

@@ -987,6 +987,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         let rhs = self.pop();
         let lhs = self.pop();
         let result = result_type_of_binary(make, lhs.ty);
+        if let (Src::Const(a), Src::Const(b)) = (lhs.src, rhs.src) {
+            // Both known: the result is a constant too (address arithmetic on globals).
+            if let Some(value) = fold_binary(make, a, b) {
+                self.push(Src::Const(value), result);
+                return;
+            }
+        }
         let dst = lhs.pos;
         if let (Some(imm_op), Some(imm)) = (make_imm, small_imm(rhs)) {
             if !matches!(lhs.src, Src::Const(_)) {
@@ -1089,13 +1096,24 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn and64(&mut self) {
         let n = self.stack.len();
         let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
-        let low32 = |e: Entry| e.src == Src::Const(0xFFFF_FFFF);
+        // A mask of the low 32 bits is a 32-bit operation (its result zero-extended), so
+        // masks such as 0xFFFF_FFFE need no 64-bit constant: `I32AndImm`, or `I32WrapI64`
+        // for 0xFFFF_FFFF.
         for (mask, other) in [(rhs, lhs), (lhs, rhs)] {
-            if low32(mask) && !matches!(other.src, Src::Const(_)) {
+            let Src::Const(c) = mask.src else { continue };
+            if c <= 0xFFFF_FFFF && !matches!(other.src, Src::Const(_)) {
                 self.pop();
                 self.pop();
                 let src = self.operand(other);
-                self.emit(Instr::I32WrapI64(Un { dst: lhs.pos, src }));
+                let dst = lhs.pos;
+                self.emit(match c {
+                    0xFFFF_FFFF => Instr::I32WrapI64(Un { dst, src }),
+                    _ => Instr::I32AndImm(BinImm {
+                        dst,
+                        lhs: src,
+                        imm: c as u32 as i32,
+                    }),
+                });
                 self.push_result(ValType::I64);
                 return;
             }
@@ -1111,6 +1129,31 @@ impl<'a, 'b> Translator<'a, 'b> {
         match fused {
             Some((at, instr)) => self.finish_binary_fusion(at, instr, ValType::I64),
             None => bin!(self, I64And, I64AndImm, I64AndImm),
+        }
+    }
+
+    /// `xor`: `rotl(x, C) ^ y` with the rotation just computed is one `*RotlXor` (ARX
+    /// hashes such as SipHash, which Rust's `HashMap` uses: `v1 = rotl(v1, 13) ^ v0`).
+    fn xor(&mut self, wide: bool) {
+        let n = self.stack.len();
+        let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
+        let fused = self.fuse_either_operand(lhs, rhs, |producer, other| {
+            let (rotl, make): (BinImm, fn(BinShift) -> Instr) = match (wide, producer) {
+                (true, Instr::I64RotlImm(r)) => (r, Instr::I64RotlXor),
+                (false, Instr::I32RotlImm(r)) => (r, Instr::I32RotlXor),
+                _ => return None,
+            };
+            Some(make(BinShift {
+                dst: u16::try_from(lhs.pos).ok()?,
+                lhs: u16::try_from(rotl.lhs).ok()?,
+                rhs: u16::try_from(other).ok()?,
+                shift: rotl.imm as u8,
+            }))
+        });
+        match fused {
+            Some((at, instr)) => self.finish_binary_fusion(at, instr, lhs.ty),
+            None if wide => bin!(self, I64Xor, I64XorImm, I64XorImm),
+            None => bin!(self, I32Xor, I32XorImm, I32XorImm),
         }
     }
 
@@ -1904,7 +1947,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I32RemU => bin!(self, I32RemU),
             O::I32And => bin!(self, I32And, I32AndImm, I32AndImm),
             O::I32Or => bin!(self, I32Or, I32OrImm, I32OrImm),
-            O::I32Xor => bin!(self, I32Xor, I32XorImm, I32XorImm),
+            O::I32Xor => self.xor(false),
             O::I32Shl => self.binary(Instr::I32Shl, Some(Instr::I32ShlImm), None),
             O::I32ShrS => self.binary(Instr::I32ShrS, Some(Instr::I32ShrSImm), None),
             O::I32ShrU => self.binary(Instr::I32ShrU, Some(Instr::I32ShrUImm), None),
@@ -1935,7 +1978,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I64RemU => bin!(self, I64RemU),
             O::I64And => self.and64(),
             O::I64Or => bin!(self, I64Or, I64OrImm, I64OrImm),
-            O::I64Xor => bin!(self, I64Xor, I64XorImm, I64XorImm),
+            O::I64Xor => self.xor(true),
             O::I64Shl => self.binary(Instr::I64Shl, Some(Instr::I64ShlImm), None),
             O::I64ShrS => self.binary(Instr::I64ShrS, Some(Instr::I64ShrSImm), None),
             O::I64ShrU => self.binary(Instr::I64ShrU, Some(Instr::I64ShrUImm), None),
@@ -2291,6 +2334,64 @@ fn small_imm(e: Entry) -> Option<i32> {
     match (e.src, e.ty) {
         (Src::Const(c), ValType::I32) => Some(c as u32 as i32),
         (Src::Const(c), ValType::I64) => i32::try_from(c as i64).ok(),
+        _ => None,
+    }
+}
+
+/// The value of integer operation `make` on constants `a` and `b` (i32 operands and results
+/// zero-extended, as `Src::Const` holds them), or `None` when it is not folded (division,
+/// which may trap, and floating point).
+fn fold_binary(make: fn(Bin) -> Instr, a: u64, b: u64) -> Option<u64> {
+    let probe = make(Bin {
+        dst: 0,
+        lhs: 0,
+        rhs: 0,
+    });
+    let (x, y) = (a as u32, b as u32);
+    let (xs, ys) = (x as i32, y as i32);
+    let (ws, zs) = (a as i64, b as i64);
+    use Instr::*;
+    let v32 = |v: u32| Some(v as u64);
+    let flag = |c: bool| Some(c as u64);
+    match probe {
+        I32Add(_) => v32(x.wrapping_add(y)),
+        I32Sub(_) => v32(x.wrapping_sub(y)),
+        I32Mul(_) => v32(x.wrapping_mul(y)),
+        I32And(_) => v32(x & y),
+        I32Or(_) => v32(x | y),
+        I32Xor(_) => v32(x ^ y),
+        I32Shl(_) => v32(x.wrapping_shl(y)),
+        I32ShrU(_) => v32(x.wrapping_shr(y)),
+        I32ShrS(_) => v32(xs.wrapping_shr(y) as u32),
+        I32Eq(_) => flag(x == y),
+        I32Ne(_) => flag(x != y),
+        I32LtU(_) => flag(x < y),
+        I32LtS(_) => flag(xs < ys),
+        I32GtU(_) => flag(x > y),
+        I32GtS(_) => flag(xs > ys),
+        I32LeU(_) => flag(x <= y),
+        I32LeS(_) => flag(xs <= ys),
+        I32GeU(_) => flag(x >= y),
+        I32GeS(_) => flag(xs >= ys),
+        I64Add(_) => Some(a.wrapping_add(b)),
+        I64Sub(_) => Some(a.wrapping_sub(b)),
+        I64Mul(_) => Some(a.wrapping_mul(b)),
+        I64And(_) => Some(a & b),
+        I64Or(_) => Some(a | b),
+        I64Xor(_) => Some(a ^ b),
+        I64Shl(_) => Some(a.wrapping_shl(b as u32)),
+        I64ShrU(_) => Some(a.wrapping_shr(b as u32)),
+        I64ShrS(_) => Some(ws.wrapping_shr(b as u32) as u64),
+        I64Eq(_) => flag(a == b),
+        I64Ne(_) => flag(a != b),
+        I64LtU(_) => flag(a < b),
+        I64LtS(_) => flag(ws < zs),
+        I64GtU(_) => flag(a > b),
+        I64GtS(_) => flag(ws > zs),
+        I64LeU(_) => flag(a <= b),
+        I64LeS(_) => flag(ws <= zs),
+        I64GeU(_) => flag(a >= b),
+        I64GeS(_) => flag(ws >= zs),
         _ => None,
     }
 }

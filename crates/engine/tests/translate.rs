@@ -846,13 +846,23 @@ fn fused_arithmetic_agrees_with_rust() {
         (local.set 1 (select (local.get 1) (local.get 0) (local.get 2)))
         (local.get 1))
       (func (export "select_const") (param i32) (result i32)
-        (select (i32.const 11) (i32.const -4) (local.get 0))))"#;
+        (select (i32.const 11) (i32.const -4) (local.get 0)))
+      (func (export "rotlxor") (param i64 i64) (result i64)
+        (i64.xor (i64.rotl (local.get 0) (i64.const 13)) (local.get 1)))
+      (func (export "rotlxor_left") (param i64 i64) (result i64)
+        (i64.xor (local.get 1) (i64.rotr (local.get 0) (i64.const 3))))
+      (func (export "rotlxor32_local") (param i32 i32) (result i32)
+        (local.set 1 (i32.xor (local.get 1) (i32.rotl (local.get 0) (i32.const 7))))
+        (local.get 1)))"#;
     for (k, name) in [
         (0, "I32MulAdd"),
         (2, "I32AddShl"),
         (3, "I64XorRotl"),
         (4, "I32XorRotl"),
         (6, "Select3"),
+        (9, "I64RotlXor"),
+        (10, "I64RotlXor"),
+        (11, "I32RotlXor"),
     ] {
         assert_uses(wat, k, name);
     }
@@ -870,6 +880,8 @@ fn fused_arithmetic_agrees_with_rust() {
         for &y in &ints {
             let want = ((x ^ y) as u32).rotate_right(7) as i32;
             assert_eq!(call_i32(&mut store, inst, "xorrotl32", &[x, y]), want);
+            let want = (x as u32).rotate_left(7) as i32 ^ y;
+            assert_eq!(call_i32(&mut store, inst, "rotlxor32_local", &[x, y]), want);
             let want = (x as u32).wrapping_add((y as u32) << 3) as i32;
             assert_eq!(call_i32(&mut store, inst, "addshl", &[x, y]), want);
             for c in [0, 1, -5] {
@@ -893,6 +905,10 @@ fn fused_arithmetic_agrees_with_rust() {
             assert_eq!(r, Some(((a ^ b) as u64).rotate_left(13) as i64));
             let r = call(&mut store, inst, "xorrotr_local", &args).unwrap()[0].i64();
             assert_eq!(r, Some(((a ^ b) as u64).rotate_right(3) as i64));
+            let r = call(&mut store, inst, "rotlxor", &args).unwrap()[0].i64();
+            assert_eq!(r, Some((a as u64).rotate_left(13) as i64 ^ b));
+            let r = call(&mut store, inst, "rotlxor_left", &args).unwrap()[0].i64();
+            assert_eq!(r, Some((a as u64).rotate_right(3) as i64 ^ b));
         }
     }
 }
@@ -1017,7 +1033,11 @@ fn constant_addresses_and_i64_masks_agree_with_the_unfused_operators() {
       (func (export "andnot") (param i64 i64) (result i64)
         (i64.and (i64.xor (local.get 0) (i64.const -1)) (local.get 1)))
       (func (export "andnot_right") (param i64 i64) (result i64)
-        (i64.and (local.get 1) (i64.xor (local.get 0) (i64.const -1)))))"#;
+        (i64.and (local.get 1) (i64.xor (local.get 0) (i64.const -1))))
+      (func (export "low32_even") (param i64) (result i64)
+        (i64.and (local.get 0) (i64.const 0xFFFFFFFE)))
+      (func (export "low32_top") (param i64) (result i64)
+        (i64.and (i64.const 0x80000000) (local.get 0))))"#;
     for (k, name) in [
         (0, "I32LoadAbs"),
         (1, "I64LoadAbs"),
@@ -1028,6 +1048,8 @@ fn constant_addresses_and_i64_masks_agree_with_the_unfused_operators() {
         (9, "I32WrapI64"),
         (10, "I64AndNot"),
         (11, "I64AndNot"),
+        (12, "I32AndImm"),
+        (13, "I32AndImm"),
     ] {
         assert_uses(wat, k, name);
     }
@@ -1064,6 +1086,10 @@ fn constant_addresses_and_i64_masks_agree_with_the_unfused_operators() {
         for f in ["low32", "low32_left"] {
             let r = one(&mut store, f, &[Val::I64(x)]).unwrap()[0].i64();
             assert_eq!(r, Some(x & 0xFFFF_FFFF), "{f} {x:x}");
+        }
+        for (f, mask) in [("low32_even", 0xFFFF_FFFEi64), ("low32_top", 0x8000_0000)] {
+            let r = one(&mut store, f, &[Val::I64(x)]).unwrap()[0].i64();
+            assert_eq!(r, Some(x & mask), "{f} {x:x}");
         }
         for y in [0i64, -1, 0x0F0F_0F0F_0F0F_0F0F] {
             for f in ["andnot", "andnot_right"] {
@@ -1127,4 +1153,68 @@ fn zeroing_a_local_that_still_holds_its_entry_zero_emits_nothing_and_changes_not
     assert!(!f.contains("Const64 { dst: 6, value: 0 }"), "{f}");
     let tee = internal_code(wat, 1);
     assert!(!tee.contains("Const"), "{tee}");
+}
+
+#[test]
+fn integer_operations_on_two_constants_fold_to_the_value_the_operation_computes() {
+    // Each operation on two constants (folded at translation: the function has no
+    // arithmetic left) must give what the same operation on the same values in parameters
+    // computes at run time.
+    let ops32 = [
+        "add", "sub", "mul", "and", "or", "xor", "shl", "shr_s", "shr_u", "eq", "ne", "lt_s",
+        "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+    ];
+    let values: [i64; 6] = [0, 1, -1, 31, 0x7FFF_FFFF_FFFF_FFFF, -0x8000_0000_0000_0000];
+    let mut wat = String::from("(module");
+    for ty in ["i32", "i64"] {
+        for op in ops32 {
+            let result = if matches!(op, "add" | "sub" | "mul" | "and" | "or" | "xor")
+                || op.starts_with("sh")
+            {
+                ty
+            } else {
+                "i32"
+            };
+            wat += &format!(
+                "(func (export \"{ty}.{op}\") (param {ty} {ty}) (result {result}) \
+                 ({ty}.{op} (local.get 0) (local.get 1)))"
+            );
+            for (i, a) in values.iter().enumerate() {
+                for (j, b) in values.iter().enumerate() {
+                    wat += &format!(
+                        "(func (export \"{ty}.{op}.{i}.{j}\") (result {result}) \
+                         ({ty}.{op} ({ty}.const {a}) ({ty}.const {b})))",
+                        a = if ty == "i32" { *a as i32 as i64 } else { *a },
+                        b = if ty == "i32" { *b as i32 as i64 } else { *b },
+                    );
+                }
+            }
+        }
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    for ty in ["i32", "i64"] {
+        for op in ops32 {
+            for (i, &a) in values.iter().enumerate() {
+                for (j, &b) in values.iter().enumerate() {
+                    let args = match ty {
+                        "i32" => [Val::I32(a as i32), Val::I32(b as i32)],
+                        _ => [Val::I64(a), Val::I64(b)],
+                    };
+                    let computed = call(&mut store, inst, &format!("{ty}.{op}"), &args).unwrap();
+                    let folded = call(&mut store, inst, &format!("{ty}.{op}.{i}.{j}"), &[]);
+                    assert_eq!(folded.unwrap(), computed, "{ty}.{op} {a} {b}");
+                }
+            }
+        }
+    }
+    // Folded: no instruction computes anything (the constant is returned as it is).
+    let module = Module::new(&Engine::default(), &wat).unwrap();
+    // `i32.mul` is the third operation: its parameter function, then 31 * -1 folded.
+    let per_op = 1 + values.len() * values.len();
+    let k = 2 * per_op + 1 + 3 * values.len() + 2;
+    let code = module.internal_code(k).unwrap();
+    assert!(!code.contains("Mul"), "{code}");
+    let unfolded = module.internal_code(2 * per_op).unwrap();
+    assert!(unfolded.contains("I32Mul"), "{unfolded}");
 }
