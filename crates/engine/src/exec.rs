@@ -573,6 +573,21 @@ fn run(
                     r!(dst) = ($e) as u64;
                 }};
             }
+            // The fused two-operand forms with a shift or rotation amount (`BinShift`).
+            macro_rules! bin_shift {
+                ($b:expr, |$x:ident, $y:ident, $s:ident| $e:expr) => {{
+                    let BinShift {
+                        dst,
+                        lhs,
+                        rhs,
+                        shift,
+                    } = $b;
+                    let $x = r!(lhs);
+                    let $y = r!(rhs);
+                    let $s = shift as u32;
+                    r!(dst) = $e;
+                }};
+            }
             macro_rules! un {
                 ($u:expr, |$x:ident| $e:expr) => {{
                     let Un { dst, src } = $u;
@@ -1239,52 +1254,21 @@ fn run(
                         store_at!(addr as u64, 0, r!(src).to_le_bytes())
                     }
                     Instr::I64AndNot(b) => bin64!(b, |x, y| !x & y),
-                    Instr::I32AddShl(BinShift {
-                        dst,
-                        lhs,
-                        rhs,
-                        shift,
-                    }) => {
-                        r!(dst) = (r!(lhs) as u32).wrapping_add((r!(rhs) as u32) << shift) as u64;
+                    Instr::I32AddShl(b) => {
+                        bin_shift!(b, |x, y, s| (x as u32).wrapping_add((y as u32) << s) as u64)
                     }
-                    Instr::I32XorRotl(BinShift {
-                        dst,
-                        lhs,
-                        rhs,
-                        shift,
-                    }) => {
-                        r!(dst) =
-                            (r!(lhs) as u32 ^ r!(rhs) as u32).rotate_left(shift as u32) as u64;
+                    Instr::I32XorRotl(b) => {
+                        bin_shift!(b, |x, y, s| (x as u32 ^ y as u32).rotate_left(s) as u64)
                     }
                     Instr::I32Store8Disp(s) => store_disp!(s, |v| [v as u8]),
                     Instr::I32Store16Disp(s) => store_disp!(s, |v| (v as u16).to_le_bytes()),
                     Instr::I32StoreDisp(s) => store_disp!(s, |v| (v as u32).to_le_bytes()),
                     Instr::I64StoreDisp(s) => store_disp!(s, |v| v.to_le_bytes()),
-                    Instr::I64XorRotl(BinShift {
-                        dst,
-                        lhs,
-                        rhs,
-                        shift,
-                    }) => {
-                        r!(dst) = (r!(lhs) ^ r!(rhs)).rotate_left(shift as u32);
+                    Instr::I64XorRotl(b) => bin_shift!(b, |x, y, s| (x ^ y).rotate_left(s)),
+                    Instr::I32RotlXor(b) => {
+                        bin_shift!(b, |x, y, s| ((x as u32).rotate_left(s) ^ y as u32) as u64)
                     }
-                    Instr::I32RotlXor(BinShift {
-                        dst,
-                        lhs,
-                        rhs,
-                        shift,
-                    }) => {
-                        r!(dst) =
-                            ((r!(lhs) as u32).rotate_left(shift as u32) ^ r!(rhs) as u32) as u64;
-                    }
-                    Instr::I64RotlXor(BinShift {
-                        dst,
-                        lhs,
-                        rhs,
-                        shift,
-                    }) => {
-                        r!(dst) = r!(lhs).rotate_left(shift as u32) ^ r!(rhs);
-                    }
+                    Instr::I64RotlXor(b) => bin_shift!(b, |x, y, s| x.rotate_left(s) ^ y),
                     Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
                         r!(dst) = (r!(lhs) as u32)
                             .wrapping_mul(mul as u32)
