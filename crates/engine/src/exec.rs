@@ -1435,6 +1435,15 @@ fn run(
 
                     // ---------------------------------------------------------- misc
                     Instr::Copy(Un { dst, src }) => r!(dst) = r!(src),
+                    Instr::Copy2 {
+                        dst,
+                        src,
+                        dst2,
+                        src2,
+                    } => {
+                        r!(dst) = r!(src);
+                        r!(dst2) = r!(src2);
+                    }
                     Instr::Copy128 { dst, src } => {
                         let (d, s) = (dst as usize, src as usize);
                         regs[cell(d as u64)] = regs[cell(s as u64)];

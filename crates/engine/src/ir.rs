@@ -316,6 +316,9 @@ define_instrs! {
         Const128 { dst: Slot, index: u32 },
         /// Copies two consecutive cells (a v128).
         Copy128 { dst: Slot, src: Slot },
+        /// `regs[dst] = regs[src]; regs[dst2] = regs[src2]`, in that order: two moves in a
+        /// row (argument set-up before a call, loop-carried locals) in one dispatch.
+        Copy2 { dst: u16, src: u16, dst2: u16, src2: u16 },
         /// `if regs[cond] == 0 { regs[dst..dst+2] = regs[other..other+2] }` (the first
         /// operand already sits in `dst`).
         Select128 { dst: Slot, other: Slot, cond: Slot },

@@ -324,6 +324,30 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.code.len() - 1
     }
 
+    /// `regs[dst] = regs[src]`, merged into the previous instruction when that is a copy
+    /// too (and no jump target lies between them): one `Copy2` dispatch instead of two.
+    fn emit_copy(&mut self, dst: Slot, src: Slot) {
+        let last = self.code.len().wrapping_sub(1);
+        if let (Some(Instr::Copy(first)), true) = (self.code.last(), last >= self.barrier) {
+            if let (Ok(d1), Ok(s1), Ok(d2), Ok(s2)) = (
+                u16::try_from(first.dst),
+                u16::try_from(first.src),
+                u16::try_from(dst),
+                u16::try_from(src),
+            ) {
+                self.code[last] = Instr::Copy2 {
+                    dst: d1,
+                    src: s1,
+                    dst2: d2,
+                    src2: s2,
+                };
+                self.fusable = None;
+                return;
+            }
+        }
+        self.emit(Instr::Copy(Un { dst, src }));
+    }
+
     /// The current position, as a jump target: nothing before it may be fused with what
     /// follows (see `barrier`).
     fn pc(&mut self) -> Target {
@@ -534,20 +558,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         let wide = e.ty.cells() == 2;
         match e.src {
             Src::Slot if e.pos == dst => {}
-            Src::Slot => {
-                self.emit(if wide {
-                    Instr::Copy128 { dst, src: e.pos }
-                } else {
-                    Instr::Copy(Un { dst, src: e.pos })
-                });
+            Src::Slot if wide => {
+                self.emit(Instr::Copy128 { dst, src: e.pos });
             }
-            Src::Local(src) => {
-                self.emit(if wide {
-                    Instr::Copy128 { dst, src }
-                } else {
-                    Instr::Copy(Un { dst, src })
-                });
+            Src::Local(src) if wide => {
+                self.emit(Instr::Copy128 { dst, src });
             }
+            Src::Slot => self.emit_copy(dst, e.pos),
+            Src::Local(src) => self.emit_copy(dst, src),
             Src::Const(value) => {
                 if value <= u32::MAX as u64 {
                     self.emit(Instr::Const32 {

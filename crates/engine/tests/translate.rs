@@ -1218,3 +1218,50 @@ fn integer_operations_on_two_constants_fold_to_the_value_the_operation_computes(
     let unfolded = module.internal_code(2 * per_op).unwrap();
     assert!(unfolded.contains("I32Mul"), "{unfolded}");
 }
+
+#[test]
+fn moves_in_a_row_share_a_dispatch_in_order_and_never_across_a_jump_target() {
+    // `swap` moves a → t, b → a, t → b: the first two become one `Copy2`, which must run
+    // them in order (the second reads what the first may overwrite in other shapes, and
+    // the third reads the first's result). In `walk`, a loop header lies between two moves:
+    // merged, the back edge would skip the second one.
+    let wat = r#"(module
+      (func (export "swap") (param $a i32) (param $b i32) (result i32) (local $t i32)
+        (local.set $t (local.get $a))
+        (local.set $a (local.get $b))
+        (local.set $b (local.get $t))
+        (i32.sub (i32.mul (local.get $a) (i32.const 1000)) (local.get $b)))
+      (func (export "chain") (param $a i32) (param $b i32) (result i32) (local $c i32)
+        (local.set $b (local.get $a))
+        (local.set $c (local.get $b))
+        (i32.add (local.get $c) (local.get $b)))
+      (func (export "walk") (param $n i32) (param $x i32) (result i32)
+        (local $prev i32) (local $cur i32) (local $sum i32)
+        (local.set $prev (local.get $x))
+        (loop $l
+          (local.set $cur (local.get $n))
+          (local.set $sum (i32.add (local.get $sum) (i32.mul (local.get $cur) (local.get $prev))))
+          (local.set $prev (local.get $cur))
+          (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+        (local.get $sum)))"#;
+    assert_uses(wat, 0, "Copy2");
+    assert_uses(wat, 1, "Copy2");
+    let (mut store, inst) = instance(wat);
+    for (a, b) in [(1, 2), (-7, 30), (0, 0)] {
+        assert_eq!(call_i32(&mut store, inst, "swap", &[a, b]), b * 1000 - a);
+        assert_eq!(call_i32(&mut store, inst, "chain", &[a, b]), 2 * a);
+    }
+    for (n, x) in [(1, 5), (4, 3), (10, -2)] {
+        // sum over cur = n..1 of cur * prev, prev starting at x and then the previous cur.
+        let (mut prev, mut sum) = (x, 0);
+        for cur in (1..=n).rev() {
+            sum += cur * prev;
+            prev = cur;
+        }
+        assert_eq!(
+            call_i32(&mut store, inst, "walk", &[n, x]),
+            sum,
+            "n={n} x={x}"
+        );
+    }
+}
