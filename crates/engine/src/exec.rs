@@ -1835,6 +1835,7 @@ fn run(
                     stack.resize(end, 0);
                 }
                 inner.call_depth = depth_base + frames.len();
+                inner.host_call_pc = frame.pc;
                 let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
                 inner.call_depth = depth_base;
                 if let Err(e) = result {

@@ -203,13 +203,19 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
             (global $g (mut i32) (i32.const 0))
             (func $run (export "run") (param i32)
               (global.set $g (local.get 0))
-              (call $f (local.get 0))))"#,
+              (call $f (local.get 0)))
+            (func $run_tail (export "run_tail") (param i32)
+              (global.set $g (local.get 0))
+              (global.set $g (i32.add (global.get $g) (i32.const 1)))
+              (return_call $f (local.get 0))))"#,
     )
     .unwrap();
-    // The call instruction in the binary: `local.get 0; call 0; end` (not the first
-    // instruction, so a stale position is not right by chance).
-    let body = [0x20, 0x00, 0x10, 0x00, 0x0b];
-    let call_at = wasm.windows(body.len()).position(|w| w == body).unwrap() + 2;
+    // The call instructions in the binary: `local.get 0; call 0; end` and `local.get 0;
+    // return_call 0; end` (not first, and at different positions in the two functions, so
+    // a stale position is not right by chance).
+    let at = |body: [u8; 5]| wasm.windows(body.len()).position(|w| w == body).unwrap() + 2;
+    let call_at = at([0x20, 0x00, 0x10, 0x00, 0x0b]);
+    let tail_call_at = at([0x20, 0x00, 0x12, 0x00, 0x0b]);
     let engine = Engine::default();
     let module = Module::new(&engine, &wasm).unwrap();
     let mut store = Store::new(&engine, ());
@@ -234,14 +240,19 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
     assert!(matches!(&trap.kind, TrapKind::Host(m) if m.contains("host bug")));
     // The store is still usable.
     run.call(&mut store, 0).unwrap();
-    // A trap or a panic is blamed on the call instruction that made the host call.
-    for x in [2, 3, 2] {
-        let err = run.call(&mut store, x).unwrap_err();
-        let trap = err.as_trap().expect("a trap");
-        let top = &trap.backtrace[0];
-        assert_eq!(top.func_index, 1, "{x}: {top}");
-        assert_eq!(top.offset, Some(call_at as u32), "{x}: {top}");
-        run.call(&mut store, 0).unwrap();
+    // A trap or a panic is blamed on the call instruction that made the host call, a tail
+    // call included.
+    let run_tail = inst.get_typed_func::<i32, ()>(&store, "run_tail").unwrap();
+    for (f, func_index, at) in [(&run, 1, call_at), (&run_tail, 2, tail_call_at)] {
+        for x in [2, 3, 2] {
+            let err = f.call(&mut store, x).unwrap_err();
+            let trap = err.as_trap().expect("a trap");
+            let top = &trap.backtrace[0];
+            assert_eq!(top.func_index, func_index, "{x}: {top}");
+            assert_eq!(top.offset, Some(at as u32), "{x}: {top}");
+            run.call(&mut store, 0).unwrap();
+            run_tail.call(&mut store, 0).unwrap();
+        }
     }
 }
 
