@@ -1452,8 +1452,7 @@ fn run(
                     Instr::Const32 { dst, value } => r!(dst) = value as u64,
                     Instr::Const64 { dst, value } => r!(dst) = value,
                     Instr::Const128 { dst, index } => {
-                        let v = module.code[frames.last().map_or(0, |f| f.func) as usize].consts
-                            [index as usize];
+                        let v = module.consts[index as usize];
                         set_u128(regs, dst, v);
                     }
                     Instr::Select3(Select3 { dst, a, b, cond }) => {
@@ -1745,9 +1744,7 @@ fn run(
                         r!(dst) = simd::test(op, get_u128(regs, src));
                     }
                     Instr::V128Shuffle { dst, rhs, lanes } => {
-                        let mask = module.code[frames.last().map_or(0, |f| f.func) as usize].consts
-                            [lanes as usize]
-                            .to_le_bytes();
+                        let mask = module.consts[lanes as usize].to_le_bytes();
                         let v = simd::shuffle(&mask, get_u128(regs, dst), get_u128(regs, rhs));
                         set_u128(regs, dst, v);
                     }

@@ -31,7 +31,8 @@ pub(crate) struct CompiledFunc {
     pub(crate) code: Box<[Instr]>,
     /// Wasm byte offset of each instruction (for backtraces).
     pub(crate) offsets: Box<[u32]>,
-    /// v128 constants and shuffle masks.
+    /// v128 constants and shuffle masks, as translated; moved into the module's pool
+    /// (`ModuleInner::consts`) once all functions are translated.
     pub(crate) consts: Box<[u128]>,
     pub(crate) param_cells: u32,
     /// Parameters plus declared locals, in cells.
@@ -130,6 +131,9 @@ pub(crate) struct ModuleInner {
     pub(crate) elems: Vec<ElemSegment>,
     pub(crate) datas: Vec<DataSegment>,
     pub(crate) code: Vec<CompiledFunc>,
+    /// The v128 constants and shuffle masks of all its functions: the interpreter reads
+    /// them through the running module, without looking up the running function.
+    pub(crate) consts: Vec<u128>,
     /// The largest frame of any of its functions, in cells.
     pub(crate) max_frame_cells: u32,
     pub(crate) names: Names,
@@ -416,6 +420,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
         elems: Vec::new(),
         datas: Vec::new(),
         code: Vec::new(),
+        consts: Vec::new(),
         max_frame_cells: 0,
         names: Names::default(),
         custom_sections: Vec::new(),
@@ -664,7 +669,32 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
         }
     }
     m.max_frame_cells = m.code.iter().map(|c| c.frame_cells).max().unwrap_or(0);
+    pool_constants(&mut m)?;
     Ok(m)
+}
+
+/// Moves every function's v128 constants into the module's pool, rebasing the indices
+/// of the instructions that read them.
+fn pool_constants(m: &mut ModuleInner) -> Result<(), Error> {
+    for f in &mut m.code {
+        if f.consts.is_empty() {
+            continue;
+        }
+        let base = u32::try_from(m.consts.len())
+            .map_err(|_| err("too many v128 constants in one module", 0))?;
+        for instr in f.code.iter_mut() {
+            match instr {
+                Instr::Const128 { index, .. } | Instr::V128Shuffle { lanes: index, .. } => {
+                    *index = index
+                        .checked_add(base)
+                        .ok_or_else(|| err("too many v128 constants in one module", 0))?;
+                }
+                _ => {}
+            }
+        }
+        m.consts.extend_from_slice(&std::mem::take(&mut f.consts));
+    }
+    Ok(())
 }
 
 /// A function body validated for structure, waiting for translation.
