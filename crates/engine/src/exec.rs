@@ -851,9 +851,9 @@ fn run(
                             // Called from inside the loop: the store's parts are given
                             // back for the call and borrowed again after it, which is much
                             // cheaper than leaving and re-entering the loop.
-                            // The frame's `pc` is written only if the call fails; a panic
-                            // finds it here.
                             *fuel_ref = fuel_left;
+                            // The frame's `pc` is written only if the call fails; the
+                            // backtrace of a panic finds it here.
                             inner.host_call_pc = pc as u32;
                             // Nested entries count from here (`invoke` restores the depth
                             // when this run ends).
