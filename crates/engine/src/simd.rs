@@ -430,25 +430,25 @@ pub(crate) fn classify(op: &Operator<'_>) -> Option<SimdOp> {
 // Lane views
 // ---------------------------------------------------------------------------
 
-#[inline]
+#[inline(always)]
 fn lanes8(a: u128) -> [u8; 16] {
     a.to_le_bytes()
 }
 
-#[inline]
+#[inline(always)]
 fn from8(l: [u8; 16]) -> u128 {
     u128::from_le_bytes(l)
 }
 
 // Lanes go through the little-endian bytes: LLVM turns these into plain moves, where
 // shifting a `u128` by `16 * i` in a closure cost a dozen instructions per lane.
-#[inline]
+#[inline(always)]
 fn lanes16(a: u128) -> [u16; 8] {
     let b = a.to_le_bytes();
     from_fn(|i| u16::from_le_bytes([b[2 * i], b[2 * i + 1]]))
 }
 
-#[inline]
+#[inline(always)]
 fn from16(l: [u16; 8]) -> u128 {
     let mut b = [0u8; 16];
     for (chunk, x) in b.chunks_exact_mut(2).zip(l) {
@@ -457,13 +457,13 @@ fn from16(l: [u16; 8]) -> u128 {
     u128::from_le_bytes(b)
 }
 
-#[inline]
+#[inline(always)]
 fn lanes32(a: u128) -> [u32; 4] {
     let b = a.to_le_bytes();
     from_fn(|i| u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]))
 }
 
-#[inline]
+#[inline(always)]
 fn from32(l: [u32; 4]) -> u128 {
     let mut b = [0u8; 16];
     for (chunk, x) in b.chunks_exact_mut(4).zip(l) {
@@ -472,31 +472,33 @@ fn from32(l: [u32; 4]) -> u128 {
     u128::from_le_bytes(b)
 }
 
-#[inline]
+#[inline(always)]
 fn lanes64(a: u128) -> [u64; 2] {
     [a as u64, (a >> 64) as u64]
 }
 
-#[inline]
+#[inline(always)]
 fn from64(l: [u64; 2]) -> u128 {
     l[0] as u128 | (l[1] as u128) << 64
 }
 
-/// Defines lane-wise map / zip / compare helpers for one lane width.
+/// Defines lane-wise map / zip / compare helpers for one lane width. Always inlined: in
+/// the large `match` of `binary`/`unary` LLVM otherwise keeps them as calls, with a
+/// closure call per lane, where inlined they become a few vector instructions.
 macro_rules! lane_ops {
     ($t:ty, $lanes:ident, $from:ident, $map:ident, $zip:ident, $cmp:ident) => {
-        #[inline]
+        #[inline(always)]
         fn $map(a: u128, f: impl Fn($t) -> $t) -> u128 {
             $from($lanes(a).map(f))
         }
 
-        #[inline]
+        #[inline(always)]
         fn $zip(a: u128, b: u128, f: impl Fn($t, $t) -> $t) -> u128 {
             let (x, y) = ($lanes(a), $lanes(b));
             $from(from_fn(|i| f(x[i], y[i])))
         }
 
-        #[inline]
+        #[inline(always)]
         fn $cmp(a: u128, b: u128, f: impl Fn($t, $t) -> bool) -> u128 {
             $zip(a, b, |x, y| if f(x, y) { <$t>::MAX } else { 0 })
         }
@@ -508,42 +510,42 @@ lane_ops!(u16, lanes16, from16, map16, zip16, cmp16);
 lane_ops!(u32, lanes32, from32, map32, zip32, cmp32);
 lane_ops!(u64, lanes64, from64, map64, zip64, cmp64);
 
-#[inline]
+#[inline(always)]
 fn f32_of(x: u32) -> f32 {
     f32::from_bits(x)
 }
 
-#[inline]
+#[inline(always)]
 fn f64_of(x: u64) -> f64 {
     f64::from_bits(x)
 }
 
-#[inline]
+#[inline(always)]
 fn mapf32(a: u128, f: impl Fn(f32) -> f32) -> u128 {
     map32(a, |x| f(f32_of(x)).to_bits())
 }
 
-#[inline]
+#[inline(always)]
 fn mapf64(a: u128, f: impl Fn(f64) -> f64) -> u128 {
     map64(a, |x| f(f64_of(x)).to_bits())
 }
 
-#[inline]
+#[inline(always)]
 fn zipf32(a: u128, b: u128, f: impl Fn(f32, f32) -> f32) -> u128 {
     zip32(a, b, |x, y| f(f32_of(x), f32_of(y)).to_bits())
 }
 
-#[inline]
+#[inline(always)]
 fn zipf64(a: u128, b: u128, f: impl Fn(f64, f64) -> f64) -> u128 {
     zip64(a, b, |x, y| f(f64_of(x), f64_of(y)).to_bits())
 }
 
-#[inline]
+#[inline(always)]
 fn cmpf32(a: u128, b: u128, f: impl Fn(f32, f32) -> bool) -> u128 {
     cmp32(a, b, |x, y| f(f32_of(x), f32_of(y)))
 }
 
-#[inline]
+#[inline(always)]
 fn cmpf64(a: u128, b: u128, f: impl Fn(f64, f64) -> bool) -> u128 {
     cmp64(a, b, |x, y| f(f64_of(x), f64_of(y)))
 }
