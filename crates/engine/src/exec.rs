@@ -110,6 +110,8 @@ pub(crate) fn invoke(
                 bp: 0,
             });
             let outer_depth = inner.call_depth;
+            // Set again when this entry returns into the host function that made it.
+            let outer_host_call = inner.host_call_pc;
             let ExecContext {
                 stack,
                 frames,
@@ -121,15 +123,23 @@ pub(crate) fn invoke(
             })) {
                 Ok(result) => result,
                 Err(payload) => {
+                    inner.call_depth = outer_depth;
+                    let pc = std::mem::replace(&mut inner.host_call_pc, outer_host_call);
+                    if pc == NOT_IN_HOST {
+                        // Not in a host function: a bug of the engine, which must stay
+                        // visible (tests, fuzzing) rather than pass for a trap.
+                        std::panic::resume_unwind(payload);
+                    }
                     // The running module was dropped while unwinding; the cache refills.
                     modules.clear();
                     if let Some(f) = frames.last_mut() {
-                        f.pc = inner.host_call_pc;
+                        f.pc = pc;
                     }
                     Err(with_backtrace(panic_trap(payload).into(), inner, frames))
                 }
             };
             inner.call_depth = outer_depth;
+            inner.host_call_pc = outer_host_call;
             let n = cells.len().min(ctx.stack.len());
             if result.is_ok() {
                 cells[..n].copy_from_slice(&ctx.stack[..n]);
@@ -139,6 +149,10 @@ pub(crate) fn invoke(
         }
     }
 }
+
+/// `StoreInner::host_call_pc` outside host functions (no instruction has this index:
+/// functions have fewer than 2^31 instructions).
+pub(crate) const NOT_IN_HOST: u32 = u32::MAX;
 
 /// The trap a panicking host function becomes.
 fn panic_trap(payload: Box<dyn std::any::Any + Send>) -> Trap {
@@ -876,6 +890,7 @@ fn run(
                                     result
                                 }
                             };
+                            inner.host_call_pc = NOT_IN_HOST;
                             borrow_store!();
                             fuel_left = *fuel_ref;
                             inst = &mut instances[cur_instance as usize];
@@ -1834,6 +1849,7 @@ fn run(
                 inner.call_depth = depth_base + frames.len();
                 inner.host_call_pc = frame.pc;
                 let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
+                inner.host_call_pc = NOT_IN_HOST;
                 inner.call_depth = depth_base;
                 if let Err(e) = result {
                     break Err(with_backtrace(*e, inner, frames));

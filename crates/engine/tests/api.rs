@@ -543,3 +543,49 @@ fn an_alias_calls_its_target_and_can_be_retargeted() {
     assert!(crossing.is_some(), "{}", trap.backtrace_string());
     assert!(frames.len() < 140, "{} frames kept", frames.len());
 }
+
+#[test]
+fn a_host_function_that_panics_after_calling_back_into_wasm_is_still_a_trap() {
+    // The nested entry (which itself calls a host function) ends before the panic: the
+    // outer run must still know it is inside a host function, or the panic would escape to
+    // the embedder as an engine bug.
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module (import "h" "f" (func $f (param i32))) (import "h" "g" (func $g))
+            (func (export "inner") (param i32) (result i32)
+              (call $g)
+              (i32.add (local.get 0) (i32.const 1)))
+            (func (export "run") (param i32) (call $f (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    linker
+        .func_wrap("h", "f", |mut caller: Caller<'_, ()>, x: i32| {
+            let inner = caller
+                .get_export("inner")
+                .and_then(Extern::into_func)
+                .unwrap()
+                .typed::<i32, i32>(&caller)
+                .unwrap();
+            let y = inner.call(&mut caller, x).unwrap();
+            if y > 1 {
+                panic!("after the nested call");
+            }
+        })
+        .unwrap()
+        .func_wrap("h", "g", || {})
+        .unwrap();
+    let inst = linker.instantiate(&mut store, &module).unwrap();
+    let run = inst.get_typed_func::<i32, ()>(&store, "run").unwrap();
+    run.call(&mut store, 0).unwrap();
+    let err = run.call(&mut store, 5).unwrap_err();
+    let trap = err.as_trap().expect("a panic becomes a trap");
+    assert!(
+        matches!(&trap.kind, TrapKind::Host(m) if m.contains("after the nested call")),
+        "{trap}"
+    );
+    assert_eq!(trap.backtrace[0].func_index, 3);
+    run.call(&mut store, 0).unwrap();
+}
