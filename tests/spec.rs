@@ -129,6 +129,13 @@ fn spec_testsuite_wasm2_with_fuel_metering() {
     spec_wasm2(nanoproc_engine::Config::new().consume_fuel(true));
 }
 
+/// The same suite with every function translated when its module is compiled (the default
+/// translates each on its first call).
+#[test]
+fn spec_testsuite_wasm2_translated_eagerly() {
+    spec_wasm2(nanoproc_engine::Config::new().lazy_translation(false));
+}
+
 fn spec_wasm2(config: &nanoproc_engine::Config) {
     let dir = testsuite_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -15,6 +15,7 @@ pub struct Config {
     pub(crate) max_stack_cells: usize,
     pub(crate) consume_fuel: bool,
     pub(crate) interruptible: bool,
+    pub(crate) lazy_translation: bool,
     pub(crate) module_limits: ModuleLimits,
 }
 
@@ -28,6 +29,7 @@ impl Default for Config {
             max_stack_cells: Config::DEFAULT_MAX_STACK_CELLS,
             consume_fuel: false,
             interruptible: true,
+            lazy_translation: true,
             module_limits: ModuleLimits::default(),
         }
     }
@@ -84,6 +86,17 @@ impl Config {
     /// entries, loop headers and inside bulk operations (default on).
     pub fn interruptible(&mut self, enable: bool) -> &mut Config {
         self.interruptible = enable;
+        self
+    }
+
+    /// Translates each function on its first call instead of when the module is compiled
+    /// (default on), which makes compiling several times faster and saves the work for
+    /// functions never called. Every function is still validated, and every limit checked,
+    /// when the module is compiled: a module `Module::new` accepts never fails to translate
+    /// later. Off, all of the work happens in `Module::new` (predictable latency for the
+    /// first calls).
+    pub fn lazy_translation(&mut self, enable: bool) -> &mut Config {
+        self.lazy_translation = enable;
         self
     }
 

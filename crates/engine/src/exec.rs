@@ -40,7 +40,8 @@ pub(crate) struct Frame {
 enum Exit {
     /// Frames changed instance (call, return or tail call); reload and continue.
     Resume,
-    /// A host function called by the running frame failed.
+    /// A host function called by the running frame failed (or, which cannot happen, the
+    /// translation of a function on its first call).
     HostError(Box<Error>),
     /// Tail call of a host function: arguments already moved to slot 0.
     TailHost {
@@ -78,7 +79,7 @@ pub(crate) fn invoke(
             instance, index, ..
         } => {
             let module = &inner.instances[instance as usize].module;
-            let compiled = &module.code[index as usize];
+            let compiled = module.compiled(index).map_err(|e| *e)?;
             let frame_cells = compiled.frame_cells as usize;
             let max_cells = inner.engine.config().max_stack_cells;
             if inner.call_depth + 1 > inner.engine.config().max_call_depth {
@@ -224,14 +225,14 @@ fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
         }
         let module = &inner.instances[f.instance as usize].module;
         let func_index = module.num_imported_funcs + f.func;
-        let code = &module.code[f.func as usize];
+        let code = module.code[f.func as usize].get();
         // Callers record the return address; point at the call instead.
         let pc = if i == 0 { f.pc } else { f.pc.saturating_sub(1) };
         out.push(FrameInfo {
             func_index,
             func_name: module.names.funcs.get(&func_index).cloned(),
             module_name: module.names.module.clone(),
-            offset: code.offsets.get(pc as usize).copied(),
+            offset: code.and_then(|c| c.offsets.get(pc as usize).copied()),
             instance: Some(crate::Instance {
                 store: inner.id,
                 index: f.instance,
@@ -507,7 +508,11 @@ fn run(
             };
             let mut bp = top.bp as usize;
             let mut pc = top.pc as usize;
-            let mut code: &[Instr] = &module.code[top.func as usize].code;
+            // Translated when its frame was pushed: this cannot fail.
+            let mut code: &[Instr] = match module.compiled(top.func) {
+                Ok(compiled) => &compiled.code,
+                Err(e) => break Err(with_backtrace(*e, inner, frames)),
+            };
             let mut regs: &mut Regs = window(stack, bp);
 
             macro_rules! r {
@@ -522,6 +527,20 @@ fn run(
                     }
                     break Exit::Trap($kind);
                 }};
+            }
+            // Defined function `$func` of `$module`, translated (now, on its first call).
+            macro_rules! compiled {
+                ($module:expr, $func:expr) => {
+                    match $module.compiled($func) {
+                        Ok(compiled) => compiled,
+                        Err(e) => {
+                            if let Some(f) = frames.last_mut() {
+                                f.pc = pc as u32;
+                            }
+                            break Exit::HostError(e);
+                        }
+                    }
+                };
             }
             macro_rules! bin32 {
                 ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
@@ -769,7 +788,7 @@ fn run(
             macro_rules! enter {
                 ($func:expr, $base:expr) => {{
                     poll_call!();
-                    let callee = &module.code[$func as usize];
+                    let callee = compiled!(module, $func);
                     let new_bp = bp + $base as usize;
                     let need = new_bp + callee.frame_cells as usize;
                     if frames.len() >= max_frames || need > max_cells {
@@ -796,7 +815,7 @@ fn run(
             macro_rules! tail_enter {
                 ($func:expr, $base:expr, $params:expr) => {{
                     poll_call!();
-                    let callee = &module.code[$func as usize];
+                    let callee = compiled!(module, $func);
                     let need = bp + callee.frame_cells as usize;
                     if need > max_cells {
                         trap!(TrapKind::CallStackExhausted);
@@ -820,10 +839,10 @@ fn run(
                     frames.pop();
                     match frames.last() {
                         None => break Exit::Done,
-                        Some(f) if f.instance == cur_instance => {
+                        Some(&f) if f.instance == cur_instance => {
                             bp = f.bp as usize;
                             pc = f.pc as usize;
-                            code = &module.code[f.func as usize].code;
+                            code = &compiled!(module, f.func).code;
                             regs = window(stack, bp);
                             continue;
                         }
@@ -842,8 +861,7 @@ fn run(
                             instance, index, ..
                         } => {
                             poll_call!();
-                            let callee_module = &instances[instance as usize].module;
-                            let callee = &callee_module.code[index as usize];
+                            let callee = compiled!(instances[instance as usize].module, index);
                             let new_bp = bp + $base as usize;
                             let need = new_bp + callee.frame_cells as usize;
                             if frames.len() >= max_frames || need > max_cells {
@@ -924,7 +942,7 @@ fn run(
                             ..
                         } => {
                             poll_call!();
-                            let callee = &instances[instance as usize].module.code[index as usize];
+                            let callee = compiled!(instances[instance as usize].module, index);
                             let need = bp + callee.frame_cells as usize;
                             if need > max_cells {
                                 trap!(TrapKind::CallStackExhausted);
@@ -1695,7 +1713,7 @@ fn run(
                         call_store_func!(f, base)
                     }
                     Instr::ReturnCallInternal { func, base } => {
-                        let params = module.code[func as usize].param_cells;
+                        let params = compiled!(module, func).param_cells;
                         tail_enter!(func, base, params)
                     }
                     Instr::ReturnCallImported { func, base } => {

@@ -4,10 +4,10 @@ use crate::engine::Engine;
 use crate::error::{CompileError, Error};
 use crate::ir::Instr;
 use crate::limits::{module_limit, ModuleLimits};
-use crate::translate::{translate_function, ModuleEnv};
+use crate::translate::{translate_function, validate_function, ModuleEnv, Validated};
 use crate::types::*;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use wasmparser::{Parser, Payload, Validator};
 
 /// A compiled module: immutable, `Send + Sync`, cheap to clone, instantiable many times.
@@ -130,14 +130,78 @@ pub(crate) struct ModuleInner {
     pub(crate) start: Option<u32>,
     pub(crate) elems: Vec<ElemSegment>,
     pub(crate) datas: Vec<DataSegment>,
-    pub(crate) code: Vec<CompiledFunc>,
+    /// Each defined function's translation: filled while compiling, or on the function's
+    /// first call (lazy translation, see `Config::lazy_translation`).
+    pub(crate) code: Vec<OnceLock<CompiledFunc>>,
+    /// The bodies of the functions not translated yet.
+    pub(crate) lazy: LazyBodies,
     /// The v128 constants and shuffle masks of all its functions: the interpreter reads
     /// them through the running module, without looking up the running function.
     pub(crate) consts: Vec<u128>,
-    /// The largest frame of any of its functions, in cells.
+    /// The largest frame of any of its functions, in cells (for a function not translated
+    /// yet, a bound on it).
     pub(crate) max_frame_cells: u32,
     pub(crate) names: Names,
     pub(crate) custom_sections: Vec<(String, usize)>,
+}
+
+/// The code section, kept for the functions translated on their first call.
+#[derive(Default)]
+pub(crate) struct LazyBodies {
+    /// The code section's contents (empty when every function was translated).
+    bytes: Box<[u8]>,
+    /// Module offset of `bytes[0]` (backtraces and errors give module offsets).
+    offset: u64,
+    /// Each defined function's body within `bytes`, as (start, end).
+    ranges: Vec<(u32, u32)>,
+}
+
+impl ModuleInner {
+    /// Defined function `index`, translated (now, if this is its first call).
+    #[inline(always)]
+    pub(crate) fn compiled(&self, index: u32) -> Result<&CompiledFunc, Box<Error>> {
+        match self.code[index as usize].get() {
+            Some(compiled) => Ok(compiled),
+            None => self.translate_lazily(index),
+        }
+    }
+
+    /// Translates a function validated at compile time. Two threads may both translate it;
+    /// the translations are equal and the first one stored wins.
+    #[cold]
+    #[inline(never)]
+    fn translate_lazily(&self, index: u32) -> Result<&CompiledFunc, Box<Error>> {
+        let internal = |what: &str| Box::new(err(format!("internal error: {what}"), 0));
+        let cell = &self.code[index as usize];
+        let &(start, end) = self
+            .lazy
+            .ranges
+            .get(index as usize)
+            .ok_or_else(|| internal("no body kept for lazy translation"))?;
+        let bytes = &self.lazy.bytes[start as usize..end as usize];
+        let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(
+            bytes,
+            self.lazy.offset + u64::from(start),
+        ));
+        let env = ModuleEnv { module: self };
+        let mut allocs = crate::translate::TranslatorAllocs::default();
+        let compiled = translate_function(
+            &env,
+            self.num_imported_funcs + index,
+            &body,
+            None,
+            &mut allocs,
+        )
+        .map_err(Box::new)?;
+        // Both hold by construction (`validate_function`); checked because the stack
+        // bookkeeping relies on them.
+        if !compiled.consts.is_empty() || compiled.frame_cells > self.max_frame_cells {
+            return Err(internal("lazy translation does not match its validation"));
+        }
+        let _ = cell.set(compiled);
+        cell.get()
+            .ok_or_else(|| internal("lazy translation was not stored"))
+    }
 }
 
 impl Module {
@@ -237,16 +301,30 @@ impl Module {
         self.inner.code.len()
     }
 
-    /// Number of internal instructions all bodies were translated to.
+    /// Number of defined functions translated to internal code so far: all of them with
+    /// eager translation, only those called at least once (or inspected) with lazy
+    /// translation ([`Config::lazy_translation`](crate::Config::lazy_translation)).
+    pub fn translated_function_count(&self) -> usize {
+        self.inner.code.iter().filter(|c| c.get().is_some()).count()
+    }
+
+    /// Number of internal instructions all bodies were translated to (translating the
+    /// ones not called yet).
     pub fn instruction_count(&self) -> usize {
-        self.inner.code.iter().map(|c| c.code.len()).sum()
+        (0..self.inner.code.len() as u32)
+            .filter_map(|i| self.inner.compiled(i).ok())
+            .map(|c| c.code.len())
+            .sum()
     }
 
     /// The internal code of defined function `index` (0 = first defined function), one
     /// instruction per line: for engine development and `nanoproc inspect --ir`, not a
     /// stable format.
     pub fn internal_code(&self, index: usize) -> Option<String> {
-        let f = self.inner.code.get(index)?;
+        let index = u32::try_from(index)
+            .ok()
+            .filter(|&i| (i as usize) < self.inner.code.len())?;
+        let f = self.inner.compiled(index).ok()?;
         let mut out = String::new();
         for (pc, instr) in f.code.iter().enumerate() {
             // Targets print as plain indices; the backward flag is the interpreter's.
@@ -420,6 +498,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
         elems: Vec::new(),
         datas: Vec::new(),
         code: Vec::new(),
+        lazy: LazyBodies::default(),
         consts: Vec::new(),
         max_frame_cells: 0,
         names: Names::default(),
@@ -431,6 +510,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
     // and translated on every core.
     let mut pending: Vec<PendingBody<'_>> = Vec::new();
     let mut parallel_code = false;
+    let mut code_range = 0..0;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload?;
         check_section_counts(limits, &payload, m.funcs.len())?;
@@ -634,12 +714,12 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                 if parallel_code {
                     pending.push((func_to_validate, body));
                 } else {
-                    // A small code section translates as it arrives, on this thread.
+                    // A small code section is handled as it arrives, on this thread.
                     let mut func_validator =
                         func_to_validate.into_validator(std::mem::take(&mut func_allocs));
                     let func_index = m.num_imported_funcs + m.code.len() as u32;
                     let env = ModuleEnv { module: &m };
-                    let compiled = translate_function(
+                    let prepared = prepare_function(
                         &env,
                         func_index,
                         &body,
@@ -647,15 +727,24 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                         &mut translator_allocs,
                     )?;
                     func_allocs = func_validator.into_allocations();
-                    m.code.push(compiled);
+                    add_function(&mut m, prepared, body.range(), &code_range);
                 }
             }
-            Payload::CodeSectionStart { size, .. } => {
+            Payload::CodeSectionStart {
+                size,
+                unchecked_range,
+                ..
+            } => {
                 parallel_code = size as usize >= PARALLEL_CODE_BYTES;
+                code_range = unchecked_range;
             }
             Payload::End(_) if !pending.is_empty() => {
-                let compiled = translate_parallel(&m, std::mem::take(&mut pending))?;
-                m.code.extend(compiled);
+                let pending = std::mem::take(&mut pending);
+                let ranges: Vec<_> = pending.iter().map(|(_, body)| body.range()).collect();
+                let prepared = prepare_parallel(&m, pending)?;
+                for (p, range) in prepared.into_iter().zip(ranges) {
+                    add_function(&mut m, p, range, &code_range);
+                }
             }
             Payload::CustomSection(reader) => {
                 m.custom_sections
@@ -668,7 +757,16 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
             _ => {}
         }
     }
-    m.max_frame_cells = m.code.iter().map(|c| c.frame_cells).max().unwrap_or(0);
+    if !m.lazy.ranges.is_empty() {
+        // Some function waits for its first call: keep the code section for it.
+        let section = usize::try_from(code_range.start)
+            .ok()
+            .zip(usize::try_from(code_range.end).ok())
+            .and_then(|(start, end)| bytes.get(start..end))
+            .ok_or_else(|| err("code section out of bounds", code_range.start))?;
+        m.lazy.bytes = section.into();
+        m.lazy.offset = code_range.start;
+    }
     pool_constants(&mut m)?;
     Ok(m)
 }
@@ -676,7 +774,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
 /// Moves every function's v128 constants into the module's pool, rebasing the indices
 /// of the instructions that read them.
 fn pool_constants(m: &mut ModuleInner) -> Result<(), Error> {
-    for f in &mut m.code {
+    for f in m.code.iter_mut().filter_map(OnceLock::get_mut) {
         if f.consts.is_empty() {
             continue;
         }
@@ -707,13 +805,66 @@ type PendingBody<'a> = (
 /// starting threads costs more than it saves.
 const PARALLEL_CODE_BYTES: usize = 256 * 1024;
 
-/// Validates and translates `bodies` (functions `m.code.len()..` in order) on every core,
-/// each thread taking every n-th function; the first error in function order wins, so the
-/// error a module gets does not depend on scheduling.
-fn translate_parallel(
-    m: &ModuleInner,
-    bodies: Vec<PendingBody<'_>>,
-) -> Result<Vec<CompiledFunc>, Error> {
+/// A validated function: translated, or waiting for its first call.
+enum Prepared {
+    Translated(CompiledFunc),
+    /// Translated on its first call; its frame needs at most this many cells.
+    Deferred(u32),
+}
+
+/// Validates a function body and translates it, unless lazy translation defers that to
+/// its first call.
+fn prepare_function(
+    env: &ModuleEnv<'_>,
+    func_index: u32,
+    body: &wasmparser::FunctionBody<'_>,
+    validator: &mut wasmparser::FuncValidator<wasmparser::ValidatorResources>,
+    allocs: &mut crate::translate::TranslatorAllocs,
+) -> Result<Prepared, Error> {
+    if !env.module.engine.config().lazy_translation {
+        return translate_function(env, func_index, body, Some(validator), allocs)
+            .map(Prepared::Translated);
+    }
+    match validate_function(env, func_index, body, validator)? {
+        Validated::Deferred { frame_bound } => Ok(Prepared::Deferred(frame_bound)),
+        Validated::TranslateNow => {
+            translate_function(env, func_index, body, None, allocs).map(Prepared::Translated)
+        }
+    }
+}
+
+/// Appends a prepared function to the module's code.
+fn add_function(
+    m: &mut ModuleInner,
+    prepared: Prepared,
+    body: std::ops::Range<u64>,
+    code_range: &std::ops::Range<u64>,
+) {
+    let index = m.code.len();
+    match prepared {
+        Prepared::Translated(compiled) => {
+            m.max_frame_cells = m.max_frame_cells.max(compiled.frame_cells);
+            m.code.push(OnceLock::from(compiled));
+        }
+        Prepared::Deferred(frame_bound) => {
+            m.max_frame_cells = m.max_frame_cells.max(frame_bound);
+            m.code.push(OnceLock::new());
+            // Ranges of the functions before it are never read: only deferred ones are.
+            let (start, end) = (body.start, body.end);
+            m.lazy.ranges.resize(index, (0, 0));
+            // Within the code section, whose size is a u32 in the binary format.
+            m.lazy.ranges.push((
+                (start - code_range.start) as u32,
+                (end - code_range.start) as u32,
+            ));
+        }
+    }
+}
+
+/// Prepares `bodies` (functions `m.code.len()..` in order) on every core, each thread
+/// taking every n-th function; the first error in function order wins, so the error a
+/// module gets does not depend on scheduling.
+fn prepare_parallel(m: &ModuleInner, bodies: Vec<PendingBody<'_>>) -> Result<Vec<Prepared>, Error> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8)
@@ -725,13 +876,13 @@ fn translate_parallel(
     for (i, body) in bodies.into_iter().enumerate() {
         lanes[i % threads].push((i, body));
     }
-    let translate_lane = |lane: Vec<(usize, PendingBody<'_>)>| {
+    let prepare_lane = |lane: Vec<(usize, PendingBody<'_>)>| {
         let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
         let mut translator_allocs = crate::translate::TranslatorAllocs::default();
         let mut out = Vec::with_capacity(lane.len());
         for (i, (func_to_validate, body)) in lane {
             let mut validator = func_to_validate.into_validator(std::mem::take(&mut func_allocs));
-            let result = translate_function(
+            let result = prepare_function(
                 &env,
                 first + i as u32,
                 &body,
@@ -742,20 +893,20 @@ fn translate_parallel(
             let failed = result.is_err();
             out.push((i, result));
             // A lane's later functions come after this error in function order: they
-            // cannot change which error the module gets, so don't translate them.
+            // cannot change which error the module gets, so don't prepare them.
             if failed {
                 break;
             }
         }
         out
     };
-    let mut results: Vec<(usize, Result<CompiledFunc, Error>)> = std::thread::scope(|scope| {
+    let mut results: Vec<(usize, Result<Prepared, Error>)> = std::thread::scope(|scope| {
         let mut lanes = lanes.into_iter();
         let own = lanes.next().unwrap_or_default();
         let handles: Vec<_> = lanes
-            .map(|lane| scope.spawn(|| translate_lane(lane)))
+            .map(|lane| scope.spawn(|| prepare_lane(lane)))
             .collect();
-        let mut all = translate_lane(own);
+        let mut all = prepare_lane(own);
         for h in handles {
             match h.join() {
                 Ok(part) => all.extend(part),

@@ -1,6 +1,7 @@
 //! Translation of validated wasm function bodies into the slot-addressed IR (`crate::ir`).
 //!
-//! The translator validates each operator with wasmparser first, then mirrors the wasm
+//! The translator validates each operator with wasmparser first (unless the body was
+//! validated already, by `validate_function`, for lazy translation), then mirrors the wasm
 //! operand stack at compile time. Each compile-time entry knows where its value lives:
 //! in its canonical slot (its stack position), in a local's slot, or as a constant not yet
 //! written anywhere. Values are only written to their canonical slot when they must be
@@ -152,7 +153,7 @@ pub(crate) fn translate_function(
     env: &ModuleEnv<'_>,
     func_index: u32,
     body: &FunctionBody<'_>,
-    validator: &mut FuncValidator<ValidatorResources>,
+    mut validator: Option<&mut FuncValidator<ValidatorResources>>,
     allocs: &mut TranslatorAllocs,
 ) -> Result<CompiledFunc, Error> {
     let module = env.module;
@@ -164,33 +165,17 @@ pub(crate) fn translate_function(
     local_types.clear();
     local_slots.clear();
     local_types.extend_from_slice(ty.params());
-    let limits = &module.engine.config().module_limits;
     let mut reader = body.get_binary_reader();
-    let groups = reader.read_var_u32()?;
-    let mut locals = ty.params().len() as u64;
-    for _ in 0..groups {
-        let offset = reader.original_position();
-        let count = reader.read_var_u32()?;
-        locals += count as u64;
-        if locals > limits.locals_per_function as u64 {
-            return Err(crate::limits::module_limit(
-                "locals_per_function",
-                limits.locals_per_function,
-                format!("at least {locals} in function {func_index}"),
-                offset,
-            ));
-        }
-        let vt: wasmparser::ValType = reader.read()?;
-        validator.define_locals(offset, count, vt)?;
-        let t = ValType::from_wasmparser(vt).ok_or_else(|| {
-            Error::Compile(crate::error::CompileError {
-                message: "unsupported local type".into(),
-                offset,
-            })
-        })?;
-        // Validation bounds the total number of locals, so this cannot blow up.
-        local_types.extend(std::iter::repeat_n(t, count as usize));
-    }
+    read_locals(
+        module,
+        func_index,
+        &mut reader,
+        validator.as_deref_mut(),
+        |count, t| {
+            // Validation bounds the total number of locals, so this cannot blow up.
+            local_types.extend(std::iter::repeat_n(t, count as usize));
+        },
+    )?;
     let mut cell = 0u32;
     for t in &local_types {
         local_slots.push(cell);
@@ -247,19 +232,10 @@ pub(crate) fn translate_function(
         let mut ops = wasmparser::OperatorsReader::new(reader);
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset()?;
-            validator.op(offset, &op)?;
-            if matches!(
-                op,
-                Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
-            ) && !multi_memory
-                && ops.original_position() - offset != 2
-            {
-                // Without multi-memory the index is a reserved byte, not a LEB128.
-                return Err(Error::Compile(crate::error::CompileError {
-                    message: "zero byte expected".into(),
-                    offset: offset + 1,
-                }));
+            if let Some(v) = validator.as_deref_mut() {
+                v.op(offset, &op)?;
             }
+            check_memory_index_byte(&op, offset, ops.original_position(), multi_memory)?;
             t.offset = offset as u32;
             t.translate(op)?;
         }
@@ -295,6 +271,167 @@ pub(crate) fn translate_function(
     allocs.local_slots = local_slots;
     allocs.local_types = local_types;
     result
+}
+
+/// Reads a body's local declarations (checking the locals limit, and declaring them to
+/// `validator` if there is one), handing each group to `each` as (count, type).
+fn read_locals(
+    module: &ModuleInner,
+    func_index: u32,
+    reader: &mut wasmparser::BinaryReader<'_>,
+    mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+    mut each: impl FnMut(u32, ValType),
+) -> Result<(), Error> {
+    let limits = &module.engine.config().module_limits;
+    let groups = reader.read_var_u32()?;
+    let mut locals = module.func_type(func_index).params().len() as u64;
+    for _ in 0..groups {
+        let offset = reader.original_position();
+        let count = reader.read_var_u32()?;
+        locals += count as u64;
+        if locals > limits.locals_per_function as u64 {
+            return Err(crate::limits::module_limit(
+                "locals_per_function",
+                limits.locals_per_function,
+                format!("at least {locals} in function {func_index}"),
+                offset,
+            ));
+        }
+        let vt: wasmparser::ValType = reader.read()?;
+        if let Some(v) = validator.as_deref_mut() {
+            v.define_locals(offset, count, vt)?;
+        }
+        let t = ValType::from_wasmparser(vt).ok_or_else(|| {
+            Error::Compile(crate::error::CompileError {
+                message: "unsupported local type".into(),
+                offset,
+            })
+        })?;
+        each(count, t);
+    }
+    Ok(())
+}
+
+/// Without multi-memory, the memory index of `memory.size`/`memory.grow` is a reserved
+/// zero byte, not a LEB128 (which wasmparser would accept): the operator is 2 bytes.
+fn check_memory_index_byte(
+    op: &Operator<'_>,
+    offset: u64,
+    end: u64,
+    multi_memory: bool,
+) -> Result<(), Error> {
+    if matches!(
+        op,
+        Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
+    ) && !multi_memory
+        && end - offset != 2
+    {
+        return Err(Error::Compile(crate::error::CompileError {
+            message: "zero byte expected".into(),
+            offset: offset + 1,
+        }));
+    }
+    Ok(())
+}
+
+/// What validating a body without translating it decided (lazy translation).
+pub(crate) enum Validated {
+    /// Translate on its first call: the translation cannot fail, and its frame will need
+    /// at most `frame_bound` cells.
+    Deferred { frame_bound: u32 },
+    /// Translate now: the body has v128 constants or shuffle masks (they go to the
+    /// module's pool, which is built once), or it is large enough that an
+    /// implementation limit of the translation might reject it, which must happen here,
+    /// not at a call.
+    TranslateNow,
+}
+
+/// Bodies at least this large are translated at once: each wasm byte becomes at most a few
+/// thousand instructions (a call moving 1000 arguments), so smaller ones cannot reach the
+/// per-function instruction limit (`BACKWARD`).
+const LAZY_BODY_BYTES: usize = (BACKWARD as usize) / 4096;
+
+/// Validates a body in full, and checks every limit its translation would check, without
+/// translating it. After `Validated::Deferred`, `translate_function` without a validator
+/// succeeds on the same body.
+pub(crate) fn validate_function(
+    env: &ModuleEnv<'_>,
+    func_index: u32,
+    body: &FunctionBody<'_>,
+    validator: &mut FuncValidator<ValidatorResources>,
+) -> Result<Validated, Error> {
+    let module = env.module;
+    let ty = module.func_type(func_index);
+    let mut reader = body.get_binary_reader();
+    let mut local_cells = u64::from(ty.param_cells());
+    read_locals(
+        module,
+        func_index,
+        &mut reader,
+        Some(&mut *validator),
+        |count, t| local_cells += u64::from(count) * u64::from(t.cells()),
+    )?;
+    let multi_memory = module
+        .engine
+        .config()
+        .features()
+        .contains(wasmparser::WasmFeatures::MULTI_MEMORY);
+    let br_table_limit = module.engine.config().module_limits.br_table_targets;
+    let mut now = body.range().end - body.range().start >= LAZY_BODY_BYTES as u64;
+    let mut max_height = 0u32;
+    // Visiting operators straight from the reader (as `FuncValidator::validate` does) is
+    // much faster than reading each into an `Operator` first; the few operators the limits
+    // concern are recognised by their opcode.
+    while !reader.eof() {
+        let offset = reader.original_position();
+        let mut operands = reader.clone();
+        let opcode = operands.read_u8()?;
+        reader.visit_operator(&mut validator.visitor(offset))??;
+        match opcode {
+            // br_table: the number of targets follows.
+            0x0E => {
+                let targets = operands.read_var_u32()?;
+                if targets > br_table_limit {
+                    return Err(crate::limits::module_limit(
+                        "br_table_targets",
+                        br_table_limit,
+                        targets,
+                        offset,
+                    ));
+                }
+            }
+            // memory.size, memory.grow
+            0x3F | 0x40 => {
+                let op = if opcode == 0x3F {
+                    Operator::MemorySize { mem: 0 }
+                } else {
+                    Operator::MemoryGrow { mem: 0 }
+                };
+                check_memory_index_byte(&op, offset, reader.original_position(), multi_memory)?;
+            }
+            // v128.const (12) and i8x16.shuffle (13) carry pool constants.
+            0xFD => {
+                if matches!(operands.read_var_u32()?, 12 | 13) {
+                    now = true;
+                }
+            }
+            _ => {}
+        }
+        max_height = max_height.max(validator.operand_stack_height());
+    }
+    reader.finish_expression(&validator.visitor(reader.original_position()))?;
+    // The translator's operand cells mirror the wasm operand stack (at most 2 cells a
+    // value), above the locals; see `translate_function` for the rest of the frame.
+    let frame_bound = (local_cells + 2 * u64::from(max_height))
+        .max(u64::from(ty.result_cells()))
+        .max(u64::from(ty.param_cells()))
+        + 2;
+    if now || frame_bound > crate::exec::FRAME_WINDOW as u64 {
+        return Ok(Validated::TranslateNow);
+    }
+    Ok(Validated::Deferred {
+        frame_bound: frame_bound as u32,
+    })
 }
 
 macro_rules! bin {
