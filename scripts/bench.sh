@@ -144,13 +144,15 @@ included, which are small next to the run). Unlike times these repeat exactly.
 $callgrind_rows
 ## What is measured, and how
 
-- **Runtimes.** nanoproc (this repo, \`Engine::default()\`: interruptible, no fuel), and
+- **Runtimes.** nanoproc (this repo, \`Engine::default()\` but for
+  \`lazy_translation(false)\`: interruptible, no fuel, every function translated before the
+  timed region), and
   two nanoproc variants that show what its safety checks cost: \`nanoproc-nochecks\`
   (\`Config::interruptible(false)\`, no fuel) and \`nanoproc-fuel\` (interruptible plus fuel
   metering with an unlimited budget); *fuel and interruption together* cost
   nanoproc-fuel / nanoproc-nochecks. wasmi 2 (default features +
-  SIMD; eager translation like nanoproc's, so none happens inside the timed region, where
-  wasmi's default translates each function on its first call; its recursion limit and
+  SIMD; eager translation, as nanoproc is run here, so none happens inside the timed region,
+  where both runtimes' defaults translate each function on its first call; its recursion limit and
   value stack raised to nanoproc's defaults, 100 000 frames and 64 MiB, because wasmi's
   default 1024 frames stops shootout-ackermann); wasm3 (crate
   \`wasm3\` 0.3.1, the newest, 32-bit slots); WAMR's fast interpreter (crate \`wamrx\` 0.3,
@@ -181,10 +183,13 @@ $callgrind_rows
   coremark is CoreMark-*style* (list find/reverse/merge sort, matrix multiply with bit
   extraction, a number-parsing state machine, CRC-16), not EEMBC CoreMark.
 - **Compile throughput**: MB of wasm per second through everything a runtime does before the
-  first instantiation, on the three largest non-SIMD sightglass modules. "wasmi (lazy, its
-  default)" validates up front but translates each function on its first call. wasm3 compiles each
-  function lazily on its first call, so its figure is parsing and loading only (not
-  comparable). nanoproc translates a large code section (≥ 256 KiB) on every core (here 2);
+  first instantiation, on the three largest non-SIMD sightglass modules. The plain columns
+  translate every function up front; "nanoproc (lazy, its default)" and "wasmi (lazy, its
+  default)" validate every function (and nanoproc checks every limit) up front but translate
+  each function on its first call, so their figures leave that work for later. wasm3
+  compiles each function lazily on its first call without validating it first, so its
+  figure is parsing and loading only (not comparable). nanoproc validates or translates a
+  large code section (≥ 256 KiB) on every core (here 2);
   the others compile on one thread (wasmtime without its \`parallel-compilation\` feature).
   WAMR's figure is \`wasm_runtime_load\` (parsing, validation and its
   fast-interpreter translation).

@@ -1488,6 +1488,13 @@ fn run(
                         let v = module.consts[index as usize];
                         set_u128(regs, dst, v);
                     }
+                    Instr::I32MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
+                        let product = (r!(lhs) as u32).wrapping_mul(r!(rhs) as u32);
+                        r!(dst) = (r!(acc) as u32).wrapping_add(product) as u64;
+                    }
+                    Instr::I64MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
+                        r!(dst) = r!(acc).wrapping_add(r!(lhs).wrapping_mul(r!(rhs)));
+                    }
                     Instr::Select3(Select3 { dst, a, b, cond }) => {
                         r!(dst) = if r!(cond) as u32 != 0 { r!(a) } else { r!(b) };
                     }

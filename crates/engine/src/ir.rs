@@ -116,6 +116,16 @@ pub struct MulAdd {
     pub add: i32,
 }
 
+/// `regs[dst] = regs[acc] + regs[lhs] * regs[rhs]` (wrapping): a multiplication fused
+/// with the addition that consumes it, the step of dot products and matrix multiplication.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MulAcc {
+    pub dst: u16,
+    pub acc: u16,
+    pub lhs: u16,
+    pub rhs: u16,
+}
+
 /// A loop counter's step and test: `regs[slot] += add` (32-bit, wrapping), then branch to
 /// `target` if the new value compares true (`test`) with `other`: a slot or an immediate.
 /// Packed to 2-byte alignment so that with the instruction tag it fits 16 bytes.
@@ -304,6 +314,7 @@ define_instrs! {
         /// constant and `xor`, the other half of ARX mixing (SipHash's `rotl(v1, 13) ^ v0`).
         I32RotlXor(BinShift), I64RotlXor(BinShift),
         I32MulAdd(MulAdd),
+        I32MulAcc(MulAcc), I64MulAcc(MulAcc),
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
         Select3(Select3),
     }

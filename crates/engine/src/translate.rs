@@ -444,6 +444,16 @@ pub(crate) fn validate_function(
     })
 }
 
+/// `dst = acc + mul.lhs * mul.rhs`, if every slot fits the fused form.
+fn mul_acc(dst: Slot, acc: Slot, mul: Bin) -> Option<MulAcc> {
+    Some(MulAcc {
+        dst: u16::try_from(dst).ok()?,
+        acc: u16::try_from(acc).ok()?,
+        lhs: u16::try_from(mul.lhs).ok()?,
+        rhs: u16::try_from(mul.rhs).ok()?,
+    })
+}
+
 macro_rules! bin {
     ($self:ident, $op:ident) => {
         $self.binary(Instr::$op, None, None)
@@ -1209,21 +1219,34 @@ impl<'a, 'b> Translator<'a, 'b> {
             (Some(add), Some((at, Instr::I32ShlImm(m)))) => {
                 mul_add(at, m.lhs, (1u32 << (m.imm & 31)) as i32, add)
             }
-            _ => self.fuse_either_operand(lhs, rhs, |producer, other| {
-                let Instr::I32ShlImm(shl) = producer else {
-                    return None;
-                };
-                Some(Instr::I32AddShl(BinShift {
+            _ => self.fuse_either_operand(lhs, rhs, |producer, other| match producer {
+                Instr::I32ShlImm(shl) => Some(Instr::I32AddShl(BinShift {
                     dst: u16::try_from(lhs.pos).ok()?,
                     lhs: u16::try_from(other).ok()?,
                     rhs: u16::try_from(shl.lhs).ok()?,
                     shift: (shl.imm & 31) as u8,
-                }))
+                })),
+                Instr::I32Mul(mul) => mul_acc(lhs.pos, other, mul).map(Instr::I32MulAcc),
+                _ => None,
             }),
         };
         match fused {
             Some((at, instr)) => self.finish_binary_fusion(at, instr, ValType::I32),
             None => bin!(self, I32Add, I32AddImm, I32AddImm),
+        }
+    }
+
+    /// `i64.add`: `a + x * y` with the product just computed is one `I64MulAcc`.
+    fn add64(&mut self) {
+        let n = self.stack.len();
+        let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
+        let fused = self.fuse_either_operand(lhs, rhs, |producer, other| match producer {
+            Instr::I64Mul(mul) => mul_acc(lhs.pos, other, mul).map(Instr::I64MulAcc),
+            _ => None,
+        });
+        match fused {
+            Some((at, instr)) => self.finish_binary_fusion(at, instr, ValType::I64),
+            None => bin!(self, I64Add, I64AddImm, I64AddImm),
         }
     }
 
@@ -2134,7 +2157,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I64Clz => self.unary(Instr::I64Clz, ValType::I64),
             O::I64Ctz => self.unary(Instr::I64Ctz, ValType::I64),
             O::I64Popcnt => self.unary(Instr::I64Popcnt, ValType::I64),
-            O::I64Add => bin!(self, I64Add, I64AddImm, I64AddImm),
+            O::I64Add => self.add64(),
             O::I64Sub => self.sub(true),
             O::I64Mul => bin!(self, I64Mul, I64MulImm, I64MulImm),
             O::I64DivS => bin!(self, I64DivS),

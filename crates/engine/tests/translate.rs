@@ -914,6 +914,77 @@ fn fused_arithmetic_agrees_with_rust() {
 }
 
 #[test]
+fn multiply_accumulate_fuses_and_agrees_with_rust() {
+    // `acc + x * y` with the product just computed is one instruction, whichever side of
+    // the addition the product is on, also into a local and as a chain (a dot product);
+    // a product that is not the last thing computed, or a constant addend, stays apart.
+    let wat = r#"(module
+      (func (export "acc_left") (param i32 i32 i32) (result i32)
+        (i32.add (local.get 2) (i32.mul (local.get 0) (local.get 1))))
+      (func (export "acc_right") (param i32 i32 i32) (result i32)
+        (i32.add (i32.mul (local.get 0) (local.get 1)) (local.get 2)))
+      (func (export "acc_into_input") (param i32 i32 i32) (result i32)
+        (local.set 0 (i32.add (local.get 0) (i32.mul (local.get 0) (local.get 1))))
+        (local.get 0))
+      (func (export "dot") (param i32 i32 i32) (result i32)
+        (i32.add (i32.add (i32.mul (local.get 0) (local.get 1)) (i32.mul (local.get 1) (local.get 2)))
+                 (i32.mul (local.get 2) (local.get 0))))
+      (func (export "acc64") (param i64 i64 i64) (result i64)
+        (i64.add (local.get 2) (i64.mul (local.get 0) (local.get 1))))
+      (func (export "acc64_local") (param i64 i64 i64) (result i64)
+        (local.set 2 (i64.add (i64.mul (local.get 0) (local.get 1)) (local.get 2)))
+        (local.get 2))
+      (func (export "const_addend") (param i32 i32 i32) (result i32)
+        (i32.add (i32.mul (local.get 0) (local.get 1)) (i32.const 5))))"#;
+    for k in [0, 1, 2, 3] {
+        assert_uses(wat, k, "I32MulAcc");
+    }
+    assert_uses(wat, 4, "I64MulAcc");
+    assert_uses(wat, 5, "I64MulAcc");
+    assert!(
+        !internal_code(wat, 6).contains("MulAcc"),
+        "{}",
+        internal_code(wat, 6)
+    );
+    let (mut store, inst) = instance(wat);
+    let ints = [0i32, 1, -1, 3, i32::MIN, i32::MAX, 0x1234_5678];
+    for &x in &ints {
+        for &y in &ints {
+            for &z in &ints {
+                let want = z.wrapping_add(x.wrapping_mul(y));
+                assert_eq!(call_i32(&mut store, inst, "acc_left", &[x, y, z]), want);
+                assert_eq!(call_i32(&mut store, inst, "acc_right", &[x, y, z]), want);
+                let want = x.wrapping_add(x.wrapping_mul(y));
+                assert_eq!(
+                    call_i32(&mut store, inst, "acc_into_input", &[x, y, z]),
+                    want
+                );
+                let want = x
+                    .wrapping_mul(y)
+                    .wrapping_add(y.wrapping_mul(z))
+                    .wrapping_add(z.wrapping_mul(x));
+                assert_eq!(call_i32(&mut store, inst, "dot", &[x, y, z]), want);
+                let want = x.wrapping_mul(y).wrapping_add(5);
+                assert_eq!(call_i32(&mut store, inst, "const_addend", &[x, y, z]), want);
+            }
+        }
+    }
+    let longs = [0i64, -1, 3, 0x0123_4567_89AB_CDEF, i64::MIN, i64::MAX];
+    for &a in &longs {
+        for &b in &longs {
+            for &c in &longs {
+                let args = [Val::I64(a), Val::I64(b), Val::I64(c)];
+                let want = Some(c.wrapping_add(a.wrapping_mul(b)));
+                let r = call(&mut store, inst, "acc64", &args).unwrap()[0].i64();
+                assert_eq!(r, want);
+                let r = call(&mut store, inst, "acc64_local", &args).unwrap()[0].i64();
+                assert_eq!(r, want);
+            }
+        }
+    }
+}
+
+#[test]
 fn counted_loop_tails_fuse_and_agree_with_rust() {
     // `i += C; br_if (i OP x)` is one `BrInc` instruction. Each loop counts its
     // iterations in `k`; a Rust model of the same loop gives the expected count.
