@@ -40,9 +40,16 @@ pub(crate) struct Frame {
 enum Exit {
     /// Frames changed instance (call, return or tail call); reload and continue.
     Resume,
-    /// A host function called by the running frame failed (or, which cannot happen, the
-    /// translation of a function on its first call).
+    /// A host function called by the running frame failed.
     HostError(Box<Error>),
+    /// Function `func` of instance `instance` is called for the first time and must be
+    /// translated; the running frame's `pc` is the calling instruction, which runs again.
+    Translate {
+        instance: u32,
+        func: u32,
+    },
+    /// A broken invariant of the engine (never expected).
+    Internal(&'static str),
     /// Tail call of a host function: arguments already moved to slot 0.
     TailHost {
         host: u32,
@@ -529,15 +536,22 @@ fn run(
                 }};
             }
             // Defined function `$func` of `$module`, translated (now, on its first call).
+            // The code of function `$func` of instance `$instance` (module `$module`). On its
+            // first call it is not translated yet: the loop exits (no call on this path, which
+            // keeps the hot loop's registers as they were before lazy translation), the
+            // outer loop translates it, and the calling instruction runs again.
             macro_rules! compiled {
-                ($module:expr, $func:expr) => {
-                    match $module.compiled($func) {
-                        Ok(compiled) => compiled,
-                        Err(e) => {
+                ($instance:expr, $module:expr, $func:expr) => {
+                    match $module.translated($func) {
+                        Some(compiled) => compiled,
+                        None => {
                             if let Some(f) = frames.last_mut() {
                                 f.pc = pc as u32;
                             }
-                            break Exit::HostError(e);
+                            break Exit::Translate {
+                                instance: $instance,
+                                func: $func,
+                            };
                         }
                     }
                 };
@@ -788,7 +802,7 @@ fn run(
             macro_rules! enter {
                 ($func:expr, $base:expr) => {{
                     poll_call!();
-                    let callee = compiled!(module, $func);
+                    let callee = compiled!(cur_instance, module, $func);
                     let new_bp = bp + $base as usize;
                     let need = new_bp + callee.frame_cells as usize;
                     if frames.len() >= max_frames || need > max_cells {
@@ -815,7 +829,7 @@ fn run(
             macro_rules! tail_enter {
                 ($func:expr, $base:expr, $params:expr) => {{
                     poll_call!();
-                    let callee = compiled!(module, $func);
+                    let callee = compiled!(cur_instance, module, $func);
                     let need = bp + callee.frame_cells as usize;
                     if need > max_cells {
                         trap!(TrapKind::CallStackExhausted);
@@ -842,7 +856,11 @@ fn run(
                         Some(&f) if f.instance == cur_instance => {
                             bp = f.bp as usize;
                             pc = f.pc as usize;
-                            code = &compiled!(module, f.func).code;
+                            // A caller was translated before it made the call.
+                            code = match module.translated(f.func) {
+                                Some(caller) => &caller.code,
+                                None => break Exit::Internal("a caller is not translated"),
+                            };
                             regs = window(stack, bp);
                             continue;
                         }
@@ -861,7 +879,8 @@ fn run(
                             instance, index, ..
                         } => {
                             poll_call!();
-                            let callee = compiled!(instances[instance as usize].module, index);
+                            let callee =
+                                compiled!(instance, instances[instance as usize].module, index);
                             let new_bp = bp + $base as usize;
                             let need = new_bp + callee.frame_cells as usize;
                             if frames.len() >= max_frames || need > max_cells {
@@ -942,7 +961,8 @@ fn run(
                             ..
                         } => {
                             poll_call!();
-                            let callee = compiled!(instances[instance as usize].module, index);
+                            let callee =
+                                compiled!(instance, instances[instance as usize].module, index);
                             let need = bp + callee.frame_cells as usize;
                             if need > max_cells {
                                 trap!(TrapKind::CallStackExhausted);
@@ -1720,7 +1740,7 @@ fn run(
                         call_store_func!(f, base)
                     }
                     Instr::ReturnCallInternal { func, base } => {
-                        let params = compiled!(module, func).param_cells;
+                        let params = compiled!(cur_instance, module, func).param_cells;
                         tail_enter!(func, base, params)
                     }
                     Instr::ReturnCallImported { func, base } => {
@@ -1864,6 +1884,19 @@ fn run(
                 .into())
             }
             Exit::HostError(e) => break Err(with_backtrace(*e, inner, frames)),
+            Exit::Translate { instance, func } => {
+                let translated = inner.instances[instance as usize]
+                    .module
+                    .compiled(func)
+                    .map(|_| ());
+                if let Err(e) = translated {
+                    break Err(with_backtrace(*e, inner, frames));
+                }
+            }
+            Exit::Internal(what) => {
+                let e = crate::module::internal_error(what);
+                break Err(with_backtrace(e, inner, frames));
+            }
             Exit::TailHost { host: h, cells } => {
                 let frame = *frames.last().expect("a frame is running");
                 let start = frame.bp as usize;

@@ -166,12 +166,19 @@ impl ModuleInner {
         }
     }
 
+    /// The code of defined function `index` if it is translated already (the interpreter
+    /// loop's check: a load and a compare, no call).
+    #[inline(always)]
+    pub(crate) fn translated(&self, index: u32) -> Option<&CompiledFunc> {
+        self.code[index as usize].get()
+    }
+
     /// Translates a function validated at compile time. Two threads may both translate it;
     /// the translations are equal and the first one stored wins.
     #[cold]
     #[inline(never)]
     fn translate_lazily(&self, index: u32) -> Result<&CompiledFunc, Box<Error>> {
-        let internal = |what: &str| Box::new(err(format!("internal error: {what}"), 0));
+        let internal = |what: &str| Box::new(internal_error(what));
         let cell = &self.code[index as usize];
         let &(start, end) = self
             .lazy
@@ -380,6 +387,11 @@ impl ModuleInner {
     pub(crate) fn func_type(&self, func: u32) -> &FuncType {
         &self.types[self.funcs[func as usize] as usize]
     }
+}
+
+/// An engine bug surfaced as an error instead of a panic.
+pub(crate) fn internal_error(what: &str) -> Error {
+    err(format!("internal error: {what}"), 0)
 }
 
 fn err(message: impl Into<String>, offset: u64) -> Error {

@@ -300,3 +300,28 @@ fn threads_calling_an_untranslated_function_at_once_agree() {
     }
     assert_eq!(module.translated_function_count(), 1);
 }
+
+#[test]
+fn first_calls_cost_the_same_fuel_as_translated_calls() {
+    // A call to an untranslated function leaves the interpreter loop to translate it and
+    // then runs the call instruction again: that must not charge its fuel twice.
+    let fuel_used = |lazy: bool| {
+        let mut config = Config::new();
+        config.lazy_translation(lazy).consume_fuel(true);
+        let engine = Engine::new(&config);
+        let module = Module::new(&engine, MIXED).unwrap();
+        let (mut store, inst) = instantiate(&engine, &module);
+        store.set_fuel(1_000_000).unwrap();
+        let mut results = Vec::new();
+        for (name, arg) in [("pick", 0), ("pick", 1), ("sum_to", 20), ("pick", 0)] {
+            results.push(call_i32(&mut store, inst, name, arg).unwrap());
+        }
+        (1_000_000 - store.get_fuel().unwrap(), results)
+    };
+    let (lazy_fuel, lazy_results) = fuel_used(true);
+    let (eager_fuel, eager_results) = fuel_used(false);
+    assert_eq!(lazy_results, [49, 21, 210, 49]);
+    assert_eq!(lazy_results, eager_results);
+    assert!(lazy_fuel > 0);
+    assert_eq!(lazy_fuel, eager_fuel);
+}
