@@ -37,6 +37,15 @@ pub fn decode_validate_translate(bytes: &[u8]) -> Result<(), Failure> {
         Ok(m) => m,
         Err(_) => return Ok(()),
     };
+    // Lazy translation promises that a module `Module::new` accepted translates every
+    // function later; `internal_code` translates one (and is None only if that fails).
+    for index in 0..module.defined_function_count() {
+        if module.internal_code(index).is_none() {
+            return Err(Failure(format!(
+                "defined function {index} of an accepted module does not translate"
+            )));
+        }
+    }
     let mut store = Store::new(&engine, ());
     store.set_limits(small_limits());
     let Some(imports) = dummy_imports(&mut store, &module) else {
