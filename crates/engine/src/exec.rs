@@ -535,7 +535,6 @@ fn run(
                     break Exit::Trap($kind);
                 }};
             }
-            // Defined function `$func` of `$module`, translated (now, on its first call).
             // The code of function `$func` of instance `$instance` (module `$module`). On its
             // first call it is not translated yet: the loop exits (no call on this path, which
             // keeps the hot loop's registers as they were before lazy translation), the

@@ -185,7 +185,11 @@ impl ModuleInner {
             .ranges
             .get(index as usize)
             .ok_or_else(|| internal("no body kept for lazy translation"))?;
-        let bytes = &self.lazy.bytes[start as usize..end as usize];
+        let bytes = self
+            .lazy
+            .bytes
+            .get(start as usize..end as usize)
+            .ok_or_else(|| internal("a kept body is out of bounds"))?;
         let body = wasmparser::FunctionBody::new(wasmparser::BinaryReader::new(
             bytes,
             self.lazy.offset + u64::from(start),

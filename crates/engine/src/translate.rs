@@ -235,7 +235,12 @@ pub(crate) fn translate_function(
             if let Some(v) = validator.as_deref_mut() {
                 v.op(offset, &op)?;
             }
-            check_memory_index_byte(&op, offset, ops.original_position(), multi_memory)?;
+            if matches!(
+                op,
+                Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
+            ) {
+                check_memory_index_byte(offset, ops.original_position(), multi_memory)?;
+            }
             t.offset = offset as u32;
             t.translate(op)?;
         }
@@ -312,24 +317,29 @@ fn read_locals(
     Ok(())
 }
 
-/// Without multi-memory, the memory index of `memory.size`/`memory.grow` is a reserved
-/// zero byte, not a LEB128 (which wasmparser would accept): the operator is 2 bytes.
-fn check_memory_index_byte(
-    op: &Operator<'_>,
-    offset: u64,
-    end: u64,
-    multi_memory: bool,
-) -> Result<(), Error> {
-    if matches!(
-        op,
-        Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
-    ) && !multi_memory
-        && end - offset != 2
-    {
+/// Without multi-memory, the memory index of `memory.size`/`memory.grow` (the operator
+/// from `offset` to `end`) is a reserved zero byte, not a LEB128 (which wasmparser would
+/// accept): the operator is 2 bytes.
+fn check_memory_index_byte(offset: u64, end: u64, multi_memory: bool) -> Result<(), Error> {
+    if !multi_memory && end - offset != 2 {
         return Err(Error::Compile(crate::error::CompileError {
             message: "zero byte expected".into(),
             offset: offset + 1,
         }));
+    }
+    Ok(())
+}
+
+/// The `br_table_targets` limit, checked by translation and by lazy validation alike.
+fn check_br_table_targets(module: &ModuleInner, targets: u32, offset: u64) -> Result<(), Error> {
+    let limit = module.engine.config().module_limits.br_table_targets;
+    if targets > limit {
+        return Err(crate::limits::module_limit(
+            "br_table_targets",
+            limit,
+            targets,
+            offset,
+        ));
     }
     Ok(())
 }
@@ -376,7 +386,6 @@ pub(crate) fn validate_function(
         .config()
         .features()
         .contains(wasmparser::WasmFeatures::MULTI_MEMORY);
-    let br_table_limit = module.engine.config().module_limits.br_table_targets;
     let mut now = body.range().end - body.range().start >= LAZY_BODY_BYTES as u64;
     let mut max_height = 0u32;
     // Visiting operators straight from the reader (as `FuncValidator::validate` does) is
@@ -400,24 +409,11 @@ pub(crate) fn validate_function(
         match opcode {
             // br_table: the number of targets follows.
             0x0E => {
-                let targets = operands_at(offset).read_var_u32()?;
-                if targets > br_table_limit {
-                    return Err(crate::limits::module_limit(
-                        "br_table_targets",
-                        br_table_limit,
-                        targets,
-                        offset,
-                    ));
-                }
+                check_br_table_targets(module, operands_at(offset).read_var_u32()?, offset)?;
             }
             // memory.size, memory.grow
             0x3F | 0x40 => {
-                let op = if opcode == 0x3F {
-                    Operator::MemorySize { mem: 0 }
-                } else {
-                    Operator::MemoryGrow { mem: 0 }
-                };
-                check_memory_index_byte(&op, offset, reader.original_position(), multi_memory)?;
+                check_memory_index_byte(offset, reader.original_position(), multi_memory)?
             }
             // v128.const (12) and i8x16.shuffle (13) carry pool constants.
             0xFD => {
@@ -971,15 +967,7 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<(), Error> {
-        let limit = self.module.engine.config().module_limits.br_table_targets;
-        if targets.len() > limit {
-            return Err(crate::limits::module_limit(
-                "br_table_targets",
-                limit,
-                targets.len(),
-                self.offset as u64,
-            ));
-        }
+        check_br_table_targets(self.module, targets.len(), self.offset as u64)?;
         let index = self.pop();
         let index = self.operand(index);
         let mut depths = Vec::with_capacity(targets.len() as usize + 1);
