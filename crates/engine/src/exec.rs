@@ -8,9 +8,9 @@ use crate::error::{Error, FrameInfo, Trap, TrapKind};
 use crate::interrupt::InterruptState;
 use crate::ir::*;
 use crate::module::ModuleInner;
-use crate::num;
 use crate::simd;
 use crate::store::{FuncEntity, HostResult, InstanceEntity, MemoryEntity, StoreInner, PAGE_SIZE};
+use crate::threaded::{self, Op};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -273,19 +273,19 @@ fn zero_locals(stack: &mut [u64], start: usize, end: usize) {
 }
 
 #[inline(always)]
-fn effective(addr: u64, offset: u32) -> u64 {
+pub(crate) fn effective(addr: u64, offset: u32) -> u64 {
     (addr as u32 as u64) + offset as u64
 }
 
 #[inline(always)]
-fn load_bytes<const N: usize>(mem: &[u8], ea: u64) -> Option<[u8; N]> {
+pub(crate) fn load_bytes<const N: usize>(mem: &[u8], ea: u64) -> Option<[u8; N]> {
     let start = usize::try_from(ea).ok()?;
     let end = start.checked_add(N)?;
     mem.get(start..end)?.try_into().ok()
 }
 
 #[inline(always)]
-fn store_bytes<const N: usize>(mem: &mut [u8], ea: u64, bytes: [u8; N]) -> Option<()> {
+pub(crate) fn store_bytes<const N: usize>(mem: &mut [u8], ea: u64, bytes: [u8; N]) -> Option<()> {
     let start = usize::try_from(ea).ok()?;
     let end = start.checked_add(N)?;
     mem.get_mut(start..end)?.copy_from_slice(&bytes);
@@ -355,7 +355,7 @@ fn copy_within_chunked(
 pub(crate) const FRAME_WINDOW: usize = 1 << 16;
 
 /// The running frame's cells.
-type Regs = [u64; FRAME_WINDOW];
+pub(crate) type Regs = [u64; FRAME_WINDOW];
 
 /// The window of the frame at `bp`.
 #[inline(always)]
@@ -367,7 +367,7 @@ fn window(stack: &mut [u64], bp: usize) -> &mut Regs {
 
 /// Slot `s` of a window; translation keeps every slot below `FRAME_WINDOW`.
 #[inline(always)]
-fn cell(s: u64) -> usize {
+pub(crate) fn cell(s: u64) -> usize {
     s as u16 as usize
 }
 
@@ -380,24 +380,17 @@ fn set_u128(regs: &mut Regs, s: Slot, v: u128) {
     regs[cell(s as u64 + 1)] = (v >> 64) as u64;
 }
 
-fn f32_of(c: u64) -> f32 {
+pub(crate) fn f32_of(c: u64) -> f32 {
     f32::from_bits(c as u32)
 }
-fn f64_of(c: u64) -> f64 {
+pub(crate) fn f64_of(c: u64) -> f64 {
     f64::from_bits(c)
 }
-fn of_f32(f: f32) -> u64 {
+pub(crate) fn of_f32(f: f32) -> u64 {
     f.to_bits() as u64
 }
-fn of_f64(f: f64) -> u64 {
+pub(crate) fn of_f64(f: f64) -> u64 {
     f.to_bits()
-}
-
-fn trunc_result<T>(r: Result<T, num::TruncError>) -> Result<T, TrapKind> {
-    r.map_err(|e| match e {
-        num::TruncError::Nan => TrapKind::InvalidConversionToInteger,
-        num::TruncError::Overflow => TrapKind::IntegerOverflow,
-    })
 }
 
 /// Grows `mem` by `delta` pages within its maximum and the store's total (`total` bytes,
@@ -516,7 +509,7 @@ fn run(
             let mut bp = top.bp as usize;
             let mut pc = top.pc as usize;
             // Translated when its frame was pushed: this cannot fail.
-            let mut code: &[Instr] = match module.compiled(top.func) {
+            let mut code: &[Op] = match module.compiled(top.func) {
                 Ok(compiled) => &compiled.code,
                 Err(e) => break Err(with_backtrace(*e, inner, frames)),
             };
@@ -555,108 +548,6 @@ fn run(
                     }
                 };
             }
-            macro_rules! bin32 {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let Bin { dst, lhs, rhs } = $b;
-                    let $x = r!(lhs) as u32;
-                    let $y = r!(rhs) as u32;
-                    r!(dst) = ($e) as u32 as u64;
-                }};
-            }
-            macro_rules! bin32s {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let Bin { dst, lhs, rhs } = $b;
-                    let $x = r!(lhs) as u32 as i32;
-                    let $y = r!(rhs) as u32 as i32;
-                    r!(dst) = ($e) as u32 as u64;
-                }};
-            }
-            macro_rules! imm32 {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let BinImm { dst, lhs, imm } = $b;
-                    let $x = r!(lhs) as u32;
-                    let $y = imm as u32;
-                    r!(dst) = ($e) as u32 as u64;
-                }};
-            }
-            macro_rules! imm32s {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let BinImm { dst, lhs, imm } = $b;
-                    let $x = r!(lhs) as u32 as i32;
-                    let $y = imm;
-                    r!(dst) = ($e) as u32 as u64;
-                }};
-            }
-            macro_rules! bin64 {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let Bin { dst, lhs, rhs } = $b;
-                    let $x = r!(lhs);
-                    let $y = r!(rhs);
-                    r!(dst) = ($e) as u64;
-                }};
-            }
-            macro_rules! bin64s {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let Bin { dst, lhs, rhs } = $b;
-                    let $x = r!(lhs) as i64;
-                    let $y = r!(rhs) as i64;
-                    r!(dst) = ($e) as u64;
-                }};
-            }
-            macro_rules! imm64 {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let BinImm { dst, lhs, imm } = $b;
-                    let $x = r!(lhs);
-                    let $y = imm as i64 as u64;
-                    r!(dst) = ($e) as u64;
-                }};
-            }
-            macro_rules! imm64s {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let BinImm { dst, lhs, imm } = $b;
-                    let $x = r!(lhs) as i64;
-                    let $y = imm as i64;
-                    r!(dst) = ($e) as u64;
-                }};
-            }
-            // The fused two-operand forms with a shift or rotation amount (`BinShift`).
-            macro_rules! bin_shift {
-                ($b:expr, |$x:ident, $y:ident, $s:ident| $e:expr) => {{
-                    let BinShift {
-                        dst,
-                        lhs,
-                        rhs,
-                        shift,
-                    } = $b;
-                    let $x = r!(lhs);
-                    let $y = r!(rhs);
-                    let $s = shift as u32;
-                    r!(dst) = $e;
-                }};
-            }
-            macro_rules! un {
-                ($u:expr, |$x:ident| $e:expr) => {{
-                    let Un { dst, src } = $u;
-                    let $x = r!(src);
-                    r!(dst) = $e;
-                }};
-            }
-            macro_rules! f32bin {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let Bin { dst, lhs, rhs } = $b;
-                    let $x = f32_of(r!(lhs));
-                    let $y = f32_of(r!(rhs));
-                    r!(dst) = $e;
-                }};
-            }
-            macro_rules! f64bin {
-                ($b:expr, |$x:ident, $y:ident| $e:expr) => {{
-                    let Bin { dst, lhs, rhs } = $b;
-                    let $x = f64_of(r!(lhs));
-                    let $y = f64_of(r!(rhs));
-                    r!(dst) = $e;
-                }};
-            }
             // Charges fuel for a bulk operation touching `n` units; when fuel is short,
             // re-executes this instruction after the out-of-fuel handler refills.
             macro_rules! bulk_fuel {
@@ -671,121 +562,6 @@ fn run(
                         }
                         fuel_left -= cost;
                     }
-                }};
-            }
-            // Taken branch. A backward branch is where a loop keeps running, so that is
-            // where an interruption is polled; translation flags backward targets only when
-            // that is needed (interruptible, without fuel: then the loop header's
-            // `ConsumeFuel` polls). A forward branch pays one bit test.
-            macro_rules! jump {
-                ($target:expr) => {{
-                    let target: Target = $target;
-                    if target & BACKWARD != 0 {
-                        if interrupt.take() {
-                            trap!(TrapKind::Interrupted);
-                        }
-                        pc = (target & !BACKWARD) as usize;
-                    } else {
-                        pc = target as usize;
-                    }
-                    continue;
-                }};
-            }
-            macro_rules! brcmp {
-                ($cond:expr, $target:expr) => {{
-                    if $cond {
-                        jump!($target);
-                    }
-                }};
-            }
-            macro_rules! trunc {
-                ($u:expr, $f:expr, $conv:expr, |$v:ident| $e:expr) => {{
-                    let Un { dst, src } = $u;
-                    match trunc_result($f($conv(r!(src)))) {
-                        Ok($v) => r!(dst) = $e,
-                        Err(k) => trap!(k),
-                    }
-                }};
-            }
-            // Loads `$n` bytes at wasm address `$addr + $offset` into `$dst` (the shared tail
-            // of every load form).
-            macro_rules! load_at {
-                ($addr:expr, $offset:expr, $dst:expr, $n:literal, |$b:ident| $e:expr) => {{
-                    match load_bytes::<$n>(&mem.data, effective($addr, $offset)) {
-                        Some($b) => r!($dst) = $e,
-                        None => trap!(TrapKind::MemoryOutOfBounds),
-                    }
-                }};
-            }
-            macro_rules! load {
-                ($l:expr, $n:literal, |$b:ident| $e:expr) => {{
-                    let Load { dst, addr, offset } = $l;
-                    load_at!(r!(addr), offset, dst, $n, |$b| $e)
-                }};
-            }
-            macro_rules! load_idx {
-                ($l:expr, $n:literal, |$b:ident| $e:expr) => {{
-                    let LoadIdx {
-                        dst,
-                        base,
-                        index,
-                        shift,
-                        offset,
-                    } = $l;
-                    let addr = (r!(base) as u32).wrapping_add((r!(index) as u32) << shift);
-                    load_at!(addr as u64, offset, dst, $n, |$b| $e)
-                }};
-            }
-            macro_rules! load_disp {
-                ($l:expr, $n:literal, |$b:ident| $e:expr) => {{
-                    let LoadDisp {
-                        dst,
-                        addr,
-                        shift,
-                        disp,
-                        offset,
-                    } = $l;
-                    let addr = ((r!(addr) as u32) << shift).wrapping_add(disp as u32);
-                    load_at!(addr as u64, offset, dst, $n, |$b| $e)
-                }};
-            }
-            // Stores `$bytes` at wasm address `$addr + $offset` (every store form's tail).
-            macro_rules! store_at {
-                ($addr:expr, $offset:expr, $bytes:expr) => {{
-                    if store_bytes(&mut mem.data, effective($addr, $offset), $bytes).is_none() {
-                        trap!(TrapKind::MemoryOutOfBounds);
-                    }
-                }};
-            }
-            macro_rules! store {
-                ($s:expr, |$v:ident| $e:expr) => {{
-                    let Store { addr, src, offset } = $s;
-                    let $v = r!(src);
-                    store_at!(r!(addr), offset, $e)
-                }};
-            }
-            macro_rules! store_disp {
-                ($s:expr, |$v:ident| $e:expr) => {{
-                    let StoreDisp {
-                        addr,
-                        src,
-                        disp,
-                        offset,
-                    } = $s;
-                    let $v = r!(src);
-                    let addr = (r!(addr) as u32).wrapping_add(disp as u32);
-                    store_at!(addr as u64, offset, $e)
-                }};
-            }
-            macro_rules! store_imm {
-                ($s:expr, |$v:ident| $e:expr) => {{
-                    let StoreImm {
-                        addr,
-                        value,
-                        offset,
-                    } = $s;
-                    let $v = value as i64 as u64;
-                    store_at!(r!(addr), offset, $e)
                 }};
             }
             // Enters wasm function `$func` of the current module with its frame at `$base`.
@@ -1011,329 +787,46 @@ fn run(
             }
 
             let exit = loop {
-                match code[pc] {
+                // The threaded code runs everything up to the next instruction it does not
+                // own (a call, a return, a host call, ...), which the `match` below runs.
+                let mut threaded_ctx = threaded::Ctx {
+                    code,
+                    mem: &mut mem.data,
+                    fuel: fuel_left,
+                    interrupt,
+                    globals,
+                    global_map: &inst.globals,
+                };
+                let stopped = threaded::run(&mut threaded_ctx, pc, regs).stop();
+                fuel_left = threaded_ctx.fuel;
+                match stopped {
+                    threaded::Stop::Match(at) => pc = at as usize,
+                    threaded::Stop::Trap(fault, at) => {
+                        pc = at as usize;
+                        trap!(fault.kind());
+                    }
+                    threaded::Stop::OutOfFuel(at) => {
+                        if let Some(f) = frames.last_mut() {
+                            f.pc = at;
+                        }
+                        break Exit::OutOfFuel;
+                    }
+                    threaded::Stop::Internal => {
+                        break Exit::Internal("threaded code ran past its function's end")
+                    }
+                }
+                match code[pc].i {
                     // ---------------------------------------------------------- i32
-                    Instr::I32Eqz(u) => un!(u, |x| (x as u32 == 0) as u64),
-                    Instr::I32Clz(u) => un!(u, |x| (x as u32).leading_zeros() as u64),
-                    Instr::I32Ctz(u) => un!(u, |x| (x as u32).trailing_zeros() as u64),
-                    Instr::I32Popcnt(u) => un!(u, |x| (x as u32).count_ones() as u64),
-                    Instr::I32Eq(b) => bin32!(b, |x, y| x == y),
-                    Instr::I32Ne(b) => bin32!(b, |x, y| x != y),
-                    Instr::I32LtS(b) => bin32s!(b, |x, y| x < y),
-                    Instr::I32LtU(b) => bin32!(b, |x, y| x < y),
-                    Instr::I32GtS(b) => bin32s!(b, |x, y| x > y),
-                    Instr::I32GtU(b) => bin32!(b, |x, y| x > y),
-                    Instr::I32LeS(b) => bin32s!(b, |x, y| x <= y),
-                    Instr::I32LeU(b) => bin32!(b, |x, y| x <= y),
-                    Instr::I32GeS(b) => bin32s!(b, |x, y| x >= y),
-                    Instr::I32GeU(b) => bin32!(b, |x, y| x >= y),
-                    Instr::I32Add(b) => bin32!(b, |x, y| x.wrapping_add(y)),
-                    Instr::I32Sub(b) => bin32!(b, |x, y| x.wrapping_sub(y)),
-                    Instr::I32Mul(b) => bin32!(b, |x, y| x.wrapping_mul(y)),
-                    Instr::I32DivS(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs) as u32 as i32, r!(rhs) as u32 as i32);
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        if x == i32::MIN && y == -1 {
-                            trap!(TrapKind::IntegerOverflow);
-                        }
-                        r!(dst) = (x / y) as u32 as u64;
-                    }
-                    Instr::I32DivU(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs) as u32, r!(rhs) as u32);
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        r!(dst) = (x / y) as u64;
-                    }
-                    Instr::I32RemS(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs) as u32 as i32, r!(rhs) as u32 as i32);
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        r!(dst) = x.wrapping_rem(y) as u32 as u64;
-                    }
-                    Instr::I32RemU(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs) as u32, r!(rhs) as u32);
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        r!(dst) = (x % y) as u64;
-                    }
-                    Instr::I32And(b) => bin32!(b, |x, y| x & y),
-                    Instr::I32Or(b) => bin32!(b, |x, y| x | y),
-                    Instr::I32Xor(b) => bin32!(b, |x, y| x ^ y),
-                    Instr::I32Shl(b) => bin32!(b, |x, y| x.wrapping_shl(y)),
-                    Instr::I32ShrS(b) => bin32s!(b, |x, y| x.wrapping_shr(y as u32)),
-                    Instr::I32ShrU(b) => bin32!(b, |x, y| x.wrapping_shr(y)),
-                    Instr::I32Rotl(b) => bin32!(b, |x, y| x.rotate_left(y % 32)),
-                    Instr::I32Rotr(b) => bin32!(b, |x, y| x.rotate_right(y % 32)),
-                    Instr::I32EqImm(b) => imm32!(b, |x, y| x == y),
-                    Instr::I32NeImm(b) => imm32!(b, |x, y| x != y),
-                    Instr::I32LtSImm(b) => imm32s!(b, |x, y| x < y),
-                    Instr::I32LtUImm(b) => imm32!(b, |x, y| x < y),
-                    Instr::I32GtSImm(b) => imm32s!(b, |x, y| x > y),
-                    Instr::I32GtUImm(b) => imm32!(b, |x, y| x > y),
-                    Instr::I32LeSImm(b) => imm32s!(b, |x, y| x <= y),
-                    Instr::I32LeUImm(b) => imm32!(b, |x, y| x <= y),
-                    Instr::I32GeSImm(b) => imm32s!(b, |x, y| x >= y),
-                    Instr::I32GeUImm(b) => imm32!(b, |x, y| x >= y),
-                    Instr::I32AddImm(b) => imm32!(b, |x, y| x.wrapping_add(y)),
-                    Instr::I32MulImm(b) => imm32!(b, |x, y| x.wrapping_mul(y)),
-                    Instr::I32AndImm(b) => imm32!(b, |x, y| x & y),
-                    Instr::I32OrImm(b) => imm32!(b, |x, y| x | y),
-                    Instr::I32XorImm(b) => imm32!(b, |x, y| x ^ y),
-                    Instr::I32ShlImm(b) => imm32!(b, |x, y| x.wrapping_shl(y)),
-                    Instr::I32ShrSImm(b) => imm32s!(b, |x, y| x.wrapping_shr(y as u32)),
-                    Instr::I32ShrUImm(b) => imm32!(b, |x, y| x.wrapping_shr(y)),
-                    Instr::I32RotlImm(b) => imm32!(b, |x, y| x.rotate_left(y)),
 
                     // ---------------------------------------------------------- i64
-                    Instr::I64Eqz(u) => un!(u, |x| (x == 0) as u64),
-                    Instr::I64Clz(u) => un!(u, |x| x.leading_zeros() as u64),
-                    Instr::I64Ctz(u) => un!(u, |x| x.trailing_zeros() as u64),
-                    Instr::I64Popcnt(u) => un!(u, |x| x.count_ones() as u64),
-                    Instr::I64Eq(b) => bin64!(b, |x, y| x == y),
-                    Instr::I64Ne(b) => bin64!(b, |x, y| x != y),
-                    Instr::I64LtS(b) => bin64s!(b, |x, y| x < y),
-                    Instr::I64LtU(b) => bin64!(b, |x, y| x < y),
-                    Instr::I64GtS(b) => bin64s!(b, |x, y| x > y),
-                    Instr::I64GtU(b) => bin64!(b, |x, y| x > y),
-                    Instr::I64LeS(b) => bin64s!(b, |x, y| x <= y),
-                    Instr::I64LeU(b) => bin64!(b, |x, y| x <= y),
-                    Instr::I64GeS(b) => bin64s!(b, |x, y| x >= y),
-                    Instr::I64GeU(b) => bin64!(b, |x, y| x >= y),
-                    Instr::I64Add(b) => bin64!(b, |x, y| x.wrapping_add(y)),
-                    Instr::I64Sub(b) => bin64!(b, |x, y| x.wrapping_sub(y)),
-                    Instr::I64Mul(b) => bin64!(b, |x, y| x.wrapping_mul(y)),
-                    Instr::I64DivS(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs) as i64, r!(rhs) as i64);
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        if x == i64::MIN && y == -1 {
-                            trap!(TrapKind::IntegerOverflow);
-                        }
-                        r!(dst) = (x / y) as u64;
-                    }
-                    Instr::I64DivU(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs), r!(rhs));
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        r!(dst) = x / y;
-                    }
-                    Instr::I64RemS(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs) as i64, r!(rhs) as i64);
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        r!(dst) = x.wrapping_rem(y) as u64;
-                    }
-                    Instr::I64RemU(Bin { dst, lhs, rhs }) => {
-                        let (x, y) = (r!(lhs), r!(rhs));
-                        if y == 0 {
-                            trap!(TrapKind::IntegerDivideByZero);
-                        }
-                        r!(dst) = x % y;
-                    }
-                    Instr::I64And(b) => bin64!(b, |x, y| x & y),
-                    Instr::I64Or(b) => bin64!(b, |x, y| x | y),
-                    Instr::I64Xor(b) => bin64!(b, |x, y| x ^ y),
-                    Instr::I64Shl(b) => bin64!(b, |x, y| x.wrapping_shl(y as u32)),
-                    Instr::I64ShrS(b) => bin64s!(b, |x, y| x.wrapping_shr(y as u32)),
-                    Instr::I64ShrU(b) => bin64!(b, |x, y| x.wrapping_shr(y as u32)),
-                    Instr::I64Rotl(b) => bin64!(b, |x, y| x.rotate_left((y % 64) as u32)),
-                    Instr::I64Rotr(b) => bin64!(b, |x, y| x.rotate_right((y % 64) as u32)),
-                    Instr::I64EqImm(b) => imm64!(b, |x, y| x == y),
-                    Instr::I64NeImm(b) => imm64!(b, |x, y| x != y),
-                    Instr::I64LtSImm(b) => imm64s!(b, |x, y| x < y),
-                    Instr::I64LtUImm(b) => imm64!(b, |x, y| x < y),
-                    Instr::I64GtSImm(b) => imm64s!(b, |x, y| x > y),
-                    Instr::I64GtUImm(b) => imm64!(b, |x, y| x > y),
-                    Instr::I64LeSImm(b) => imm64s!(b, |x, y| x <= y),
-                    Instr::I64LeUImm(b) => imm64!(b, |x, y| x <= y),
-                    Instr::I64GeSImm(b) => imm64s!(b, |x, y| x >= y),
-                    Instr::I64GeUImm(b) => imm64!(b, |x, y| x >= y),
-                    Instr::I64AddImm(b) => imm64!(b, |x, y| x.wrapping_add(y)),
-                    Instr::I64MulImm(b) => imm64!(b, |x, y| x.wrapping_mul(y)),
-                    Instr::I64AndImm(b) => imm64!(b, |x, y| x & y),
-                    Instr::I64OrImm(b) => imm64!(b, |x, y| x | y),
-                    Instr::I64XorImm(b) => imm64!(b, |x, y| x ^ y),
-                    Instr::I64ShlImm(b) => imm64!(b, |x, y| x.wrapping_shl(y as u32)),
-                    Instr::I64ShrSImm(b) => imm64s!(b, |x, y| x.wrapping_shr(y as u32)),
-                    Instr::I64ShrUImm(b) => imm64!(b, |x, y| x.wrapping_shr(y as u32)),
-                    Instr::I64RotlImm(b) => imm64!(b, |x, y| x.rotate_left(y as u32)),
 
                     // ---------------------------------------------------------- f32
-                    Instr::F32Eq(b) => f32bin!(b, |x, y| (x == y) as u64),
-                    Instr::F32Ne(b) => f32bin!(b, |x, y| (x != y) as u64),
-                    Instr::F32Lt(b) => f32bin!(b, |x, y| (x < y) as u64),
-                    Instr::F32Gt(b) => f32bin!(b, |x, y| (x > y) as u64),
-                    Instr::F32Le(b) => f32bin!(b, |x, y| (x <= y) as u64),
-                    Instr::F32Ge(b) => f32bin!(b, |x, y| (x >= y) as u64),
-                    Instr::F32Abs(u) => un!(u, |x| x & 0x7fff_ffff),
-                    Instr::F32Neg(u) => un!(u, |x| (x as u32 ^ 0x8000_0000) as u64),
-                    Instr::F32Ceil(u) => un!(u, |x| of_f32(num::f32_ceil(f32_of(x)))),
-                    Instr::F32Floor(u) => un!(u, |x| of_f32(num::f32_floor(f32_of(x)))),
-                    Instr::F32Trunc(u) => un!(u, |x| of_f32(num::f32_trunc(f32_of(x)))),
-                    Instr::F32Nearest(u) => un!(u, |x| of_f32(num::f32_nearest(f32_of(x)))),
-                    Instr::F32Sqrt(u) => un!(u, |x| of_f32(f32_of(x).sqrt())),
-                    Instr::F32Add(b) => f32bin!(b, |x, y| of_f32(x + y)),
-                    Instr::F32Sub(b) => f32bin!(b, |x, y| of_f32(x - y)),
-                    Instr::F32Mul(b) => f32bin!(b, |x, y| of_f32(x * y)),
-                    Instr::F32Div(b) => f32bin!(b, |x, y| of_f32(x / y)),
-                    Instr::F32Min(b) => f32bin!(b, |x, y| of_f32(num::f32_min(x, y))),
-                    Instr::F32Max(b) => f32bin!(b, |x, y| of_f32(num::f32_max(x, y))),
-                    Instr::F32Copysign(Bin { dst, lhs, rhs }) => {
-                        r!(dst) = (r!(lhs) & 0x7fff_ffff) | (r!(rhs) & 0x8000_0000);
-                    }
 
                     // ---------------------------------------------------------- f64
-                    Instr::F64Eq(b) => f64bin!(b, |x, y| (x == y) as u64),
-                    Instr::F64Ne(b) => f64bin!(b, |x, y| (x != y) as u64),
-                    Instr::F64Lt(b) => f64bin!(b, |x, y| (x < y) as u64),
-                    Instr::F64Gt(b) => f64bin!(b, |x, y| (x > y) as u64),
-                    Instr::F64Le(b) => f64bin!(b, |x, y| (x <= y) as u64),
-                    Instr::F64Ge(b) => f64bin!(b, |x, y| (x >= y) as u64),
-                    Instr::F64Abs(u) => un!(u, |x| x & 0x7fff_ffff_ffff_ffff),
-                    Instr::F64Neg(u) => un!(u, |x| x ^ 0x8000_0000_0000_0000),
-                    Instr::F64Ceil(u) => un!(u, |x| of_f64(num::f64_ceil(f64_of(x)))),
-                    Instr::F64Floor(u) => un!(u, |x| of_f64(num::f64_floor(f64_of(x)))),
-                    Instr::F64Trunc(u) => un!(u, |x| of_f64(num::f64_trunc(f64_of(x)))),
-                    Instr::F64Nearest(u) => un!(u, |x| of_f64(num::f64_nearest(f64_of(x)))),
-                    Instr::F64Sqrt(u) => un!(u, |x| of_f64(f64_of(x).sqrt())),
-                    Instr::F64Add(b) => f64bin!(b, |x, y| of_f64(x + y)),
-                    Instr::F64Sub(b) => f64bin!(b, |x, y| of_f64(x - y)),
-                    Instr::F64Mul(b) => f64bin!(b, |x, y| of_f64(x * y)),
-                    Instr::F64Div(b) => f64bin!(b, |x, y| of_f64(x / y)),
-                    Instr::F64Min(b) => f64bin!(b, |x, y| of_f64(num::f64_min(x, y))),
-                    Instr::F64Max(b) => f64bin!(b, |x, y| of_f64(num::f64_max(x, y))),
-                    Instr::F64Copysign(Bin { dst, lhs, rhs }) => {
-                        r!(dst) =
-                            (r!(lhs) & 0x7fff_ffff_ffff_ffff) | (r!(rhs) & 0x8000_0000_0000_0000);
-                    }
 
                     // ---------------------------------------------------------- conversions
-                    Instr::I32WrapI64(u) => un!(u, |x| x as u32 as u64),
-                    Instr::I32TruncF32S(u) => {
-                        trunc!(u, num::i32_trunc_f32_s, f32_of, |v| v as u32 as u64)
-                    }
-                    Instr::I32TruncF32U(u) => trunc!(u, num::i32_trunc_f32_u, f32_of, |v| v as u64),
-                    Instr::I32TruncF64S(u) => {
-                        trunc!(u, num::i32_trunc_f64_s, f64_of, |v| v as u32 as u64)
-                    }
-                    Instr::I32TruncF64U(u) => trunc!(u, num::i32_trunc_f64_u, f64_of, |v| v as u64),
-                    Instr::I64ExtendI32S(u) => un!(u, |x| x as u32 as i32 as i64 as u64),
-                    Instr::I64TruncF32S(u) => trunc!(u, num::i64_trunc_f32_s, f32_of, |v| v as u64),
-                    Instr::I64TruncF32U(u) => trunc!(u, num::i64_trunc_f32_u, f32_of, |v| v),
-                    Instr::I64TruncF64S(u) => trunc!(u, num::i64_trunc_f64_s, f64_of, |v| v as u64),
-                    Instr::I64TruncF64U(u) => trunc!(u, num::i64_trunc_f64_u, f64_of, |v| v),
-                    Instr::F32ConvertI32S(u) => un!(u, |x| of_f32(x as u32 as i32 as f32)),
-                    Instr::F32ConvertI32U(u) => un!(u, |x| of_f32(x as u32 as f32)),
-                    Instr::F32ConvertI64S(u) => un!(u, |x| of_f32(x as i64 as f32)),
-                    Instr::F32ConvertI64U(u) => un!(u, |x| of_f32(x as f32)),
-                    Instr::F32DemoteF64(u) => un!(u, |x| of_f32(num::f32_demote_f64(f64_of(x)))),
-                    Instr::F64ConvertI32S(u) => un!(u, |x| of_f64(x as u32 as i32 as f64)),
-                    Instr::F64ConvertI32U(u) => un!(u, |x| of_f64(x as u32 as f64)),
-                    Instr::F64ConvertI64S(u) => un!(u, |x| of_f64(x as i64 as f64)),
-                    Instr::F64ConvertI64U(u) => un!(u, |x| of_f64(x as f64)),
-                    Instr::F64PromoteF32(u) => un!(u, |x| of_f64(num::f64_promote_f32(f32_of(x)))),
-                    Instr::I32Extend8S(u) => un!(u, |x| x as u8 as i8 as i32 as u32 as u64),
-                    Instr::I32Extend16S(u) => un!(u, |x| x as u16 as i16 as i32 as u32 as u64),
-                    Instr::I64Extend8S(u) => un!(u, |x| x as u8 as i8 as i64 as u64),
-                    Instr::I64Extend16S(u) => un!(u, |x| x as u16 as i16 as i64 as u64),
-                    Instr::I64Extend32S(u) => un!(u, |x| x as u32 as i32 as i64 as u64),
-                    Instr::I32TruncSatF32S(u) => un!(u, |x| f32_of(x) as i32 as u32 as u64),
-                    Instr::I32TruncSatF32U(u) => un!(u, |x| f32_of(x) as u32 as u64),
-                    Instr::I32TruncSatF64S(u) => un!(u, |x| f64_of(x) as i32 as u32 as u64),
-                    Instr::I32TruncSatF64U(u) => un!(u, |x| f64_of(x) as u32 as u64),
-                    Instr::I64TruncSatF32S(u) => {
-                        un!(u, |x| num::i64_trunc_sat_f32_s(f32_of(x)) as u64)
-                    }
-                    Instr::I64TruncSatF32U(u) => un!(u, |x| num::i64_trunc_sat_f32_u(f32_of(x))),
-                    Instr::I64TruncSatF64S(u) => {
-                        un!(u, |x| num::i64_trunc_sat_f64_s(f64_of(x)) as u64)
-                    }
-                    Instr::I64TruncSatF64U(u) => un!(u, |x| num::i64_trunc_sat_f64_u(f64_of(x))),
 
                     // ---------------------------------------------------------- memory
-                    Instr::I32Load(l) => load!(l, 4, |b| u32::from_le_bytes(b) as u64),
-                    Instr::I64Load(l) => load!(l, 8, |b| u64::from_le_bytes(b)),
-                    Instr::I32Load8S(l) => load!(l, 1, |b| b[0] as i8 as i32 as u32 as u64),
-                    Instr::I32Load8U(l) => load!(l, 1, |b| b[0] as u64),
-                    Instr::I32Load16S(l) => {
-                        load!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
-                    }
-                    Instr::I32Load16U(l) => load!(l, 2, |b| u16::from_le_bytes(b) as u64),
-                    Instr::I64Load8S(l) => load!(l, 1, |b| b[0] as i8 as i64 as u64),
-                    Instr::I64Load16S(l) => load!(l, 2, |b| i16::from_le_bytes(b) as i64 as u64),
-                    Instr::I64Load32S(l) => load!(l, 4, |b| i32::from_le_bytes(b) as i64 as u64),
-                    Instr::I32LoadIdx(l) => load_idx!(l, 4, |b| u32::from_le_bytes(b) as u64),
-                    Instr::I64LoadIdx(l) => load_idx!(l, 8, |b| u64::from_le_bytes(b)),
-                    Instr::I32Load8SIdx(l) => {
-                        load_idx!(l, 1, |b| b[0] as i8 as i32 as u32 as u64)
-                    }
-                    Instr::I32Load8UIdx(l) => load_idx!(l, 1, |b| b[0] as u64),
-                    Instr::I32Load16SIdx(l) => {
-                        load_idx!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
-                    }
-                    Instr::I32Load16UIdx(l) => load_idx!(l, 2, |b| u16::from_le_bytes(b) as u64),
-                    Instr::I32LoadDisp(l) => load_disp!(l, 4, |b| u32::from_le_bytes(b) as u64),
-                    Instr::I64LoadDisp(l) => load_disp!(l, 8, |b| u64::from_le_bytes(b)),
-                    Instr::I32Load8SDisp(l) => {
-                        load_disp!(l, 1, |b| b[0] as i8 as i32 as u32 as u64)
-                    }
-                    Instr::I32Load8UDisp(l) => load_disp!(l, 1, |b| b[0] as u64),
-                    Instr::I32Load16SDisp(l) => {
-                        load_disp!(l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
-                    }
-                    Instr::I32Load16UDisp(l) => load_disp!(l, 2, |b| u16::from_le_bytes(b) as u64),
-                    Instr::I32LoadAbs(LoadAbs { dst, addr }) => {
-                        load_at!(addr as u64, 0, dst, 4, |b| u32::from_le_bytes(b) as u64)
-                    }
-                    Instr::I64LoadAbs(LoadAbs { dst, addr }) => {
-                        load_at!(addr as u64, 0, dst, 8, |b| u64::from_le_bytes(b))
-                    }
-                    Instr::I32Load8UAbs(LoadAbs { dst, addr }) => {
-                        load_at!(addr as u64, 0, dst, 1, |b| b[0] as u64)
-                    }
-                    Instr::I32StoreAbs(StoreAbs { src, addr }) => {
-                        store_at!(addr as u64, 0, (r!(src) as u32).to_le_bytes())
-                    }
-                    Instr::I64StoreAbs(StoreAbs { src, addr }) => {
-                        store_at!(addr as u64, 0, r!(src).to_le_bytes())
-                    }
-                    Instr::I64AndNot(b) => bin64!(b, |x, y| !x & y),
-                    Instr::I32AddShl(b) => {
-                        bin_shift!(b, |x, y, s| (x as u32).wrapping_add((y as u32) << s) as u64)
-                    }
-                    Instr::I32XorRotl(b) => {
-                        bin_shift!(b, |x, y, s| (x as u32 ^ y as u32).rotate_left(s) as u64)
-                    }
-                    Instr::I32Store8Disp(s) => store_disp!(s, |v| [v as u8]),
-                    Instr::I32Store16Disp(s) => store_disp!(s, |v| (v as u16).to_le_bytes()),
-                    Instr::I32StoreDisp(s) => store_disp!(s, |v| (v as u32).to_le_bytes()),
-                    Instr::I64StoreDisp(s) => store_disp!(s, |v| v.to_le_bytes()),
-                    Instr::I64XorRotl(b) => bin_shift!(b, |x, y, s| (x ^ y).rotate_left(s)),
-                    Instr::I32RotlXor(b) => {
-                        bin_shift!(b, |x, y, s| ((x as u32).rotate_left(s) ^ y as u32) as u64)
-                    }
-                    Instr::I64RotlXor(b) => bin_shift!(b, |x, y, s| x.rotate_left(s) ^ y),
-                    Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
-                        r!(dst) = (r!(lhs) as u32)
-                            .wrapping_mul(mul as u32)
-                            .wrapping_add(add as u32) as u64;
-                    }
-                    Instr::I32Store8(s) => store!(s, |v| [v as u8]),
-                    Instr::I32Store16(s) => store!(s, |v| (v as u16).to_le_bytes()),
-                    Instr::I32Store(s) => store!(s, |v| (v as u32).to_le_bytes()),
-                    Instr::I64Store(s) => store!(s, |v| v.to_le_bytes()),
-                    Instr::I32Store8Imm(s) => store_imm!(s, |v| [v as u8]),
-                    Instr::I32Store16Imm(s) => store_imm!(s, |v| (v as u16).to_le_bytes()),
-                    Instr::I32StoreImm(s) => store_imm!(s, |v| (v as u32).to_le_bytes()),
-                    Instr::I64StoreImm(s) => store_imm!(s, |v| v.to_le_bytes()),
                     Instr::MemorySize { dst, .. } => {
                         r!(dst) = (mem.data.len() / PAGE_SIZE) as u64;
                     }
@@ -1481,53 +974,22 @@ fn run(
                     Instr::RefFunc { dst, func } => {
                         r!(dst) = inst.funcs[func as usize] as u64 + 1;
                     }
-                    Instr::RefIsNull { dst, src } => {
-                        r!(dst) = (r!(src) == 0) as u64;
-                    }
 
                     // ---------------------------------------------------------- misc
-                    Instr::Copy(Un { dst, src }) => r!(dst) = r!(src),
-                    Instr::Copy2 {
-                        dst,
-                        src,
-                        dst2,
-                        src2,
-                    } => {
-                        r!(dst) = r!(src);
-                        r!(dst2) = r!(src2);
-                    }
                     Instr::Copy128 { dst, src } => {
                         let (d, s) = (dst as usize, src as usize);
                         regs[cell(d as u64)] = regs[cell(s as u64)];
                         regs[cell(d as u64 + 1)] = regs[cell(s as u64 + 1)];
                     }
-                    Instr::Const32 { dst, value } => r!(dst) = value as u64,
-                    Instr::Const64 { dst, value } => r!(dst) = value,
                     Instr::Const128 { dst, index } => {
                         let v = module.consts[index as usize];
                         set_u128(regs, dst, v);
-                    }
-                    Instr::I32MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
-                        let product = (r!(lhs) as u32).wrapping_mul(r!(rhs) as u32);
-                        r!(dst) = (r!(acc) as u32).wrapping_add(product) as u64;
-                    }
-                    Instr::I64MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
-                        r!(dst) = r!(acc).wrapping_add(r!(lhs).wrapping_mul(r!(rhs)));
-                    }
-                    Instr::Select3(Select3 { dst, a, b, cond }) => {
-                        r!(dst) = if r!(cond) as u32 != 0 { r!(a) } else { r!(b) };
                     }
                     Instr::Select128 { dst, other, cond } => {
                         if r!(cond) as u32 == 0 {
                             let v = get_u128(regs, other);
                             set_u128(regs, dst, v);
                         }
-                    }
-                    Instr::GlobalGet { dst, global } => {
-                        r!(dst) = globals[inst.globals[global as usize] as usize].value as u64;
-                    }
-                    Instr::GlobalSet { src, global } => {
-                        globals[inst.globals[global as usize] as usize].value = r!(src) as u128;
                     }
                     Instr::GlobalGet128 { dst, global } => {
                         let v = globals[inst.globals[global as usize] as usize].value;
@@ -1538,187 +1000,8 @@ fn run(
                     }
 
                     // ---------------------------------------------------------- limits
-                    Instr::ConsumeFuel { amount } => {
-                        let amount = amount as u64;
-                        if fuel_left < amount {
-                            if let Some(f) = frames.last_mut() {
-                                f.pc = pc as u32;
-                            }
-                            break Exit::OutOfFuel;
-                        }
-                        fuel_left -= amount;
-                        if interrupt.take() {
-                            trap!(TrapKind::Interrupted);
-                        }
-                    }
 
                     // ---------------------------------------------------------- control
-                    Instr::Unreachable => trap!(TrapKind::Unreachable),
-                    Instr::Br { target } => {
-                        // Forward: no interruption poll, no flag to strip.
-                        pc = target as usize;
-                        continue;
-                    }
-                    Instr::BrBack { target } => jump!(target),
-                    Instr::BrIfNez { cond, target } => brcmp!(r!(cond) as u32 != 0, target),
-                    Instr::BrIfEqz { cond, target } => brcmp!(r!(cond) as u32 == 0, target),
-                    Instr::BrIfNez64 { cond, target } => brcmp!(r!(cond) != 0, target),
-                    Instr::BrIfEqz64 { cond, target } => brcmp!(r!(cond) == 0, target),
-                    Instr::BrI32Eq { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32) == (r!(rhs) as u32), target)
-                    }
-                    Instr::BrI32EqImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32) == (imm as u32), target)
-                    }
-                    Instr::BrI64Eq { lhs, rhs, target } => {
-                        brcmp!((r!(lhs)) == (r!(rhs)), target)
-                    }
-                    Instr::BrI64EqImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs)) == (imm as i64 as u64), target)
-                    }
-                    Instr::BrI32Ne { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32) != (r!(rhs) as u32), target)
-                    }
-                    Instr::BrI32NeImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32) != (imm as u32), target)
-                    }
-                    Instr::BrI64Ne { lhs, rhs, target } => {
-                        brcmp!((r!(lhs)) != (r!(rhs)), target)
-                    }
-                    Instr::BrI64NeImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs)) != (imm as i64 as u64), target)
-                    }
-                    Instr::BrI32LtS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) < (r!(rhs) as u32 as i32), target)
-                    }
-                    Instr::BrI32LtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) < (imm), target)
-                    }
-                    Instr::BrI64LtS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as i64) < (r!(rhs) as i64), target)
-                    }
-                    Instr::BrI64LtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) < (imm as i64), target)
-                    }
-                    Instr::BrI32LtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32) < (r!(rhs) as u32), target)
-                    }
-                    Instr::BrI32LtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32) < (imm as u32), target)
-                    }
-                    Instr::BrI64LtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs)) < (r!(rhs)), target)
-                    }
-                    Instr::BrI64LtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs)) < (imm as i64 as u64), target)
-                    }
-                    Instr::BrI32GtS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) > (r!(rhs) as u32 as i32), target)
-                    }
-                    Instr::BrI32GtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) > (imm), target)
-                    }
-                    Instr::BrI64GtS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as i64) > (r!(rhs) as i64), target)
-                    }
-                    Instr::BrI64GtSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) > (imm as i64), target)
-                    }
-                    Instr::BrI32GtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32) > (r!(rhs) as u32), target)
-                    }
-                    Instr::BrI32GtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32) > (imm as u32), target)
-                    }
-                    Instr::BrI64GtU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs)) > (r!(rhs)), target)
-                    }
-                    Instr::BrI64GtUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs)) > (imm as i64 as u64), target)
-                    }
-                    Instr::BrI32LeS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) <= (r!(rhs) as u32 as i32), target)
-                    }
-                    Instr::BrI32LeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) <= (imm), target)
-                    }
-                    Instr::BrI64LeS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as i64) <= (r!(rhs) as i64), target)
-                    }
-                    Instr::BrI64LeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) <= (imm as i64), target)
-                    }
-                    Instr::BrI32LeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32) <= (r!(rhs) as u32), target)
-                    }
-                    Instr::BrI32LeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32) <= (imm as u32), target)
-                    }
-                    Instr::BrI64LeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs)) <= (r!(rhs)), target)
-                    }
-                    Instr::BrI64LeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs)) <= (imm as i64 as u64), target)
-                    }
-                    Instr::BrI32GeS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) >= (r!(rhs) as u32 as i32), target)
-                    }
-                    Instr::BrI32GeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32 as i32) >= (imm), target)
-                    }
-                    Instr::BrI64GeS { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as i64) >= (r!(rhs) as i64), target)
-                    }
-                    Instr::BrI64GeSImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as i64) >= (imm as i64), target)
-                    }
-                    Instr::BrI32GeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs) as u32) >= (r!(rhs) as u32), target)
-                    }
-                    Instr::BrI32GeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs) as u32) >= (imm as u32), target)
-                    }
-                    Instr::BrI64GeU { lhs, rhs, target } => {
-                        brcmp!((r!(lhs)) >= (r!(rhs)), target)
-                    }
-                    Instr::BrI64GeUImm { lhs, imm, target } => {
-                        brcmp!((r!(lhs)) >= (imm as i64 as u64), target)
-                    }
-                    Instr::BrInc(IncBr {
-                        test,
-                        slot,
-                        add,
-                        other,
-                        target,
-                    }) => {
-                        let v = (r!(slot) as u32).wrapping_add(add as i32 as u32);
-                        r!(slot) = v as u64;
-                        let taken = match test {
-                            IncTest::Nez => v != 0,
-                            IncTest::Ne => v != r!(other as u16) as u32,
-                            IncTest::LtU => v < r!(other as u16) as u32,
-                            IncTest::LtS => (v as i32) < (r!(other as u16) as u32 as i32),
-                            IncTest::NeImm => v != other as u32,
-                            IncTest::LtUImm => v < other as u32,
-                            IncTest::LtSImm => (v as i32) < other,
-                        };
-                        brcmp!(taken, target)
-                    }
-                    Instr::BrTable { index, len } => {
-                        let i = (r!(index) as u32).min(len);
-                        pc += 1 + i as usize;
-                        // An arm that is a plain branch is taken here, without
-                        // dispatching it.
-                        match code[pc] {
-                            Instr::Br { target } => {
-                                pc = target as usize;
-                                continue;
-                            }
-                            Instr::BrBack { target } => jump!(target),
-                            _ => {}
-                        }
-                        continue;
-                    }
                     Instr::Return => ret!(),
                     Instr::ReturnSlot { src } => {
                         regs[0] = r!(src);
@@ -1849,6 +1132,9 @@ fn run(
                         if simd::store_lane(op, &mut mem.data, ea, v, lane).is_none() {
                             trap!(TrapKind::MemoryOutOfBounds);
                         }
+                    }
+                    _ => {
+                        break Exit::Internal("a threaded instruction reached the interpreter loop")
                     }
                 }
                 pc += 1;

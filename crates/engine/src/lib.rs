@@ -60,6 +60,7 @@ mod module;
 mod num;
 mod simd;
 mod store;
+mod threaded;
 mod translate;
 mod types;
 mod values;

@@ -28,7 +28,8 @@ impl std::fmt::Debug for Module {
 /// A function body translated to the internal instruction set.
 #[derive(Debug)]
 pub(crate) struct CompiledFunc {
-    pub(crate) code: Box<[Instr]>,
+    /// The instructions, each with its threaded handler (`crate::threaded`).
+    pub(crate) code: Box<[crate::threaded::Op]>,
     /// Wasm byte offset of each instruction (for backtraces).
     pub(crate) offsets: Box<[u32]>,
     /// v128 constants and shuffle masks, as translated; moved into the module's pool
@@ -337,9 +338,9 @@ impl Module {
             .filter(|&i| (i as usize) < self.inner.code.len())?;
         let f = self.inner.compiled(index).ok()?;
         let mut out = String::new();
-        for (pc, instr) in f.code.iter().enumerate() {
+        for (pc, op) in f.code.iter().enumerate() {
             // Targets print as plain indices; the backward flag is the interpreter's.
-            let mut instr = *instr;
+            let mut instr = op.i;
             if let Some(target) = instr.target() {
                 instr.set_target(target & !crate::ir::BACKWARD);
             }
@@ -796,8 +797,8 @@ fn pool_constants(m: &mut ModuleInner) -> Result<(), Error> {
         }
         let base = u32::try_from(m.consts.len())
             .map_err(|_| err("too many v128 constants in one module", 0))?;
-        for instr in f.code.iter_mut() {
-            match instr {
+        for op in f.code.iter_mut() {
+            match &mut op.i {
                 Instr::Const128 { index, .. } | Instr::V128Shuffle { lanes: index, .. } => {
                     *index = index
                         .checked_add(base)

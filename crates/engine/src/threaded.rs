@@ -1,0 +1,1039 @@
+//! Threaded dispatch: every instruction the hot paths run is its own small function (a
+//! *handler*), and each handler ends by calling the next instruction's handler, read from
+//! the code stream. In an optimized build LLVM compiles that last call into a jump (a
+//! sibling call), so a dispatch is a bounds check, a load and an indirect jump *at the end
+//! of every handler*: the processor predicts each handler's successor separately, where the
+//! single `match` of a loop gives all of them one shared, badly predicted jump. Each handler
+//! is also register-allocated on its own, so no change to one instruction can make the
+//! whole loop spill (the cliffs `docs/engine.md` records).
+//!
+//! What it owns: the handlers of arithmetic, conversions, loads and stores of the default
+//! memory, moves, constants, globals, fuel regions and every branch. Everything else
+//! (calls, returns, host calls, tables, bulk memory, SIMD, ...) is marked `to_match` and
+//! runs in `exec`'s interpreter loop, which calls [`run`] again after it.
+//!
+//! What it must never do: recurse on the host stack. Handlers call each other only in tail
+//! position, and a build that does not optimize sibling calls (`opt-level` 0 or 1, decided
+//! by `build.rs` as `nanoproc_tail_calls`) returns to a trampoline loop in [`run`] after
+//! every instruction instead. `tests/threaded.rs` runs every handler in a long loop in a
+//! release build, where a handler that failed to jump would overflow the stack.
+#![allow(non_snake_case)]
+
+use crate::exec::{cell, effective, f32_of, f64_of, load_bytes, of_f32, of_f64, store_bytes, Regs};
+use crate::interrupt::InterruptState;
+use crate::ir::*;
+use crate::num;
+use crate::store::GlobalEntity;
+
+/// One instruction of the threaded code: its handler and its operands.
+#[derive(Copy, Clone)]
+pub(crate) struct Op {
+    pub(crate) h: Handler,
+    pub(crate) i: Instr,
+}
+
+impl Op {
+    pub(crate) fn new(i: Instr) -> Op {
+        Op {
+            h: handler_for(&i),
+            i,
+        }
+    }
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.i.fmt(f)
+    }
+}
+
+/// Runs the instruction `op`, followed in the code by `rest`.
+pub(crate) type Handler = fn(&mut Ctx<'_>, &Op, &[Op], &mut Regs) -> Exit;
+
+/// What the handlers use besides the frame's cells (in memory, read where needed).
+pub(crate) struct Ctx<'a> {
+    /// The running function's code (branch targets index it).
+    pub(crate) code: &'a [Op],
+    /// The instance's default memory.
+    pub(crate) mem: &'a mut [u8],
+    pub(crate) fuel: u64,
+    pub(crate) interrupt: &'a InterruptState,
+    pub(crate) globals: &'a mut [GlobalEntity],
+    /// The instance's global index → store global.
+    pub(crate) global_map: &'a [u32],
+}
+
+/// The traps a handler can raise.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Fault {
+    Unreachable,
+    IntegerOverflow,
+    IntegerDivideByZero,
+    InvalidConversionToInteger,
+    MemoryOutOfBounds,
+    Interrupted,
+}
+
+impl Fault {
+    pub(crate) fn kind(self) -> crate::error::TrapKind {
+        use crate::error::TrapKind;
+        match self {
+            Fault::Unreachable => TrapKind::Unreachable,
+            Fault::IntegerOverflow => TrapKind::IntegerOverflow,
+            Fault::IntegerDivideByZero => TrapKind::IntegerDivideByZero,
+            Fault::InvalidConversionToInteger => TrapKind::InvalidConversionToInteger,
+            Fault::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+            Fault::Interrupted => TrapKind::Interrupted,
+        }
+    }
+}
+
+/// Why the threaded code stopped, as [`run`] reports it. Positions are instruction indices.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The instruction at this position is not threaded: `exec`'s loop runs it.
+    Match(u32),
+    Trap(Fault, u32),
+    /// The fuel region starting here needs more fuel than is left.
+    OutOfFuel(u32),
+    /// A broken invariant (a branch past the end of the code): never expected.
+    Internal,
+}
+
+/// What a handler returns: a [`Stop`] packed into one integer (the position in the high
+/// 32 bits). A plain integer matters: with an enum of several fields, LLVM unpacks the
+/// next handler's result and packs it again, and the final call stops being a jump.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct Exit(u64);
+
+const MATCH: u64 = 0;
+const OUT_OF_FUEL: u64 = 1;
+const INTERNAL: u64 = 2;
+/// Continue at the position (the trampoline of builds without sibling calls).
+#[cfg(not(nanoproc_tail_calls))]
+const NEXT: u64 = 3;
+/// Plus the [`Fault`]'s discriminant.
+const TRAP: u64 = 16;
+
+impl Exit {
+    const INTERNAL: Exit = Exit(INTERNAL);
+
+    #[inline(always)]
+    fn at(code: u64, pc: u32) -> Exit {
+        Exit(code | (pc as u64) << 32)
+    }
+
+    #[inline(always)]
+    fn trap(fault: Fault, pc: u32) -> Exit {
+        Exit::at(TRAP + fault as u64, pc)
+    }
+
+    /// The trampoline's next position, if that is what this is.
+    #[cfg(not(nanoproc_tail_calls))]
+    #[inline(always)]
+    fn next_pc(self) -> Option<usize> {
+        (self.0 as u32 as u64 == NEXT).then_some((self.0 >> 32) as usize)
+    }
+
+    pub(crate) fn stop(self) -> Stop {
+        let pc = (self.0 >> 32) as u32;
+        match self.0 as u32 as u64 {
+            MATCH => Stop::Match(pc),
+            OUT_OF_FUEL => Stop::OutOfFuel(pc),
+            code => match code.checked_sub(TRAP) {
+                Some(0) => Stop::Trap(Fault::Unreachable, pc),
+                Some(1) => Stop::Trap(Fault::IntegerOverflow, pc),
+                Some(2) => Stop::Trap(Fault::IntegerDivideByZero, pc),
+                Some(3) => Stop::Trap(Fault::InvalidConversionToInteger, pc),
+                Some(4) => Stop::Trap(Fault::MemoryOutOfBounds, pc),
+                Some(5) => Stop::Trap(Fault::Interrupted, pc),
+                _ => Stop::Internal,
+            },
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Exit>() <= 8);
+const _: () = assert!(std::mem::size_of::<Op>() <= 24);
+
+/// Runs threaded code from instruction `pc` until an instruction it does not own, a trap
+/// or a fuel region it cannot pay.
+pub(crate) fn run(ctx: &mut Ctx<'_>, pc: usize, regs: &mut Regs) -> Exit {
+    let code = ctx.code;
+    #[cfg(nanoproc_tail_calls)]
+    match code.get(pc..) {
+        Some([op, rest @ ..]) => (op.h)(ctx, op, rest, regs),
+        _ => Exit::INTERNAL,
+    }
+    #[cfg(not(nanoproc_tail_calls))]
+    {
+        let mut pc = pc;
+        loop {
+            let Some([op, rest @ ..]) = code.get(pc..) else {
+                return Exit::INTERNAL;
+            };
+            let exit = (op.h)(ctx, op, rest, regs);
+            match exit.next_pc() {
+                Some(next) => pc = next,
+                None => return exit,
+            }
+        }
+    }
+}
+
+/// The position of the running instruction, from what follows it.
+#[inline(always)]
+fn pc_of(ctx: &Ctx<'_>, rest: &[Op]) -> u32 {
+    (ctx.code.len() - rest.len() - 1) as u32
+}
+
+/// Runs the next instruction (`rest` starts with it).
+#[inline(always)]
+fn next(ctx: &mut Ctx<'_>, rest: &[Op], regs: &mut Regs) -> Exit {
+    #[cfg(nanoproc_tail_calls)]
+    match rest {
+        [op, rest @ ..] => (op.h)(ctx, op, rest, regs),
+        [] => Exit::INTERNAL,
+    }
+    #[cfg(not(nanoproc_tail_calls))]
+    {
+        let _ = regs;
+        Exit::at(NEXT, (ctx.code.len() - rest.len()) as u32)
+    }
+}
+
+/// Continues at instruction `target` (no backward flag).
+#[inline(always)]
+fn goto(ctx: &mut Ctx<'_>, target: Target, regs: &mut Regs) -> Exit {
+    #[cfg(nanoproc_tail_calls)]
+    {
+        let code = ctx.code;
+        match code.get(target as usize..) {
+            Some([op, rest @ ..]) => (op.h)(ctx, op, rest, regs),
+            _ => Exit::INTERNAL,
+        }
+    }
+    #[cfg(not(nanoproc_tail_calls))]
+    {
+        let _ = (ctx, regs);
+        Exit::at(NEXT, target)
+    }
+}
+
+/// A taken branch. A backward one is where a loop keeps running, so that is where an
+/// interruption is polled (translation flags backward targets only when that is needed).
+#[inline(always)]
+fn jump(ctx: &mut Ctx<'_>, target: Target, rest: &[Op], regs: &mut Regs) -> Exit {
+    if target & BACKWARD != 0 {
+        if ctx.interrupt.take() {
+            return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
+        }
+        return goto(ctx, target & !BACKWARD, regs);
+    }
+    goto(ctx, target, regs)
+}
+
+/// Any instruction this module does not own: back to `exec`'s loop.
+fn to_match(ctx: &mut Ctx<'_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+    Exit::at(MATCH, pc_of(ctx, rest))
+}
+
+fn consume_fuel(ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let Instr::ConsumeFuel { amount } = op.i else {
+        return Exit::INTERNAL;
+    };
+    let amount = amount as u64;
+    if ctx.fuel < amount {
+        return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
+    }
+    ctx.fuel -= amount;
+    if ctx.interrupt.take() {
+        return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
+    }
+    next(ctx, rest, regs)
+}
+
+/// `br_table`: the arms follow it; an arm that is a plain branch is taken here, without
+/// dispatching it.
+fn br_table(ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let Instr::BrTable { index, len } = op.i else {
+        return Exit::INTERNAL;
+    };
+    let i = (regs[cell(index as u64)] as u32).min(len) as usize;
+    match rest.get(i) {
+        Some(Op {
+            i: Instr::Br { target },
+            ..
+        }) => goto(ctx, *target, regs),
+        Some(Op {
+            i: Instr::BrBack { target },
+            ..
+        }) => jump(ctx, *target, rest, regs),
+        Some(_) => next(ctx, &rest[i..], regs),
+        None => Exit::INTERNAL,
+    }
+}
+
+macro_rules! r {
+    ($regs:ident, $s:expr) => {
+        $regs[cell($s as u64)]
+    };
+}
+macro_rules! trap {
+    ($f:expr) => {
+        return Err($f)
+    };
+}
+macro_rules! bin32 {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let Bin { dst, lhs, rhs } = $b;
+        let $x = r!($regs, lhs) as u32;
+        let $y = r!($regs, rhs) as u32;
+        r!($regs, dst) = ($e) as u32 as u64;
+    }};
+}
+macro_rules! bin32s {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let Bin { dst, lhs, rhs } = $b;
+        let $x = r!($regs, lhs) as u32 as i32;
+        let $y = r!($regs, rhs) as u32 as i32;
+        r!($regs, dst) = ($e) as u32 as u64;
+    }};
+}
+macro_rules! imm32 {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let BinImm { dst, lhs, imm } = $b;
+        let $x = r!($regs, lhs) as u32;
+        let $y = imm as u32;
+        r!($regs, dst) = ($e) as u32 as u64;
+    }};
+}
+macro_rules! imm32s {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let BinImm { dst, lhs, imm } = $b;
+        let $x = r!($regs, lhs) as u32 as i32;
+        let $y = imm;
+        r!($regs, dst) = ($e) as u32 as u64;
+    }};
+}
+macro_rules! bin64 {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let Bin { dst, lhs, rhs } = $b;
+        let $x = r!($regs, lhs);
+        let $y = r!($regs, rhs);
+        r!($regs, dst) = ($e) as u64;
+    }};
+}
+macro_rules! bin64s {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let Bin { dst, lhs, rhs } = $b;
+        let $x = r!($regs, lhs) as i64;
+        let $y = r!($regs, rhs) as i64;
+        r!($regs, dst) = ($e) as u64;
+    }};
+}
+macro_rules! imm64 {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let BinImm { dst, lhs, imm } = $b;
+        let $x = r!($regs, lhs);
+        let $y = imm as i64 as u64;
+        r!($regs, dst) = ($e) as u64;
+    }};
+}
+macro_rules! imm64s {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let BinImm { dst, lhs, imm } = $b;
+        let $x = r!($regs, lhs) as i64;
+        let $y = imm as i64;
+        r!($regs, dst) = ($e) as u64;
+    }};
+}
+// The fused two-operand forms with a shift or rotation amount (`BinShift`).
+macro_rules! bin_shift {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident, $s:ident| $e:expr) => {{
+        let BinShift {
+            dst,
+            lhs,
+            rhs,
+            shift,
+        } = $b;
+        let $x = r!($regs, lhs);
+        let $y = r!($regs, rhs);
+        let $s = shift as u32;
+        r!($regs, dst) = $e;
+    }};
+}
+macro_rules! un {
+    ($regs:ident, $u:expr, |$x:ident| $e:expr) => {{
+        let Un { dst, src } = $u;
+        let $x = r!($regs, src);
+        r!($regs, dst) = $e;
+    }};
+}
+macro_rules! f32bin {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let Bin { dst, lhs, rhs } = $b;
+        let $x = f32_of(r!($regs, lhs));
+        let $y = f32_of(r!($regs, rhs));
+        r!($regs, dst) = $e;
+    }};
+}
+macro_rules! f64bin {
+    ($regs:ident, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let Bin { dst, lhs, rhs } = $b;
+        let $x = f64_of(r!($regs, lhs));
+        let $y = f64_of(r!($regs, rhs));
+        r!($regs, dst) = $e;
+    }};
+}
+macro_rules! trunc {
+    ($regs:ident, $u:expr, $f:expr, $conv:expr, |$v:ident| $e:expr) => {{
+        let Un { dst, src } = $u;
+        match $f($conv(r!($regs, src))) {
+            Ok($v) => r!($regs, dst) = $e,
+            Err(num::TruncError::Nan) => trap!(Fault::InvalidConversionToInteger),
+            Err(num::TruncError::Overflow) => trap!(Fault::IntegerOverflow),
+        }
+    }};
+}
+// Loads `$n` bytes at wasm address `$addr + $offset` into `$dst` (the shared tail of every
+// load form).
+macro_rules! load_at {
+    ($ctx:ident, $regs:ident, $addr:expr, $offset:expr, $dst:expr, $n:literal, |$b:ident| $e:expr) => {{
+        match load_bytes::<$n>($ctx.mem, effective($addr, $offset)) {
+            Some($b) => r!($regs, $dst) = $e,
+            None => trap!(Fault::MemoryOutOfBounds),
+        }
+    }};
+}
+macro_rules! load {
+    ($ctx:ident, $regs:ident, $l:expr, $n:literal, |$b:ident| $e:expr) => {{
+        let Load { dst, addr, offset } = $l;
+        load_at!($ctx, $regs, r!($regs, addr), offset, dst, $n, |$b| $e)
+    }};
+}
+macro_rules! load_idx {
+    ($ctx:ident, $regs:ident, $l:expr, $n:literal, |$b:ident| $e:expr) => {{
+        let LoadIdx {
+            dst,
+            base,
+            index,
+            shift,
+            offset,
+        } = $l;
+        let addr = (r!($regs, base) as u32).wrapping_add((r!($regs, index) as u32) << shift);
+        load_at!($ctx, $regs, addr as u64, offset, dst, $n, |$b| $e)
+    }};
+}
+macro_rules! load_disp {
+    ($ctx:ident, $regs:ident, $l:expr, $n:literal, |$b:ident| $e:expr) => {{
+        let LoadDisp {
+            dst,
+            addr,
+            shift,
+            disp,
+            offset,
+        } = $l;
+        let addr = ((r!($regs, addr) as u32) << shift).wrapping_add(disp as u32);
+        load_at!($ctx, $regs, addr as u64, offset, dst, $n, |$b| $e)
+    }};
+}
+// Stores `$bytes` at wasm address `$addr + $offset` (every store form's tail).
+macro_rules! store_at {
+    ($ctx:ident, $regs:ident, $addr:expr, $offset:expr, $bytes:expr) => {{
+        if store_bytes($ctx.mem, effective($addr, $offset), $bytes).is_none() {
+            trap!(Fault::MemoryOutOfBounds);
+        }
+    }};
+}
+macro_rules! store {
+    ($ctx:ident, $regs:ident, $s:expr, |$v:ident| $e:expr) => {{
+        let Store { addr, src, offset } = $s;
+        let $v = r!($regs, src);
+        store_at!($ctx, $regs, r!($regs, addr), offset, $e)
+    }};
+}
+macro_rules! store_disp {
+    ($ctx:ident, $regs:ident, $s:expr, |$v:ident| $e:expr) => {{
+        let StoreDisp {
+            addr,
+            src,
+            disp,
+            offset,
+        } = $s;
+        let $v = r!($regs, src);
+        let addr = (r!($regs, addr) as u32).wrapping_add(disp as u32);
+        store_at!($ctx, $regs, addr as u64, offset, $e)
+    }};
+}
+macro_rules! store_imm {
+    ($ctx:ident, $regs:ident, $s:expr, |$v:ident| $e:expr) => {{
+        let StoreImm {
+            addr,
+            value,
+            offset,
+        } = $s;
+        let $v = value as i64 as u64;
+        store_at!($ctx, $regs, r!($regs, addr), offset, $e)
+    }};
+}
+macro_rules! brcmp {
+    ($cond:expr, $target:expr) => {{
+        if $cond {
+            Some($target)
+        } else {
+            None
+        }
+    }};
+}
+
+/// Defines the handlers: `ops` run their body (which may `trap!`) and go on with the next
+/// instruction; `branches` evaluate to the target taken, if any. Also defines
+/// [`handler_for`], which gives every other instruction `to_match`.
+macro_rules! handlers {
+    (
+        |$ctx:ident, $regs:ident|
+        ops { $( $on:ident: $op:pat => $ob:block )* }
+        branches { $( $bn:ident: $bp:pat => $bb:block )* }
+    ) => {
+        $(
+            #[allow(unused_variables, clippy::redundant_closure_call)]
+            fn $on($ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
+                let $op = op.i else {
+                    return Exit::INTERNAL;
+                };
+                #[allow(unreachable_code)]
+                let result: Result<(), Fault> = (|| {
+                    $ob;
+                    Ok(())
+                })();
+                if let Err(fault) = result {
+                    return Exit::trap(fault, pc_of($ctx, rest));
+                }
+                next($ctx, rest, $regs)
+            }
+        )*
+        $(
+            #[allow(unused_variables)]
+            fn $bn($ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
+                let $bp = op.i else {
+                    return Exit::INTERNAL;
+                };
+                let taken: Option<Target> = $bb;
+                match taken {
+                    Some(target) => jump($ctx, target, rest, $regs),
+                    None => next($ctx, rest, $regs),
+                }
+            }
+        )*
+
+        /// The handler of `instr`.
+        #[allow(unused_variables)]
+        pub(crate) fn handler_for(instr: &Instr) -> Handler {
+            match *instr {
+                $( $op => $on, )*
+                $( $bp => $bn, )*
+                Instr::ConsumeFuel { .. } => consume_fuel,
+                Instr::BrTable { .. } => br_table,
+                _ => to_match,
+            }
+        }
+    };
+}
+
+handlers! {
+|ctx, regs|
+ops {
+    I32Eqz: Instr::I32Eqz(u) => { un!(regs, u, |x| (x as u32 == 0) as u64) }
+    I32Clz: Instr::I32Clz(u) => { un!(regs, u, |x| (x as u32).leading_zeros() as u64) }
+    I32Ctz: Instr::I32Ctz(u) => { un!(regs, u, |x| (x as u32).trailing_zeros() as u64) }
+    I32Popcnt: Instr::I32Popcnt(u) => { un!(regs, u, |x| (x as u32).count_ones() as u64) }
+    I32Eq: Instr::I32Eq(b) => { bin32!(regs, b, |x, y| x == y) }
+    I32Ne: Instr::I32Ne(b) => { bin32!(regs, b, |x, y| x != y) }
+    I32LtS: Instr::I32LtS(b) => { bin32s!(regs, b, |x, y| x < y) }
+    I32LtU: Instr::I32LtU(b) => { bin32!(regs, b, |x, y| x < y) }
+    I32GtS: Instr::I32GtS(b) => { bin32s!(regs, b, |x, y| x > y) }
+    I32GtU: Instr::I32GtU(b) => { bin32!(regs, b, |x, y| x > y) }
+    I32LeS: Instr::I32LeS(b) => { bin32s!(regs, b, |x, y| x <= y) }
+    I32LeU: Instr::I32LeU(b) => { bin32!(regs, b, |x, y| x <= y) }
+    I32GeS: Instr::I32GeS(b) => { bin32s!(regs, b, |x, y| x >= y) }
+    I32GeU: Instr::I32GeU(b) => { bin32!(regs, b, |x, y| x >= y) }
+    I32Add: Instr::I32Add(b) => { bin32!(regs, b, |x, y| x.wrapping_add(y)) }
+    I32Sub: Instr::I32Sub(b) => { bin32!(regs, b, |x, y| x.wrapping_sub(y)) }
+    I32Mul: Instr::I32Mul(b) => { bin32!(regs, b, |x, y| x.wrapping_mul(y)) }
+    I32DivS: Instr::I32DivS(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs) as u32 as i32, r!(regs, rhs) as u32 as i32);
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    if x == i32::MIN && y == -1 {
+        trap!(Fault::IntegerOverflow);
+    }
+    r!(regs, dst) = (x / y) as u32 as u64;
+}
+    I32DivU: Instr::I32DivU(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs) as u32, r!(regs, rhs) as u32);
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    r!(regs, dst) = (x / y) as u64;
+}
+    I32RemS: Instr::I32RemS(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs) as u32 as i32, r!(regs, rhs) as u32 as i32);
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    r!(regs, dst) = x.wrapping_rem(y) as u32 as u64;
+}
+    I32RemU: Instr::I32RemU(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs) as u32, r!(regs, rhs) as u32);
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    r!(regs, dst) = (x % y) as u64;
+}
+    I32And: Instr::I32And(b) => { bin32!(regs, b, |x, y| x & y) }
+    I32Or: Instr::I32Or(b) => { bin32!(regs, b, |x, y| x | y) }
+    I32Xor: Instr::I32Xor(b) => { bin32!(regs, b, |x, y| x ^ y) }
+    I32Shl: Instr::I32Shl(b) => { bin32!(regs, b, |x, y| x.wrapping_shl(y)) }
+    I32ShrS: Instr::I32ShrS(b) => { bin32s!(regs, b, |x, y| x.wrapping_shr(y as u32)) }
+    I32ShrU: Instr::I32ShrU(b) => { bin32!(regs, b, |x, y| x.wrapping_shr(y)) }
+    I32Rotl: Instr::I32Rotl(b) => { bin32!(regs, b, |x, y| x.rotate_left(y % 32)) }
+    I32Rotr: Instr::I32Rotr(b) => { bin32!(regs, b, |x, y| x.rotate_right(y % 32)) }
+    I32EqImm: Instr::I32EqImm(b) => { imm32!(regs, b, |x, y| x == y) }
+    I32NeImm: Instr::I32NeImm(b) => { imm32!(regs, b, |x, y| x != y) }
+    I32LtSImm: Instr::I32LtSImm(b) => { imm32s!(regs, b, |x, y| x < y) }
+    I32LtUImm: Instr::I32LtUImm(b) => { imm32!(regs, b, |x, y| x < y) }
+    I32GtSImm: Instr::I32GtSImm(b) => { imm32s!(regs, b, |x, y| x > y) }
+    I32GtUImm: Instr::I32GtUImm(b) => { imm32!(regs, b, |x, y| x > y) }
+    I32LeSImm: Instr::I32LeSImm(b) => { imm32s!(regs, b, |x, y| x <= y) }
+    I32LeUImm: Instr::I32LeUImm(b) => { imm32!(regs, b, |x, y| x <= y) }
+    I32GeSImm: Instr::I32GeSImm(b) => { imm32s!(regs, b, |x, y| x >= y) }
+    I32GeUImm: Instr::I32GeUImm(b) => { imm32!(regs, b, |x, y| x >= y) }
+    I32AddImm: Instr::I32AddImm(b) => { imm32!(regs, b, |x, y| x.wrapping_add(y)) }
+    I32MulImm: Instr::I32MulImm(b) => { imm32!(regs, b, |x, y| x.wrapping_mul(y)) }
+    I32AndImm: Instr::I32AndImm(b) => { imm32!(regs, b, |x, y| x & y) }
+    I32OrImm: Instr::I32OrImm(b) => { imm32!(regs, b, |x, y| x | y) }
+    I32XorImm: Instr::I32XorImm(b) => { imm32!(regs, b, |x, y| x ^ y) }
+    I32ShlImm: Instr::I32ShlImm(b) => { imm32!(regs, b, |x, y| x.wrapping_shl(y)) }
+    I32ShrSImm: Instr::I32ShrSImm(b) => { imm32s!(regs, b, |x, y| x.wrapping_shr(y as u32)) }
+    I32ShrUImm: Instr::I32ShrUImm(b) => { imm32!(regs, b, |x, y| x.wrapping_shr(y)) }
+    I32RotlImm: Instr::I32RotlImm(b) => { imm32!(regs, b, |x, y| x.rotate_left(y)) }
+    I64Eqz: Instr::I64Eqz(u) => { un!(regs, u, |x| (x == 0) as u64) }
+    I64Clz: Instr::I64Clz(u) => { un!(regs, u, |x| x.leading_zeros() as u64) }
+    I64Ctz: Instr::I64Ctz(u) => { un!(regs, u, |x| x.trailing_zeros() as u64) }
+    I64Popcnt: Instr::I64Popcnt(u) => { un!(regs, u, |x| x.count_ones() as u64) }
+    I64Eq: Instr::I64Eq(b) => { bin64!(regs, b, |x, y| x == y) }
+    I64Ne: Instr::I64Ne(b) => { bin64!(regs, b, |x, y| x != y) }
+    I64LtS: Instr::I64LtS(b) => { bin64s!(regs, b, |x, y| x < y) }
+    I64LtU: Instr::I64LtU(b) => { bin64!(regs, b, |x, y| x < y) }
+    I64GtS: Instr::I64GtS(b) => { bin64s!(regs, b, |x, y| x > y) }
+    I64GtU: Instr::I64GtU(b) => { bin64!(regs, b, |x, y| x > y) }
+    I64LeS: Instr::I64LeS(b) => { bin64s!(regs, b, |x, y| x <= y) }
+    I64LeU: Instr::I64LeU(b) => { bin64!(regs, b, |x, y| x <= y) }
+    I64GeS: Instr::I64GeS(b) => { bin64s!(regs, b, |x, y| x >= y) }
+    I64GeU: Instr::I64GeU(b) => { bin64!(regs, b, |x, y| x >= y) }
+    I64Add: Instr::I64Add(b) => { bin64!(regs, b, |x, y| x.wrapping_add(y)) }
+    I64Sub: Instr::I64Sub(b) => { bin64!(regs, b, |x, y| x.wrapping_sub(y)) }
+    I64Mul: Instr::I64Mul(b) => { bin64!(regs, b, |x, y| x.wrapping_mul(y)) }
+    I64DivS: Instr::I64DivS(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs) as i64, r!(regs, rhs) as i64);
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    if x == i64::MIN && y == -1 {
+        trap!(Fault::IntegerOverflow);
+    }
+    r!(regs, dst) = (x / y) as u64;
+}
+    I64DivU: Instr::I64DivU(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs), r!(regs, rhs));
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    r!(regs, dst) = x / y;
+}
+    I64RemS: Instr::I64RemS(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs) as i64, r!(regs, rhs) as i64);
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    r!(regs, dst) = x.wrapping_rem(y) as u64;
+}
+    I64RemU: Instr::I64RemU(Bin { dst, lhs, rhs }) => {
+    let (x, y) = (r!(regs, lhs), r!(regs, rhs));
+    if y == 0 {
+        trap!(Fault::IntegerDivideByZero);
+    }
+    r!(regs, dst) = x % y;
+}
+    I64And: Instr::I64And(b) => { bin64!(regs, b, |x, y| x & y) }
+    I64Or: Instr::I64Or(b) => { bin64!(regs, b, |x, y| x | y) }
+    I64Xor: Instr::I64Xor(b) => { bin64!(regs, b, |x, y| x ^ y) }
+    I64Shl: Instr::I64Shl(b) => { bin64!(regs, b, |x, y| x.wrapping_shl(y as u32)) }
+    I64ShrS: Instr::I64ShrS(b) => { bin64s!(regs, b, |x, y| x.wrapping_shr(y as u32)) }
+    I64ShrU: Instr::I64ShrU(b) => { bin64!(regs, b, |x, y| x.wrapping_shr(y as u32)) }
+    I64Rotl: Instr::I64Rotl(b) => { bin64!(regs, b, |x, y| x.rotate_left((y % 64) as u32)) }
+    I64Rotr: Instr::I64Rotr(b) => { bin64!(regs, b, |x, y| x.rotate_right((y % 64) as u32)) }
+    I64EqImm: Instr::I64EqImm(b) => { imm64!(regs, b, |x, y| x == y) }
+    I64NeImm: Instr::I64NeImm(b) => { imm64!(regs, b, |x, y| x != y) }
+    I64LtSImm: Instr::I64LtSImm(b) => { imm64s!(regs, b, |x, y| x < y) }
+    I64LtUImm: Instr::I64LtUImm(b) => { imm64!(regs, b, |x, y| x < y) }
+    I64GtSImm: Instr::I64GtSImm(b) => { imm64s!(regs, b, |x, y| x > y) }
+    I64GtUImm: Instr::I64GtUImm(b) => { imm64!(regs, b, |x, y| x > y) }
+    I64LeSImm: Instr::I64LeSImm(b) => { imm64s!(regs, b, |x, y| x <= y) }
+    I64LeUImm: Instr::I64LeUImm(b) => { imm64!(regs, b, |x, y| x <= y) }
+    I64GeSImm: Instr::I64GeSImm(b) => { imm64s!(regs, b, |x, y| x >= y) }
+    I64GeUImm: Instr::I64GeUImm(b) => { imm64!(regs, b, |x, y| x >= y) }
+    I64AddImm: Instr::I64AddImm(b) => { imm64!(regs, b, |x, y| x.wrapping_add(y)) }
+    I64MulImm: Instr::I64MulImm(b) => { imm64!(regs, b, |x, y| x.wrapping_mul(y)) }
+    I64AndImm: Instr::I64AndImm(b) => { imm64!(regs, b, |x, y| x & y) }
+    I64OrImm: Instr::I64OrImm(b) => { imm64!(regs, b, |x, y| x | y) }
+    I64XorImm: Instr::I64XorImm(b) => { imm64!(regs, b, |x, y| x ^ y) }
+    I64ShlImm: Instr::I64ShlImm(b) => { imm64!(regs, b, |x, y| x.wrapping_shl(y as u32)) }
+    I64ShrSImm: Instr::I64ShrSImm(b) => { imm64s!(regs, b, |x, y| x.wrapping_shr(y as u32)) }
+    I64ShrUImm: Instr::I64ShrUImm(b) => { imm64!(regs, b, |x, y| x.wrapping_shr(y as u32)) }
+    I64RotlImm: Instr::I64RotlImm(b) => { imm64!(regs, b, |x, y| x.rotate_left(y as u32)) }
+    F32Eq: Instr::F32Eq(b) => { f32bin!(regs, b, |x, y| (x == y) as u64) }
+    F32Ne: Instr::F32Ne(b) => { f32bin!(regs, b, |x, y| (x != y) as u64) }
+    F32Lt: Instr::F32Lt(b) => { f32bin!(regs, b, |x, y| (x < y) as u64) }
+    F32Gt: Instr::F32Gt(b) => { f32bin!(regs, b, |x, y| (x > y) as u64) }
+    F32Le: Instr::F32Le(b) => { f32bin!(regs, b, |x, y| (x <= y) as u64) }
+    F32Ge: Instr::F32Ge(b) => { f32bin!(regs, b, |x, y| (x >= y) as u64) }
+    F32Abs: Instr::F32Abs(u) => { un!(regs, u, |x| x & 0x7fff_ffff) }
+    F32Neg: Instr::F32Neg(u) => { un!(regs, u, |x| (x as u32 ^ 0x8000_0000) as u64) }
+    F32Ceil: Instr::F32Ceil(u) => { un!(regs, u, |x| of_f32(num::f32_ceil(f32_of(x)))) }
+    F32Floor: Instr::F32Floor(u) => { un!(regs, u, |x| of_f32(num::f32_floor(f32_of(x)))) }
+    F32Trunc: Instr::F32Trunc(u) => { un!(regs, u, |x| of_f32(num::f32_trunc(f32_of(x)))) }
+    F32Nearest: Instr::F32Nearest(u) => { un!(regs, u, |x| of_f32(num::f32_nearest(f32_of(x)))) }
+    F32Sqrt: Instr::F32Sqrt(u) => { un!(regs, u, |x| of_f32(f32_of(x).sqrt())) }
+    F32Add: Instr::F32Add(b) => { f32bin!(regs, b, |x, y| of_f32(x + y)) }
+    F32Sub: Instr::F32Sub(b) => { f32bin!(regs, b, |x, y| of_f32(x - y)) }
+    F32Mul: Instr::F32Mul(b) => { f32bin!(regs, b, |x, y| of_f32(x * y)) }
+    F32Div: Instr::F32Div(b) => { f32bin!(regs, b, |x, y| of_f32(x / y)) }
+    F32Min: Instr::F32Min(b) => { f32bin!(regs, b, |x, y| of_f32(num::f32_min(x, y))) }
+    F32Max: Instr::F32Max(b) => { f32bin!(regs, b, |x, y| of_f32(num::f32_max(x, y))) }
+    F32Copysign: Instr::F32Copysign(Bin { dst, lhs, rhs }) => {
+    r!(regs, dst) = (r!(regs, lhs) & 0x7fff_ffff) | (r!(regs, rhs) & 0x8000_0000);
+}
+    F64Eq: Instr::F64Eq(b) => { f64bin!(regs, b, |x, y| (x == y) as u64) }
+    F64Ne: Instr::F64Ne(b) => { f64bin!(regs, b, |x, y| (x != y) as u64) }
+    F64Lt: Instr::F64Lt(b) => { f64bin!(regs, b, |x, y| (x < y) as u64) }
+    F64Gt: Instr::F64Gt(b) => { f64bin!(regs, b, |x, y| (x > y) as u64) }
+    F64Le: Instr::F64Le(b) => { f64bin!(regs, b, |x, y| (x <= y) as u64) }
+    F64Ge: Instr::F64Ge(b) => { f64bin!(regs, b, |x, y| (x >= y) as u64) }
+    F64Abs: Instr::F64Abs(u) => { un!(regs, u, |x| x & 0x7fff_ffff_ffff_ffff) }
+    F64Neg: Instr::F64Neg(u) => { un!(regs, u, |x| x ^ 0x8000_0000_0000_0000) }
+    F64Ceil: Instr::F64Ceil(u) => { un!(regs, u, |x| of_f64(num::f64_ceil(f64_of(x)))) }
+    F64Floor: Instr::F64Floor(u) => { un!(regs, u, |x| of_f64(num::f64_floor(f64_of(x)))) }
+    F64Trunc: Instr::F64Trunc(u) => { un!(regs, u, |x| of_f64(num::f64_trunc(f64_of(x)))) }
+    F64Nearest: Instr::F64Nearest(u) => { un!(regs, u, |x| of_f64(num::f64_nearest(f64_of(x)))) }
+    F64Sqrt: Instr::F64Sqrt(u) => { un!(regs, u, |x| of_f64(f64_of(x).sqrt())) }
+    F64Add: Instr::F64Add(b) => { f64bin!(regs, b, |x, y| of_f64(x + y)) }
+    F64Sub: Instr::F64Sub(b) => { f64bin!(regs, b, |x, y| of_f64(x - y)) }
+    F64Mul: Instr::F64Mul(b) => { f64bin!(regs, b, |x, y| of_f64(x * y)) }
+    F64Div: Instr::F64Div(b) => { f64bin!(regs, b, |x, y| of_f64(x / y)) }
+    F64Min: Instr::F64Min(b) => { f64bin!(regs, b, |x, y| of_f64(num::f64_min(x, y))) }
+    F64Max: Instr::F64Max(b) => { f64bin!(regs, b, |x, y| of_f64(num::f64_max(x, y))) }
+    F64Copysign: Instr::F64Copysign(Bin { dst, lhs, rhs }) => {
+    r!(regs, dst) =
+        (r!(regs, lhs) & 0x7fff_ffff_ffff_ffff) | (r!(regs, rhs) & 0x8000_0000_0000_0000);
+}
+    I32WrapI64: Instr::I32WrapI64(u) => { un!(regs, u, |x| x as u32 as u64) }
+    I32TruncF32S: Instr::I32TruncF32S(u) => {
+    trunc!(regs, u, num::i32_trunc_f32_s, f32_of, |v| v as u32 as u64)
+}
+    I32TruncF32U: Instr::I32TruncF32U(u) => { trunc!(regs, u, num::i32_trunc_f32_u, f32_of, |v| v as u64) }
+    I32TruncF64S: Instr::I32TruncF64S(u) => {
+    trunc!(regs, u, num::i32_trunc_f64_s, f64_of, |v| v as u32 as u64)
+}
+    I32TruncF64U: Instr::I32TruncF64U(u) => { trunc!(regs, u, num::i32_trunc_f64_u, f64_of, |v| v as u64) }
+    I64ExtendI32S: Instr::I64ExtendI32S(u) => { un!(regs, u, |x| x as u32 as i32 as i64 as u64) }
+    I64TruncF32S: Instr::I64TruncF32S(u) => { trunc!(regs, u, num::i64_trunc_f32_s, f32_of, |v| v as u64) }
+    I64TruncF32U: Instr::I64TruncF32U(u) => { trunc!(regs, u, num::i64_trunc_f32_u, f32_of, |v| v) }
+    I64TruncF64S: Instr::I64TruncF64S(u) => { trunc!(regs, u, num::i64_trunc_f64_s, f64_of, |v| v as u64) }
+    I64TruncF64U: Instr::I64TruncF64U(u) => { trunc!(regs, u, num::i64_trunc_f64_u, f64_of, |v| v) }
+    F32ConvertI32S: Instr::F32ConvertI32S(u) => { un!(regs, u, |x| of_f32(x as u32 as i32 as f32)) }
+    F32ConvertI32U: Instr::F32ConvertI32U(u) => { un!(regs, u, |x| of_f32(x as u32 as f32)) }
+    F32ConvertI64S: Instr::F32ConvertI64S(u) => { un!(regs, u, |x| of_f32(x as i64 as f32)) }
+    F32ConvertI64U: Instr::F32ConvertI64U(u) => { un!(regs, u, |x| of_f32(x as f32)) }
+    F32DemoteF64: Instr::F32DemoteF64(u) => { un!(regs, u, |x| of_f32(num::f32_demote_f64(f64_of(x)))) }
+    F64ConvertI32S: Instr::F64ConvertI32S(u) => { un!(regs, u, |x| of_f64(x as u32 as i32 as f64)) }
+    F64ConvertI32U: Instr::F64ConvertI32U(u) => { un!(regs, u, |x| of_f64(x as u32 as f64)) }
+    F64ConvertI64S: Instr::F64ConvertI64S(u) => { un!(regs, u, |x| of_f64(x as i64 as f64)) }
+    F64ConvertI64U: Instr::F64ConvertI64U(u) => { un!(regs, u, |x| of_f64(x as f64)) }
+    F64PromoteF32: Instr::F64PromoteF32(u) => { un!(regs, u, |x| of_f64(num::f64_promote_f32(f32_of(x)))) }
+    I32Extend8S: Instr::I32Extend8S(u) => { un!(regs, u, |x| x as u8 as i8 as i32 as u32 as u64) }
+    I32Extend16S: Instr::I32Extend16S(u) => { un!(regs, u, |x| x as u16 as i16 as i32 as u32 as u64) }
+    I64Extend8S: Instr::I64Extend8S(u) => { un!(regs, u, |x| x as u8 as i8 as i64 as u64) }
+    I64Extend16S: Instr::I64Extend16S(u) => { un!(regs, u, |x| x as u16 as i16 as i64 as u64) }
+    I64Extend32S: Instr::I64Extend32S(u) => { un!(regs, u, |x| x as u32 as i32 as i64 as u64) }
+    I32TruncSatF32S: Instr::I32TruncSatF32S(u) => { un!(regs, u, |x| f32_of(x) as i32 as u32 as u64) }
+    I32TruncSatF32U: Instr::I32TruncSatF32U(u) => { un!(regs, u, |x| f32_of(x) as u32 as u64) }
+    I32TruncSatF64S: Instr::I32TruncSatF64S(u) => { un!(regs, u, |x| f64_of(x) as i32 as u32 as u64) }
+    I32TruncSatF64U: Instr::I32TruncSatF64U(u) => { un!(regs, u, |x| f64_of(x) as u32 as u64) }
+    I64TruncSatF32S: Instr::I64TruncSatF32S(u) => {
+    un!(regs, u, |x| num::i64_trunc_sat_f32_s(f32_of(x)) as u64)
+}
+    I64TruncSatF32U: Instr::I64TruncSatF32U(u) => { un!(regs, u, |x| num::i64_trunc_sat_f32_u(f32_of(x))) }
+    I64TruncSatF64S: Instr::I64TruncSatF64S(u) => {
+    un!(regs, u, |x| num::i64_trunc_sat_f64_s(f64_of(x)) as u64)
+}
+    I64TruncSatF64U: Instr::I64TruncSatF64U(u) => { un!(regs, u, |x| num::i64_trunc_sat_f64_u(f64_of(x))) }
+    I32Load: Instr::I32Load(l) => { load!(ctx, regs, l, 4, |b| u32::from_le_bytes(b) as u64) }
+    I64Load: Instr::I64Load(l) => { load!(ctx, regs, l, 8, |b| u64::from_le_bytes(b)) }
+    I32Load8S: Instr::I32Load8S(l) => { load!(ctx, regs, l, 1, |b| b[0] as i8 as i32 as u32 as u64) }
+    I32Load8U: Instr::I32Load8U(l) => { load!(ctx, regs, l, 1, |b| b[0] as u64) }
+    I32Load16S: Instr::I32Load16S(l) => {
+    load!(ctx, regs, l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
+}
+    I32Load16U: Instr::I32Load16U(l) => { load!(ctx, regs, l, 2, |b| u16::from_le_bytes(b) as u64) }
+    I64Load8S: Instr::I64Load8S(l) => { load!(ctx, regs, l, 1, |b| b[0] as i8 as i64 as u64) }
+    I64Load16S: Instr::I64Load16S(l) => { load!(ctx, regs, l, 2, |b| i16::from_le_bytes(b) as i64 as u64) }
+    I64Load32S: Instr::I64Load32S(l) => { load!(ctx, regs, l, 4, |b| i32::from_le_bytes(b) as i64 as u64) }
+    I32LoadIdx: Instr::I32LoadIdx(l) => { load_idx!(ctx, regs, l, 4, |b| u32::from_le_bytes(b) as u64) }
+    I64LoadIdx: Instr::I64LoadIdx(l) => { load_idx!(ctx, regs, l, 8, |b| u64::from_le_bytes(b)) }
+    I32Load8SIdx: Instr::I32Load8SIdx(l) => {
+    load_idx!(ctx, regs, l, 1, |b| b[0] as i8 as i32 as u32 as u64)
+}
+    I32Load8UIdx: Instr::I32Load8UIdx(l) => { load_idx!(ctx, regs, l, 1, |b| b[0] as u64) }
+    I32Load16SIdx: Instr::I32Load16SIdx(l) => {
+    load_idx!(ctx, regs, l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
+}
+    I32Load16UIdx: Instr::I32Load16UIdx(l) => { load_idx!(ctx, regs, l, 2, |b| u16::from_le_bytes(b) as u64) }
+    I32LoadDisp: Instr::I32LoadDisp(l) => { load_disp!(ctx, regs, l, 4, |b| u32::from_le_bytes(b) as u64) }
+    I64LoadDisp: Instr::I64LoadDisp(l) => { load_disp!(ctx, regs, l, 8, |b| u64::from_le_bytes(b)) }
+    I32Load8SDisp: Instr::I32Load8SDisp(l) => {
+    load_disp!(ctx, regs, l, 1, |b| b[0] as i8 as i32 as u32 as u64)
+}
+    I32Load8UDisp: Instr::I32Load8UDisp(l) => { load_disp!(ctx, regs, l, 1, |b| b[0] as u64) }
+    I32Load16SDisp: Instr::I32Load16SDisp(l) => {
+    load_disp!(ctx, regs, l, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64)
+}
+    I32Load16UDisp: Instr::I32Load16UDisp(l) => { load_disp!(ctx, regs, l, 2, |b| u16::from_le_bytes(b) as u64) }
+    I32LoadAbs: Instr::I32LoadAbs(LoadAbs { dst, addr }) => {
+    load_at!(ctx, regs, addr as u64, 0, dst, 4, |b| u32::from_le_bytes(b) as u64)
+}
+    I64LoadAbs: Instr::I64LoadAbs(LoadAbs { dst, addr }) => {
+    load_at!(ctx, regs, addr as u64, 0, dst, 8, |b| u64::from_le_bytes(b))
+}
+    I32Load8UAbs: Instr::I32Load8UAbs(LoadAbs { dst, addr }) => {
+    load_at!(ctx, regs, addr as u64, 0, dst, 1, |b| b[0] as u64)
+}
+    I32StoreAbs: Instr::I32StoreAbs(StoreAbs { src, addr }) => {
+    store_at!(ctx, regs, addr as u64, 0, (r!(regs, src) as u32).to_le_bytes())
+}
+    I64StoreAbs: Instr::I64StoreAbs(StoreAbs { src, addr }) => {
+    store_at!(ctx, regs, addr as u64, 0, r!(regs, src).to_le_bytes())
+}
+    I64AndNot: Instr::I64AndNot(b) => { bin64!(regs, b, |x, y| !x & y) }
+    I32AddShl: Instr::I32AddShl(b) => {
+    bin_shift!(regs, b, |x, y, s| (x as u32).wrapping_add((y as u32) << s) as u64)
+}
+    I32XorRotl: Instr::I32XorRotl(b) => {
+    bin_shift!(regs, b, |x, y, s| (x as u32 ^ y as u32).rotate_left(s) as u64)
+}
+    I32Store8Disp: Instr::I32Store8Disp(s) => { store_disp!(ctx, regs, s, |v| [v as u8]) }
+    I32Store16Disp: Instr::I32Store16Disp(s) => { store_disp!(ctx, regs, s, |v| (v as u16).to_le_bytes()) }
+    I32StoreDisp: Instr::I32StoreDisp(s) => { store_disp!(ctx, regs, s, |v| (v as u32).to_le_bytes()) }
+    I64StoreDisp: Instr::I64StoreDisp(s) => { store_disp!(ctx, regs, s, |v| v.to_le_bytes()) }
+    I64XorRotl: Instr::I64XorRotl(b) => { bin_shift!(regs, b, |x, y, s| (x ^ y).rotate_left(s)) }
+    I32RotlXor: Instr::I32RotlXor(b) => {
+    bin_shift!(regs, b, |x, y, s| ((x as u32).rotate_left(s) ^ y as u32) as u64)
+}
+    I64RotlXor: Instr::I64RotlXor(b) => { bin_shift!(regs, b, |x, y, s| x.rotate_left(s) ^ y) }
+    I32MulAdd: Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
+    r!(regs, dst) = (r!(regs, lhs) as u32)
+        .wrapping_mul(mul as u32)
+        .wrapping_add(add as u32) as u64;
+}
+    I32Store8: Instr::I32Store8(s) => { store!(ctx, regs, s, |v| [v as u8]) }
+    I32Store16: Instr::I32Store16(s) => { store!(ctx, regs, s, |v| (v as u16).to_le_bytes()) }
+    I32Store: Instr::I32Store(s) => { store!(ctx, regs, s, |v| (v as u32).to_le_bytes()) }
+    I64Store: Instr::I64Store(s) => { store!(ctx, regs, s, |v| v.to_le_bytes()) }
+    I32Store8Imm: Instr::I32Store8Imm(s) => { store_imm!(ctx, regs, s, |v| [v as u8]) }
+    I32Store16Imm: Instr::I32Store16Imm(s) => { store_imm!(ctx, regs, s, |v| (v as u16).to_le_bytes()) }
+    I32StoreImm: Instr::I32StoreImm(s) => { store_imm!(ctx, regs, s, |v| (v as u32).to_le_bytes()) }
+    I64StoreImm: Instr::I64StoreImm(s) => { store_imm!(ctx, regs, s, |v| v.to_le_bytes()) }
+    Copy: Instr::Copy(Un { dst, src }) => { r!(regs, dst) = r!(regs, src) }
+    Copy2: Instr::Copy2 {
+        dst,
+        src,
+        dst2,
+        src2,
+    } => {
+        r!(regs, dst) = r!(regs, src);
+        r!(regs, dst2) = r!(regs, src2);
+    }
+    Const32: Instr::Const32 { dst, value } => { r!(regs, dst) = value as u64 }
+    Const64: Instr::Const64 { dst, value } => { r!(regs, dst) = value }
+    I32MulAcc: Instr::I32MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
+        let product = (r!(regs, lhs) as u32).wrapping_mul(r!(regs, rhs) as u32);
+        r!(regs, dst) = (r!(regs, acc) as u32).wrapping_add(product) as u64;
+    }
+    I64MulAcc: Instr::I64MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
+        r!(regs, dst) = r!(regs, acc).wrapping_add(r!(regs, lhs).wrapping_mul(r!(regs, rhs)));
+    }
+    Select3: Instr::Select3(Select3 { dst, a, b, cond }) => {
+        r!(regs, dst) = if r!(regs, cond) as u32 != 0 { r!(regs, a) } else { r!(regs, b) };
+    }
+    GlobalGet: Instr::GlobalGet { dst, global } => {
+        r!(regs, dst) = ctx.globals[ctx.global_map[global as usize] as usize].value as u64;
+    }
+    GlobalSet: Instr::GlobalSet { src, global } => {
+        ctx.globals[ctx.global_map[global as usize] as usize].value = r!(regs, src) as u128;
+    }
+    RefIsNull: Instr::RefIsNull { dst, src } => { r!(regs, dst) = (r!(regs, src) == 0) as u64 }
+    Unreachable: Instr::Unreachable => { trap!(Fault::Unreachable) }
+}
+branches {
+    Br: Instr::Br { target } => { Some(target) }
+    BrBack: Instr::BrBack { target } => { Some(target) }
+    BrIfNez: Instr::BrIfNez { cond, target } => { brcmp!(r!(regs, cond) as u32 != 0, target) }
+    BrIfEqz: Instr::BrIfEqz { cond, target } => { brcmp!(r!(regs, cond) as u32 == 0, target) }
+    BrIfNez64: Instr::BrIfNez64 { cond, target } => { brcmp!(r!(regs, cond) != 0, target) }
+    BrIfEqz64: Instr::BrIfEqz64 { cond, target } => { brcmp!(r!(regs, cond) == 0, target) }
+    BrI32Eq: Instr::BrI32Eq { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32) == (r!(regs, rhs) as u32), target)
+}
+    BrI32EqImm: Instr::BrI32EqImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) == (imm as u32), target)
+}
+    BrI64Eq: Instr::BrI64Eq { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs)) == (r!(regs, rhs)), target)
+}
+    BrI64EqImm: Instr::BrI64EqImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs)) == (imm as i64 as u64), target)
+}
+    BrI32Ne: Instr::BrI32Ne { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32) != (r!(regs, rhs) as u32), target)
+}
+    BrI32NeImm: Instr::BrI32NeImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) != (imm as u32), target)
+}
+    BrI64Ne: Instr::BrI64Ne { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs)) != (r!(regs, rhs)), target)
+}
+    BrI64NeImm: Instr::BrI64NeImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs)) != (imm as i64 as u64), target)
+}
+    BrI32LtS: Instr::BrI32LtS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) < (r!(regs, rhs) as u32 as i32), target)
+}
+    BrI32LtSImm: Instr::BrI32LtSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) < (imm), target)
+}
+    BrI64LtS: Instr::BrI64LtS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as i64) < (r!(regs, rhs) as i64), target)
+}
+    BrI64LtSImm: Instr::BrI64LtSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as i64) < (imm as i64), target)
+}
+    BrI32LtU: Instr::BrI32LtU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32) < (r!(regs, rhs) as u32), target)
+}
+    BrI32LtUImm: Instr::BrI32LtUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) < (imm as u32), target)
+}
+    BrI64LtU: Instr::BrI64LtU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs)) < (r!(regs, rhs)), target)
+}
+    BrI64LtUImm: Instr::BrI64LtUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs)) < (imm as i64 as u64), target)
+}
+    BrI32GtS: Instr::BrI32GtS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) > (r!(regs, rhs) as u32 as i32), target)
+}
+    BrI32GtSImm: Instr::BrI32GtSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) > (imm), target)
+}
+    BrI64GtS: Instr::BrI64GtS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as i64) > (r!(regs, rhs) as i64), target)
+}
+    BrI64GtSImm: Instr::BrI64GtSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as i64) > (imm as i64), target)
+}
+    BrI32GtU: Instr::BrI32GtU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32) > (r!(regs, rhs) as u32), target)
+}
+    BrI32GtUImm: Instr::BrI32GtUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) > (imm as u32), target)
+}
+    BrI64GtU: Instr::BrI64GtU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs)) > (r!(regs, rhs)), target)
+}
+    BrI64GtUImm: Instr::BrI64GtUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs)) > (imm as i64 as u64), target)
+}
+    BrI32LeS: Instr::BrI32LeS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) <= (r!(regs, rhs) as u32 as i32), target)
+}
+    BrI32LeSImm: Instr::BrI32LeSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) <= (imm), target)
+}
+    BrI64LeS: Instr::BrI64LeS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as i64) <= (r!(regs, rhs) as i64), target)
+}
+    BrI64LeSImm: Instr::BrI64LeSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as i64) <= (imm as i64), target)
+}
+    BrI32LeU: Instr::BrI32LeU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32) <= (r!(regs, rhs) as u32), target)
+}
+    BrI32LeUImm: Instr::BrI32LeUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) <= (imm as u32), target)
+}
+    BrI64LeU: Instr::BrI64LeU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs)) <= (r!(regs, rhs)), target)
+}
+    BrI64LeUImm: Instr::BrI64LeUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs)) <= (imm as i64 as u64), target)
+}
+    BrI32GeS: Instr::BrI32GeS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) >= (r!(regs, rhs) as u32 as i32), target)
+}
+    BrI32GeSImm: Instr::BrI32GeSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32 as i32) >= (imm), target)
+}
+    BrI64GeS: Instr::BrI64GeS { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as i64) >= (r!(regs, rhs) as i64), target)
+}
+    BrI64GeSImm: Instr::BrI64GeSImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as i64) >= (imm as i64), target)
+}
+    BrI32GeU: Instr::BrI32GeU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs) as u32) >= (r!(regs, rhs) as u32), target)
+}
+    BrI32GeUImm: Instr::BrI32GeUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) >= (imm as u32), target)
+}
+    BrI64GeU: Instr::BrI64GeU { lhs, rhs, target } => {
+    brcmp!((r!(regs, lhs)) >= (r!(regs, rhs)), target)
+}
+    BrI64GeUImm: Instr::BrI64GeUImm { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs)) >= (imm as i64 as u64), target)
+}
+    BrInc: Instr::BrInc(IncBr {
+    test,
+    slot,
+    add,
+    other,
+    target,
+}) => {
+    let v = (r!(regs, slot) as u32).wrapping_add(add as i32 as u32);
+    r!(regs, slot) = v as u64;
+    let taken = match test {
+        IncTest::Nez => v != 0,
+        IncTest::Ne => v != r!(regs, other as u16) as u32,
+        IncTest::LtU => v < r!(regs, other as u16) as u32,
+        IncTest::LtS => (v as i32) < (r!(regs, other as u16) as u32 as i32),
+        IncTest::NeImm => v != other as u32,
+        IncTest::LtUImm => v < other as u32,
+        IncTest::LtSImm => (v as i32) < other,
+    };
+    brcmp!(taken, target)
+}
+}
+}
