@@ -28,12 +28,12 @@ pub(crate) trait HostCaller {
 
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Frame {
-    instance: u32,
+    pub(crate) instance: u32,
     /// Index among the module's defined functions.
-    func: u32,
+    pub(crate) func: u32,
     /// For the running frame: where it trapped; for callers: the return address.
-    pc: u32,
-    bp: u32,
+    pub(crate) pc: u32,
+    pub(crate) bp: u32,
 }
 
 /// Why the inner loop handed control back to the outer loop.
@@ -252,7 +252,7 @@ fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
 /// Readies the frame of `callee` at `bp`: its window exists (whatever the frame's own
 /// size) and its declared locals are zero.
 #[inline(always)]
-fn prepare_frame(stack: &mut Vec<u64>, bp: usize, callee: &crate::module::CompiledFunc) {
+pub(crate) fn prepare_frame(stack: &mut Vec<u64>, bp: usize, callee: &crate::module::CompiledFunc) {
     if stack.len() < bp + FRAME_WINDOW {
         stack.resize(bp + FRAME_WINDOW, 0);
     }
@@ -359,7 +359,7 @@ pub(crate) type Regs = [u64; FRAME_WINDOW];
 
 /// The window of the frame at `bp`.
 #[inline(always)]
-fn window(stack: &mut [u64], bp: usize) -> &mut Regs {
+pub(crate) fn window(stack: &mut [u64], bp: usize) -> &mut Regs {
     (&mut stack[bp..bp + FRAME_WINDOW])
         .try_into()
         .expect("a window is FRAME_WINDOW cells")
@@ -513,7 +513,9 @@ fn run(
                 Ok(compiled) => &compiled.code,
                 Err(e) => break Err(with_backtrace(*e, inner, frames)),
             };
-            let mut regs: &mut Regs = window(stack, bp);
+            // The frame's cells: the threaded code's `Calls` borrows the stack, and the
+            // window is taken again after it at the top of the loop.
+            let mut regs: &mut Regs;
 
             macro_rules! r {
                 ($s:expr) => {
@@ -596,7 +598,6 @@ fn run(
                     bp = new_bp;
                     code = &callee.code;
                     pc = 0;
-                    regs = window(stack, bp);
                     continue;
                 }};
             }
@@ -618,7 +619,6 @@ fn run(
                     }
                     code = &callee.code;
                     pc = 0;
-                    regs = window(stack, bp);
                     continue;
                 }};
             }
@@ -636,7 +636,6 @@ fn run(
                                 Some(caller) => &caller.code,
                                 None => break Exit::Internal("a caller is not translated"),
                             };
-                            regs = window(stack, bp);
                             continue;
                         }
                         Some(_) => break Exit::Resume,
@@ -696,10 +695,7 @@ fn run(
                                         stack.resize(end, 0);
                                     }
                                     let cells = &mut stack[start..end];
-                                    let result =
-                                        host.call_host(inner, h, Some(cur_instance), cells);
-                                    regs = window(stack, bp);
-                                    result
+                                    host.call_host(inner, h, Some(cur_instance), cells)
                                 }
                             };
                             inner.host_call_pc = NOT_IN_HOST;
@@ -797,8 +793,25 @@ fn run(
                     globals,
                     global_map: &inst.globals,
                 };
-                let stopped = threaded::run(&mut threaded_ctx, pc, regs).stop();
+                let mut calls = threaded::Calls {
+                    stack,
+                    frames,
+                    module: &module,
+                    instance: cur_instance,
+                    bp,
+                    max_frames,
+                    max_cells,
+                    poll_calls: poll_backward,
+                    tables,
+                    funcs,
+                    table_map: &inst.tables,
+                };
+                let stopped = threaded::run(&mut threaded_ctx, &mut calls, pc);
+                // Calls and returns may have switched frames.
+                bp = calls.bp;
+                code = threaded_ctx.code;
                 fuel_left = threaded_ctx.fuel;
+                regs = window(stack, bp);
                 match stopped {
                     threaded::Stop::Match(at) => pc = at as usize,
                     threaded::Stop::Trap(fault, at) => {

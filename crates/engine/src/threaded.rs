@@ -19,11 +19,15 @@
 //! release build, where a handler that failed to jump would overflow the stack.
 #![allow(non_snake_case)]
 
-use crate::exec::{cell, effective, f32_of, f64_of, load_bytes, of_f32, of_f64, store_bytes, Regs};
+use crate::exec::{
+    cell, effective, f32_of, f64_of, load_bytes, of_f32, of_f64, prepare_frame, store_bytes,
+    window, Frame, Regs,
+};
 use crate::interrupt::InterruptState;
 use crate::ir::*;
+use crate::module::ModuleInner;
 use crate::num;
-use crate::store::GlobalEntity;
+use crate::store::{FuncEntity, GlobalEntity, TableEntity};
 
 /// One instruction of the threaded code: its handler and its operands.
 #[derive(Copy, Clone)]
@@ -48,12 +52,12 @@ impl std::fmt::Debug for Op {
 }
 
 /// Runs the instruction `op`, followed in the code by `rest`.
-pub(crate) type Handler = fn(&mut Ctx<'_>, &Op, &[Op], &mut Regs) -> Exit;
+pub(crate) type Handler = fn(&mut Ctx<'_, '_>, &Op, &[Op], &mut Regs) -> Exit;
 
 /// What the handlers use besides the frame's cells (in memory, read where needed).
-pub(crate) struct Ctx<'a> {
-    /// The running function's code (branch targets index it).
-    pub(crate) code: &'a [Op],
+pub(crate) struct Ctx<'m, 'a> {
+    /// The running function's code (branch targets index it), in module `'m`.
+    pub(crate) code: &'m [Op],
     /// The instance's default memory.
     pub(crate) mem: &'a mut [u8],
     pub(crate) fuel: u64,
@@ -111,6 +115,13 @@ pub(crate) struct Exit(u64);
 const MATCH: u64 = 0;
 const OUT_OF_FUEL: u64 = 1;
 const INTERNAL: u64 = 2;
+/// A `CallInternal` at the position: [`run`] enters the callee.
+const CALL: u64 = 4;
+/// A `Return`/`ReturnSlot` at the position (results in place): [`run`] returns to the caller.
+const RETURN: u64 = 5;
+/// A `CallIndirect` at the position: [`run`] enters the callee if it is wasm of this
+/// instance and the call is valid (`exec` reports the trap otherwise).
+const CALL_INDIRECT: u64 = 6;
 /// Continue at the position (the trampoline of builds without sibling calls).
 #[cfg(not(nanoproc_tail_calls))]
 const NEXT: u64 = 3;
@@ -158,9 +169,154 @@ impl Exit {
 const _: () = assert!(std::mem::size_of::<Exit>() <= 8);
 const _: () = assert!(std::mem::size_of::<Op>() <= 24);
 
-/// Runs threaded code from instruction `pc` until an instruction it does not own, a trap
-/// or a fuel region it cannot pay.
-pub(crate) fn run(ctx: &mut Ctx<'_>, pc: usize, regs: &mut Regs) -> Exit {
+/// The frames [`run`] may switch between: calls and returns within one instance.
+pub(crate) struct Calls<'m, 'a> {
+    pub(crate) stack: &'a mut Vec<u64>,
+    pub(crate) frames: &'a mut Vec<Frame>,
+    /// The running instance's module, and the instance.
+    pub(crate) module: &'m ModuleInner,
+    pub(crate) instance: u32,
+    /// The running frame's base.
+    pub(crate) bp: usize,
+    /// The call depth and stack size a call must stay within (else `exec` traps).
+    pub(crate) max_frames: usize,
+    pub(crate) max_cells: usize,
+    /// Calls poll for interruption (an interruptible engine without fuel).
+    pub(crate) poll_calls: bool,
+    /// For `call_indirect`: the store's tables and functions, and the instance's table
+    /// index → store table.
+    pub(crate) tables: &'a [TableEntity],
+    pub(crate) funcs: &'a [FuncEntity],
+    pub(crate) table_map: &'a [u32],
+}
+
+/// Runs threaded code from instruction `pc` of `ctx.code` until an instruction it does
+/// not own, a trap or a fuel region it cannot pay. Calls to functions of the same module
+/// and returns to callers in it happen here, without going back to `exec`; anything
+/// unusual about one (a callee not translated yet, a limit reached, a caller in another
+/// instance) stops at the instruction instead, and `exec` runs it. `ctx.code` and
+/// `calls.bp` then describe the running frame.
+pub(crate) fn run<'a>(ctx: &mut Ctx<'a, '_>, calls: &mut Calls<'a, '_>, mut pc: usize) -> Stop {
+    loop {
+        let regs = window(calls.stack, calls.bp);
+        let exit = chain(ctx, pc, regs);
+        let at = (exit.0 >> 32) as usize;
+        let next = match exit.0 as u32 as u64 {
+            CALL => call(ctx, calls, at),
+            CALL_INDIRECT => call_indirect(ctx, calls, at),
+            RETURN => ret(ctx, calls),
+            _ => return exit.stop(),
+        };
+        match next {
+            Some(Ok(next)) => pc = next,
+            Some(Err(fault)) => return Stop::Trap(fault, at as u32),
+            None => return Stop::Match(at as u32),
+        }
+    }
+}
+
+/// Enters the callee of the `CallInternal` at `at`: its first instruction, or `None` to
+/// leave the call to `exec`.
+#[inline(always)]
+fn call<'a>(
+    ctx: &mut Ctx<'a, '_>,
+    calls: &mut Calls<'a, '_>,
+    at: usize,
+) -> Option<Result<usize, Fault>> {
+    let Instr::CallInternal { func, base } = ctx.code.get(at)?.i else {
+        return None;
+    };
+    enter(ctx, calls, at, func, base)
+}
+
+/// Enters the callee of the `CallIndirect` at `at` if the table holds a function of this
+/// instance of the expected type, or `None` to leave the call (and any trap) to `exec`.
+#[inline(always)]
+fn call_indirect<'a>(
+    ctx: &mut Ctx<'a, '_>,
+    calls: &mut Calls<'a, '_>,
+    at: usize,
+) -> Option<Result<usize, Fault>> {
+    let Instr::CallIndirect {
+        ty,
+        index,
+        base,
+        table,
+    } = ctx.code.get(at)?.i
+    else {
+        return None;
+    };
+    let table = calls
+        .tables
+        .get(*calls.table_map.get(table as usize)? as usize)?;
+    let i = *calls.stack.get(calls.bp + cell(index as u64))? as u32;
+    let f = table.elems.get(i as usize)?.checked_sub(1)?;
+    match *calls.funcs.get(f as usize)? {
+        FuncEntity::Wasm {
+            instance,
+            index,
+            ty: callee_ty,
+            ..
+        } if instance == calls.instance && callee_ty == ty => enter(ctx, calls, at, index, base),
+        _ => None,
+    }
+}
+
+/// Pushes the frame of function `func` of the running module at `base` for the call at
+/// `at`: its first instruction, or `None` to leave the call to `exec`.
+#[inline(always)]
+fn enter<'a>(
+    ctx: &mut Ctx<'a, '_>,
+    calls: &mut Calls<'a, '_>,
+    at: usize,
+    func: u32,
+    base: Slot,
+) -> Option<Result<usize, Fault>> {
+    let callee = calls.module.translated(func)?;
+    let new_bp = calls.bp + base as usize;
+    let need = new_bp + callee.frame_cells as usize;
+    if calls.frames.len() >= calls.max_frames || need > calls.max_cells {
+        return None;
+    }
+    // Without fuel, every call polls (recursion has no backward branch); with fuel, the
+    // callee's entry region does. After every reason to leave the call to `exec`, which
+    // would poll again: an interruption taken here is reported here.
+    if calls.poll_calls && ctx.interrupt.take() {
+        return Some(Err(Fault::Interrupted));
+    }
+    if let Some(f) = calls.frames.last_mut() {
+        f.pc = at as u32 + 1;
+    }
+    prepare_frame(calls.stack, new_bp, callee);
+    calls.frames.push(Frame {
+        instance: calls.instance,
+        func,
+        pc: 0,
+        bp: new_bp as u32,
+    });
+    calls.bp = new_bp;
+    ctx.code = &callee.code;
+    Some(Ok(0))
+}
+
+/// Returns to the caller if it runs in the same instance: where it continues, or `None`
+/// to leave the return to `exec`.
+#[inline(always)]
+fn ret<'a>(ctx: &mut Ctx<'a, '_>, calls: &mut Calls<'a, '_>) -> Option<Result<usize, Fault>> {
+    let n = calls.frames.len();
+    let caller = *calls.frames.get(n.checked_sub(2)?)?;
+    if caller.instance != calls.instance {
+        return None;
+    }
+    let code = &calls.module.translated(caller.func)?.code;
+    calls.frames.pop();
+    calls.bp = caller.bp as usize;
+    ctx.code = code;
+    Some(Ok(caller.pc as usize))
+}
+
+/// Runs threaded code from `pc` until a handler stops (tail calls), or with a trampoline.
+fn chain(ctx: &mut Ctx<'_, '_>, pc: usize, regs: &mut Regs) -> Exit {
     let code = ctx.code;
     #[cfg(nanoproc_tail_calls)]
     match code.get(pc..) {
@@ -185,13 +341,13 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, pc: usize, regs: &mut Regs) -> Exit {
 
 /// The position of the running instruction, from what follows it.
 #[inline(always)]
-fn pc_of(ctx: &Ctx<'_>, rest: &[Op]) -> u32 {
+fn pc_of(ctx: &Ctx<'_, '_>, rest: &[Op]) -> u32 {
     (ctx.code.len() - rest.len() - 1) as u32
 }
 
 /// Runs the next instruction (`rest` starts with it).
 #[inline(always)]
-fn next(ctx: &mut Ctx<'_>, rest: &[Op], regs: &mut Regs) -> Exit {
+fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &mut Regs) -> Exit {
     #[cfg(nanoproc_tail_calls)]
     match rest {
         [op, rest @ ..] => (op.h)(ctx, op, rest, regs),
@@ -206,7 +362,7 @@ fn next(ctx: &mut Ctx<'_>, rest: &[Op], regs: &mut Regs) -> Exit {
 
 /// Continues at instruction `target` (no backward flag).
 #[inline(always)]
-fn goto(ctx: &mut Ctx<'_>, target: Target, regs: &mut Regs) -> Exit {
+fn goto(ctx: &mut Ctx<'_, '_>, target: Target, regs: &mut Regs) -> Exit {
     #[cfg(nanoproc_tail_calls)]
     {
         let code = ctx.code;
@@ -225,7 +381,7 @@ fn goto(ctx: &mut Ctx<'_>, target: Target, regs: &mut Regs) -> Exit {
 /// A taken branch. A backward one is where a loop keeps running, so that is where an
 /// interruption is polled (translation flags backward targets only when that is needed).
 #[inline(always)]
-fn jump(ctx: &mut Ctx<'_>, target: Target, rest: &[Op], regs: &mut Regs) -> Exit {
+fn jump(ctx: &mut Ctx<'_, '_>, target: Target, rest: &[Op], regs: &mut Regs) -> Exit {
     if target & BACKWARD != 0 {
         if ctx.interrupt.take() {
             return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
@@ -236,11 +392,11 @@ fn jump(ctx: &mut Ctx<'_>, target: Target, rest: &[Op], regs: &mut Regs) -> Exit
 }
 
 /// Any instruction this module does not own: back to `exec`'s loop.
-fn to_match(ctx: &mut Ctx<'_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+fn to_match(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
     Exit::at(MATCH, pc_of(ctx, rest))
 }
 
-fn consume_fuel(ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
     let Instr::ConsumeFuel { amount } = op.i else {
         return Exit::INTERNAL;
     };
@@ -255,9 +411,31 @@ fn consume_fuel(ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exi
     next(ctx, rest, regs)
 }
 
+fn call_internal(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+    Exit::at(CALL, pc_of(ctx, rest))
+}
+
+fn call_indirect_(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+    Exit::at(CALL_INDIRECT, pc_of(ctx, rest))
+}
+
+fn return_(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+    Exit::at(RETURN, pc_of(ctx, rest))
+}
+
+/// Writes the result first; if `run` leaves the return to `exec`, the instruction runs
+/// again there, writing the same value.
+fn return_slot(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let Instr::ReturnSlot { src } = op.i else {
+        return Exit::INTERNAL;
+    };
+    regs[0] = regs[cell(src as u64)];
+    Exit::at(RETURN, pc_of(ctx, rest))
+}
+
 /// `br_table`: the arms follow it; an arm that is a plain branch is taken here, without
 /// dispatching it.
-fn br_table(ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn br_table(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
     let Instr::BrTable { index, len } = op.i else {
         return Exit::INTERNAL;
     };
@@ -500,7 +678,7 @@ macro_rules! handlers {
     ) => {
         $(
             #[allow(unused_variables, clippy::redundant_closure_call)]
-            fn $on($ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
+            fn $on($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
                 let $op = op.i else {
                     return Exit::INTERNAL;
                 };
@@ -517,7 +695,7 @@ macro_rules! handlers {
         )*
         $(
             #[allow(unused_variables)]
-            fn $bn($ctx: &mut Ctx<'_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
+            fn $bn($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
                 let $bp = op.i else {
                     return Exit::INTERNAL;
                 };
@@ -537,6 +715,10 @@ macro_rules! handlers {
                 $( $bp => $bn, )*
                 Instr::ConsumeFuel { .. } => consume_fuel,
                 Instr::BrTable { .. } => br_table,
+                Instr::CallInternal { .. } => call_internal,
+                Instr::CallIndirect { .. } => call_indirect_,
+                Instr::Return => return_,
+                Instr::ReturnSlot { .. } => return_slot,
                 _ => to_match,
             }
         }
