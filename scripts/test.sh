@@ -12,5 +12,10 @@ cargo build --release -p nanoproc-cli
 # The Rust (wit-bindgen) library of examples/markdown-app, run by tests/cli_nano.rs.
 ./scripts/build-examples.sh
 cargo test --workspace --release
+# Once more at opt-level 1 (the test profile), where the threaded code's handlers return to
+# a trampoline instead of jumping to each other (crates/engine/build.rs): the engine's own
+# tests and the spec testsuite.
+cargo test -p nanoproc-engine
+cargo test -p nanoproc-tests --test spec
 cargo fmt --all -- --check
 cargo clippy --workspace --release --all-targets -- -D warnings

@@ -1,0 +1,441 @@
+//! Threaded dispatch (`docs/engine.md`, "Threaded dispatch"): in an optimized build every
+//! handler ends by jumping to the next instruction's handler. A handler whose final call
+//! LLVM kept as a call would grow the host stack by a frame per instruction executed, so
+//! a long enough loop would overflow it: a guest could crash the host.
+//!
+//! These loops run every family of instructions the threaded code owns (each arithmetic,
+//! comparison and conversion operator in its slot and immediate forms, every load and
+//! store width and fused address form, moves, `select`, globals, branches, `br_table`,
+//! direct and indirect calls and returns) 100 000 times on a thread with a 512 KiB stack:
+//! one handler that does not jump overflows it, and the test process aborts. Builds
+//! without sibling calls (`opt-level` below 2) run the same loops through the trampoline.
+//! The results are compared with the same computation in Rust where it is cheap to write.
+
+use nanoproc_engine::*;
+
+const ITERATIONS: i32 = 100_000;
+const STACK: usize = 512 * 1024;
+
+const I32_BINARY: &[&str] = &[
+    "add", "sub", "mul", "and", "or", "xor", "shl", "shr_s", "shr_u", "rotl", "rotr", "eq", "ne",
+    "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+];
+const DIVISIONS: &[&str] = &["div_s", "div_u", "rem_s", "rem_u"];
+const INT_UNARY: &[&str] = &["clz", "ctz", "popcnt", "eqz", "extend8_s", "extend16_s"];
+const FLOAT_BINARY: &[&str] = &[
+    "add", "sub", "mul", "div", "min", "max", "copysign", "eq", "ne", "lt", "gt", "le", "ge",
+];
+const FLOAT_UNARY: &[&str] = &["abs", "neg", "sqrt", "ceil", "floor", "trunc", "nearest"];
+
+/// The body of a loop that applies every integer operator of type `ty` to `$a` and `$b`.
+fn integer_ops(ty: &str) -> String {
+    let mut body = String::new();
+    for op in I32_BINARY {
+        // Comparisons yield i32: widen them back for i64.
+        let widen = if ty == "i64" && is_comparison(op) {
+            "i64.extend_i32_u"
+        } else {
+            "nop"
+        };
+        body += &format!(
+            "(local.set $a ({ty}.add (local.get $a) (block (result {ty}) ({ty}.{op} (local.get $a) (local.get $b)) ({widen}))))\n"
+        );
+        body += &format!(
+            "(local.set $b ({ty}.xor (local.get $b) (block (result {ty}) ({ty}.{op} (local.get $a) ({ty}.const 7)) ({widen}))))\n"
+        );
+    }
+    for op in DIVISIONS {
+        // A divisor in 1..=256: no trap, no overflow.
+        body += &format!(
+            "(local.set $a ({ty}.add (local.get $a) ({ty}.{op} (local.get $b) ({ty}.add ({ty}.and (local.get $a) ({ty}.const 255)) ({ty}.const 1)))))\n"
+        );
+    }
+    for op in INT_UNARY {
+        let widen = if ty == "i64" && *op == "eqz" {
+            "i64.extend_i32_u"
+        } else {
+            "nop"
+        };
+        body += &format!(
+            "(local.set $b ({ty}.add (local.get $b) (block (result {ty}) ({ty}.{op} (local.get $a)) ({widen}))))\n"
+        );
+    }
+    if ty == "i64" {
+        body += "(local.set $a (i64.add (local.get $a) (i64.extend32_s (local.get $b))))\n";
+        body += "(local.set $a (i64.add (local.get $a) (i64.extend_i32_s (i32.wrap_i64 (local.get $b)))))\n";
+        body += "(local.set $b (i64.and (local.get $b) (i64.const 0xffffffff)))\n";
+        body += "(local.set $b (i64.and (i64.xor (local.get $a) (i64.const -1)) (local.get $b)))\n";
+    }
+    // Fused forms: multiply-add by constants, multiply-accumulate, xor-rotate, rotate-xor.
+    body += &format!(
+        "(local.set $a ({ty}.add ({ty}.mul (local.get $a) ({ty}.const 1664525)) ({ty}.const 1013904223)))\n"
+    );
+    body += &format!(
+        "(local.set $b ({ty}.add (local.get $b) ({ty}.mul (local.get $a) (local.get $b))))\n"
+    );
+    body += &format!(
+        "(local.set $a ({ty}.rotl ({ty}.xor (local.get $a) (local.get $b)) ({ty}.const 13)))\n"
+    );
+    body += &format!(
+        "(local.set $b ({ty}.xor ({ty}.rotl (local.get $b) ({ty}.const 7)) (local.get $a)))\n"
+    );
+    body += &format!(
+        "(local.set $a (select (local.get $a) (local.get $b) ({ty}.lt_u (local.get $a) (local.get $b))))\n"
+    );
+    body
+}
+
+fn is_comparison(op: &str) -> bool {
+    matches!(
+        op,
+        "eq" | "ne" | "lt_s" | "lt_u" | "gt_s" | "gt_u" | "le_s" | "le_u" | "ge_s" | "ge_u"
+    )
+}
+
+/// Every float operator and conversion, on values kept finite and small.
+fn float_ops(ty: &str) -> String {
+    let int = if ty == "f32" { "i32" } else { "i64" };
+    let mut body = String::new();
+    for op in FLOAT_BINARY {
+        let result = if matches!(*op, "eq" | "ne" | "lt" | "gt" | "le" | "ge") {
+            format!("({ty}.convert_i32_u ({ty}.{op} (local.get $x) (local.get $y)))")
+        } else {
+            format!("({ty}.{op} (local.get $x) (local.get $y))")
+        };
+        body += &format!("(local.set $y ({ty}.add (local.get $y) {result}))\n");
+    }
+    for op in FLOAT_UNARY {
+        body += &format!("(local.set $x ({ty}.add (local.get $x) ({ty}.{op} (local.get $y))))\n");
+    }
+    // Conversions of a value that is always in range (`$x` and `$y` may become NaN, which
+    // the trapping conversions would rightly refuse).
+    let small = format!("({ty}.convert_i32_u (i32.and (local.get $i) (i32.const 1023)))");
+    for conv in ["trunc", "trunc_sat"] {
+        for sign in ["s", "u"] {
+            body += &format!(
+                "(local.set $x ({ty}.add (local.get $x) ({ty}.convert_i32_{sign} (i32.{conv}_{ty}_{sign} {small}))))\n"
+            );
+            body += &format!(
+                "(local.set $y ({ty}.add (local.get $y) ({ty}.convert_i64_{sign} (i64.{conv}_{ty}_{sign} {small}))))\n"
+            );
+        }
+    }
+    body += &format!(
+        "(local.set $x ({ty}.reinterpret_{int} ({int}.and ({int}.reinterpret_{ty} (local.get $x)) ({int}.const 0x3fffffff))))\n"
+    );
+    if ty == "f32" {
+        body += "(local.set $x (f32.demote_f64 (f64.promote_f32 (local.get $x))))\n";
+    }
+    // Keep both in a small range so every conversion stays defined.
+    body += &format!("(local.set $x ({ty}.min ({ty}.abs (local.get $x)) ({ty}.const 100)))\n");
+    body += &format!("(local.set $y ({ty}.min ({ty}.abs (local.get $y)) ({ty}.const 100)))\n");
+    body
+}
+
+/// Every load and store width, in the plain, indexed, displaced and absolute forms.
+fn memory_ops() -> String {
+    let mut body = String::new();
+    let loads = [
+        ("i32", "load"),
+        ("i32", "load8_s"),
+        ("i32", "load8_u"),
+        ("i32", "load16_s"),
+        ("i32", "load16_u"),
+        ("i64", "load"),
+        ("i64", "load8_s"),
+        ("i64", "load8_u"),
+        ("i64", "load16_s"),
+        ("i64", "load16_u"),
+        ("i64", "load32_s"),
+        ("i64", "load32_u"),
+    ];
+    for (ty, load) in loads {
+        let widen = if ty == "i32" {
+            "i64.extend_i32_u"
+        } else {
+            "nop"
+        };
+        for addr in [
+            "(local.get $p)",
+            "(i32.add (local.get $p) (local.get $q))",
+            "(i32.add (i32.shl (local.get $q) (i32.const 2)) (local.get $p))",
+            "(i32.add (local.get $p) (i32.const 24))",
+            "(i32.add (i32.shl (local.get $q) (i32.const 3)) (i32.const 64))",
+            "(i32.const 128)",
+        ] {
+            body += &format!(
+                "(local.set $a (i64.add (local.get $a) (block (result i64) ({ty}.{load} offset=4 {addr}) ({widen}))))\n"
+            );
+        }
+    }
+    let stores = [
+        (
+            "i32",
+            "store",
+            "(i32.wrap_i64 (local.get $a))",
+            "(i32.const 77)",
+        ),
+        (
+            "i32",
+            "store8",
+            "(i32.wrap_i64 (local.get $a))",
+            "(i32.const 78)",
+        ),
+        (
+            "i32",
+            "store16",
+            "(i32.wrap_i64 (local.get $a))",
+            "(i32.const 79)",
+        ),
+        ("i64", "store", "(local.get $a)", "(i64.const 80)"),
+        ("i64", "store8", "(local.get $a)", "(i64.const 81)"),
+        ("i64", "store16", "(local.get $a)", "(i64.const 82)"),
+        ("i64", "store32", "(local.get $a)", "(i64.const 83)"),
+    ];
+    for (ty, store, value, constant) in stores {
+        for addr in [
+            "(local.get $p)",
+            "(i32.add (local.get $p) (i32.const 40))",
+            "(i32.const 256)",
+        ] {
+            body += &format!("({ty}.{store} offset=8 {addr} {value})\n");
+            body += &format!("({ty}.{store} offset=16 {addr} {constant})\n");
+        }
+    }
+    body += "(global.set $g (i32.add (global.get $g) (i32.wrap_i64 (local.get $a))))\n";
+    body += "(local.set $a (i64.add (local.get $a) (i64.extend_i32_u (global.get $g))))\n";
+    body += "(local.set $q (i32.and (i32.add (local.get $q) (i32.const 1)) (i32.const 7)))\n";
+    body
+}
+
+/// `br_if` in every fused compare form, `br_table`, and calls of every kind.
+fn control_ops() -> String {
+    let mut body = String::new();
+    for cmp in [
+        "eq", "ne", "lt_s", "lt_u", "gt_s", "gt_u", "le_s", "le_u", "ge_s", "ge_u",
+    ] {
+        for ty in ["i32", "i64"] {
+            for rhs in ["(local.get $b)", "(TY.const 3)"] {
+                let rhs = rhs.replace("TY", ty);
+                let (a, b) = if ty == "i32" {
+                    ("(i32.wrap_i64 (local.get $a))", rhs.replace("$b", "$c"))
+                } else {
+                    ("(local.get $a)", rhs)
+                };
+                body += &format!(
+                    "(block $skip (br_if $skip ({ty}.{cmp} {a} {b})) (local.set $a (i64.add (local.get $a) (i64.const 1))))\n"
+                );
+            }
+        }
+    }
+    body += "(block $z (br_if $z (i64.eqz (local.get $a))) (local.set $a (i64.sub (local.get $a) (i64.const 1))))\n";
+    body += "(block $z (br_if $z (i32.eqz (local.get $c))) (local.set $c (i32.sub (local.get $c) (i32.const 1))))\n";
+    body += "(block $nz (br_if $nz (local.get $c)) (local.set $c (i32.const 9)))\n";
+    body += r#"(block $b3 (block $b2 (block $b1 (block $b0
+                 (br_table $b0 $b1 $b2 $b3 (i32.and (local.get $c) (i32.const 3))))
+               (local.set $a (i64.add (local.get $a) (i64.const 10))) (br $b3))
+             (local.set $a (i64.add (local.get $a) (i64.const 20))) (br $b3))
+           (local.set $a (i64.add (local.get $a) (i64.const 30))))
+"#;
+    body += "(local.set $c (call $inc (local.get $c)))\n";
+    body += "(local.set $c (call $add3 (local.get $c) (local.get $c) (i32.const 1)))\n";
+    body += "(local.set $a (call $wide (local.get $a)))\n";
+    body += "(call $nothing)\n";
+    body += "(local.set $c (call_indirect (type $unary) (local.get $c) (i32.and (local.get $c) (i32.const 1))))\n";
+    body += "(local.set $c (i32.and (local.get $c) (i32.const 0xffff)))\n";
+    body
+}
+
+fn module_text() -> String {
+    let looped = |name: &str, locals: &str, init: &str, body: &str, result: &str| {
+        format!(
+            r#"(func (export "{name}") (param $n i32) (result i64) (local $i i32) {locals}
+  {init}
+  (block $done
+    (br_if $done (i32.eqz (local.get $n)))
+    (loop $l
+{body}
+      (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n)))))
+  (i64.xor {result} (i64.extend_i32_u (local.get $i))))
+"#
+        )
+    };
+    let mut text = String::from(
+        r#"(module
+  (memory 1)
+  (global $g (mut i32) (i32.const 3))
+  (type $unary (func (param i32) (result i32)))
+  (table funcref (elem $inc $dec))
+  (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func $dec (param i32) (result i32) (i32.sub (local.get 0) (i32.const 1)))
+  (func $add3 (param i32 i32 i32) (result i32)
+    (i32.add (i32.add (local.get 0) (local.get 1)) (local.get 2)))
+  (func $wide (param i64) (result i64) (i64.rotl (local.get 0) (i64.const 1)))
+  (func $nothing)
+"#,
+    );
+    for ty in ["i32", "i64"] {
+        text += &looped(
+            ty,
+            &format!("(local $a {ty}) (local $b {ty})"),
+            &format!("(local.set $a ({ty}.const 12345)) (local.set $b ({ty}.const 678))"),
+            &integer_ops(ty),
+            &if ty == "i32" {
+                "(i64.extend_i32_u (i32.xor (local.get $a) (local.get $b)))".to_string()
+            } else {
+                "(i64.xor (local.get $a) (local.get $b))".to_string()
+            },
+        );
+    }
+    for ty in ["f32", "f64"] {
+        text += &looped(
+            ty,
+            &format!("(local $x {ty}) (local $y {ty})"),
+            &format!("(local.set $x ({ty}.const 1.5)) (local.set $y ({ty}.const 2.25))"),
+            &float_ops(ty),
+            &if ty == "f32" {
+                "(i64.extend_i32_u (i32.reinterpret_f32 (f32.add (local.get $x) (local.get $y))))"
+                    .to_string()
+            } else {
+                "(i64.reinterpret_f64 (f64.add (local.get $x) (local.get $y)))".to_string()
+            },
+        );
+    }
+    text += &looped(
+        "memory",
+        "(local $a i64) (local $p i32) (local $q i32)",
+        "(local.set $p (i32.const 512))",
+        &memory_ops(),
+        "(local.get $a)",
+    );
+    text += &looped(
+        "control",
+        "(local $a i64) (local $b i64) (local $c i32)",
+        "(local.set $b (i64.const 5)) (local.set $c (i32.const 2))",
+        &control_ops(),
+        "(i64.add (local.get $a) (i64.extend_i32_u (local.get $c)))",
+    );
+    text += ")";
+    text
+}
+
+/// Runs export `name` with `n` iterations on a thread with a small stack.
+fn run_on_small_stack(name: &'static str, n: i32) -> i64 {
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || {
+            let engine = Engine::default();
+            let wasm = wat::parse_str(module_text()).expect("the test module parses");
+            let module = Module::new(&engine, &wasm).expect("the test module compiles");
+            let mut store = Store::new(&engine, ());
+            let instance = Linker::new(&engine)
+                .instantiate(&mut store, &module)
+                .expect("the test module instantiates");
+            let func = instance
+                .get_typed_func::<i32, i64>(&store, name)
+                .expect("the export exists");
+            func.call(&mut store, n).expect("the loop runs to its end")
+        })
+        .expect("a thread starts")
+        .join()
+        .expect("the loop's thread does not panic")
+}
+
+#[test]
+fn every_threaded_handler_runs_a_long_loop_in_constant_host_stack() {
+    for name in ["i32", "i64", "f32", "f64", "memory", "control"] {
+        // Long loops: one handler that does not jump would overflow the thread's stack.
+        let long = run_on_small_stack(name, ITERATIONS);
+        // And the loop computes something: a different count gives a different result.
+        let short = run_on_small_stack(name, 3);
+        assert_ne!(
+            long, short,
+            "{name}: the loop's result depends on its length"
+        );
+    }
+}
+
+/// The control loop's result, computed in Rust: the branches, `br_table` arms and calls
+/// reach the state the wasm code describes.
+#[test]
+fn threaded_branches_and_calls_compute_what_rust_computes() {
+    for n in [1, 2, 7, 1000] {
+        assert_eq!(
+            run_on_small_stack("control", n),
+            control_in_rust(n),
+            "{n} iterations"
+        );
+    }
+}
+
+fn control_in_rust(n: i32) -> i64 {
+    let (mut a, b, mut c): (i64, i64, i32) = (0, 5, 2);
+    for _ in 0..n {
+        let cmps: [fn(i64, i64) -> bool; 10] = [
+            |x, y| x == y,
+            |x, y| x != y,
+            |x, y| x < y,
+            |x, y| (x as u64) < (y as u64),
+            |x, y| x > y,
+            |x, y| (x as u64) > (y as u64),
+            |x, y| x <= y,
+            |x, y| (x as u64) <= (y as u64),
+            |x, y| x >= y,
+            |x, y| (x as u64) >= (y as u64),
+        ];
+        let cmps32: [fn(i32, i32) -> bool; 10] = [
+            |x, y| x == y,
+            |x, y| x != y,
+            |x, y| x < y,
+            |x, y| (x as u32) < (y as u32),
+            |x, y| x > y,
+            |x, y| (x as u32) > (y as u32),
+            |x, y| x <= y,
+            |x, y| (x as u32) <= (y as u32),
+            |x, y| x >= y,
+            |x, y| (x as u32) >= (y as u32),
+        ];
+        for k in 0..10 {
+            // i32 against $c, i32 against 3, i64 against $b, i64 against 3 (the order of
+            // `control_ops`).
+            for ty_i64 in [false, true] {
+                for rhs_local in [true, false] {
+                    let taken = if ty_i64 {
+                        cmps[k](a, if rhs_local { b } else { 3 })
+                    } else {
+                        cmps32[k](a as i32, if rhs_local { c } else { 3 })
+                    };
+                    if !taken {
+                        a = a.wrapping_add(1);
+                    }
+                }
+            }
+        }
+        if a != 0 {
+            a = a.wrapping_sub(1);
+        }
+        if c != 0 {
+            c = c.wrapping_sub(1);
+        }
+        if c == 0 {
+            c = 9;
+        }
+        match c & 3 {
+            0 => a = a.wrapping_add(10),
+            1 => a = a.wrapping_add(20),
+            2 => a = a.wrapping_add(30),
+            _ => {}
+        }
+        c = c.wrapping_add(1);
+        c = c.wrapping_add(c).wrapping_add(1);
+        a = a.rotate_left(1);
+        c = if c & 1 == 0 {
+            c.wrapping_add(1)
+        } else {
+            c.wrapping_sub(1)
+        };
+        c &= 0xffff;
+    }
+    // Every loop folds its iteration count into its result.
+    a.wrapping_add(c as u32 as i64) ^ n as i64
+}
