@@ -8,7 +8,6 @@ use crate::error::{Error, FrameInfo, Trap, TrapKind};
 use crate::interrupt::InterruptState;
 use crate::ir::*;
 use crate::module::ModuleInner;
-use crate::simd;
 use crate::store::{FuncEntity, HostResult, InstanceEntity, MemoryEntity, StoreInner, PAGE_SIZE};
 use crate::threaded::{self, Op};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -371,11 +370,11 @@ pub(crate) fn cell(s: u64) -> usize {
     s as u16 as usize
 }
 
-fn get_u128(regs: &Regs, s: Slot) -> u128 {
+pub(crate) fn get_u128(regs: &Regs, s: Slot) -> u128 {
     (regs[cell(s as u64)] as u128) | ((regs[cell(s as u64 + 1)] as u128) << 64)
 }
 
-fn set_u128(regs: &mut Regs, s: Slot, v: u128) {
+pub(crate) fn set_u128(regs: &mut Regs, s: Slot, v: u128) {
     regs[cell(s as u64)] = v as u64;
     regs[cell(s as u64 + 1)] = (v >> 64) as u64;
 }
@@ -787,6 +786,7 @@ fn run(
                 // own (a call, a return, a host call, ...), which the `match` below runs.
                 let mut threaded_ctx = threaded::Ctx {
                     code,
+                    consts: &module.consts,
                     mem: &mut mem.data,
                     fuel: fuel_left,
                     interrupt,
@@ -840,9 +840,6 @@ fn run(
                     // ---------------------------------------------------------- conversions
 
                     // ---------------------------------------------------------- memory
-                    Instr::MemorySize { dst, .. } => {
-                        r!(dst) = (mem.data.len() / PAGE_SIZE) as u64;
-                    }
                     Instr::MemoryGrow { dst, delta, .. } => {
                         r!(dst) =
                             memory_grow(mem, r!(delta) as u32, memory_bytes, limits.total_memory)
@@ -989,28 +986,6 @@ fn run(
                     }
 
                     // ---------------------------------------------------------- misc
-                    Instr::Copy128 { dst, src } => {
-                        let (d, s) = (dst as usize, src as usize);
-                        regs[cell(d as u64)] = regs[cell(s as u64)];
-                        regs[cell(d as u64 + 1)] = regs[cell(s as u64 + 1)];
-                    }
-                    Instr::Const128 { dst, index } => {
-                        let v = module.consts[index as usize];
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::Select128 { dst, other, cond } => {
-                        if r!(cond) as u32 == 0 {
-                            let v = get_u128(regs, other);
-                            set_u128(regs, dst, v);
-                        }
-                    }
-                    Instr::GlobalGet128 { dst, global } => {
-                        let v = globals[inst.globals[global as usize] as usize].value;
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::GlobalSet128 { src, global } => {
-                        globals[inst.globals[global as usize] as usize].value = get_u128(regs, src);
-                    }
 
                     // ---------------------------------------------------------- limits
 
@@ -1053,99 +1028,6 @@ fn run(
                     }
 
                     // ---------------------------------------------------------- simd
-                    Instr::V128Unary { op, dst, src } => {
-                        let v = simd::unary(op, get_u128(regs, src));
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::V128Binary { op, dst, lhs, rhs } => {
-                        let v = simd::binary(op, get_u128(regs, lhs), get_u128(regs, rhs));
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::V128Ternary { op, dst, b, c } => {
-                        let v = simd::ternary(
-                            op,
-                            get_u128(regs, dst),
-                            get_u128(regs, b),
-                            get_u128(regs, c),
-                        );
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::V128Shift {
-                        op,
-                        dst,
-                        lhs,
-                        amount,
-                    } => {
-                        let v = simd::shift(op, get_u128(regs, lhs), r!(amount));
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::V128Splat { op, dst, src } => {
-                        let v = simd::splat(op, r!(src));
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::V128ExtractLane { op, lane, dst, src } => {
-                        r!(dst) = simd::extract_lane(op, get_u128(regs, src), lane);
-                    }
-                    Instr::V128ReplaceLane {
-                        op,
-                        lane,
-                        dst,
-                        scalar,
-                    } => {
-                        let v = simd::replace_lane(op, get_u128(regs, dst), r!(scalar), lane);
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::V128Test { op, dst, src } => {
-                        r!(dst) = simd::test(op, get_u128(regs, src));
-                    }
-                    Instr::V128Shuffle { dst, rhs, lanes } => {
-                        let mask = module.consts[lanes as usize].to_le_bytes();
-                        let v = simd::shuffle(&mask, get_u128(regs, dst), get_u128(regs, rhs));
-                        set_u128(regs, dst, v);
-                    }
-                    Instr::V128Load {
-                        op,
-                        dst,
-                        addr,
-                        offset,
-                    } => match simd::load(op, &mem.data, effective(r!(addr), offset)) {
-                        Some(v) => set_u128(regs, dst, v),
-                        None => trap!(TrapKind::MemoryOutOfBounds),
-                    },
-                    Instr::V128Store { addr, src, offset } => {
-                        let v = get_u128(regs, src);
-                        if store_bytes(&mut mem.data, effective(r!(addr), offset), v.to_le_bytes())
-                            .is_none()
-                        {
-                            trap!(TrapKind::MemoryOutOfBounds);
-                        }
-                    }
-                    Instr::V128LoadLane {
-                        op,
-                        lane,
-                        dst,
-                        addr,
-                        offset,
-                    } => {
-                        let ea = effective(r!(addr), offset);
-                        match simd::load_lane(op, &mem.data, ea, get_u128(regs, dst), lane) {
-                            Some(v) => set_u128(regs, dst, v),
-                            None => trap!(TrapKind::MemoryOutOfBounds),
-                        }
-                    }
-                    Instr::V128StoreLane {
-                        op,
-                        lane,
-                        src,
-                        addr,
-                        offset,
-                    } => {
-                        let ea = effective(r!(addr), offset);
-                        let v = get_u128(regs, src);
-                        if simd::store_lane(op, &mut mem.data, ea, v, lane).is_none() {
-                            trap!(TrapKind::MemoryOutOfBounds);
-                        }
-                    }
                     _ => {
                         break Exit::Internal("a threaded instruction reached the interpreter loop")
                     }

@@ -7,10 +7,11 @@
 //! is also register-allocated on its own, so no change to one instruction can make the
 //! whole loop spill (the cliffs `docs/engine.md` records).
 //!
-//! What it owns: the handlers of arithmetic, conversions, loads and stores of the default
-//! memory, moves, constants, globals, fuel regions and every branch. Everything else
-//! (calls, returns, host calls, tables, bulk memory, SIMD, ...) is marked `to_match` and
-//! runs in `exec`'s interpreter loop, which calls [`run`] again after it.
+//! What it owns: the handlers of arithmetic, conversions, SIMD, loads and stores of the
+//! default memory, moves, constants, globals, fuel regions and every branch, and (in
+//! [`run`]) calls and returns within one instance. Everything else (host calls, calls
+//! across instances, tables, bulk memory, `memory.grow`, ...) is marked `to_match` and runs
+//! in `exec`'s interpreter loop, which calls [`run`] again after it.
 //!
 //! What it must never do: recurse on the host stack. Handlers call each other only in tail
 //! position, and a build that does not optimize sibling calls (`opt-level` 0 or 1, decided
@@ -20,13 +21,15 @@
 #![allow(non_snake_case)]
 
 use crate::exec::{
-    cell, effective, f32_of, f64_of, load_bytes, of_f32, of_f64, prepare_frame, store_bytes,
-    window, Frame, Regs,
+    cell, effective, f32_of, f64_of, get_u128, load_bytes, of_f32, of_f64, prepare_frame, set_u128,
+    store_bytes, window, Frame, Regs,
 };
 use crate::interrupt::InterruptState;
 use crate::ir::*;
 use crate::module::ModuleInner;
 use crate::num;
+use crate::simd;
+use crate::store::PAGE_SIZE;
 use crate::store::{FuncEntity, GlobalEntity, TableEntity};
 
 /// One instruction of the threaded code: its handler and its operands.
@@ -58,6 +61,8 @@ pub(crate) type Handler = fn(&mut Ctx<'_, '_>, &Op, &[Op], &mut Regs) -> Exit;
 pub(crate) struct Ctx<'m, 'a> {
     /// The running function's code (branch targets index it), in module `'m`.
     pub(crate) code: &'m [Op],
+    /// The module's v128 constants and shuffle masks.
+    pub(crate) consts: &'m [u128],
     /// The instance's default memory.
     pub(crate) mem: &'a mut [u8],
     pub(crate) fuel: u64,
@@ -1068,6 +1073,124 @@ ops {
         ctx.globals[ctx.global_map[global as usize] as usize].value = r!(regs, src) as u128;
     }
     RefIsNull: Instr::RefIsNull { dst, src } => { r!(regs, dst) = (r!(regs, src) == 0) as u64 }
+    MemorySize: Instr::MemorySize { dst, .. } => {
+    r!(regs, dst) = (ctx.mem.len() / PAGE_SIZE) as u64;
+}
+    Copy128: Instr::Copy128 { dst, src } => {
+    let (d, s) = (dst as usize, src as usize);
+    regs[cell(d as u64)] = regs[cell(s as u64)];
+    regs[cell(d as u64 + 1)] = regs[cell(s as u64 + 1)];
+}
+    Const128: Instr::Const128 { dst, index } => {
+    let v = ctx.consts[index as usize];
+    set_u128(regs, dst, v);
+}
+    Select128: Instr::Select128 { dst, other, cond } => {
+    if r!(regs, cond) as u32 == 0 {
+        let v = get_u128(regs, other);
+        set_u128(regs, dst, v);
+    }
+}
+    GlobalGet128: Instr::GlobalGet128 { dst, global } => {
+    let v = ctx.globals[ctx.global_map[global as usize] as usize].value;
+    set_u128(regs, dst, v);
+}
+    GlobalSet128: Instr::GlobalSet128 { src, global } => {
+    ctx.globals[ctx.global_map[global as usize] as usize].value = get_u128(regs, src);
+}
+    V128Unary: Instr::V128Unary { op, dst, src } => {
+    let v = simd::unary(op, get_u128(regs, src));
+    set_u128(regs, dst, v);
+}
+    V128Binary: Instr::V128Binary { op, dst, lhs, rhs } => {
+    let v = simd::binary(op, get_u128(regs, lhs), get_u128(regs, rhs));
+    set_u128(regs, dst, v);
+}
+    V128Ternary: Instr::V128Ternary { op, dst, b, c } => {
+    let v = simd::ternary(
+        op,
+        get_u128(regs, dst),
+        get_u128(regs, b),
+        get_u128(regs, c),
+    );
+    set_u128(regs, dst, v);
+}
+    V128Shift: Instr::V128Shift {
+    op,
+    dst,
+    lhs,
+    amount,
+} => {
+    let v = simd::shift(op, get_u128(regs, lhs), r!(regs, amount));
+    set_u128(regs, dst, v);
+}
+    V128Splat: Instr::V128Splat { op, dst, src } => {
+    let v = simd::splat(op, r!(regs, src));
+    set_u128(regs, dst, v);
+}
+    V128ExtractLane: Instr::V128ExtractLane { op, lane, dst, src } => {
+    r!(regs, dst) = simd::extract_lane(op, get_u128(regs, src), lane);
+}
+    V128ReplaceLane: Instr::V128ReplaceLane {
+    op,
+    lane,
+    dst,
+    scalar,
+} => {
+    let v = simd::replace_lane(op, get_u128(regs, dst), r!(regs, scalar), lane);
+    set_u128(regs, dst, v);
+}
+    V128Test: Instr::V128Test { op, dst, src } => {
+    r!(regs, dst) = simd::test(op, get_u128(regs, src));
+}
+    V128Shuffle: Instr::V128Shuffle { dst, rhs, lanes } => {
+    let mask = ctx.consts[lanes as usize].to_le_bytes();
+    let v = simd::shuffle(&mask, get_u128(regs, dst), get_u128(regs, rhs));
+    set_u128(regs, dst, v);
+}
+    V128Load: Instr::V128Load {
+    op,
+    dst,
+    addr,
+    offset,
+} => { match simd::load(op, ctx.mem, effective(r!(regs, addr), offset)) {
+    Some(v) => set_u128(regs, dst, v),
+    None => trap!(Fault::MemoryOutOfBounds),
+} }
+    V128Store: Instr::V128Store { addr, src, offset } => {
+    let v = get_u128(regs, src);
+    if store_bytes(ctx.mem, effective(r!(regs, addr), offset), v.to_le_bytes())
+        .is_none()
+    {
+        trap!(Fault::MemoryOutOfBounds);
+    }
+}
+    V128LoadLane: Instr::V128LoadLane {
+    op,
+    lane,
+    dst,
+    addr,
+    offset,
+} => {
+    let ea = effective(r!(regs, addr), offset);
+    match simd::load_lane(op, ctx.mem, ea, get_u128(regs, dst), lane) {
+        Some(v) => set_u128(regs, dst, v),
+        None => trap!(Fault::MemoryOutOfBounds),
+    }
+}
+    V128StoreLane: Instr::V128StoreLane {
+    op,
+    lane,
+    src,
+    addr,
+    offset,
+} => {
+    let ea = effective(r!(regs, addr), offset);
+    let v = get_u128(regs, src);
+    if simd::store_lane(op, ctx.mem, ea, v, lane).is_none() {
+        trap!(Fault::MemoryOutOfBounds);
+    }
+}
     Unreachable: Instr::Unreachable => { trap!(Fault::Unreachable) }
 }
 branches {

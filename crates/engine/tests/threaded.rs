@@ -6,7 +6,7 @@
 //! These loops run every family of instructions the threaded code owns (each arithmetic,
 //! comparison and conversion operator in its slot and immediate forms, every load and
 //! store width and fused address form, moves, `select`, globals, branches, `br_table`,
-//! direct and indirect calls and returns) 100 000 times on a thread with a 512 KiB stack:
+//! SIMD, direct and indirect calls and returns) 100 000 times on a thread with a 512 KiB stack:
 //! one handler that does not jump overflows it, and the test process aborts. Builds
 //! without sibling calls (`opt-level` below 2) run the same loops through the trampoline.
 //! The results are compared with the same computation in Rust where it is cheap to write.
@@ -246,6 +246,31 @@ fn control_ops() -> String {
     body
 }
 
+/// One of every SIMD instruction form (each form is one handler; the operation is data),
+/// v128 constants, moves, `select` and globals, and `memory.size`.
+fn simd_ops() -> String {
+    r#"(local.set $v (i32x4.add (local.get $v) (v128.const i32x4 1 2 3 4)))
+(local.set $w (i32x4.abs (local.get $v)))
+(local.set $v (v128.bitselect (local.get $v) (local.get $w) (v128.const i64x2 -1 0)))
+(local.set $w (i32x4.shl (local.get $w) (local.get $i)))
+(local.set $v (i32x4.add (local.get $v) (i32x4.splat (local.get $i))))
+(local.set $a (i64.add (local.get $a) (i64.extend_i32_u (i32x4.extract_lane 2 (local.get $v)))))
+(local.set $v (i32x4.replace_lane 1 (local.get $v) (i32.wrap_i64 (local.get $a))))
+(local.set $a (i64.add (local.get $a) (i64.extend_i32_u (v128.any_true (local.get $w)))))
+(local.set $w (i8x16.shuffle 15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0 (local.get $v) (local.get $w)))
+(v128.store offset=16 (i32.const 1024) (local.get $v))
+(local.set $w (i32x4.add (local.get $w) (v128.load offset=16 (i32.const 1024))))
+(local.set $w (v128.load32_lane 3 (i32.const 1028) (local.get $w)))
+(v128.store64_lane 1 (i32.const 1040) (local.get $w))
+(local.set $u (local.get $w))
+(local.set $v (select (local.get $v) (local.get $u) (i32.and (local.get $i) (i32.const 1))))
+(global.set $gv (i64x2.add (global.get $gv) (local.get $v)))
+(local.set $v (global.get $gv))
+(local.set $a (i64.add (local.get $a) (i64.extend_i32_u (memory.size))))
+"#
+    .to_string()
+}
+
 fn module_text() -> String {
     let looped = |name: &str, locals: &str, init: &str, body: &str, result: &str| {
         format!(
@@ -264,6 +289,7 @@ fn module_text() -> String {
         r#"(module
   (memory 1)
   (global $g (mut i32) (i32.const 3))
+  (global $gv (mut v128) (v128.const i64x2 0 0))
   (type $unary (func (param i32) (result i32)))
   (table funcref (elem $inc $dec))
   (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
@@ -309,6 +335,13 @@ fn module_text() -> String {
         "(local.get $a)",
     );
     text += &looped(
+        "simd",
+        "(local $a i64) (local $u v128) (local $v v128) (local $w v128)",
+        "",
+        &simd_ops(),
+        "(i64.add (local.get $a) (i64x2.extract_lane 0 (local.get $v)))",
+    );
+    text += &looped(
         "control",
         "(local $a i64) (local $b i64) (local $c i32)",
         "(local.set $b (i64.const 5)) (local.set $c (i32.const 2))",
@@ -343,7 +376,7 @@ fn run_on_small_stack(name: &'static str, n: i32) -> i64 {
 
 #[test]
 fn every_threaded_handler_runs_a_long_loop_in_constant_host_stack() {
-    for name in ["i32", "i64", "f32", "f64", "memory", "control"] {
+    for name in ["i32", "i64", "f32", "f64", "memory", "simd", "control"] {
         // Long loops: one handler that does not jump would overflow the thread's stack.
         let long = run_on_small_stack(name, ITERATIONS);
         // And the loop computes something: a different count gives a different result.
