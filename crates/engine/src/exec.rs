@@ -824,6 +824,7 @@ fn run(
                         }
                         break Exit::OutOfFuel;
                     }
+                    threaded::Stop::Done => break Exit::Done,
                     threaded::Stop::Internal => {
                         break Exit::Internal("threaded code ran past its function's end")
                     }

@@ -106,6 +106,8 @@ pub(crate) enum Stop {
     Trap(Fault, u32),
     /// The fuel region starting here needs more fuel than is left.
     OutOfFuel(u32),
+    /// The entry frame returned (popped): the run is over.
+    Done,
     /// A broken invariant (a branch past the end of the code): never expected.
     Internal,
 }
@@ -209,6 +211,10 @@ pub(crate) fn run<'a>(ctx: &mut Ctx<'a, '_>, calls: &mut Calls<'a, '_>, mut pc: 
         let next = match exit.0 as u32 as u64 {
             CALL => call(ctx, calls, at),
             CALL_INDIRECT => call_indirect(ctx, calls, at),
+            RETURN if calls.frames.len() == 1 => {
+                calls.frames.pop();
+                return Stop::Done;
+            }
             RETURN => ret(ctx, calls),
             _ => return exit.stop(),
         };
