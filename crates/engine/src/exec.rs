@@ -1,6 +1,9 @@
-//! The interpreter: runs translated code (`crate::ir`). Never recurses on the host stack for
-//! wasm-to-wasm calls: frames live on an explicit stack, so deep guest recursion ends in a
-//! `call stack exhausted` trap at the configured depth. Host functions calling back into wasm
+//! The interpreter: runs translated code (`crate::ir`), entering the threaded code
+//! (`crate::threaded`) for everything it owns and running the rest itself in one loop:
+//! host calls, calls across instances, tail calls, tables, bulk memory, `memory.grow`.
+//! Never recurses on the host stack for wasm-to-wasm calls: frames live on an explicit
+//! stack, so deep guest recursion ends in a `call stack exhausted` trap at the configured
+//! depth. Host functions calling back into wasm
 //! do recurse (one host frame per re-entry), and the depth limit counts across re-entries.
 
 use crate::costs;
@@ -830,16 +833,6 @@ fn run(
                     }
                 }
                 match code[pc].i {
-                    // ---------------------------------------------------------- i32
-
-                    // ---------------------------------------------------------- i64
-
-                    // ---------------------------------------------------------- f32
-
-                    // ---------------------------------------------------------- f64
-
-                    // ---------------------------------------------------------- conversions
-
                     // ---------------------------------------------------------- memory
                     Instr::MemoryGrow { dst, delta, .. } => {
                         r!(dst) =
@@ -986,10 +979,6 @@ fn run(
                         r!(dst) = inst.funcs[func as usize] as u64 + 1;
                     }
 
-                    // ---------------------------------------------------------- misc
-
-                    // ---------------------------------------------------------- limits
-
                     // ---------------------------------------------------------- control
                     Instr::Return => ret!(),
                     Instr::ReturnSlot { src } => {
@@ -1028,7 +1017,6 @@ fn run(
                         tail_call_store_func!(f, base)
                     }
 
-                    // ---------------------------------------------------------- simd
                     _ => {
                         break Exit::Internal("a threaded instruction reached the interpreter loop")
                     }

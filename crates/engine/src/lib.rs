@@ -5,7 +5,8 @@
 //!
 //! - Owns: parsing and validation (through `wasmparser`), translation of every function body
 //!   into a compact slot-addressed instruction set (`ir`, `translate`), the interpreter
-//!   (`exec`), and runtime entities (`Store`, `Instance`, `Func`, `Memory`, `Table`, `Global`).
+//!   (`threaded`, `exec`), and runtime entities (`Store`, `Instance`, `Func`, `Memory`,
+//!   `Table`, `Global`).
 //! - Must never: use `unsafe`, panic or recurse without bound on guest input, or touch the
 //!   host (files, clocks, network) — anything a guest can reach comes from host functions an
 //!   embedder defines explicitly.

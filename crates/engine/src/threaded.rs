@@ -29,8 +29,7 @@ use crate::ir::*;
 use crate::module::ModuleInner;
 use crate::num;
 use crate::simd;
-use crate::store::PAGE_SIZE;
-use crate::store::{FuncEntity, GlobalEntity, TableEntity};
+use crate::store::{FuncEntity, GlobalEntity, TableEntity, PAGE_SIZE};
 
 /// One instruction of the threaded code: its handler and its operands.
 #[derive(Copy, Clone)]
