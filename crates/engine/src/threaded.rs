@@ -84,6 +84,16 @@ pub(crate) enum Fault {
 }
 
 impl Fault {
+    /// Every fault, in discriminant order (how [`Exit`] encodes them).
+    const ALL: [Fault; 6] = [
+        Fault::Unreachable,
+        Fault::IntegerOverflow,
+        Fault::IntegerDivideByZero,
+        Fault::InvalidConversionToInteger,
+        Fault::MemoryOutOfBounds,
+        Fault::Interrupted,
+    ];
+
     pub(crate) fn kind(self) -> crate::error::TrapKind {
         use crate::error::TrapKind;
         match self {
@@ -159,14 +169,12 @@ impl Exit {
         match self.0 as u32 as u64 {
             MATCH => Stop::Match(pc),
             OUT_OF_FUEL => Stop::OutOfFuel(pc),
-            code => match code.checked_sub(TRAP) {
-                Some(0) => Stop::Trap(Fault::Unreachable, pc),
-                Some(1) => Stop::Trap(Fault::IntegerOverflow, pc),
-                Some(2) => Stop::Trap(Fault::IntegerDivideByZero, pc),
-                Some(3) => Stop::Trap(Fault::InvalidConversionToInteger, pc),
-                Some(4) => Stop::Trap(Fault::MemoryOutOfBounds, pc),
-                Some(5) => Stop::Trap(Fault::Interrupted, pc),
-                _ => Stop::Internal,
+            code => match code
+                .checked_sub(TRAP)
+                .and_then(|i| Fault::ALL.get(i as usize))
+            {
+                Some(&fault) => Stop::Trap(fault, pc),
+                None => Stop::Internal,
             },
         }
     }
@@ -1346,4 +1354,29 @@ branches {
     brcmp!(taken, target)
 }
 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every stop a handler can report survives the packing into one integer.
+    #[test]
+    fn exits_decode_to_what_was_encoded() {
+        for (i, &fault) in Fault::ALL.iter().enumerate() {
+            assert_eq!(fault as usize, i, "Fault::ALL is in discriminant order");
+            for pc in [0, 1, 70_000, u32::MAX] {
+                assert_eq!(Exit::trap(fault, pc).stop(), Stop::Trap(fault, pc));
+            }
+        }
+        for pc in [0, 5, u32::MAX] {
+            assert_eq!(Exit::at(MATCH, pc).stop(), Stop::Match(pc));
+            assert_eq!(Exit::at(OUT_OF_FUEL, pc).stop(), Stop::OutOfFuel(pc));
+        }
+        assert_eq!(Exit::INTERNAL.stop(), Stop::Internal);
+        assert_eq!(
+            Exit::at(TRAP + Fault::ALL.len() as u64, 3).stop(),
+            Stop::Internal
+        );
+    }
 }
