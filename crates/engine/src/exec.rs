@@ -296,7 +296,7 @@ pub(crate) fn store_bytes<const N: usize>(mem: &mut [u8], ea: u64, bytes: [u8; N
 
 /// `start..start+len` if it lies within `size`.
 #[inline(always)]
-fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
+pub(crate) fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
     let end = start.checked_add(len)?;
     if end > size as u64 {
         return None;
@@ -305,7 +305,7 @@ fn range(start: u64, len: u64, size: usize) -> Option<std::ops::Range<usize>> {
 }
 
 /// `data.fill(v)` in chunks, stopping early (false) when an interruption is pending.
-fn fill_chunked(data: &mut [u8], v: u8, stop: &InterruptState) -> bool {
+pub(crate) fn fill_chunked(data: &mut [u8], v: u8, stop: &InterruptState) -> bool {
     for chunk in data.chunks_mut(costs::BULK_CHUNK) {
         chunk.fill(v);
         if stop.pending() {
@@ -317,7 +317,7 @@ fn fill_chunked(data: &mut [u8], v: u8, stop: &InterruptState) -> bool {
 
 /// `data.copy_within(src, dst)` (a memmove) in chunks, in the direction that keeps
 /// overlapping copies correct; false when stopped by an interruption.
-fn copy_within_chunked(
+pub(crate) fn copy_within_chunked(
     data: &mut [u8],
     src: std::ops::Range<usize>,
     dst: usize,
@@ -477,37 +477,33 @@ fn run(
             cur_instance = top.instance;
         }
         let exit = {
-            // The store's parts, borrowed apart. A host call gives them back (the host
-            // function gets the whole store) and borrows them again afterwards.
-            let (mut instances, mut memories, mut tables, mut globals, mut funcs);
+            // The store's parts, borrowed apart for the instruction the threaded code
+            // hands back (it borrows the whole store itself, for host functions).
+            let (mut instances, mut memories, mut tables, mut funcs);
             let (mut limits, mut memory_bytes, mut table_elements);
-            // Fuel lives in a local while wasm runs (a register, or at least no pointer
-            // chase), written back whenever the inner loop exits.
-            let mut fuel_ref: &mut u64;
-            // One load less per poll than going through the `Arc` each time.
+            let mut fuel: &mut u64;
             let mut interrupt: &InterruptState;
+            let mut inst: &mut InstanceEntity;
+            let mut mem: &mut MemoryEntity;
             macro_rules! borrow_store {
                 () => {{
                     let parts = &mut *inner;
                     instances = &mut parts.instances;
                     memories = &mut parts.memories;
                     tables = &mut parts.tables;
-                    globals = &mut parts.globals;
                     funcs = &mut parts.funcs;
                     limits = &mut parts.limits;
                     memory_bytes = &mut parts.memory_bytes;
                     table_elements = &mut parts.table_elements;
-                    fuel_ref = &mut parts.fuel;
+                    fuel = &mut parts.fuel;
                     interrupt = &*parts.interrupt;
+                    inst = &mut instances[cur_instance as usize];
+                    mem = match inst.memories.first() {
+                        Some(&m) => &mut memories[m as usize],
+                        None => &mut empty_memory,
+                    };
                 }};
             }
-            borrow_store!();
-            let mut fuel_left: u64 = *fuel_ref;
-            let mut inst: &mut InstanceEntity = &mut instances[cur_instance as usize];
-            let mut mem: &mut MemoryEntity = match inst.memories.first() {
-                Some(&m) => &mut memories[m as usize],
-                None => &mut empty_memory,
-            };
             let mut bp = top.bp as usize;
             let mut pc = top.pc as usize;
             // Translated when its frame was pushed: this cannot fail.
@@ -558,13 +554,13 @@ fn run(
                 ($n:expr, $per:expr) => {{
                     if metering {
                         let cost = ($n as u64) / $per;
-                        if fuel_left < cost {
+                        if *fuel < cost {
                             if let Some(f) = frames.last_mut() {
                                 f.pc = pc as u32;
                             }
                             break Exit::OutOfFuel;
                         }
-                        fuel_left -= cost;
+                        *fuel -= cost;
                     }
                 }};
             }
@@ -678,7 +674,6 @@ fn run(
                             // Called from inside the loop: the store's parts are given
                             // back for the call and borrowed again after it, which is much
                             // cheaper than leaving and re-entering the loop.
-                            *fuel_ref = fuel_left;
                             // The frame's `pc` is written only if the call fails; the
                             // backtrace of a panic finds it here.
                             inner.host_call_pc = pc as u32;
@@ -701,13 +696,7 @@ fn run(
                                 }
                             };
                             inner.host_call_pc = NOT_IN_HOST;
-                            borrow_store!();
-                            fuel_left = *fuel_ref;
-                            inst = &mut instances[cur_instance as usize];
-                            mem = match inst.memories.first() {
-                                Some(&m) => &mut memories[m as usize],
-                                None => &mut empty_memory,
-                            };
+                            // The next run of the threaded code borrows the store again.
                             if let Err(e) = result {
                                 if let Some(fr) = frames.last_mut() {
                                     fr.pc = pc as u32;
@@ -787,48 +776,40 @@ fn run(
             let exit = loop {
                 // The threaded code runs everything up to the next instruction it does not
                 // own (a call, a return, a host call, ...), which the `match` below runs.
-                let mut threaded_ctx = threaded::Ctx {
-                    code,
-                    consts: &module.consts,
-                    mem: &mut mem.data,
-                    fuel: fuel_left,
-                    interrupt,
-                    globals,
-                    global_map: &inst.globals,
-                };
-                let mut calls = threaded::Calls {
+                let mut running = threaded::Running {
                     stack,
                     frames,
                     module: &module,
                     instance: cur_instance,
+                    code,
                     bp,
                     max_frames,
                     max_cells,
                     poll_calls: poll_backward,
-                    tables,
-                    funcs,
-                    table_map: &inst.tables,
+                    metering,
+                    depth_base,
                 };
-                let stopped = threaded::run(&mut threaded_ctx, &mut calls, pc);
+                let stopped = threaded::run(inner, host, &mut running, pc);
                 // Calls and returns may have switched frames.
-                bp = calls.bp;
-                code = threaded_ctx.code;
-                fuel_left = threaded_ctx.fuel;
+                bp = running.bp;
+                code = running.code;
+                borrow_store!();
                 regs = window(stack, bp);
                 match stopped {
-                    threaded::Stop::Match(at) => pc = at as usize,
-                    threaded::Stop::Trap(fault, at) => {
+                    Err(e) => break Exit::HostError(e),
+                    Ok(threaded::Stop::Match(at)) => pc = at as usize,
+                    Ok(threaded::Stop::Trap(fault, at)) => {
                         pc = at as usize;
                         trap!(fault.kind());
                     }
-                    threaded::Stop::OutOfFuel(at) => {
+                    Ok(threaded::Stop::OutOfFuel(at)) => {
                         if let Some(f) = frames.last_mut() {
                             f.pc = at;
                         }
                         break Exit::OutOfFuel;
                     }
-                    threaded::Stop::Done => break Exit::Done,
-                    threaded::Stop::Internal => {
+                    Ok(threaded::Stop::Done) => break Exit::Done,
+                    Ok(threaded::Stop::Internal) => {
                         break Exit::Internal("threaded code ran past its function's end")
                     }
                 }
@@ -838,35 +819,6 @@ fn run(
                         r!(dst) =
                             memory_grow(mem, r!(delta) as u32, memory_bytes, limits.total_memory)
                                 as u64;
-                    }
-                    Instr::MemoryFill { args, .. } => {
-                        let (d, v, n) = (r!(args), r!(args + 1), r!(args + 2));
-                        match range(d as u32 as u64, n as u32 as u64, mem.data.len()) {
-                            Some(rg) => {
-                                bulk_fuel!(rg.len(), costs::BULK_BYTES_PER_FUEL);
-                                if !fill_chunked(&mut mem.data[rg], v as u8, interrupt) {
-                                    trap!(TrapKind::Interrupted);
-                                }
-                            }
-                            None => trap!(TrapKind::MemoryOutOfBounds),
-                        }
-                    }
-                    Instr::MemoryCopy { args, .. } => {
-                        let (d, s, n) = (
-                            r!(args) as u32 as u64,
-                            r!(args + 1) as u32 as u64,
-                            r!(args + 2) as u32 as u64,
-                        );
-                        let len = mem.data.len();
-                        match (range(d, n, len), range(s, n, len)) {
-                            (Some(dr), Some(sr)) => {
-                                bulk_fuel!(n, costs::BULK_BYTES_PER_FUEL);
-                                if !copy_within_chunked(&mut mem.data, sr, dr.start, interrupt) {
-                                    trap!(TrapKind::Interrupted);
-                                }
-                            }
-                            _ => trap!(TrapKind::MemoryOutOfBounds),
-                        }
                     }
                     Instr::MemoryInit { args, data, .. } => {
                         let (d, s, n) = (
@@ -1023,8 +975,6 @@ fn run(
                 }
                 pc += 1;
             };
-            // Back to the store, where host functions and the next entry read it.
-            *fuel_ref = fuel_left;
             exit
         };
 

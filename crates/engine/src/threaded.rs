@@ -20,16 +20,19 @@
 //! release build, where a handler that failed to jump would overflow the stack.
 #![allow(non_snake_case)]
 
+use crate::costs;
+use crate::error::Error;
 use crate::exec::{
-    cell, effective, f32_of, f64_of, get_u128, load_bytes, of_f32, of_f64, prepare_frame, set_u128,
-    store_bytes, window, Frame, Regs,
+    cell, copy_within_chunked, effective, f32_of, f64_of, fill_chunked, get_u128, load_bytes,
+    of_f32, of_f64, prepare_frame, range, set_u128, store_bytes, window, Frame, HostCaller, Regs,
+    NOT_IN_HOST,
 };
 use crate::interrupt::InterruptState;
 use crate::ir::*;
 use crate::module::ModuleInner;
 use crate::num;
 use crate::simd;
-use crate::store::{FuncEntity, GlobalEntity, TableEntity, PAGE_SIZE};
+use crate::store::{FuncEntity, GlobalEntity, StoreInner, TableEntity, PAGE_SIZE};
 
 /// One instruction of the threaded code: its handler and its operands.
 #[derive(Copy, Clone)]
@@ -65,6 +68,8 @@ pub(crate) struct Ctx<'m, 'a> {
     /// The instance's default memory.
     pub(crate) mem: &'a mut [u8],
     pub(crate) fuel: u64,
+    /// Fuel is metered (bulk memory operations charge by size).
+    pub(crate) metering: bool,
     pub(crate) interrupt: &'a InterruptState,
     pub(crate) globals: &'a mut [GlobalEntity],
     /// The instance's global index → store global.
@@ -138,6 +143,8 @@ const RETURN: u64 = 5;
 /// A `CallIndirect` at the position: [`run`] enters the callee if it is wasm of this
 /// instance and the call is valid (`exec` reports the trap otherwise).
 const CALL_INDIRECT: u64 = 6;
+/// A `CallImported` at the position: [`run`] calls it if it is a host function.
+const CALL_IMPORTED: u64 = 7;
 /// Continue at the position (the trampoline of builds without sibling calls).
 #[cfg(not(nanoproc_tail_calls))]
 const NEXT: u64 = 3;
@@ -202,15 +209,134 @@ pub(crate) struct Calls<'m, 'a> {
     pub(crate) tables: &'a [TableEntity],
     pub(crate) funcs: &'a [FuncEntity],
     pub(crate) table_map: &'a [u32],
+    /// For `call` of an import: the instance's function index → store function.
+    pub(crate) func_map: &'a [u32],
+}
+
+/// The running frame and the limits of calls, kept by `exec` between runs of the threaded
+/// code (the parts of the store are borrowed anew by each [`run`]).
+pub(crate) struct Running<'m, 's> {
+    pub(crate) stack: &'s mut Vec<u64>,
+    pub(crate) frames: &'s mut Vec<Frame>,
+    pub(crate) module: &'m ModuleInner,
+    pub(crate) instance: u32,
+    /// The running function's code and its frame's base.
+    pub(crate) code: &'m [Op],
+    pub(crate) bp: usize,
+    pub(crate) max_frames: usize,
+    pub(crate) max_cells: usize,
+    pub(crate) poll_calls: bool,
+    pub(crate) metering: bool,
+    /// Wasm frames of outer invocations (the depth a host function's re-entry starts at).
+    pub(crate) depth_base: usize,
+}
+
+/// A host function the instruction at `at` calls, with its frame at `base`.
+struct HostCall {
+    host: u32,
+    cells: u32,
+    base: Slot,
+    at: usize,
+}
+
+/// Runs threaded code from instruction `pc` of `running.code` until an instruction it does
+/// not own, a trap or a fuel region it cannot pay, as [`drive`] does, and also makes the
+/// running frame's calls of host functions: the store's parts are given back for the call
+/// (the host function gets the whole store) and borrowed again after it, without going
+/// back to `exec`. The store's fuel is up to date when this returns; an error is a host
+/// function's (the frame's `pc` is then the call).
+pub(crate) fn run(
+    inner: &mut StoreInner,
+    host: &mut dyn HostCaller,
+    running: &mut Running<'_, '_>,
+    mut pc: usize,
+) -> Result<Stop, Box<Error>> {
+    loop {
+        let (outcome, fuel) = {
+            let StoreInner {
+                instances,
+                memories,
+                globals,
+                tables,
+                funcs,
+                interrupt,
+                fuel,
+                ..
+            } = &mut *inner;
+            let inst = &instances[running.instance as usize];
+            let mem: &mut [u8] = match inst.memories.first() {
+                Some(&m) => &mut memories[m as usize].data,
+                None => &mut [],
+            };
+            let mut ctx = Ctx {
+                code: running.code,
+                consts: &running.module.consts,
+                mem,
+                fuel: *fuel,
+                metering: running.metering,
+                interrupt,
+                globals,
+                global_map: &inst.globals,
+            };
+            let mut calls = Calls {
+                stack: &mut *running.stack,
+                frames: &mut *running.frames,
+                module: running.module,
+                instance: running.instance,
+                bp: running.bp,
+                max_frames: running.max_frames,
+                max_cells: running.max_cells,
+                poll_calls: running.poll_calls,
+                tables,
+                funcs,
+                table_map: &inst.tables,
+                func_map: &inst.funcs,
+            };
+            let outcome = drive(&mut ctx, &mut calls, pc);
+            running.bp = calls.bp;
+            running.code = ctx.code;
+            (outcome, ctx.fuel)
+        };
+        inner.fuel = fuel;
+        let call = match outcome {
+            Ok(stop) => return Ok(stop),
+            Err(call) => call,
+        };
+        // The frame's `pc` is written only if the call fails; the backtrace of a panic
+        // finds it here. Nested entries count their depth from here (`exec::invoke`
+        // restores it when this run ends).
+        inner.host_call_pc = call.at as u32;
+        inner.call_depth = running.depth_base + running.frames.len();
+        let start = running.bp + call.base as usize;
+        let end = start + call.cells as usize;
+        // The host frame is in this frame's window unless a huge signature reaches past it.
+        if running.stack.len() < end {
+            running.stack.resize(end, 0);
+        }
+        let cells = &mut running.stack[start..end];
+        let result = host.call_host(inner, call.host, Some(running.instance), cells);
+        inner.host_call_pc = NOT_IN_HOST;
+        if let Err(e) = result {
+            if let Some(f) = running.frames.last_mut() {
+                f.pc = call.at as u32;
+            }
+            return Err(e);
+        }
+        pc = call.at + 1;
+    }
 }
 
 /// Runs threaded code from instruction `pc` of `ctx.code` until an instruction it does
-/// not own, a trap or a fuel region it cannot pay. Calls to functions of the same module
-/// and returns to callers in it happen here, without going back to `exec`; anything
-/// unusual about one (a callee not translated yet, a limit reached, a caller in another
-/// instance) stops at the instruction instead, and `exec` runs it. `ctx.code` and
-/// `calls.bp` then describe the running frame.
-pub(crate) fn run<'a>(ctx: &mut Ctx<'a, '_>, calls: &mut Calls<'a, '_>, mut pc: usize) -> Stop {
+/// not own, a trap, a fuel region it cannot pay or a call of a host function (`Err`).
+/// Calls to functions of the same module and returns to callers in it happen here,
+/// without going back to `exec`; anything unusual about one (a callee not translated yet,
+/// a limit reached, a caller in another instance) stops at the instruction instead, and
+/// `exec` runs it. `ctx.code` and `calls.bp` then describe the running frame.
+fn drive<'a>(
+    ctx: &mut Ctx<'a, '_>,
+    calls: &mut Calls<'a, '_>,
+    mut pc: usize,
+) -> Result<Stop, HostCall> {
     loop {
         let regs = window(calls.stack, calls.bp);
         let exit = chain(ctx, pc, regs);
@@ -220,16 +346,39 @@ pub(crate) fn run<'a>(ctx: &mut Ctx<'a, '_>, calls: &mut Calls<'a, '_>, mut pc: 
             CALL_INDIRECT => call_indirect(ctx, calls, at),
             RETURN if calls.frames.len() == 1 => {
                 calls.frames.pop();
-                return Stop::Done;
+                return Ok(Stop::Done);
             }
             RETURN => ret(ctx, calls),
-            _ => return exit.stop(),
+            CALL_IMPORTED => match imported_host(ctx, calls, at) {
+                Some(call) => return Err(call),
+                None => return Ok(Stop::Match(at as u32)),
+            },
+            _ => return Ok(exit.stop()),
         };
         match next {
             Some(Ok(next)) => pc = next,
-            Some(Err(fault)) => return Stop::Trap(fault, at as u32),
-            None => return Stop::Match(at as u32),
+            Some(Err(fault)) => return Ok(Stop::Trap(fault, at as u32)),
+            None => return Ok(Stop::Match(at as u32)),
         }
+    }
+}
+
+/// The host function the `CallImported` at `at` calls, or `None` (a wasm function of
+/// another instance, which `exec` enters).
+#[inline(always)]
+fn imported_host(ctx: &Ctx<'_, '_>, calls: &Calls<'_, '_>, at: usize) -> Option<HostCall> {
+    let Instr::CallImported { func, base } = ctx.code.get(at)?.i else {
+        return None;
+    };
+    let f = *calls.func_map.get(func as usize)?;
+    match *calls.funcs.get(f as usize)? {
+        FuncEntity::Host { host, cells, .. } => Some(HostCall {
+            host,
+            cells,
+            base,
+            at,
+        }),
+        FuncEntity::Wasm { .. } => None,
     }
 }
 
@@ -435,6 +584,69 @@ fn call_internal(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs)
 
 fn call_indirect_(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
     Exit::at(CALL_INDIRECT, pc_of(ctx, rest))
+}
+
+fn call_imported(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+    Exit::at(CALL_IMPORTED, pc_of(ctx, rest))
+}
+
+/// Charges a bulk operation on `n` units (`per` a unit of fuel) when fuel is metered.
+#[inline(always)]
+fn bulk_fuel(ctx: &mut Ctx<'_, '_>, n: u64, per: u64) -> bool {
+    if ctx.metering {
+        let cost = n / per;
+        if ctx.fuel < cost {
+            return false;
+        }
+        ctx.fuel -= cost;
+    }
+    true
+}
+
+/// `memory.fill`; when fuel is short, the instruction runs again after the out-of-fuel
+/// handler refills.
+fn memory_fill(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let Instr::MemoryFill { args, .. } = op.i else {
+        return Exit::INTERNAL;
+    };
+    let (d, v, n) = (
+        regs[cell(args as u64)],
+        regs[cell((args + 1) as u64)],
+        regs[cell((args + 2) as u64)],
+    );
+    let Some(rg) = range(d as u32 as u64, n as u32 as u64, ctx.mem.len()) else {
+        return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
+    };
+    if !bulk_fuel(ctx, rg.len() as u64, costs::BULK_BYTES_PER_FUEL) {
+        return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
+    }
+    if !fill_chunked(&mut ctx.mem[rg], v as u8, ctx.interrupt) {
+        return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
+    }
+    next(ctx, rest, regs)
+}
+
+/// `memory.copy` (a memmove); fuel as for `memory.fill`.
+fn memory_copy(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let Instr::MemoryCopy { args, .. } = op.i else {
+        return Exit::INTERNAL;
+    };
+    let (d, s, n) = (
+        regs[cell(args as u64)] as u32 as u64,
+        regs[cell((args + 1) as u64)] as u32 as u64,
+        regs[cell((args + 2) as u64)] as u32 as u64,
+    );
+    let len = ctx.mem.len();
+    let (Some(dr), Some(sr)) = (range(d, n, len), range(s, n, len)) else {
+        return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
+    };
+    if !bulk_fuel(ctx, n, costs::BULK_BYTES_PER_FUEL) {
+        return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
+    }
+    if !copy_within_chunked(ctx.mem, sr, dr.start, ctx.interrupt) {
+        return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
+    }
+    next(ctx, rest, regs)
 }
 
 fn return_(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
@@ -735,6 +947,9 @@ macro_rules! handlers {
                 Instr::BrTable { .. } => br_table,
                 Instr::CallInternal { .. } => call_internal,
                 Instr::CallIndirect { .. } => call_indirect_,
+                Instr::CallImported { .. } => call_imported,
+                Instr::MemoryFill { .. } => memory_fill,
+                Instr::MemoryCopy { .. } => memory_copy,
                 Instr::Return => return_,
                 Instr::ReturnSlot { .. } => return_slot,
                 _ => to_match,

@@ -209,3 +209,56 @@ fn host_functions_can_budget_fuel_for_a_callee() {
         "the callee's budget was not charged to the caller: {left}"
     );
 }
+
+#[test]
+fn bulk_memory_pays_by_size_and_completes_after_a_refill() {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    let module = Module::new(
+        &engine,
+        r#"(module
+          (memory (export "memory") 64)
+          (func (export "fill") (param i32)
+            (memory.fill (i32.const 0) (i32.const 7) (local.get 0)))
+          (func (export "copy") (param i32)
+            (memory.copy (i32.const 0x200000) (i32.const 0) (local.get 0))))"#,
+    )
+    .unwrap();
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    for name in ["fill", "copy"] {
+        let f = inst.get_typed_func::<i32, ()>(&store, name).unwrap();
+        let mut cost = |n: i32| {
+            store.set_fuel(1 << 40).unwrap();
+            f.call(&mut store, n).unwrap();
+            (1u64 << 40) - store.get_fuel().unwrap()
+        };
+        let (none, one, two) = (cost(0), cost(1 << 20), cost(2 << 20));
+        let per_mib = one - none;
+        assert_eq!(per_mib, (1 << 20) / costs::BULK_BYTES_PER_FUEL, "{name}");
+        assert_eq!(two - none, 2 * per_mib, "{name}");
+    }
+    // Too little fuel for the operation: the refill handler tops up and the same
+    // instruction runs again, once, to completion.
+    memory.data_mut(&mut store)[..0x400000].fill(0);
+    let refills = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let r = refills.clone();
+    store.on_out_of_fuel(move || {
+        r.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(1 << 20)
+    });
+    for name in ["fill", "copy"] {
+        store.set_fuel(100).unwrap();
+        let f = inst.get_typed_func::<i32, ()>(&store, name).unwrap();
+        f.call(&mut store, 1 << 20).unwrap();
+    }
+    assert_eq!(refills.load(std::sync::atomic::Ordering::Relaxed), 2);
+    let data = memory.data(&store);
+    assert!(data[..1 << 20].iter().all(|&b| b == 7));
+    assert!(data[0x200000..0x200000 + (1 << 20)].iter().all(|&b| b == 7));
+    assert!(data[1 << 20..0x200000].iter().all(|&b| b == 0));
+}

@@ -202,6 +202,12 @@ fn memory_ops() -> String {
             body += &format!("({ty}.{store} offset=16 {addr} {constant})\n");
         }
     }
+    // Bulk memory (handlers of their own since the seventh session).
+    body +=
+        "(memory.fill (i32.add (local.get $p) (i32.const 512)) (local.get $q) (i32.const 16))\n";
+    body +=
+        "(memory.copy (i32.const 1024) (i32.add (local.get $p) (i32.const 512)) (i32.const 24))\n";
+    body += "(local.set $a (i64.add (local.get $a) (i64.load (i32.const 1028))))\n";
     body += "(global.set $g (i32.add (global.get $g) (i32.wrap_i64 (local.get $a))))\n";
     body += "(local.set $a (i64.add (local.get $a) (i64.extend_i32_u (global.get $g))))\n";
     body += "(local.set $q (i32.and (i32.add (local.get $q) (i32.const 1)) (i32.const 7)))\n";
