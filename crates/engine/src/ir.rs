@@ -198,6 +198,21 @@ pub type Target = u32;
 /// The flag of a [`Target`] that jumps backward.
 pub const BACKWARD: Target = 1 << 31;
 
+/// The wide instructions with a redirectable `dst` (struct variants, so not in
+/// `define_instrs!`'s lists), as a pattern binding it.
+macro_rules! v128_with_dst {
+    ($dst:ident) => {
+        Instr::V128Unary { $dst, .. }
+            | Instr::V128Binary { $dst, .. }
+            | Instr::V128Shift { $dst, .. }
+            | Instr::V128Splat { $dst, .. }
+            | Instr::V128ExtractLane { $dst, .. }
+            | Instr::V128Test { $dst, .. }
+            | Instr::V128Load { $dst, .. }
+            | Instr::GlobalGet128 { $dst, .. }
+    };
+}
+
 macro_rules! define_instrs {
     (
         with_dst { $( $(#[$dm:meta])* $dname:ident($dty:ident), )* }
@@ -220,6 +235,7 @@ macro_rules! define_instrs {
                 match self {
                     $( Instr::$dname(x) => Some(x.dst), )*
                     $( Instr::$hname(x) => Some(x.dst as Slot), )*
+                    v128_with_dst!(dst) => Some(*dst),
                     _ => None,
                 }
             }
@@ -233,6 +249,7 @@ macro_rules! define_instrs {
                         Ok(s) => x.dst = s,
                         Err(_) => return false,
                     }, )*
+                    v128_with_dst!(dst) => *dst = slot,
                     _ => return false,
                 }
                 true
@@ -465,6 +482,12 @@ define_instrs! {
         /// Lanes come from the constant pool at `lanes`; the result is written to `dst`,
         /// which already holds the first operand.
         V128Shuffle { dst: Slot, rhs: Slot, lanes: u32 },
+        /// A shuffle that moves whole 32-bit lanes: lane `i` of the result is lane
+        /// `(lanes >> 3 * i) & 7` of `dst ++ rhs`, written to `dst`.
+        V128Shuffle32 { dst: Slot, rhs: Slot, lanes: u32 },
+        /// A shuffle that moves whole 16-bit lanes: lane `i` of the result is lane
+        /// `(lanes >> 4 * i) & 15` of `dst ++ rhs`, written to `dst`.
+        V128Shuffle16 { dst: Slot, rhs: Slot, lanes: u32 },
         V128Load { op: SimdLoad, dst: Slot, addr: Slot, offset: u32 },
         V128Store { addr: Slot, src: Slot, offset: u32 },
         /// `dst` already holds the vector to update.

@@ -33,6 +33,11 @@ macro_rules! simd_class {
         }
 
         impl $name {
+            /// Every operator of the class, in discriminant order (the threaded code
+            /// picks one handler per operator by this index; one-operator classes need none).
+            #[allow(dead_code)]
+            pub(crate) const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
             #[inline]
             fn from_operator(op: &Operator<'_>) -> Option<Self> {
                 match op {
@@ -324,6 +329,25 @@ pub(crate) enum SimdLoad {
     Load64Zero,
 }
 
+impl SimdLoad {
+    /// Every load, in discriminant order (one threaded handler each).
+    pub(crate) const ALL: &'static [Self] = &[
+        Self::Load128,
+        Self::Load8x8S,
+        Self::Load8x8U,
+        Self::Load16x4S,
+        Self::Load16x4U,
+        Self::Load32x2S,
+        Self::Load32x2U,
+        Self::Load8Splat,
+        Self::Load16Splat,
+        Self::Load32Splat,
+        Self::Load64Splat,
+        Self::Load32Zero,
+        Self::Load64Zero,
+    ];
+}
+
 /// Lane width of `v128.loadN_lane` / `v128.storeN_lane`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -576,6 +600,8 @@ fn sat_u16(x: u32) -> u16 {
 // ---------------------------------------------------------------------------
 
 /// Evaluates a `v128 -> v128` operator.
+// Inlined into one handler per operator, where the `match` folds to one arm.
+#[inline(always)]
 pub(crate) fn unary(op: SimdUnary, a: u128) -> u128 {
     use SimdUnary as U;
     match op {
@@ -731,6 +757,8 @@ pub(crate) fn unary(op: SimdUnary, a: u128) -> u128 {
 }
 
 /// Evaluates a `(v128, v128) -> v128` operator.
+// Inlined into one handler per operator, where the `match` folds to one arm.
+#[inline(always)]
 pub(crate) fn binary(op: SimdBinary, a: u128, b: u128) -> u128 {
     use SimdBinary as B;
     match op {
@@ -965,6 +993,8 @@ pub(crate) fn ternary(op: SimdTernary, a: u128, b: u128, c: u128) -> u128 {
 }
 
 /// Evaluates a shift; `amount` is the i32 cell, taken modulo the lane width.
+// Inlined into one handler per operator, where the `match` folds to one arm.
+#[inline(always)]
 pub(crate) fn shift(op: SimdShift, a: u128, amount: u64) -> u128 {
     use SimdShift as S;
     let n = amount as u32;
@@ -1040,6 +1070,8 @@ pub(crate) fn replace_lane(op: SimdReplace, a: u128, x: u64, lane: u8) -> u128 {
 }
 
 /// Evaluates a `v128 -> i32` operator (0/1 or a bitmask).
+// Inlined into one handler per operator, where the `match` folds to one arm.
+#[inline(always)]
 pub(crate) fn test(op: SimdTest, a: u128) -> u64 {
     use SimdTest as T;
     match op {
@@ -1067,6 +1099,34 @@ pub(crate) fn test(op: SimdTest, a: u128) -> u64 {
     }
 }
 
+/// A shuffle of whole 32-bit lanes: lane `i` of the result is lane `(lanes >> 3 * i) & 7`
+/// of `a ++ b`.
+#[inline(always)]
+pub(crate) fn shuffle32(lanes: u32, a: u128, b: u128) -> u128 {
+    let both = [a as u64, (a >> 64) as u64, b as u64, (b >> 64) as u64];
+    let pick = |i: u32| {
+        let k = (lanes >> (3 * i)) & 7;
+        (both[(k >> 1) as usize] >> ((k & 1) * 32)) as u32 as u64
+    };
+    let lo = pick(0) | pick(1) << 32;
+    let hi = pick(2) | pick(3) << 32;
+    lo as u128 | (hi as u128) << 64
+}
+
+/// A shuffle of whole 16-bit lanes: lane `i` of the result is lane `(lanes >> 4 * i) & 15`
+/// of `a ++ b`.
+#[inline(always)]
+pub(crate) fn shuffle16(lanes: u32, a: u128, b: u128) -> u128 {
+    let both = [a as u64, (a >> 64) as u64, b as u64, (b >> 64) as u64];
+    let pick = |i: u32| {
+        let k = (lanes >> (4 * i)) & 15;
+        (both[(k >> 2) as usize] >> ((k & 3) * 16)) as u16 as u64
+    };
+    let lo = pick(0) | pick(1) << 16 | pick(2) << 32 | pick(3) << 48;
+    let hi = pick(4) | pick(5) << 16 | pick(6) << 32 | pick(7) << 48;
+    lo as u128 | (hi as u128) << 64
+}
+
 /// `i8x16.shuffle`: lane `i` of the result is byte `lanes[i]` of the 32-byte
 /// concatenation `a ++ b` (indices are validated to be < 32).
 #[inline]
@@ -1083,7 +1143,7 @@ pub(crate) fn shuffle(lanes: &[u8; 16], a: u128, b: u128) -> u128 {
 // ---------------------------------------------------------------------------
 
 /// Reads `N` bytes at `ea`; `None` if any byte is out of bounds.
-#[inline]
+#[inline(always)]
 fn read<const N: usize>(mem: &[u8], ea: u64) -> Option<[u8; N]> {
     let start = usize::try_from(ea).ok()?;
     let end = start.checked_add(N)?;
@@ -1101,6 +1161,8 @@ fn write(mem: &mut [u8], ea: u64, bytes: &[u8]) -> Option<()> {
 
 /// Load for `op` at effective address `ea` (already `base + offset`, computed
 /// in u64 without overflow). `None` = out of bounds (the executor traps).
+// Inlined into one handler per load, where the `match` folds to one arm.
+#[inline(always)]
 pub(crate) fn load(op: SimdLoad, mem: &[u8], ea: u64) -> Option<u128> {
     use SimdLoad as L;
     Some(match op {

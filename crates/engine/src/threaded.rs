@@ -31,7 +31,7 @@ use crate::interrupt::InterruptState;
 use crate::ir::*;
 use crate::module::ModuleInner;
 use crate::num;
-use crate::simd;
+use crate::simd::{self, SimdBinary, SimdLoad, SimdShift, SimdTest, SimdUnary};
 use crate::store::{FuncEntity, GlobalEntity, StoreInner, TableEntity, PAGE_SIZE};
 
 /// One instruction of the threaded code: its handler and its operands.
@@ -663,6 +663,96 @@ fn return_slot(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> 
     Exit::at(RETURN, pc_of(ctx, rest))
 }
 
+/// One handler per SIMD operator (`OP` indexes the class's `ALL`): the operator's `match`
+/// in `simd` folds away at compile time, and each operator gets a dispatch jump of its own
+/// instead of one shared, badly predicted jump table behind a generic handler.
+fn v128_unary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let (Instr::V128Unary { dst, src, .. }, Some(&f)) = (op.i, SimdUnary::ALL.get(OP as usize))
+    else {
+        return Exit::INTERNAL;
+    };
+    set_u128(regs, dst, simd::unary(f, get_u128(regs, src)));
+    next(ctx, rest, regs)
+}
+
+fn v128_binary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let (Instr::V128Binary { dst, lhs, rhs, .. }, Some(&f)) =
+        (op.i, SimdBinary::ALL.get(OP as usize))
+    else {
+        return Exit::INTERNAL;
+    };
+    let v = simd::binary(f, get_u128(regs, lhs), get_u128(regs, rhs));
+    set_u128(regs, dst, v);
+    next(ctx, rest, regs)
+}
+
+fn v128_shift<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let (
+        Instr::V128Shift {
+            dst, lhs, amount, ..
+        },
+        Some(&f),
+    ) = (op.i, SimdShift::ALL.get(OP as usize))
+    else {
+        return Exit::INTERNAL;
+    };
+    let v = simd::shift(f, get_u128(regs, lhs), regs[cell(amount as u64)]);
+    set_u128(regs, dst, v);
+    next(ctx, rest, regs)
+}
+
+fn v128_test<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let (Instr::V128Test { dst, src, .. }, Some(&f)) = (op.i, SimdTest::ALL.get(OP as usize))
+    else {
+        return Exit::INTERNAL;
+    };
+    regs[cell(dst as u64)] = simd::test(f, get_u128(regs, src));
+    next(ctx, rest, regs)
+}
+
+fn v128_load<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+    let (
+        Instr::V128Load {
+            dst, addr, offset, ..
+        },
+        Some(&f),
+    ) = (op.i, SimdLoad::ALL.get(OP as usize))
+    else {
+        return Exit::INTERNAL;
+    };
+    match simd::load(f, ctx.mem, effective(regs[cell(addr as u64)], offset)) {
+        Some(v) => set_u128(regs, dst, v),
+        None => return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest)),
+    }
+    next(ctx, rest, regs)
+}
+
+/// `[f::<0>, f::<1>, ...]`: the handlers of a class's operators, by discriminant.
+macro_rules! simd_table {
+    ($f:ident: $($n:literal)*) => {
+        [$($f::<$n> as Handler,)*]
+    };
+}
+
+static V128_UNARY: [Handler; 50] = simd_table!(v128_unary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49);
+static V128_BINARY: [Handler; 120] = simd_table!(v128_binary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119);
+static V128_SHIFT: [Handler; 12] = simd_table!(v128_shift: 0 1 2 3 4 5 6 7 8 9 10 11);
+static V128_TEST: [Handler; 9] = simd_table!(v128_test: 0 1 2 3 4 5 6 7 8);
+static V128_LOAD: [Handler; 13] = simd_table!(v128_load: 0 1 2 3 4 5 6 7 8 9 10 11 12);
+const _: () = assert!(
+    V128_UNARY.len() == SimdUnary::ALL.len()
+        && V128_BINARY.len() == SimdBinary::ALL.len()
+        && V128_SHIFT.len() == SimdShift::ALL.len()
+        && V128_TEST.len() == SimdTest::ALL.len()
+        && V128_LOAD.len() == SimdLoad::ALL.len()
+);
+
+/// The handler of a SIMD operator of class `table` (`None` cannot happen: the tables
+/// have one entry per operator).
+fn simd_handler(table: &[Handler], op: u8) -> Handler {
+    table.get(op as usize).copied().unwrap_or(to_match)
+}
+
 /// `br_table`: the arms follow it; an arm that is a plain branch is taken here, without
 /// dispatching it.
 fn br_table(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
@@ -950,6 +1040,11 @@ macro_rules! handlers {
                 Instr::CallImported { .. } => call_imported,
                 Instr::MemoryFill { .. } => memory_fill,
                 Instr::MemoryCopy { .. } => memory_copy,
+                Instr::V128Unary { op, .. } => simd_handler(&V128_UNARY, op as u8),
+                Instr::V128Binary { op, .. } => simd_handler(&V128_BINARY, op as u8),
+                Instr::V128Shift { op, .. } => simd_handler(&V128_SHIFT, op as u8),
+                Instr::V128Test { op, .. } => simd_handler(&V128_TEST, op as u8),
+                Instr::V128Load { op, .. } => simd_handler(&V128_LOAD, op as u8),
                 Instr::Return => return_,
                 Instr::ReturnSlot { .. } => return_slot,
                 _ => to_match,
@@ -1326,14 +1421,6 @@ ops {
     GlobalSet128: Instr::GlobalSet128 { src, global } => {
     ctx.globals[ctx.global_map[global as usize] as usize].value = get_u128(regs, src);
 }
-    V128Unary: Instr::V128Unary { op, dst, src } => {
-    let v = simd::unary(op, get_u128(regs, src));
-    set_u128(regs, dst, v);
-}
-    V128Binary: Instr::V128Binary { op, dst, lhs, rhs } => {
-    let v = simd::binary(op, get_u128(regs, lhs), get_u128(regs, rhs));
-    set_u128(regs, dst, v);
-}
     V128Ternary: Instr::V128Ternary { op, dst, b, c } => {
     let v = simd::ternary(
         op,
@@ -1341,15 +1428,6 @@ ops {
         get_u128(regs, b),
         get_u128(regs, c),
     );
-    set_u128(regs, dst, v);
-}
-    V128Shift: Instr::V128Shift {
-    op,
-    dst,
-    lhs,
-    amount,
-} => {
-    let v = simd::shift(op, get_u128(regs, lhs), r!(regs, amount));
     set_u128(regs, dst, v);
 }
     V128Splat: Instr::V128Splat { op, dst, src } => {
@@ -1368,23 +1446,19 @@ ops {
     let v = simd::replace_lane(op, get_u128(regs, dst), r!(regs, scalar), lane);
     set_u128(regs, dst, v);
 }
-    V128Test: Instr::V128Test { op, dst, src } => {
-    r!(regs, dst) = simd::test(op, get_u128(regs, src));
-}
     V128Shuffle: Instr::V128Shuffle { dst, rhs, lanes } => {
     let mask = ctx.consts[lanes as usize].to_le_bytes();
     let v = simd::shuffle(&mask, get_u128(regs, dst), get_u128(regs, rhs));
     set_u128(regs, dst, v);
 }
-    V128Load: Instr::V128Load {
-    op,
-    dst,
-    addr,
-    offset,
-} => { match simd::load(op, ctx.mem, effective(r!(regs, addr), offset)) {
-    Some(v) => set_u128(regs, dst, v),
-    None => trap!(Fault::MemoryOutOfBounds),
-} }
+    V128Shuffle32: Instr::V128Shuffle32 { dst, rhs, lanes } => {
+    let v = simd::shuffle32(lanes, get_u128(regs, dst), get_u128(regs, rhs));
+    set_u128(regs, dst, v);
+}
+    V128Shuffle16: Instr::V128Shuffle16 { dst, rhs, lanes } => {
+    let v = simd::shuffle16(lanes, get_u128(regs, dst), get_u128(regs, rhs));
+    set_u128(regs, dst, v);
+}
     V128Store: Instr::V128Store { addr, src, offset } => {
     let v = get_u128(regs, src);
     if store_bytes(ctx.mem, effective(r!(regs, addr), offset), v.to_le_bytes())

@@ -2366,13 +2366,23 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.materialize(first);
                 let l = self.pop();
                 let rhs = self.operand(r);
-                let index = self.consts.len() as u32;
-                self.consts.push(u128::from_le_bytes(lanes));
-                self.emit(Instr::V128Shuffle {
-                    dst: l.pos,
-                    rhs,
-                    lanes: index,
-                });
+                let dst = l.pos;
+                // Most shuffles move whole 16- or 32-bit lanes (lane permutations,
+                // interleaves, broadcasts): a few lane picks instead of 16 byte picks.
+                let instr = if let Some(lanes) = packed_lanes(&lanes, 4) {
+                    Instr::V128Shuffle32 { dst, rhs, lanes }
+                } else if let Some(lanes) = packed_lanes(&lanes, 2) {
+                    Instr::V128Shuffle16 { dst, rhs, lanes }
+                } else {
+                    let index = self.consts.len() as u32;
+                    self.consts.push(u128::from_le_bytes(lanes));
+                    Instr::V128Shuffle {
+                        dst,
+                        rhs,
+                        lanes: index,
+                    }
+                };
+                self.emit(instr);
                 self.push(Src::Slot, ValType::V128);
             }
             SimdOp::Load(op, memarg) => {
@@ -2823,4 +2833,24 @@ fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
         },
         _ => return None,
     })
+}
+
+/// The lane indices of a byte shuffle that moves whole lanes of `width` bytes (2 or 4),
+/// packed `bits(32 / width)` bits per lane, lane 0 lowest; `None` if some lane is not
+/// an aligned run of consecutive bytes.
+fn packed_lanes(bytes: &[u8; 16], width: usize) -> Option<u32> {
+    let bits = if width == 4 { 3 } else { 4 };
+    let mut packed = 0u32;
+    for (i, lane) in bytes.chunks_exact(width).enumerate() {
+        let first = lane[0] as usize;
+        let consecutive = lane
+            .iter()
+            .enumerate()
+            .all(|(j, &b)| b as usize == first + j);
+        if !first.is_multiple_of(width) || !consecutive || first >= 32 {
+            return None;
+        }
+        packed |= ((first / width) as u32) << (bits * i);
+    }
+    Some(packed)
 }

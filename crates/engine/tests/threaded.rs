@@ -26,6 +26,222 @@ const FLOAT_BINARY: &[&str] = &[
     "add", "sub", "mul", "div", "min", "max", "copysign", "eq", "ne", "lt", "gt", "le", "ge",
 ];
 const FLOAT_UNARY: &[&str] = &["abs", "neg", "sqrt", "ceil", "floor", "trunc", "nearest"];
+/// Every SIMD operator with a handler of its own (one per operator, since the seventh
+/// session), by class.
+const SIMD_UNARY: &[&str] = &[
+    "v128.not",
+    "i8x16.abs",
+    "i8x16.neg",
+    "i8x16.popcnt",
+    "i16x8.extadd_pairwise_i8x16_s",
+    "i16x8.extadd_pairwise_i8x16_u",
+    "i16x8.abs",
+    "i16x8.neg",
+    "i16x8.extend_low_i8x16_s",
+    "i16x8.extend_high_i8x16_s",
+    "i16x8.extend_low_i8x16_u",
+    "i16x8.extend_high_i8x16_u",
+    "i32x4.extadd_pairwise_i16x8_s",
+    "i32x4.extadd_pairwise_i16x8_u",
+    "i32x4.abs",
+    "i32x4.neg",
+    "i32x4.extend_low_i16x8_s",
+    "i32x4.extend_high_i16x8_s",
+    "i32x4.extend_low_i16x8_u",
+    "i32x4.extend_high_i16x8_u",
+    "i64x2.abs",
+    "i64x2.neg",
+    "i64x2.extend_low_i32x4_s",
+    "i64x2.extend_high_i32x4_s",
+    "i64x2.extend_low_i32x4_u",
+    "i64x2.extend_high_i32x4_u",
+    "f32x4.ceil",
+    "f32x4.floor",
+    "f32x4.trunc",
+    "f32x4.nearest",
+    "f32x4.abs",
+    "f32x4.neg",
+    "f32x4.sqrt",
+    "f64x2.ceil",
+    "f64x2.floor",
+    "f64x2.trunc",
+    "f64x2.nearest",
+    "f64x2.abs",
+    "f64x2.neg",
+    "f64x2.sqrt",
+    "i32x4.trunc_sat_f32x4_s",
+    "i32x4.trunc_sat_f32x4_u",
+    "f32x4.convert_i32x4_s",
+    "f32x4.convert_i32x4_u",
+    "i32x4.trunc_sat_f64x2_s_zero",
+    "i32x4.trunc_sat_f64x2_u_zero",
+    "f64x2.convert_low_i32x4_s",
+    "f64x2.convert_low_i32x4_u",
+    "f32x4.demote_f64x2_zero",
+    "f64x2.promote_low_f32x4",
+];
+const SIMD_BINARY: &[&str] = &[
+    "i8x16.swizzle",
+    "i8x16.eq",
+    "i8x16.ne",
+    "i8x16.lt_s",
+    "i8x16.lt_u",
+    "i8x16.gt_s",
+    "i8x16.gt_u",
+    "i8x16.le_s",
+    "i8x16.le_u",
+    "i8x16.ge_s",
+    "i8x16.ge_u",
+    "i16x8.eq",
+    "i16x8.ne",
+    "i16x8.lt_s",
+    "i16x8.lt_u",
+    "i16x8.gt_s",
+    "i16x8.gt_u",
+    "i16x8.le_s",
+    "i16x8.le_u",
+    "i16x8.ge_s",
+    "i16x8.ge_u",
+    "i32x4.eq",
+    "i32x4.ne",
+    "i32x4.lt_s",
+    "i32x4.lt_u",
+    "i32x4.gt_s",
+    "i32x4.gt_u",
+    "i32x4.le_s",
+    "i32x4.le_u",
+    "i32x4.ge_s",
+    "i32x4.ge_u",
+    "i64x2.eq",
+    "i64x2.ne",
+    "i64x2.lt_s",
+    "i64x2.gt_s",
+    "i64x2.le_s",
+    "i64x2.ge_s",
+    "f32x4.eq",
+    "f32x4.ne",
+    "f32x4.lt",
+    "f32x4.gt",
+    "f32x4.le",
+    "f32x4.ge",
+    "f64x2.eq",
+    "f64x2.ne",
+    "f64x2.lt",
+    "f64x2.gt",
+    "f64x2.le",
+    "f64x2.ge",
+    "v128.and",
+    "v128.andnot",
+    "v128.or",
+    "v128.xor",
+    "i8x16.narrow_i16x8_s",
+    "i8x16.narrow_i16x8_u",
+    "i8x16.add",
+    "i8x16.add_sat_s",
+    "i8x16.add_sat_u",
+    "i8x16.sub",
+    "i8x16.sub_sat_s",
+    "i8x16.sub_sat_u",
+    "i8x16.min_s",
+    "i8x16.min_u",
+    "i8x16.max_s",
+    "i8x16.max_u",
+    "i8x16.avgr_u",
+    "i16x8.q15mulr_sat_s",
+    "i16x8.narrow_i32x4_s",
+    "i16x8.narrow_i32x4_u",
+    "i16x8.add",
+    "i16x8.add_sat_s",
+    "i16x8.add_sat_u",
+    "i16x8.sub",
+    "i16x8.sub_sat_s",
+    "i16x8.sub_sat_u",
+    "i16x8.mul",
+    "i16x8.min_s",
+    "i16x8.min_u",
+    "i16x8.max_s",
+    "i16x8.max_u",
+    "i16x8.avgr_u",
+    "i16x8.extmul_low_i8x16_s",
+    "i16x8.extmul_high_i8x16_s",
+    "i16x8.extmul_low_i8x16_u",
+    "i16x8.extmul_high_i8x16_u",
+    "i32x4.add",
+    "i32x4.sub",
+    "i32x4.mul",
+    "i32x4.min_s",
+    "i32x4.min_u",
+    "i32x4.max_s",
+    "i32x4.max_u",
+    "i32x4.dot_i16x8_s",
+    "i32x4.extmul_low_i16x8_s",
+    "i32x4.extmul_high_i16x8_s",
+    "i32x4.extmul_low_i16x8_u",
+    "i32x4.extmul_high_i16x8_u",
+    "i64x2.add",
+    "i64x2.sub",
+    "i64x2.mul",
+    "i64x2.extmul_low_i32x4_s",
+    "i64x2.extmul_high_i32x4_s",
+    "i64x2.extmul_low_i32x4_u",
+    "i64x2.extmul_high_i32x4_u",
+    "f32x4.add",
+    "f32x4.sub",
+    "f32x4.mul",
+    "f32x4.div",
+    "f32x4.min",
+    "f32x4.max",
+    "f32x4.pmin",
+    "f32x4.pmax",
+    "f64x2.add",
+    "f64x2.sub",
+    "f64x2.mul",
+    "f64x2.div",
+    "f64x2.min",
+    "f64x2.max",
+    "f64x2.pmin",
+    "f64x2.pmax",
+];
+const SIMD_SHIFT: &[&str] = &[
+    "i8x16.shl",
+    "i8x16.shr_s",
+    "i8x16.shr_u",
+    "i16x8.shl",
+    "i16x8.shr_s",
+    "i16x8.shr_u",
+    "i32x4.shl",
+    "i32x4.shr_s",
+    "i32x4.shr_u",
+    "i64x2.shl",
+    "i64x2.shr_s",
+    "i64x2.shr_u",
+];
+const SIMD_TEST: &[&str] = &[
+    "v128.any_true",
+    "i8x16.all_true",
+    "i8x16.bitmask",
+    "i16x8.all_true",
+    "i16x8.bitmask",
+    "i32x4.all_true",
+    "i32x4.bitmask",
+    "i64x2.all_true",
+    "i64x2.bitmask",
+];
+const SIMD_LOADS: &[&str] = &[
+    "v128.load",
+    "v128.load8x8_s",
+    "v128.load8x8_u",
+    "v128.load16x4_s",
+    "v128.load16x4_u",
+    "v128.load32x2_s",
+    "v128.load32x2_u",
+    "v128.load8_splat",
+    "v128.load16_splat",
+    "v128.load32_splat",
+    "v128.load64_splat",
+    "v128.load32_zero",
+    "v128.load64_zero",
+];
 
 /// The body of a loop that applies every integer operator of type `ty` to `$a` and `$b`.
 fn integer_ops(ty: &str) -> String {
@@ -214,6 +430,42 @@ fn memory_ops() -> String {
     body
 }
 
+/// Every SIMD operator (each has its own handler), lane shuffles of each kind and every
+/// SIMD load, feeding one another so nothing is dead.
+fn simd_every_op() -> String {
+    let mut body = String::new();
+    for op in SIMD_UNARY {
+        body += &format!("(local.set $v (v128.xor (local.get $v) ({op} (local.get $w))))\n");
+    }
+    for op in SIMD_BINARY {
+        body += &format!("(local.set $w ({op} (local.get $v) (local.get $w)))\n");
+        body += "(local.set $v (i64x2.add (local.get $v) (local.get $w)))\n";
+    }
+    for op in SIMD_SHIFT {
+        body += &format!("(local.set $w ({op} (local.get $v) (local.get $i)))\n");
+    }
+    for op in SIMD_TEST {
+        body += &format!(
+            "(local.set $a (i64.add (local.get $a) (i64.extend_i32_u ({op} (local.get $w)))))\n"
+        );
+    }
+    for mask in [
+        "4 5 6 7 0 1 2 3 28 29 30 31 16 17 18 19",
+        "2 3 0 1 6 7 4 5 24 25 26 27 10 11 8 9",
+        "0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23",
+    ] {
+        body += &format!("(local.set $w (i8x16.shuffle {mask} (local.get $w) (local.get $v)))\n");
+    }
+    body += "(v128.store offset=16 (i32.const 1024) (local.get $w))\n";
+    for op in SIMD_LOADS {
+        body += &format!(
+            "(local.set $v (i64x2.add (local.get $v) ({op} offset=16 (i32.const 1024))))\n"
+        );
+    }
+    body += "(local.set $a (i64.add (local.get $a) (i64x2.extract_lane 1 (local.get $v))))\n";
+    body
+}
+
 /// `br_if` in every fused compare form, `br_table`, and calls of every kind.
 fn control_ops() -> String {
     let mut body = String::new();
@@ -348,6 +600,13 @@ fn module_text() -> String {
         "(i64.add (local.get $a) (i64x2.extract_lane 0 (local.get $v)))",
     );
     text += &looped(
+        "simd_every",
+        "(local $a i64) (local $u v128) (local $v v128) (local $w v128)",
+        "(local.set $w (v128.const i32x4 3 -5 7 11))",
+        &simd_every_op(),
+        "(local.get $a)",
+    );
+    text += &looped(
         "control",
         "(local $a i64) (local $b i64) (local $c i32)",
         "(local.set $b (i64.const 5)) (local.set $c (i32.const 2))",
@@ -382,7 +641,16 @@ fn run_on_small_stack(name: &'static str, n: i32) -> i64 {
 
 #[test]
 fn every_threaded_handler_runs_a_long_loop_in_constant_host_stack() {
-    for name in ["i32", "i64", "f32", "f64", "memory", "simd", "control"] {
+    for name in [
+        "i32",
+        "i64",
+        "f32",
+        "f64",
+        "memory",
+        "simd",
+        "simd_every",
+        "control",
+    ] {
         // Long loops: one handler that does not jump would overflow the thread's stack.
         let long = run_on_small_stack(name, ITERATIONS);
         // And the loop computes something: a different count gives a different result.

@@ -1336,3 +1336,127 @@ fn moves_in_a_row_share_a_dispatch_in_order_and_never_across_a_jump_target() {
         );
     }
 }
+
+/// Shuffles that move whole 32- or 16-bit lanes run as lane picks (`V128Shuffle32`,
+/// `V128Shuffle16`), the rest byte by byte: every kind gives the bytes a byte model gives,
+/// with picks from either operand and the same operand twice.
+#[test]
+fn lane_shuffles_agree_with_a_byte_model() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    // (mask, the instruction it must become)
+    let mut masks: Vec<([u8; 16], &str)> = Vec::new();
+    for width in [4usize, 2, 1] {
+        for _ in 0..12 {
+            let lanes = 16 / width;
+            let mut mask = [0u8; 16];
+            for i in 0..lanes {
+                let pick = next(32 / width as u64) as usize;
+                for j in 0..width {
+                    mask[i * width + j] = (pick * width + j) as u8;
+                }
+            }
+            let kind = match width {
+                4 => "V128Shuffle32",
+                // A random 16-bit mask whose pairs happen to form 32-bit lanes is a
+                // 32-bit shuffle.
+                2 if mask.chunks(4).all(|c| c[0] % 4 == 0 && c[2] == c[0] + 2) => "V128Shuffle32",
+                2 => "V128Shuffle16",
+                _ => "V128Shuffle ",
+            };
+            masks.push((mask, kind));
+        }
+    }
+    // Blake3's rotations, an interleave and a broadcast, as LLVM emits them.
+    masks.push((
+        [2, 3, 0, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15],
+        "V128Shuffle16",
+    ));
+    masks.push((
+        [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23],
+        "V128Shuffle ",
+    ));
+    masks.push((
+        [
+            12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15,
+        ],
+        "V128Shuffle32",
+    ));
+    masks.push((
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+        "V128Shuffle ",
+    ));
+    let mut wat = String::from("(module\n");
+    for (k, (mask, _)) in masks.iter().enumerate() {
+        let m: Vec<String> = mask.iter().map(|b| b.to_string()).collect();
+        wat += &format!(
+            "(func (export \"s{k}\") (param v128 v128) (result v128)
+               (i8x16.shuffle {} (local.get 0) (local.get 1)))
+             (func (export \"t{k}\") (param v128) (result v128)
+               (i8x16.shuffle {} (local.get 0) (local.get 0)))\n",
+            m.join(" "),
+            m.join(" ")
+        );
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    let a: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+    let b: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(91).wrapping_add(200));
+    let v128 = |bytes: &[u8; 16]| Val::V128(u128::from_le_bytes(*bytes));
+    for (k, (mask, kind)) in masks.iter().enumerate() {
+        assert_uses(&wat, 2 * k, kind);
+        let both: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+        let twice: Vec<u8> = a.iter().chain(a.iter()).copied().collect();
+        let expect = |src: &[u8]| {
+            Val::V128(u128::from_le_bytes(std::array::from_fn(|i| {
+                src[mask[i] as usize]
+            })))
+        };
+        let got = call(&mut store, inst, &format!("s{k}"), &[v128(&a), v128(&b)]).unwrap();
+        assert_eq!(got[0], expect(&both), "mask {mask:?} ({kind})");
+        let got = call(&mut store, inst, &format!("t{k}"), &[v128(&a)]).unwrap();
+        assert_eq!(
+            got[0],
+            expect(&twice),
+            "mask {mask:?} ({kind}), one operand"
+        );
+    }
+}
+
+/// A v128 operation whose result goes to a local writes the local directly (no
+/// `Copy128`), and reads its operands before writing, also when the local is one of them.
+#[test]
+fn v128_results_go_straight_into_locals() {
+    let wat = r#"(module
+      (func (export "f") (param v128 v128) (result v128) (local v128)
+        (local.set 2 (i32x4.add (local.get 0) (local.get 1)))
+        (local.set 2 (i32x4.shl (local.get 2) (i32.const 3)))
+        (local.set 0 (v128.xor (local.get 0) (local.get 2)))
+        (local.set 1 (i8x16.splat (i32.const 7)))
+        (i32x4.sub (local.get 0) (local.get 1))))"#;
+    let code = internal_code(wat, 0);
+    // (Only the returned vector is moved, into the result cells.)
+    let sets = code.split("I32x4Sub").next().unwrap();
+    assert!(!sets.contains("Copy128"), "{code}");
+    let (mut store, inst) = instance(wat);
+    let (x, y) = (
+        0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10u128,
+        0xf0e0_d0c0_b0a0_9080_7060_5040_3020_1000u128,
+    );
+    let lanes = |v: u128| -> [u32; 4] { std::array::from_fn(|i| (v >> (32 * i)) as u32) };
+    let join = |l: [u32; 4]| -> u128 { (0..4).map(|i| (l[i] as u128) << (32 * i)).sum() };
+    let (lx, ly) = (lanes(x), lanes(y));
+    let sum = join(std::array::from_fn(|i| lx[i].wrapping_add(ly[i])));
+    let shifted = join(lanes(sum).map(|l| l << 3));
+    let x2 = x ^ shifted;
+    let sevens = u128::from_le_bytes([7; 16]);
+    let (l2, l7) = (lanes(x2), lanes(sevens));
+    let expect = join(std::array::from_fn(|i| l2[i].wrapping_sub(l7[i])));
+    let got = call(&mut store, inst, "f", &[Val::V128(x), Val::V128(y)]).unwrap();
+    assert_eq!(got[0], Val::V128(expect));
+}
