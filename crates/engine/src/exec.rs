@@ -71,16 +71,16 @@ pub(crate) fn invoke(
     host: &mut dyn HostCaller,
     func: u32,
     cells: &mut [u64],
-) -> Result<(), Error> {
+) -> Result<(), Box<Error>> {
     let entity = inner.funcs[func as usize];
     match entity {
         FuncEntity::Host { host: h, .. } => {
             let depth = inner.call_depth;
             match catch_unwind(AssertUnwindSafe(|| host.call_host(inner, h, None, cells))) {
-                Ok(result) => result.map_err(|e| *e),
+                Ok(result) => result,
                 Err(payload) => {
                     inner.call_depth = depth;
-                    Err(panic_trap(payload).into())
+                    Err(Box::new(panic_trap(payload).into()))
                 }
             }
         }
@@ -88,14 +88,14 @@ pub(crate) fn invoke(
             instance, index, ..
         } => {
             let module = &inner.instances[instance as usize].module;
-            let compiled = module.compiled(index).map_err(|e| *e)?;
+            let compiled = module.compiled(index)?;
             let frame_cells = compiled.frame_cells as usize;
             let max_cells = inner.engine.config().max_stack_cells;
             if inner.call_depth + 1 > inner.engine.config().max_call_depth {
-                return Err(Trap::new(TrapKind::CallStackExhausted).into());
+                return Err(Box::new(Trap::new(TrapKind::CallStackExhausted).into()));
             }
             if frame_cells.max(cells.len()) > max_cells {
-                return Err(Trap::new(TrapKind::CallStackExhausted).into());
+                return Err(Box::new(Trap::new(TrapKind::CallStackExhausted).into()));
             }
             // Pooled stacks keep their length: only the parameters and declared locals of
             // the entry frame need defined values (operand cells are written before read).
@@ -110,7 +110,7 @@ pub(crate) fn invoke(
                 ctx.stack.resize(need, 0);
             }
             let params = compiled.param_cells as usize;
-            ctx.stack[..params].copy_from_slice(&cells[..params]);
+            copy_cells(&mut ctx.stack[..params], &cells[..params]);
             zero_locals(&mut ctx.stack, params, compiled.local_cells as usize);
             ctx.frames.clear();
             ctx.frames.push(Frame {
@@ -145,18 +145,35 @@ pub(crate) fn invoke(
                     if let Some(f) = frames.last_mut() {
                         f.pc = pc;
                     }
-                    Err(with_backtrace(panic_trap(payload).into(), inner, frames))
+                    Err(with_backtrace(
+                        Box::new(panic_trap(payload).into()),
+                        inner,
+                        frames,
+                    ))
                 }
             };
             inner.call_depth = outer_depth;
             inner.host_call_pc = outer_host_call;
             let n = cells.len().min(ctx.stack.len());
             if result.is_ok() {
-                cells[..n].copy_from_slice(&ctx.stack[..n]);
+                copy_cells(&mut cells[..n], &ctx.stack[..n]);
             }
             inner.exec_pool.push(ctx);
             result
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` without a `memcpy` call for the few cells of most
+/// signatures (a call costs more than the copy on every host→wasm call).
+#[inline(always)]
+fn copy_cells(dst: &mut [u64], src: &[u64]) {
+    match (dst, src) {
+        ([], []) => {}
+        ([d], [s]) => *d = *s,
+        ([d0, d1], [s0, s1]) => (*d0, *d1) = (*s0, *s1),
+        ([d0, d1, d2], [s0, s1, s2]) => (*d0, *d1, *d2) = (*s0, *s1, *s2),
+        (dst, src) => dst.copy_from_slice(src),
     }
 }
 
@@ -427,7 +444,17 @@ pub(crate) fn memory_grow(
 }
 
 /// Where instance `instance`'s module sits in `modules` (added if missing).
+#[inline(always)]
 fn module_slot(inner: &StoreInner, modules: &mut ModuleCache, instance: u32) -> usize {
+    // Most runs enter the instance they entered last time (first in the cache).
+    match modules.first() {
+        Some((i, _)) if *i == instance => 0,
+        _ => module_slot_search(inner, modules, instance),
+    }
+}
+
+#[inline(never)]
+fn module_slot_search(inner: &StoreInner, modules: &mut ModuleCache, instance: u32) -> usize {
     match modules.iter().position(|(i, _)| *i == instance) {
         Some(s) => s,
         None => {
@@ -450,7 +477,7 @@ fn run(
     stack: &mut Vec<u64>,
     frames: &mut Vec<Frame>,
     modules: &mut ModuleCache,
-) -> Result<(), Error> {
+) -> Result<(), Box<Error>> {
     let max_depth = inner.engine.config().max_call_depth;
     let max_cells = inner.engine.config().max_stack_cells;
     let depth_base = inner.call_depth;
@@ -509,7 +536,7 @@ fn run(
             // Translated when its frame was pushed: this cannot fail.
             let mut code: &[Op] = match module.compiled(top.func) {
                 Ok(compiled) => &compiled.code,
-                Err(e) => break Err(with_backtrace(*e, inner, frames)),
+                Err(e) => break Err(with_backtrace(e, inner, frames)),
             };
             // The frame's cells: the threaded code's `Calls` borrows the stack, and the
             // window is taken again after it at the top of the loop.
@@ -791,13 +818,11 @@ fn run(
                 };
                 let stopped = threaded::run(inner, host, &mut running, pc);
                 // Calls and returns may have switched frames.
-                bp = running.bp;
-                code = running.code;
-                borrow_store!();
-                regs = window(stack, bp);
+                (bp, code) = (running.bp, running.code);
                 match stopped {
-                    Err(e) => break Exit::HostError(e),
                     Ok(threaded::Stop::Match(at)) => pc = at as usize,
+                    Ok(threaded::Stop::Done) => break Exit::Done,
+                    Err(e) => break Exit::HostError(e),
                     Ok(threaded::Stop::Trap(fault, at)) => {
                         pc = at as usize;
                         trap!(fault.kind());
@@ -808,11 +833,12 @@ fn run(
                         }
                         break Exit::OutOfFuel;
                     }
-                    Ok(threaded::Stop::Done) => break Exit::Done,
                     Ok(threaded::Stop::Internal) => {
                         break Exit::Internal("threaded code ran past its function's end")
                     }
                 }
+                borrow_store!();
+                regs = window(stack, bp);
                 match code[pc].i {
                     // ---------------------------------------------------------- memory
                     Instr::MemoryGrow { dst, delta, .. } => {
@@ -987,33 +1013,37 @@ fn run(
                 match more {
                     Some(n) if n > 0 => inner.fuel = inner.fuel.saturating_add(n),
                     _ => {
-                        break Err(Trap {
-                            kind: TrapKind::OutOfFuel,
-                            backtrace: backtrace(inner, frames),
-                        }
-                        .into())
+                        break Err(Box::new(
+                            Trap {
+                                kind: TrapKind::OutOfFuel,
+                                backtrace: backtrace(inner, frames),
+                            }
+                            .into(),
+                        ))
                     }
                 }
             }
             Exit::Trap(kind) => {
-                break Err(Trap {
-                    kind,
-                    backtrace: backtrace(inner, frames),
-                }
-                .into())
+                break Err(Box::new(
+                    Trap {
+                        kind,
+                        backtrace: backtrace(inner, frames),
+                    }
+                    .into(),
+                ))
             }
-            Exit::HostError(e) => break Err(with_backtrace(*e, inner, frames)),
+            Exit::HostError(e) => break Err(with_backtrace(e, inner, frames)),
             Exit::Translate { instance, func } => {
                 let translated = inner.instances[instance as usize]
                     .module
                     .compiled(func)
                     .map(|_| ());
                 if let Err(e) = translated {
-                    break Err(with_backtrace(*e, inner, frames));
+                    break Err(with_backtrace(e, inner, frames));
                 }
             }
             Exit::Internal(what) => {
-                let e = crate::module::internal_error(what);
+                let e = Box::new(crate::module::internal_error(what));
                 break Err(with_backtrace(e, inner, frames));
             }
             Exit::TailHost { host: h, cells } => {
@@ -1029,7 +1059,7 @@ fn run(
                 inner.host_call_pc = NOT_IN_HOST;
                 inner.call_depth = depth_base;
                 if let Err(e) = result {
-                    break Err(with_backtrace(*e, inner, frames));
+                    break Err(with_backtrace(e, inner, frames));
                 }
                 frames.pop();
                 if frames.is_empty() {
@@ -1044,14 +1074,11 @@ fn run(
 }
 
 /// Adds the wasm frames to a trap raised by a host function (or a nested call) that has none.
-fn with_backtrace(e: Error, inner: &StoreInner, frames: &[Frame]) -> Error {
-    match e {
-        Error::Trap(mut t) => {
-            t.backtrace.extend(backtrace(inner, frames));
-            Error::Trap(t)
-        }
-        other => other,
+fn with_backtrace(mut e: Box<Error>, inner: &StoreInner, frames: &[Frame]) -> Box<Error> {
+    if let Error::Trap(t) = &mut *e {
+        t.backtrace.extend(backtrace(inner, frames));
     }
+    e
 }
 
 #[cfg(test)]

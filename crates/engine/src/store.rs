@@ -462,7 +462,7 @@ impl<T> StoreContextMut<'_, T> {
             data: &mut *self.data,
             hosts: self.hosts,
         };
-        exec::invoke(self.inner, &mut dispatch, func, cells)
+        exec::invoke(self.inner, &mut dispatch, func, cells).map_err(|e| *e)
     }
 }
 
