@@ -153,6 +153,19 @@ pub enum IncTest {
     LtSImm,
 }
 
+impl IncTest {
+    /// Every test, in discriminant order (one threaded handler each).
+    pub const ALL: [IncTest; 7] = [
+        IncTest::Nez,
+        IncTest::Ne,
+        IncTest::LtU,
+        IncTest::LtS,
+        IncTest::NeImm,
+        IncTest::LtUImm,
+        IncTest::LtSImm,
+    ];
+}
+
 /// Operands of a three-operand `select` on one cell.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Select3 {
@@ -410,6 +423,8 @@ define_instrs! {
         // Fused `i32.add x C` (in place, `C` in 16 bits) and the loop's compare-and-branch
         // on the new `x` (see `IncBr`).
         BrInc(IncBr),
+        // The same with a step in a slot: `regs[slot] += regs[add as u16]` (`i += step`).
+        BrIncBy(IncBr),
         /// Jumps to `pc + 1 + min(regs[index], len)`; the next `len + 1` instructions are `Br`s.
         BrTable { index: Slot, len: u32 },
         /// Return; results already sit in slots `0..n`.
@@ -500,7 +515,7 @@ impl Instr {
     /// The jump target of a branch instruction.
     pub fn target(&self) -> Option<Target> {
         match *self {
-            Instr::BrInc(b) => Some(b.target),
+            Instr::BrInc(b) | Instr::BrIncBy(b) => Some(b.target),
             mut other => other.aligned_target_mut().map(|t| *t),
         }
     }
@@ -508,7 +523,7 @@ impl Instr {
     /// Sets the jump target of a branch instruction (patching forward branches); false if
     /// `self` is not a branch.
     pub fn set_target(&mut self, to: Target) -> bool {
-        if let Instr::BrInc(b) = self {
+        if let Instr::BrInc(b) | Instr::BrIncBy(b) = self {
             b.target = to;
             return true;
         }

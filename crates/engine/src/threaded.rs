@@ -727,6 +727,50 @@ fn v128_load<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &m
     next(ctx, rest, regs)
 }
 
+/// A counted loop's step and test (`IncBr`), one handler per test and kind of step: the
+/// test folds away, where one handler for all of them branched on it again.
+fn br_inc<const TEST: u8, const BY_SLOT: bool>(
+    ctx: &mut Ctx<'_, '_>,
+    op: &Op,
+    rest: &[Op],
+    regs: &mut Regs,
+) -> Exit {
+    let (Instr::BrInc(b) | Instr::BrIncBy(b), Some(&test)) =
+        (op.i, IncTest::ALL.get(TEST as usize))
+    else {
+        return Exit::INTERNAL;
+    };
+    let IncBr {
+        slot,
+        add,
+        other,
+        target,
+        ..
+    } = b;
+    let step = if BY_SLOT {
+        regs[cell(add as u16 as u64)] as u32
+    } else {
+        add as i32 as u32
+    };
+    let v = (regs[cell(slot as u64)] as u32).wrapping_add(step);
+    regs[cell(slot as u64)] = v as u64;
+    let other_slot = || regs[cell(other as u16 as u64)] as u32;
+    let taken = match test {
+        IncTest::Nez => v != 0,
+        IncTest::Ne => v != other_slot(),
+        IncTest::LtU => v < other_slot(),
+        IncTest::LtS => (v as i32) < (other_slot() as i32),
+        IncTest::NeImm => v != other as u32,
+        IncTest::LtUImm => v < other as u32,
+        IncTest::LtSImm => (v as i32) < other,
+    };
+    if taken {
+        jump(ctx, target, rest, regs)
+    } else {
+        next(ctx, rest, regs)
+    }
+}
+
 /// `[f::<0>, f::<1>, ...]`: the handlers of a class's operators, by discriminant.
 macro_rules! simd_table {
     ($f:ident: $($n:literal)*) => {
@@ -738,6 +782,24 @@ static V128_UNARY: [Handler; 50] = simd_table!(v128_unary: 0 1 2 3 4 5 6 7 8 9 1
 static V128_BINARY: [Handler; 120] = simd_table!(v128_binary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119);
 static V128_SHIFT: [Handler; 12] = simd_table!(v128_shift: 0 1 2 3 4 5 6 7 8 9 10 11);
 static V128_TEST: [Handler; 9] = simd_table!(v128_test: 0 1 2 3 4 5 6 7 8);
+static BR_INC: [Handler; 7] = [
+    br_inc::<0, false>,
+    br_inc::<1, false>,
+    br_inc::<2, false>,
+    br_inc::<3, false>,
+    br_inc::<4, false>,
+    br_inc::<5, false>,
+    br_inc::<6, false>,
+];
+static BR_INC_BY: [Handler; 7] = [
+    br_inc::<0, true>,
+    br_inc::<1, true>,
+    br_inc::<2, true>,
+    br_inc::<3, true>,
+    br_inc::<4, true>,
+    br_inc::<5, true>,
+    br_inc::<6, true>,
+];
 static V128_LOAD: [Handler; 13] = simd_table!(v128_load: 0 1 2 3 4 5 6 7 8 9 10 11 12);
 const _: () = assert!(
     V128_UNARY.len() == SimdUnary::ALL.len()
@@ -745,11 +807,13 @@ const _: () = assert!(
         && V128_SHIFT.len() == SimdShift::ALL.len()
         && V128_TEST.len() == SimdTest::ALL.len()
         && V128_LOAD.len() == SimdLoad::ALL.len()
+        && BR_INC.len() == IncTest::ALL.len()
+        && BR_INC_BY.len() == IncTest::ALL.len()
 );
 
-/// The handler of a SIMD operator of class `table` (`None` cannot happen: the tables
-/// have one entry per operator).
-fn simd_handler(table: &[Handler], op: u8) -> Handler {
+/// The handler of operator `op` (a discriminant) in `table` (a SIMD class, or the tests of
+/// `BrInc`); the tables have one entry per operator, so the fallback is never taken.
+fn handler_in(table: &[Handler], op: u8) -> Handler {
     table.get(op as usize).copied().unwrap_or(to_match)
 }
 
@@ -1040,11 +1104,13 @@ macro_rules! handlers {
                 Instr::CallImported { .. } => call_imported,
                 Instr::MemoryFill { .. } => memory_fill,
                 Instr::MemoryCopy { .. } => memory_copy,
-                Instr::V128Unary { op, .. } => simd_handler(&V128_UNARY, op as u8),
-                Instr::V128Binary { op, .. } => simd_handler(&V128_BINARY, op as u8),
-                Instr::V128Shift { op, .. } => simd_handler(&V128_SHIFT, op as u8),
-                Instr::V128Test { op, .. } => simd_handler(&V128_TEST, op as u8),
-                Instr::V128Load { op, .. } => simd_handler(&V128_LOAD, op as u8),
+                Instr::V128Unary { op, .. } => handler_in(&V128_UNARY, op as u8),
+                Instr::V128Binary { op, .. } => handler_in(&V128_BINARY, op as u8),
+                Instr::V128Shift { op, .. } => handler_in(&V128_SHIFT, op as u8),
+                Instr::V128Test { op, .. } => handler_in(&V128_TEST, op as u8),
+                Instr::V128Load { op, .. } => handler_in(&V128_LOAD, op as u8),
+                Instr::BrInc(b) => handler_in(&BR_INC, b.test as u8),
+                Instr::BrIncBy(b) => handler_in(&BR_INC_BY, b.test as u8),
                 Instr::Return => return_,
                 Instr::ReturnSlot { .. } => return_slot,
                 _ => to_match,
@@ -1621,26 +1687,6 @@ branches {
 }
     BrI64GeUImm: Instr::BrI64GeUImm { lhs, imm, target } => {
     brcmp!((r!(regs, lhs)) >= (imm as i64 as u64), target)
-}
-    BrInc: Instr::BrInc(IncBr {
-    test,
-    slot,
-    add,
-    other,
-    target,
-}) => {
-    let v = (r!(regs, slot) as u32).wrapping_add(add as i32 as u32);
-    r!(regs, slot) = v as u64;
-    let taken = match test {
-        IncTest::Nez => v != 0,
-        IncTest::Ne => v != r!(regs, other as u16) as u32,
-        IncTest::LtU => v < r!(regs, other as u16) as u32,
-        IncTest::LtS => (v as i32) < (r!(regs, other as u16) as u32 as i32),
-        IncTest::NeImm => v != other as u32,
-        IncTest::LtUImm => v < other as u32,
-        IncTest::LtSImm => (v as i32) < other,
-    };
-    brcmp!(taken, target)
 }
 }
 }

@@ -584,23 +584,37 @@ impl<'a, 'b> Translator<'a, 'b> {
         let Some(prev) = at.checked_sub(1) else {
             return at as u32;
         };
-        let Instr::I32AddImm(BinImm { dst, lhs, imm }) = self.code[prev] else {
+        // `i += C` (the step in the instruction) or `i += s` (in a slot, the sieve's
+        // `i += prime`).
+        let (dst, step) = match self.code[prev] {
+            Instr::I32AddImm(BinImm { dst, lhs, imm }) if dst == lhs => {
+                (dst, i16::try_from(imm).ok().map(|add| (add, false)))
+            }
+            Instr::I32Add(Bin { dst, lhs, rhs }) if dst == lhs || dst == rhs => {
+                let by = if dst == lhs { rhs } else { lhs };
+                (dst, u16::try_from(by).ok().map(|by| (by as i16, true)))
+            }
+            _ => return at as u32,
+        };
+        let (Ok(slot), Some((add, by_slot))) = (u16::try_from(dst), step) else {
             return at as u32;
         };
-        let (Ok(slot), Ok(add)) = (u16::try_from(dst), i16::try_from(imm)) else {
-            return at as u32;
-        };
-        if dst != lhs || self.barrier > prev || at + 1 != self.code.len() {
+        if self.barrier > prev || at + 1 != self.code.len() {
             return at as u32;
         }
         let inc = |test: IncTest, other: i32| {
-            Instr::BrInc(IncBr {
+            let b = IncBr {
                 test,
                 slot,
                 add,
                 other,
                 target: 0,
-            })
+            };
+            if by_slot {
+                Instr::BrIncBy(b)
+            } else {
+                Instr::BrInc(b)
+            }
         };
         let slot_of = |s: Slot| u16::try_from(s).ok().map(|s| s as i32);
         let fused = match self.code[at] {

@@ -466,6 +466,33 @@ fn simd_every_op() -> String {
     body
 }
 
+/// Short inner loops whose tails fuse into `BrInc`/`BrIncBy`, one per test and kind of
+/// step (each its own handler), counting their iterations into `$a`.
+fn counted_ops() -> String {
+    let tests = [
+        ("(local.get $j)", -3, 1),
+        ("(i32.ne (local.get $j) (local.get $n3))", 0, 1),
+        ("(i32.lt_u (local.get $j) (local.get $n3))", 0, 1),
+        ("(i32.lt_s (local.get $j) (local.get $n3))", -2, 1),
+        ("(i32.ne (local.get $j) (i32.const 3))", 0, 1),
+        ("(i32.lt_u (local.get $j) (i32.const 3))", 0, 1),
+        ("(i32.lt_s (local.get $j) (i32.const 3))", -2, 1),
+    ];
+    let mut body = String::from("(local.set $n3 (i32.const 3)) (local.set $one (i32.const 1))\n");
+    for (test, start, _) in tests {
+        for step in ["(i32.const 1)", "(local.get $one)"] {
+            body += &format!(
+                "(local.set $j (i32.const {start}))
+                 (loop $m
+                   (local.set $a (i64.add (local.get $a) (i64.const 1)))
+                   (local.set $j (i32.add (local.get $j) {step}))
+                   (br_if $m {test}))\n"
+            );
+        }
+    }
+    body
+}
+
 /// `br_if` in every fused compare form, `br_table`, and calls of every kind.
 fn control_ops() -> String {
     let mut body = String::new();
@@ -607,6 +634,13 @@ fn module_text() -> String {
         "(local.get $a)",
     );
     text += &looped(
+        "counted",
+        "(local $a i64) (local $j i32) (local $n3 i32) (local $one i32)",
+        "",
+        &counted_ops(),
+        "(local.get $a)",
+    );
+    text += &looped(
         "control",
         "(local $a i64) (local $b i64) (local $c i32)",
         "(local.set $b (i64.const 5)) (local.set $c (i32.const 2))",
@@ -649,6 +683,7 @@ fn every_threaded_handler_runs_a_long_loop_in_constant_host_stack() {
         "memory",
         "simd",
         "simd_every",
+        "counted",
         "control",
     ] {
         // Long loops: one handler that does not jump would overflow the thread's stack.
@@ -745,4 +780,23 @@ fn control_in_rust(n: i32) -> i64 {
     }
     // Every loop folds its iteration count into its result.
     a.wrapping_add(c as u32 as i64) ^ n as i64
+}
+
+/// The counted loops above do become every form of `BrInc` and `BrIncBy` (else the long
+/// loop would not run their handlers).
+#[test]
+fn counted_loops_use_every_br_inc_handler() {
+    let module = Module::new(&Engine::default(), module_text()).expect("the test module compiles");
+    let code = (0..)
+        .map_while(|k| module.internal_code(k))
+        .find(|code| code.contains("BrIncBy"))
+        .expect("a function with BrIncBy");
+    for test in ["Nez", "Ne", "LtU", "LtS", "NeImm", "LtUImm", "LtSImm"] {
+        for form in ["BrInc(", "BrIncBy("] {
+            let found = code
+                .lines()
+                .any(|l| l.contains(form) && l.contains(&format!("test: {test},")));
+            assert!(found, "{form}{test} missing:\n{code}");
+        }
+    }
 }

@@ -986,7 +986,8 @@ fn multiply_accumulate_fuses_and_agrees_with_rust() {
 
 #[test]
 fn counted_loop_tails_fuse_and_agree_with_rust() {
-    // `i += C; br_if (i OP x)` is one `BrInc` instruction. Each loop counts its
+    // `i += C; br_if (i OP x)` is one `BrInc` instruction, and `i += s` (a step in a
+    // local, on either side of the add, or `i` itself) one `BrIncBy`. Each loop counts its
     // iterations in `k`; a Rust model of the same loop gives the expected count.
     let tails = [
         ("test: Ne,", "(i32.ne (local.get $i) (local.get $n))"),
@@ -998,17 +999,47 @@ fn counted_loop_tails_fuse_and_agree_with_rust() {
         ("test: LtSImm,", "(i32.lt_s (local.get $i) (i32.const -40))"),
         ("test: Nez,", "(local.get $i)"),
     ];
-    let steps = [1, 4, -1, -3];
+    // (the add, the instruction it fuses into, the model's step from `i` and `s`)
+    type Step = fn(i32, i32) -> i32;
+    let steps: [(&str, &str, Step); 7] = [
+        ("(i32.add (local.get $i) (i32.const 1))", "BrInc(", |_, _| 1),
+        ("(i32.add (local.get $i) (i32.const 4))", "BrInc(", |_, _| 4),
+        (
+            "(i32.add (local.get $i) (i32.const -1))",
+            "BrInc(",
+            |_, _| -1,
+        ),
+        (
+            "(i32.add (local.get $i) (i32.const -3))",
+            "BrInc(",
+            |_, _| -3,
+        ),
+        (
+            "(i32.add (local.get $i) (local.get $s))",
+            "BrIncBy(",
+            |_, s| s,
+        ),
+        (
+            "(i32.add (local.get $s) (local.get $i))",
+            "BrIncBy(",
+            |_, s| s,
+        ),
+        (
+            "(i32.add (local.get $i) (local.get $i))",
+            "BrIncBy(",
+            |i, _| i,
+        ),
+    ];
     let mut wat = String::from("(module\n");
     for (_, test) in tails {
-        for step in steps {
+        for (add, _, _) in steps {
             wat.push_str(&format!(
-                "(func (param $i i32) (param $n i32) (result i32) (local $k i32)
+                "(func (param $i i32) (param $n i32) (param $s i32) (result i32) (local $k i32)
                    (block $out
                      (loop $top
                        (local.set $k (i32.add (local.get $k) (i32.const 1)))
                        (br_if $out (i32.eq (local.get $k) (i32.const 1000)))
-                       (local.set $i (i32.add (local.get $i) (i32.const {step})))
+                       (local.set $i {add})
                        (br_if $top {test})))
                    (local.get $k))\n"
             ));
@@ -1018,14 +1049,14 @@ fn counted_loop_tails_fuse_and_agree_with_rust() {
         wat.push_str(&format!("(export \"f{k}\" (func {k}))\n"));
     }
     wat.push(')');
-    let model = |tail: usize, step: i32, mut i: i32, n: i32| -> i32 {
+    let model = |tail: usize, step: Step, mut i: i32, n: i32, s: i32| -> i32 {
         let mut k = 0;
         loop {
             k += 1;
             if k == 1000 {
                 return k;
             }
-            i = i.wrapping_add(step);
+            i = i.wrapping_add(step(i, s));
             let again = match tail {
                 0 | 1 => i != n,
                 2 => (i as u32) < n as u32,
@@ -1041,19 +1072,40 @@ fn counted_loop_tails_fuse_and_agree_with_rust() {
         }
     };
     for (t, (name, _)) in tails.iter().enumerate() {
-        let code = internal_code(&wat, t * steps.len());
-        assert!(code.contains(name), "fused into {name}:\n{code}");
+        for (s, (_, fused, _)) in steps.iter().enumerate() {
+            let code = internal_code(&wat, t * steps.len() + s);
+            assert!(
+                code.contains(fused) && code.contains(name),
+                "fused into {fused}{name}:\n{code}"
+            );
+        }
     }
     let (mut store, inst) = instance(&wat);
     for (t, _) in tails.iter().enumerate() {
-        for (s, &step) in steps.iter().enumerate() {
-            for (i, n) in [(0, 10), (5, 5), (-50, 7), (3, -20), (100, 0), (-1, 1)] {
+        for (s, &(_, _, step)) in steps.iter().enumerate() {
+            for (i, n, by) in [
+                (0, 10, 1),
+                (5, 5, 2),
+                (-50, 7, 3),
+                (3, -20, -1),
+                (100, 0, -5),
+                (-1, 1, 1),
+                (1, 64, 0),
+            ] {
                 let k = t * steps.len() + s;
-                let got = call_i32(&mut store, inst, &format!("f{k}"), &[i, n]);
+                let got = call(
+                    &mut store,
+                    inst,
+                    &format!("f{k}"),
+                    &[Val::I32(i), Val::I32(n), Val::I32(by)],
+                )
+                .unwrap()[0]
+                    .i32()
+                    .unwrap();
                 assert_eq!(
                     got,
-                    model(t, step, i, n),
-                    "tail {t} step {step} i={i} n={n}"
+                    model(t, step, i, n, by),
+                    "tail {t} step {s} i={i} n={n} s={by}"
                 );
             }
         }
