@@ -106,6 +106,17 @@ pub struct StoreDisp {
     pub offset: u32,
 }
 
+/// A store of the immediate `value` (sign-extended, truncated as for [`StoreImm`]) at
+/// `(regs[addr] + disp) + offset`, the first add wrapping at 32 bits: a constant stored
+/// through a fused `i32.add x C` (`flags[i] = 0`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StoreImmDisp {
+    pub addr: u16,
+    pub value: i16,
+    pub disp: i32,
+    pub offset: u32,
+}
+
 /// `regs[dst] = regs[lhs] * mul + add` (32-bit, wrapping): the fused `i32.mul` and
 /// `i32.add` by constants of linear congruential generators and hash steps.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -455,6 +466,8 @@ define_instrs! {
         I32StoreAbs(StoreAbs), I64StoreAbs(StoreAbs),
         I32Store8Disp(StoreDisp), I32Store16Disp(StoreDisp), I32StoreDisp(StoreDisp),
         I64StoreDisp(StoreDisp),
+        I32Store8ImmDisp(StoreImmDisp), I32Store16ImmDisp(StoreImmDisp),
+        I32StoreImmDisp(StoreImmDisp), I64StoreImmDisp(StoreImmDisp),
         MemorySize { dst: Slot, memory: u32 },
         /// `regs[dst] = grow(regs[delta])`.
         MemoryGrow { dst: Slot, delta: Slot, memory: u32 },

@@ -1030,6 +1030,19 @@ macro_rules! store_disp {
         store_at!($ctx, $regs, addr as u64, offset, $e)
     }};
 }
+macro_rules! store_imm_disp {
+    ($ctx:ident, $regs:ident, $s:expr, |$v:ident| $e:expr) => {{
+        let StoreImmDisp {
+            addr,
+            value,
+            disp,
+            offset,
+        } = $s;
+        let $v = value as i64 as u64;
+        let addr = (r!($regs, addr) as u32).wrapping_add(disp as u32);
+        store_at!($ctx, $regs, addr as u64, offset, $e)
+    }};
+}
 macro_rules! store_imm {
     ($ctx:ident, $regs:ident, $s:expr, |$v:ident| $e:expr) => {{
         let StoreImm {
@@ -1433,6 +1446,14 @@ ops {
     I32Store16Imm: Instr::I32Store16Imm(s) => { store_imm!(ctx, regs, s, |v| (v as u16).to_le_bytes()) }
     I32StoreImm: Instr::I32StoreImm(s) => { store_imm!(ctx, regs, s, |v| (v as u32).to_le_bytes()) }
     I64StoreImm: Instr::I64StoreImm(s) => { store_imm!(ctx, regs, s, |v| v.to_le_bytes()) }
+    I32Store8ImmDisp: Instr::I32Store8ImmDisp(s) => { store_imm_disp!(ctx, regs, s, |v| [v as u8]) }
+    I32Store16ImmDisp: Instr::I32Store16ImmDisp(s) => {
+    store_imm_disp!(ctx, regs, s, |v| (v as u16).to_le_bytes())
+}
+    I32StoreImmDisp: Instr::I32StoreImmDisp(s) => {
+    store_imm_disp!(ctx, regs, s, |v| (v as u32).to_le_bytes())
+}
+    I64StoreImmDisp: Instr::I64StoreImmDisp(s) => { store_imm_disp!(ctx, regs, s, |v| v.to_le_bytes()) }
     Copy: Instr::Copy(Un { dst, src }) => { r!(regs, dst) = r!(regs, src) }
     Copy2: Instr::Copy2 {
         dst,

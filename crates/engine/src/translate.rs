@@ -1523,15 +1523,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.push_result(ty);
     }
 
-    fn store(
-        &mut self,
-        make: fn(Store) -> Instr,
-        make_imm: fn(StoreImm) -> Instr,
-        make_disp: fn(StoreDisp) -> Instr,
-        make_abs: Option<fn(StoreAbs) -> Instr>,
-        wide: bool,
-        memarg: wasmparser::MemArg,
-    ) {
+    fn store(&mut self, forms: StoreForms, wide: bool, memarg: wasmparser::MemArg) {
+        let StoreForms {
+            make,
+            make_imm,
+            make_disp,
+            make_imm_disp,
+            make_abs,
+        } = forms;
         let value = self.pop();
         let addr = self.pop();
         // A constant address (a C global) and a value in a slot.
@@ -1570,6 +1569,23 @@ impl<'a, 'b> Translator<'a, 'b> {
                 Some(c as u32 as i32)
             };
             if let Some(imm) = imm {
+                // ... and through `i32.add x C` just computed: one store at `x + C`
+                // (a value that fits 16 bits, sign-extended like `imm`).
+                if let (Ok(value), Some((at, Instr::I32AddImm(a)))) =
+                    (i16::try_from(imm), self.producer(addr))
+                {
+                    if let Ok(x) = u16::try_from(a.lhs) {
+                        self.code[at] = make_imm_disp(StoreImmDisp {
+                            addr: x,
+                            value,
+                            disp: a.imm,
+                            offset: memarg.offset as u32,
+                        });
+                        self.offsets[at] = self.offset;
+                        self.fusable = None;
+                        return;
+                    }
+                }
                 let a = self.operand(addr);
                 self.emit(make_imm(StoreImm {
                     addr: a,
@@ -1946,34 +1962,46 @@ impl<'a, 'b> Translator<'a, 'b> {
             ),
             O::I32Store { memarg } | O::F32Store { memarg } | O::I64Store32 { memarg } => self
                 .store(
-                    Instr::I32Store,
-                    Instr::I32StoreImm,
-                    Instr::I32StoreDisp,
-                    Some(Instr::I32StoreAbs),
+                    StoreForms {
+                        make: Instr::I32Store,
+                        make_imm: Instr::I32StoreImm,
+                        make_disp: Instr::I32StoreDisp,
+                        make_imm_disp: Instr::I32StoreImmDisp,
+                        make_abs: Some(Instr::I32StoreAbs),
+                    },
                     false,
                     memarg,
                 ),
             O::I64Store { memarg } | O::F64Store { memarg } => self.store(
-                Instr::I64Store,
-                Instr::I64StoreImm,
-                Instr::I64StoreDisp,
-                Some(Instr::I64StoreAbs),
+                StoreForms {
+                    make: Instr::I64Store,
+                    make_imm: Instr::I64StoreImm,
+                    make_disp: Instr::I64StoreDisp,
+                    make_imm_disp: Instr::I64StoreImmDisp,
+                    make_abs: Some(Instr::I64StoreAbs),
+                },
                 true,
                 memarg,
             ),
             O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(
-                Instr::I32Store8,
-                Instr::I32Store8Imm,
-                Instr::I32Store8Disp,
-                None,
+                StoreForms {
+                    make: Instr::I32Store8,
+                    make_imm: Instr::I32Store8Imm,
+                    make_disp: Instr::I32Store8Disp,
+                    make_imm_disp: Instr::I32Store8ImmDisp,
+                    make_abs: None,
+                },
                 false,
                 memarg,
             ),
             O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(
-                Instr::I32Store16,
-                Instr::I32Store16Imm,
-                Instr::I32Store16Disp,
-                None,
+                StoreForms {
+                    make: Instr::I32Store16,
+                    make_imm: Instr::I32Store16Imm,
+                    make_disp: Instr::I32Store16Disp,
+                    make_imm_disp: Instr::I32Store16ImmDisp,
+                    make_abs: None,
+                },
                 false,
                 memarg,
             ),
@@ -2867,4 +2895,13 @@ fn packed_lanes(bytes: &[u8; 16], width: usize) -> Option<u32> {
         packed |= ((first / width) as u32) << (bits * i);
     }
     Some(packed)
+}
+
+/// The instruction forms of one store width, for `Translator::store`.
+struct StoreForms {
+    make: fn(Store) -> Instr,
+    make_imm: fn(StoreImm) -> Instr,
+    make_disp: fn(StoreDisp) -> Instr,
+    make_imm_disp: fn(StoreImmDisp) -> Instr,
+    make_abs: Option<fn(StoreAbs) -> Instr>,
 }

@@ -418,6 +418,18 @@ fn memory_ops() -> String {
             body += &format!("({ty}.{store} offset=16 {addr} {constant})\n");
         }
     }
+    // Constants stored through `x + C` (`*ImmDisp`).
+    for (ty, store) in [
+        ("i32", "store8"),
+        ("i32", "store16"),
+        ("i32", "store"),
+        ("i64", "store"),
+    ] {
+        body += &format!(
+            "({ty}.{store} offset=4 (i32.add (local.get $p) (i32.const 48)) ({ty}.const -9))\n"
+        );
+    }
+    body += "(local.set $a (i64.add (local.get $a) (i64.load offset=52 (local.get $p))))\n";
     // Bulk memory (handlers of their own since the seventh session).
     body +=
         "(memory.fill (i32.add (local.get $p) (i32.const 512)) (local.get $q) (i32.const 16))\n";

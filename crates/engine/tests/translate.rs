@@ -772,7 +772,8 @@ fn fused_address_forms_agree_with_a_byte_model() {
 #[test]
 fn stores_to_fused_addresses_write_the_same_bytes() {
     // `i32.add x C` computing a store's address is fused into the store: the add wraps
-    // at 32 bits before the offset is added, and bounds are checked the same.
+    // at 32 bits before the offset is added, and bounds are checked the same. Also when
+    // the value stored is a constant (`*ImmDisp`, sign-extended from 16 bits).
     let ops = [
         ("i32.store8", "i32", 1),
         ("i32.store16", "i32", 2),
@@ -781,42 +782,61 @@ fn stores_to_fused_addresses_write_the_same_bytes() {
         ("i64.store8", "i64", 1),
         ("i64.store32", "i64", 4),
     ];
-    let mut wat = String::from("(module (memory (export \"mem\") 1)\n");
-    for (k, (op, ty, _)) in ops.iter().enumerate() {
-        wat.push_str(&format!(
-            "(func (export \"s{k}\") (param i32 {ty}) (local {ty})
+    // A negative displacement, and a positive one that wraps past 2^32 to a small address.
+    for disp in [-6i32, 6] {
+        let mut wat = String::from("(module (memory (export \"mem\") 1)\n");
+        for (k, (op, ty, _)) in ops.iter().enumerate() {
+            wat.push_str(&format!(
+                "(func (export \"s{k}\") (param i32 {ty}) (local {ty})
                (local.set 2 (local.get 1))
-               ({op} offset=2 (i32.add (local.get 0) (i32.const -6)) (local.get 2)))\n"
-        ));
-    }
-    wat.push(')');
-    for k in 0..ops.len() {
-        let code = internal_code(&wat, k);
-        assert!(code.contains("Disp"), "store {k} fused:\n{code}");
-    }
-    let (mut store, inst) = instance(&wat);
-    let memory = inst.get_memory(&store, "mem").expect("exported memory");
-    let value: u64 = 0x8877_6655_4433_2211;
-    for a in [4u32, 6, 100, 0xFFFF_FFFE, 65540, 65534, 0] {
-        for (k, (op, ty, n)) in ops.into_iter().enumerate() {
-            let before = memory.data(&store).to_vec();
-            let v = if ty == "i32" {
-                Val::I32(value as u32 as i32)
-            } else {
-                Val::I64(value as i64)
-            };
-            let r = call(&mut store, inst, &format!("s{k}"), &[Val::I32(a as i32), v]);
-            let at = a.wrapping_sub(6) as usize + 2;
-            let what = format!("{op} at {a:x}-6+2");
-            let mut want = before.clone();
-            if at + n > want.len() {
-                let err = r.expect_err(&what).to_string();
-                assert!(err.contains("out of bounds"), "{what}: {err}");
-            } else {
-                r.unwrap_or_else(|e| panic!("{what}: {e}"));
-                want[at..at + n].copy_from_slice(&value.to_le_bytes()[..n]);
+               ({op} offset=2 (i32.add (local.get 0) (i32.const {disp})) (local.get 2)))
+             (func (export \"c{k}\") (param i32)
+               ({op} offset=2 (i32.add (local.get 0) (i32.const {disp})) ({ty}.const -2)))\n"
+            ));
+        }
+        wat.push(')');
+        for k in 0..ops.len() {
+            let code = internal_code(&wat, 2 * k);
+            assert!(code.contains("Disp"), "store {k} fused:\n{code}");
+            let code = internal_code(&wat, 2 * k + 1);
+            assert!(
+                code.contains("ImmDisp"),
+                "constant store {k} fused:\n{code}"
+            );
+        }
+        let (mut store, inst) = instance(&wat);
+        let memory = inst.get_memory(&store, "mem").expect("exported memory");
+        let value: u64 = 0x8877_6655_4433_2211;
+        for a in [4u32, 6, 100, 0xFFFF_FFFE, 65540, 65534, 0] {
+            for (k, (op, ty, n)) in ops.into_iter().enumerate() {
+                let before = memory.data(&store).to_vec();
+                let v = if ty == "i32" {
+                    Val::I32(value as u32 as i32)
+                } else {
+                    Val::I64(value as i64)
+                };
+                let r = call(&mut store, inst, &format!("s{k}"), &[Val::I32(a as i32), v]);
+                let at = a.wrapping_add(disp as u32) as usize + 2;
+                let what = format!("{op} at {a:x}{disp:+}+2");
+                let mut want = before.clone();
+                if at + n > want.len() {
+                    let err = r.expect_err(&what).to_string();
+                    assert!(err.contains("out of bounds"), "{what}: {err}");
+                } else {
+                    r.unwrap_or_else(|e| panic!("{what}: {e}"));
+                    want[at..at + n].copy_from_slice(&value.to_le_bytes()[..n]);
+                }
+                assert!(memory.data(&store) == want.as_slice(), "{what}");
+                let r = call(&mut store, inst, &format!("c{k}"), &[Val::I32(a as i32)]);
+                if at + n > want.len() {
+                    let err = r.expect_err(&what).to_string();
+                    assert!(err.contains("out of bounds"), "{what}, constant: {err}");
+                } else {
+                    r.unwrap_or_else(|e| panic!("{what}, constant: {e}"));
+                    want[at..at + n].copy_from_slice(&(-2i64).to_le_bytes()[..n]);
+                }
+                assert!(memory.data(&store) == want.as_slice(), "{what}, constant");
             }
-            assert!(memory.data(&store) == want.as_slice(), "{what}");
         }
     }
 }
