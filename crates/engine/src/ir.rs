@@ -117,6 +117,27 @@ pub struct StoreImmDisp {
     pub offset: u32,
 }
 
+/// `regs[dst] = (regs[lhs] + add) <u bound` (or `>=u`, 32-bit, the add wrapping): the
+/// fused `i32.add x C; i32.lt_u N` of a range check (`c - 'a' < 26`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct AddCmp {
+    pub dst: u16,
+    pub lhs: u16,
+    pub add: i32,
+    pub bound: i32,
+}
+
+/// A branch on a range check: to `target` if `(regs[lhs] + add) <u bound` (or `>=u`).
+/// Packed to 2-byte alignment so that with the instruction tag it fits 16 bytes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct AddBr {
+    pub lhs: u16,
+    pub add: i32,
+    pub bound: i32,
+    pub target: Target,
+}
+
 /// `regs[dst] = regs[lhs] * mul + add` (32-bit, wrapping): the fused `i32.mul` and
 /// `i32.add` by constants of linear congruential generators and hash steps.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -355,6 +376,7 @@ define_instrs! {
         /// constant and `xor`, the other half of ARX mixing (SipHash's `rotl(v1, 13) ^ v0`).
         I32RotlXor(BinShift), I64RotlXor(BinShift),
         I32MulAdd(MulAdd),
+        I32AddLtU(AddCmp), I32AddGeU(AddCmp),
         I32MulAcc(MulAcc), I64MulAcc(MulAcc),
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
         Select3(Select3),
@@ -436,6 +458,8 @@ define_instrs! {
         BrInc(IncBr),
         // The same with a step in a slot: `regs[slot] += regs[add as u16]` (`i += step`).
         BrIncBy(IncBr),
+        // Fused range checks and branches (see `AddBr`).
+        BrAddLtU(AddBr), BrAddGeU(AddBr),
         /// Jumps to `pc + 1 + min(regs[index], len)`; the next `len + 1` instructions are `Br`s.
         BrTable { index: Slot, len: u32 },
         /// Return; results already sit in slots `0..n`.
@@ -529,6 +553,7 @@ impl Instr {
     pub fn target(&self) -> Option<Target> {
         match *self {
             Instr::BrInc(b) | Instr::BrIncBy(b) => Some(b.target),
+            Instr::BrAddLtU(b) | Instr::BrAddGeU(b) => Some(b.target),
             mut other => other.aligned_target_mut().map(|t| *t),
         }
     }
@@ -537,6 +562,10 @@ impl Instr {
     /// `self` is not a branch.
     pub fn set_target(&mut self, to: Target) -> bool {
         if let Instr::BrInc(b) | Instr::BrIncBy(b) = self {
+            b.target = to;
+            return true;
+        }
+        if let Instr::BrAddLtU(b) | Instr::BrAddGeU(b) = self {
             b.target = to;
             return true;
         }
@@ -549,7 +578,7 @@ impl Instr {
         }
     }
 
-    /// The target field of every branch but the packed `BrInc`.
+    /// The target field of every branch but the packed `BrInc` and `BrAdd*`.
     fn aligned_target_mut(&mut self) -> Option<&mut Target> {
         match self {
             Instr::Br { target, .. }

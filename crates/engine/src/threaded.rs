@@ -1433,6 +1433,12 @@ ops {
     bin_shift!(regs, b, |x, y, s| ((x as u32).rotate_left(s) ^ y as u32) as u64)
 }
     I64RotlXor: Instr::I64RotlXor(b) => { bin_shift!(regs, b, |x, y, s| x.rotate_left(s) ^ y) }
+    I32AddLtU: Instr::I32AddLtU(AddCmp { dst, lhs, add, bound }) => {
+    r!(regs, dst) = ((r!(regs, lhs) as u32).wrapping_add(add as u32) < bound as u32) as u64;
+}
+    I32AddGeU: Instr::I32AddGeU(AddCmp { dst, lhs, add, bound }) => {
+    r!(regs, dst) = ((r!(regs, lhs) as u32).wrapping_add(add as u32) >= bound as u32) as u64;
+}
     I32MulAdd: Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
     r!(regs, dst) = (r!(regs, lhs) as u32)
         .wrapping_mul(mul as u32)
@@ -1583,6 +1589,12 @@ ops {
     Unreachable: Instr::Unreachable => { trap!(Fault::Unreachable) }
 }
 branches {
+    BrAddLtU: Instr::BrAddLtU(AddBr { lhs, add, bound, target }) => {
+    brcmp!((r!(regs, lhs) as u32).wrapping_add(add as u32) < bound as u32, target)
+}
+    BrAddGeU: Instr::BrAddGeU(AddBr { lhs, add, bound, target }) => {
+    brcmp!((r!(regs, lhs) as u32).wrapping_add(add as u32) >= bound as u32, target)
+}
     Br: Instr::Br { target } => { Some(target) }
     BrBack: Instr::BrBack { target } => { Some(target) }
     BrIfNez: Instr::BrIfNez { cond, target } => { brcmp!(r!(regs, cond) as u32 != 0, target) }

@@ -1174,6 +1174,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         let dst = lhs.pos;
         if let (Some(imm_op), Some(imm)) = (make_imm, small_imm(rhs)) {
             if !matches!(lhs.src, Src::Const(_)) {
+                // A range check on `x + C` just computed: one instruction.
+                if let Some((at, fused)) =
+                    self.range_check(imm_op(BinImm { dst, lhs: dst, imm }), lhs)
+                {
+                    self.replace_producer(at, fused, result);
+                    return;
+                }
                 let l = self.operand(lhs);
                 self.emit(imm_op(BinImm { dst, lhs: l, imm }));
                 self.push_result(result);
@@ -1196,6 +1203,37 @@ impl<'a, 'b> Translator<'a, 'b> {
             rhs: r,
         }));
         self.push_result(result);
+    }
+
+    /// `(x + C) <u N` (from `lt_u`, `le_u`, `gt_u` or `ge_u` by a constant, `compare`, on
+    /// `e`), when `e` was just computed by `i32.add x C`: the fused `I32AddLtU`/`I32AddGeU`
+    /// and where it goes.
+    fn range_check(&self, compare: Instr, e: Entry) -> Option<(usize, Instr)> {
+        let (less, bound) = match compare {
+            Instr::I32LtUImm(b) => (true, b.imm),
+            Instr::I32GeUImm(b) => (false, b.imm),
+            // `<= N` is `< N + 1`, `> N` is `>= N + 1` (not for N = u32::MAX).
+            Instr::I32LeUImm(b) => (true, (b.imm as u32).checked_add(1)? as i32),
+            Instr::I32GtUImm(b) => (false, (b.imm as u32).checked_add(1)? as i32),
+            _ => return None,
+        };
+        let Some((at, Instr::I32AddImm(a))) = self.producer(e) else {
+            return None;
+        };
+        let c = AddCmp {
+            dst: u16::try_from(e.pos).ok()?,
+            lhs: u16::try_from(a.lhs).ok()?,
+            add: a.imm,
+            bound,
+        };
+        Some((
+            at,
+            if less {
+                Instr::I32AddLtU(c)
+            } else {
+                Instr::I32AddGeU(c)
+            },
+        ))
     }
 
     /// `i32.add`, fusing the instruction that just computed one operand: `x * C1 + C2`
@@ -2656,7 +2694,15 @@ fn extract_type(op: simd::SimdExtract) -> ValType {
 /// The fused branch equivalent to "compute `cmp`, then branch if the result is `when`".
 fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
     use Instr as I;
+    let range = |c: AddCmp| AddBr {
+        lhs: c.lhs,
+        add: c.add,
+        bound: c.bound,
+        target: 0,
+    };
     Some(match (cmp, when) {
+        (I::I32AddLtU(c), true) | (I::I32AddGeU(c), false) => I::BrAddLtU(range(c)),
+        (I::I32AddGeU(c), true) | (I::I32AddLtU(c), false) => I::BrAddGeU(range(c)),
         (I::I32Eqz(u), true) => I::BrIfEqz {
             cond: u.src,
             target: 0,

@@ -502,6 +502,16 @@ fn counted_ops() -> String {
             );
         }
     }
+    // Range checks (`I32AddLtU`/`GeU`) and branches on them (`BrAddLtU`/`GeU`).
+    for (cmp, bound) in [("lt_u", 3), ("ge_u", 3), ("le_u", 2), ("gt_u", 2)] {
+        let check =
+            format!("(i32.{cmp} (i32.add (local.get $j) (i32.const -1)) (i32.const {bound}))");
+        body += &format!(
+            "(local.set $a (i64.add (local.get $a) (i64.extend_i32_u {check})))
+             (block $skip (br_if $skip {check}) (local.set $a (i64.add (local.get $a) (i64.const 2))))
+             (if {check} (then (local.set $a (i64.add (local.get $a) (i64.const 3)))))\n"
+        );
+    }
     body
 }
 
@@ -794,10 +804,10 @@ fn control_in_rust(n: i32) -> i64 {
     a.wrapping_add(c as u32 as i64) ^ n as i64
 }
 
-/// The counted loops above do become every form of `BrInc` and `BrIncBy` (else the long
-/// loop would not run their handlers).
+/// The counted loops above do become every form of `BrInc` and `BrIncBy`, and the range
+/// checks theirs (else the long loop would not run their handlers).
 #[test]
-fn counted_loops_use_every_br_inc_handler() {
+fn counted_loops_and_range_checks_use_every_handler() {
     let module = Module::new(&Engine::default(), module_text()).expect("the test module compiles");
     let code = (0..)
         .map_while(|k| module.internal_code(k))
@@ -810,5 +820,8 @@ fn counted_loops_use_every_br_inc_handler() {
                 .any(|l| l.contains(form) && l.contains(&format!("test: {test},")));
             assert!(found, "{form}{test} missing:\n{code}");
         }
+    }
+    for form in ["I32AddLtU", "I32AddGeU", "BrAddLtU", "BrAddGeU"] {
+        assert!(code.contains(form), "{form} missing:\n{code}");
     }
 }

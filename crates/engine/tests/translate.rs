@@ -1532,3 +1532,81 @@ fn v128_results_go_straight_into_locals() {
     let got = call(&mut store, inst, "f", &[Val::V128(x), Val::V128(y)]).unwrap();
     assert_eq!(got[0], Val::V128(expect));
 }
+
+/// `(x + C) <u N` and its `le_u`, `gt_u`, `ge_u` forms are one instruction (`I32AddLtU`,
+/// `I32AddGeU`), and one branch under `br_if` or `if` (`BrAddLtU`, `BrAddGeU`); `le_u`
+/// and `gt_u` by `u32::MAX` are left alone. Every form agrees with Rust, at the edges of
+/// the range and where the add wraps.
+#[test]
+fn range_checks_agree_with_rust() {
+    type Model = fn(u32, u32) -> bool;
+    let cmps: [(&str, Model); 4] = [
+        ("lt_u", |v, n| v < n),
+        ("le_u", |v, n| v <= n),
+        ("gt_u", |v, n| v > n),
+        ("ge_u", |v, n| v >= n),
+    ];
+    let cases: [(i32, i32); 5] = [(-97, 26), (-48, 10), (5, 0), (0x7fff_fff0, -16), (-1, -1)];
+    let mut wat = String::from("(module\n");
+    for (name, _) in cmps {
+        for (c, n) in cases {
+            let check =
+                format!("(i32.{name} (i32.add (local.get 0) (i32.const {c})) (i32.const {n}))");
+            wat += &format!(
+                "(func (param i32) (result i32) {check})
+                 (func (param i32) (result i32) (block (br_if 0 {check}) (return (i32.const 7))) (i32.const 9))
+                 (func (param i32) (result i32) (if (result i32) {check} (then (i32.const 3)) (else (i32.const 4))))\n"
+            );
+        }
+    }
+    let per = cases.len() * 3;
+    for k in 0..cmps.len() * per {
+        wat += &format!("(export \"f{k}\" (func {k}))\n");
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    for (i, (name, model)) in cmps.iter().enumerate() {
+        for (j, &(c, n)) in cases.iter().enumerate() {
+            let base = i * per + 3 * j;
+            let unfused = n == -1 && (*name == "le_u" || *name == "gt_u");
+            let (value, branch) = if unfused {
+                ("I32", "Br")
+            } else {
+                ("I32AddLtU|I32AddGeU", "BrAddLtU|BrAddGeU")
+            };
+            let uses = |k: usize, any: &str| {
+                let code = internal_code(&wat, k);
+                let found = any.split('|').any(|f| code.contains(f));
+                assert!(found, "{name} {c} {n}: function {k} uses {any}:\n{code}");
+            };
+            uses(base, value);
+            uses(base + 1, branch);
+            uses(base + 2, branch);
+            for x in [
+                0u32,
+                4,
+                5,
+                96,
+                97,
+                122,
+                123,
+                47,
+                48,
+                57,
+                58,
+                15,
+                16,
+                17,
+                u32::MAX,
+                0x8000_0010,
+            ] {
+                let t = model(x.wrapping_add(c as u32), n as u32);
+                let what = format!("{name}(x + {c}, {n}) at x = {x}");
+                let mut got = |k: usize| call_i32(&mut store, inst, &format!("f{k}"), &[x as i32]);
+                assert_eq!(got(base), t as i32, "{what}");
+                assert_eq!(got(base + 1), if t { 9 } else { 7 }, "{what}, br_if");
+                assert_eq!(got(base + 2), if t { 3 } else { 4 }, "{what}, if");
+            }
+        }
+    }
+}
