@@ -1610,3 +1610,35 @@ fn range_checks_agree_with_rust() {
         }
     }
 }
+
+/// A callee's declared locals start at zero even where an earlier call at the same frame
+/// base left values behind, for every count of locals (stores for a few, a fill beyond).
+#[test]
+fn declared_locals_start_at_zero_in_reused_frames() {
+    let mut wat = String::from(
+        "(module
+           (func $dirty (local i64 i64 i64 i64 i64 i64 i64 i64)
+             (local.set 0 (i64.const -1)) (local.set 1 (i64.const -1))
+             (local.set 2 (i64.const -1)) (local.set 3 (i64.const -1))
+             (local.set 4 (i64.const -1)) (local.set 5 (i64.const -1))
+             (local.set 6 (i64.const -1)) (local.set 7 (i64.const -1)))\n",
+    );
+    for n in 1..=7 {
+        let locals = "i64 ".repeat(n);
+        let sum: String = (1..=n)
+            .map(|i| format!("(i64.or (local.get {i})"))
+            .collect::<String>()
+            + "(i64.const 0)"
+            + &")".repeat(n);
+        wat += &format!(
+            "(func $clean{n} (param i32) (result i64) (local {locals}) {sum})
+             (func (export \"f{n}\") (result i64) (call $dirty) (call $clean{n} (i32.const 0)))\n"
+        );
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    for n in 1..=7 {
+        let got = call(&mut store, inst, &format!("f{n}"), &[]).unwrap();
+        assert_eq!(got[0], Val::I64(0), "{n} locals");
+    }
+}
