@@ -1,6 +1,7 @@
 //! The interpreter: runs translated code (`crate::ir`), entering the threaded code
 //! (`crate::threaded`) for everything it owns and running the rest itself in one loop:
-//! host calls, calls across instances, tail calls, tables, bulk memory, `memory.grow`.
+//! calls across instances, tail calls, tables, `memory.init`, `memory.grow` (and calls the
+//! threaded code leaves to it: a callee not translated yet, a limit reached, a trap).
 //! Never recurses on the host stack for wasm-to-wasm calls: frames live on an explicit
 //! stack, so deep guest recursion ends in a `call stack exhausted` trap at the configured
 //! depth. Host functions calling back into wasm

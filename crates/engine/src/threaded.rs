@@ -7,11 +7,13 @@
 //! is also register-allocated on its own, so no change to one instruction can make the
 //! whole loop spill (the cliffs `docs/engine.md` records).
 //!
-//! What it owns: the handlers of arithmetic, conversions, SIMD, loads and stores of the
-//! default memory, moves, constants, globals, fuel regions and every branch, and (in
-//! [`run`]) calls and returns within one instance. Everything else (host calls, calls
-//! across instances, tables, bulk memory, `memory.grow`, ...) is marked `to_match` and runs
-//! in `exec`'s interpreter loop, which calls [`run`] again after it.
+//! What it owns: the handlers of arithmetic, conversions, SIMD (one handler per operator),
+//! loads and stores of the default memory, `memory.fill`/`copy`, moves, constants, globals,
+//! fuel regions and every branch, and (in [`run`]) calls and returns within one instance
+//! and calls of host functions (the store is borrowed again after each). Everything else
+//! (calls across instances, tail calls, tables, `memory.init`, `memory.grow`, ...) is
+//! marked `to_match` and runs in `exec`'s interpreter loop, which calls [`run`] again
+//! after it.
 //!
 //! What it must never do: recurse on the host stack. Handlers call each other only in tail
 //! position, and a build that does not optimize sibling calls (`opt-level` 0 or 1, decided
