@@ -1103,28 +1103,31 @@ pub(crate) fn test(op: SimdTest, a: u128) -> u64 {
 /// of `a ++ b`.
 #[inline(always)]
 pub(crate) fn shuffle32(lanes: u32, a: u128, b: u128) -> u128 {
-    let both = [a as u64, (a >> 64) as u64, b as u64, (b >> 64) as u64];
-    let pick = |i: u32| {
-        let k = (lanes >> (3 * i)) & 7;
-        (both[(k >> 1) as usize] >> ((k & 1) * 32)) as u32 as u64
-    };
-    let lo = pick(0) | pick(1) << 32;
-    let hi = pick(2) | pick(3) << 32;
-    lo as u128 | (hi as u128) << 64
+    shuffle_lanes::<32, 3>(lanes, a, b)
 }
 
 /// A shuffle of whole 16-bit lanes: lane `i` of the result is lane `(lanes >> 4 * i) & 15`
 /// of `a ++ b`.
 #[inline(always)]
 pub(crate) fn shuffle16(lanes: u32, a: u128, b: u128) -> u128 {
+    shuffle_lanes::<16, 4>(lanes, a, b)
+}
+
+/// Lane `i` (of `BITS` bits) of the result is lane `(lanes >> INDEX_BITS * i)` (masked) of
+/// the `256 / BITS` lanes of `a ++ b`, picked from the four 64-bit halves (a loop LLVM
+/// unrolls: the widths are constants).
+#[inline(always)]
+fn shuffle_lanes<const BITS: u32, const INDEX_BITS: u32>(lanes: u32, a: u128, b: u128) -> u128 {
     let both = [a as u64, (a >> 64) as u64, b as u64, (b >> 64) as u64];
-    let pick = |i: u32| {
-        let k = (lanes >> (4 * i)) & 15;
-        (both[(k >> 2) as usize] >> ((k & 3) * 16)) as u16 as u64
-    };
-    let lo = pick(0) | pick(1) << 16 | pick(2) << 32 | pick(3) << 48;
-    let hi = pick(4) | pick(5) << 16 | pick(6) << 32 | pick(7) << 48;
-    lo as u128 | (hi as u128) << 64
+    let per_half = 64 / BITS;
+    let lane_mask = u64::MAX >> (64 - BITS);
+    let mut out = [0u64; 2];
+    for i in 0..128 / BITS {
+        let k = (lanes >> (INDEX_BITS * i)) & ((1 << INDEX_BITS) - 1);
+        let lane = (both[(k / per_half) as usize & 3] >> ((k % per_half) * BITS)) & lane_mask;
+        out[(i / per_half) as usize & 1] |= lane << ((i % per_half) * BITS);
+    }
+    out[0] as u128 | (out[1] as u128) << 64
 }
 
 /// `i8x16.shuffle`: lane `i` of the result is byte `lanes[i]` of the 32-byte

@@ -165,17 +165,12 @@ fn fuel_requires_the_engine_to_meter_it() {
 
 #[test]
 fn host_functions_can_budget_fuel_for_a_callee() {
-    let mut config = Config::new();
-    config.consume_fuel(true);
-    let engine = Engine::new(&config);
-    let module = Module::new(
-        &engine,
+    let (engine, module) = metered(
         r#"(module
           (import "h" "budgeted" (func $budgeted (result i32)))
           (func (export "spin") (loop (br 0)))
           (func (export "run") (result i32) (call $budgeted)))"#,
-    )
-    .unwrap();
+    );
     let mut store = Store::new(&engine, ());
     let mut linker = Linker::new(&engine);
     // Runs `spin` with only 1000 units, then restores the caller's remaining fuel.
@@ -212,19 +207,14 @@ fn host_functions_can_budget_fuel_for_a_callee() {
 
 #[test]
 fn bulk_memory_pays_by_size_and_completes_after_a_refill() {
-    let mut config = Config::new();
-    config.consume_fuel(true);
-    let engine = Engine::new(&config);
-    let module = Module::new(
-        &engine,
+    let (engine, module) = metered(
         r#"(module
           (memory (export "memory") 64)
           (func (export "fill") (param i32)
             (memory.fill (i32.const 0) (i32.const 7) (local.get 0)))
           (func (export "copy") (param i32)
             (memory.copy (i32.const 0x200000) (i32.const 0) (local.get 0))))"#,
-    )
-    .unwrap();
+    );
     let mut store = Store::new(&engine, ());
     let inst = Linker::new(&engine)
         .instantiate(&mut store, &module)
@@ -261,4 +251,13 @@ fn bulk_memory_pays_by_size_and_completes_after_a_refill() {
     assert!(data[..1 << 20].iter().all(|&b| b == 7));
     assert!(data[0x200000..0x200000 + (1 << 20)].iter().all(|&b| b == 7));
     assert!(data[1 << 20..0x200000].iter().all(|&b| b == 0));
+}
+
+/// An engine that meters fuel, and `wat` compiled by it.
+fn metered(wat: &str) -> (Engine, Module) {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    let module = Module::new(&engine, wat).unwrap();
+    (engine, module)
 }
