@@ -165,6 +165,42 @@ pub(crate) fn invoke(
     }
 }
 
+/// A call of a host function by a wasm frame.
+pub(crate) struct HostFrame {
+    pub(crate) host: u32,
+    /// The calling frame's instance, and the calling instruction.
+    pub(crate) instance: u32,
+    pub(crate) at: u32,
+    /// Where the host function's cells start in the stack, and how many.
+    pub(crate) start: usize,
+    pub(crate) cells: u32,
+    /// Wasm frames running, including outer invocations.
+    pub(crate) depth: usize,
+}
+
+/// Calls a host function for a wasm frame: the one place that does it (the threaded
+/// driver for `call`, `exec` for `call_indirect` and tail calls). The calling position is
+/// recorded for the backtrace of a panic, and nested entries count their depth from the
+/// frames running (`invoke` restores it when the run ends). The cells are in the caller's
+/// frame window unless a huge signature reaches past the stack, which then grows.
+pub(crate) fn call_host_at(
+    inner: &mut StoreInner,
+    host: &mut dyn HostCaller,
+    stack: &mut Vec<u64>,
+    call: HostFrame,
+) -> HostResult {
+    inner.host_call_pc = call.at;
+    inner.call_depth = call.depth;
+    let end = call.start + call.cells as usize;
+    if stack.len() < end {
+        stack.resize(end, 0);
+    }
+    let cells = &mut stack[call.start..end];
+    let result = host.call_host(inner, call.host, Some(call.instance), cells);
+    inner.host_call_pc = NOT_IN_HOST;
+    result
+}
+
 /// `dst.copy_from_slice(src)` without a `memcpy` call for the few cells of most
 /// signatures (a call costs more than the copy on every host→wasm call).
 #[inline(always)]
@@ -708,31 +744,21 @@ fn run(
                             break Exit::Resume;
                         }
                         FuncEntity::Host { host: h, cells, .. } => {
-                            // Called from inside the loop: the store's parts are given
-                            // back for the call and borrowed again after it, which is much
-                            // cheaper than leaving and re-entering the loop.
-                            // The frame's `pc` is written only if the call fails; the
-                            // backtrace of a panic finds it here.
-                            inner.host_call_pc = pc as u32;
-                            // Nested entries count from here (`invoke` restores the depth
-                            // when this run ends).
-                            inner.call_depth = depth_base + frames.len();
-                            let start = $base as usize;
-                            let end = start + cells as usize;
-                            // The host frame is in this frame's window unless a huge
-                            // signature reaches past it.
-                            let result = match regs.get_mut(start..end) {
-                                Some(cells) => host.call_host(inner, h, Some(cur_instance), cells),
-                                None => {
-                                    let (start, end) = (bp + start, bp + end);
-                                    if stack.len() < end {
-                                        stack.resize(end, 0);
-                                    }
-                                    let cells = &mut stack[start..end];
-                                    host.call_host(inner, h, Some(cur_instance), cells)
-                                }
-                            };
-                            inner.host_call_pc = NOT_IN_HOST;
+                            // Only `call_indirect` of a host function comes here (the
+                            // threaded code calls imports itself).
+                            let result = call_host_at(
+                                inner,
+                                host,
+                                stack,
+                                HostFrame {
+                                    host: h,
+                                    instance: cur_instance,
+                                    at: pc as u32,
+                                    start: bp + $base as usize,
+                                    cells,
+                                    depth: depth_base + frames.len(),
+                                },
+                            );
                             // The next run of the threaded code borrows the store again.
                             if let Err(e) = result {
                                 if let Some(fr) = frames.last_mut() {
@@ -1058,15 +1084,19 @@ fn run(
             }
             Exit::TailHost { host: h, cells } => {
                 let frame = *frames.last().expect("a frame is running");
-                let start = frame.bp as usize;
-                let end = start + cells as usize;
-                if stack.len() < end {
-                    stack.resize(end, 0);
-                }
-                inner.call_depth = depth_base + frames.len();
-                inner.host_call_pc = frame.pc;
-                let result = host.call_host(inner, h, Some(frame.instance), &mut stack[start..end]);
-                inner.host_call_pc = NOT_IN_HOST;
+                let result = call_host_at(
+                    inner,
+                    host,
+                    stack,
+                    HostFrame {
+                        host: h,
+                        instance: frame.instance,
+                        at: frame.pc,
+                        start: frame.bp as usize,
+                        cells,
+                        depth: depth_base + frames.len(),
+                    },
+                );
                 inner.call_depth = depth_base;
                 if let Err(e) = result {
                     break Err(with_backtrace(e, inner, frames));

@@ -25,9 +25,9 @@
 use crate::costs;
 use crate::error::Error;
 use crate::exec::{
-    cell, copy_within_chunked, effective, f32_of, f64_of, fill_chunked, get_u128, load_bytes,
-    of_f32, of_f64, prepare_frame, range, set_u128, store_bytes, window, Frame, HostCaller, Regs,
-    NOT_IN_HOST,
+    call_host_at, cell, copy_within_chunked, effective, f32_of, f64_of, fill_chunked, get_u128,
+    load_bytes, of_f32, of_f64, prepare_frame, range, set_u128, store_bytes, window, Frame,
+    HostCaller, HostFrame, Regs,
 };
 use crate::interrupt::InterruptState;
 use crate::ir::*;
@@ -304,20 +304,19 @@ pub(crate) fn run(
             Ok(stop) => return Ok(stop),
             Err(call) => call,
         };
-        // The frame's `pc` is written only if the call fails; the backtrace of a panic
-        // finds it here. Nested entries count their depth from here (`exec::invoke`
-        // restores it when this run ends).
-        inner.host_call_pc = call.at as u32;
-        inner.call_depth = running.depth_base + running.frames.len();
-        let start = running.bp + call.base as usize;
-        let end = start + call.cells as usize;
-        // The host frame is in this frame's window unless a huge signature reaches past it.
-        if running.stack.len() < end {
-            running.stack.resize(end, 0);
-        }
-        let cells = &mut running.stack[start..end];
-        let result = host.call_host(inner, call.host, Some(running.instance), cells);
-        inner.host_call_pc = NOT_IN_HOST;
+        let result = call_host_at(
+            inner,
+            host,
+            running.stack,
+            HostFrame {
+                host: call.host,
+                instance: running.instance,
+                at: call.at as u32,
+                start: running.bp + call.base as usize,
+                cells: call.cells,
+                depth: running.depth_base + running.frames.len(),
+            },
+        );
         if let Err(e) = result {
             if let Some(f) = running.frames.last_mut() {
                 f.pc = call.at as u32;

@@ -207,7 +207,11 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
             (func $run_tail (export "run_tail") (param i32)
               (global.set $g (local.get 0))
               (global.set $g (i32.add (global.get $g) (i32.const 1)))
-              (return_call $f (local.get 0))))"#,
+              (return_call $f (local.get 0)))
+            (table funcref (elem $f))
+            (func $run_indirect (export "run_indirect") (param i32)
+              (global.set $g (local.get 0))
+              (call_indirect (param i32) (local.get 0) (i32.const 0))))"#,
     )
     .unwrap();
     // The call instructions in the binary: `local.get 0; call 0; end` and `local.get 0;
@@ -216,6 +220,12 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
     let at = |body: [u8; 5]| wasm.windows(body.len()).position(|w| w == body).unwrap() + 2;
     let call_at = at([0x20, 0x00, 0x10, 0x00, 0x0b]);
     let tail_call_at = at([0x20, 0x00, 0x12, 0x00, 0x0b]);
+    // `local.get 0; i32.const 0; call_indirect 0 0; end`
+    let indirect_at = wasm
+        .windows(8)
+        .position(|w| w == [0x20, 0x00, 0x41, 0x00, 0x11, 0x00, 0x00, 0x0b])
+        .unwrap()
+        + 4;
     let engine = Engine::default();
     let module = Module::new(&engine, &wasm).unwrap();
     let mut store = Store::new(&engine, ());
@@ -243,7 +253,17 @@ fn host_errors_and_panics_become_errors_not_unwinds() {
     // A trap or a panic is blamed on the call instruction that made the host call, a tail
     // call included.
     let run_tail = inst.get_typed_func::<i32, ()>(&store, "run_tail").unwrap();
-    for (f, func_index, at) in [(&run, 1, call_at), (&run_tail, 2, tail_call_at)] {
+    let run_indirect = inst
+        .get_typed_func::<i32, ()>(&store, "run_indirect")
+        .unwrap();
+    run_indirect.call(&mut store, 0).unwrap();
+    let err = run_indirect.call(&mut store, 1).unwrap_err();
+    assert_eq!(err.downcast_ref::<Exit>().map(|e| e.0), Some(7));
+    for (f, func_index, at) in [
+        (&run, 1, call_at),
+        (&run_tail, 2, tail_call_at),
+        (&run_indirect, 3, indirect_at),
+    ] {
         for x in [2, 3, 2] {
             let err = f.call(&mut store, x).unwrap_err();
             let trap = err.as_trap().expect("a trap");
