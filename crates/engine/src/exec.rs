@@ -182,7 +182,9 @@ pub(crate) struct HostFrame {
 /// driver for `call`, `exec` for `call_indirect` and tail calls). The calling position is
 /// recorded for the backtrace of a panic, and nested entries count their depth from the
 /// frames running (`invoke` restores it when the run ends). The cells are in the caller's
-/// frame window unless a huge signature reaches past the stack, which then grows.
+/// frame window unless a huge signature reaches past the stack, which then grows. Inlined:
+/// as a call it cost 19 more x86 instructions per host call.
+#[inline(always)]
 pub(crate) fn call_host_at(
     inner: &mut StoreInner,
     host: &mut dyn HostCaller,
