@@ -101,7 +101,7 @@ pub(crate) fn invoke(
             // Pooled stacks keep their length: only the parameters and declared locals of
             // the entry frame need defined values (operand cells are written before read).
             let mut ctx = inner.exec_pool.pop().unwrap_or_default();
-            let need = FRAME_WINDOW.max(cells.len());
+            let need = (FRAME_WINDOW + STACK_SLACK).max(cells.len());
             if ctx.stack.is_empty() {
                 // A dropped store's stack, or one zeroed by the allocator (fresh pages
                 // for a stack this size), never a half-megabyte memset.
@@ -312,7 +312,9 @@ fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
 #[inline(always)]
 pub(crate) fn prepare_frame(stack: &mut Vec<u64>, bp: usize, callee: &crate::module::CompiledFunc) {
     if stack.len() < bp + FRAME_WINDOW {
-        stack.resize(bp + FRAME_WINDOW, 0);
+        // With room to spare: the threaded code enters a frame only where the stack
+        // already reaches (it cannot grow it), and leaves a deeper call to this loop.
+        stack.resize(bp + FRAME_WINDOW + STACK_SLACK, 0);
     }
     zero_locals(
         stack,
@@ -421,6 +423,11 @@ pub(crate) fn copy_within_chunked(
 /// Translation refuses a function whose frame would not fit (`cells_per_function`).
 pub(crate) const FRAME_WINDOW: usize = 1 << 16;
 
+/// How far past a new frame's window the stack grows (8 KiB): a recursion that goes
+/// deeper than ever before leaves a call to `exec`'s loop once per this many cells, not
+/// once per frame.
+const STACK_SLACK: usize = 1024;
+
 /// The running frame's cells.
 pub(crate) type Regs = [u64; FRAME_WINDOW];
 
@@ -436,15 +443,6 @@ pub(crate) fn window(stack: &mut [u64], bp: usize) -> &mut Regs {
 #[inline(always)]
 pub(crate) fn cell(s: u64) -> usize {
     s as u16 as usize
-}
-
-pub(crate) fn get_u128(regs: &Regs, s: Slot) -> u128 {
-    (regs[cell(s as u64)] as u128) | ((regs[cell(s as u64 + 1)] as u128) << 64)
-}
-
-pub(crate) fn set_u128(regs: &mut Regs, s: Slot, v: u128) {
-    regs[cell(s as u64)] = v as u64;
-    regs[cell(s as u64 + 1)] = (v >> 64) as u64;
 }
 
 pub(crate) fn f32_of(c: u64) -> f32 {

@@ -25,16 +25,16 @@
 use crate::costs;
 use crate::error::Error;
 use crate::exec::{
-    call_host_at, cell, copy_within_chunked, effective, f32_of, f64_of, fill_chunked, get_u128,
-    load_bytes, of_f32, of_f64, prepare_frame, range, set_u128, store_bytes, window, Frame,
-    HostCaller, HostFrame, Regs,
+    call_host_at, cell, copy_within_chunked, effective, f32_of, f64_of, fill_chunked, load_bytes,
+    of_f32, of_f64, range, store_bytes, Frame, HostCaller, HostFrame, FRAME_WINDOW,
 };
 use crate::interrupt::InterruptState;
 use crate::ir::*;
-use crate::module::ModuleInner;
+use crate::module::{CompiledFunc, ModuleInner};
 use crate::num;
 use crate::simd::{self, SimdBinary, SimdLoad, SimdShift, SimdTest, SimdUnary};
 use crate::store::{FuncEntity, GlobalEntity, StoreInner, TableEntity, PAGE_SIZE};
+use std::cell::Cell;
 
 /// One instruction of the threaded code: its handler and its operands.
 #[derive(Copy, Clone)]
@@ -59,9 +59,10 @@ impl std::fmt::Debug for Op {
 }
 
 /// Runs the instruction `op`, followed in the code by `rest`.
-pub(crate) type Handler = fn(&mut Ctx<'_, '_>, &Op, &[Op], &mut Regs) -> Exit;
+pub(crate) type Handler = fn(&mut Ctx<'_, '_>, &Op, &[Op], &Regs) -> Exit;
 
-/// What the handlers use besides the frame's cells (in memory, read where needed).
+/// What the handlers use besides the frame's cells (in memory, read where needed), and
+/// the frames they may switch between: calls and returns within one instance.
 pub(crate) struct Ctx<'m, 'a> {
     /// The running function's code (branch targets index it), in module `'m`.
     pub(crate) code: &'m [Op],
@@ -76,7 +77,61 @@ pub(crate) struct Ctx<'m, 'a> {
     pub(crate) globals: &'a mut [GlobalEntity],
     /// The instance's global index → store global.
     pub(crate) global_map: &'a [u32],
+    /// The value stack, as cells: a call handler takes its callee's window from it while
+    /// the caller's window is still borrowed (see [`call_native`]).
+    stack: &'a [Cell<u64>],
+    frames: &'a mut Vec<Frame>,
+    /// The running instance's module, and the instance.
+    module: &'m ModuleInner,
+    instance: u32,
+    /// The running frame's base.
+    bp: usize,
+    /// The call depth and stack size a call must stay within (else `exec` traps).
+    max_frames: usize,
+    max_cells: usize,
+    /// Calls poll for interruption (an interruptible engine without fuel).
+    poll_calls: bool,
+    /// How many more calls may nest on the host stack (see [`call_native`]).
+    native_depth_left: u32,
+    /// For `call_indirect`: the store's tables and functions, and the instance's table
+    /// index → store table.
+    tables: &'a [TableEntity],
+    funcs: &'a [FuncEntity],
+    table_map: &'a [u32],
+    /// For `call` of an import: the instance's function index → store function.
+    func_map: &'a [u32],
 }
+
+/// The cells of one frame, as the threaded code sees them: shared `Cell`s, so that a
+/// call handler can take the callee's window from the stack while the caller's is borrowed.
+/// (`Cell::get`/`set` compile to plain loads and stores.)
+pub(crate) type Regs = [Cell<u64>; FRAME_WINDOW];
+
+/// The window of the frame at `bp`, if the stack reaches that far.
+#[inline(always)]
+fn window(stack: &[Cell<u64>], bp: usize) -> Option<&Regs> {
+    stack
+        .get(bp..bp.checked_add(FRAME_WINDOW)?)?
+        .try_into()
+        .ok()
+}
+
+#[inline(always)]
+fn get_u128(regs: &Regs, s: Slot) -> u128 {
+    (regs[cell(s as u64)].get() as u128) | ((regs[cell(s as u64 + 1)].get() as u128) << 64)
+}
+
+#[inline(always)]
+fn set_u128(regs: &Regs, s: Slot, v: u128) {
+    regs[cell(s as u64)].set(v as u64);
+    regs[cell(s as u64 + 1)].set((v >> 64) as u64);
+}
+
+/// How many wasm calls may nest on the host stack within one [`run`]: each costs one call
+/// handler's host frame (under 100 bytes), so this bounds the host stack the threaded code
+/// uses at a few tens of KiB however deep the guest recurses; deeper calls go through
+/// [`drive`], which does not nest.
+const NATIVE_CALL_DEPTH: u32 = 256;
 
 /// The traps a handler can raise.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -192,29 +247,6 @@ impl Exit {
 const _: () = assert!(std::mem::size_of::<Exit>() <= 8);
 const _: () = assert!(std::mem::size_of::<Op>() <= 24);
 
-/// The frames [`run`] may switch between: calls and returns within one instance.
-pub(crate) struct Calls<'m, 'a> {
-    pub(crate) stack: &'a mut Vec<u64>,
-    pub(crate) frames: &'a mut Vec<Frame>,
-    /// The running instance's module, and the instance.
-    pub(crate) module: &'m ModuleInner,
-    pub(crate) instance: u32,
-    /// The running frame's base.
-    pub(crate) bp: usize,
-    /// The call depth and stack size a call must stay within (else `exec` traps).
-    pub(crate) max_frames: usize,
-    pub(crate) max_cells: usize,
-    /// Calls poll for interruption (an interruptible engine without fuel).
-    pub(crate) poll_calls: bool,
-    /// For `call_indirect`: the store's tables and functions, and the instance's table
-    /// index → store table.
-    pub(crate) tables: &'a [TableEntity],
-    pub(crate) funcs: &'a [FuncEntity],
-    pub(crate) table_map: &'a [u32],
-    /// For `call` of an import: the instance's function index → store function.
-    pub(crate) func_map: &'a [u32],
-}
-
 /// The running frame and the limits of calls, kept by `exec` between runs of the threaded
 /// code (the parts of the store are borrowed anew by each [`run`]).
 pub(crate) struct Running<'m, 's> {
@@ -279,9 +311,7 @@ pub(crate) fn run(
                 interrupt,
                 globals,
                 global_map: &inst.globals,
-            };
-            let mut calls = Calls {
-                stack: &mut *running.stack,
+                stack: Cell::from_mut(running.stack.as_mut_slice()).as_slice_of_cells(),
                 frames: &mut *running.frames,
                 module: running.module,
                 instance: running.instance,
@@ -289,13 +319,14 @@ pub(crate) fn run(
                 max_frames: running.max_frames,
                 max_cells: running.max_cells,
                 poll_calls: running.poll_calls,
+                native_depth_left: NATIVE_CALL_DEPTH,
                 tables,
                 funcs,
                 table_map: &inst.tables,
                 func_map: &inst.funcs,
             };
-            let outcome = drive(&mut ctx, &mut calls, pc);
-            running.bp = calls.bp;
+            let outcome = drive(&mut ctx, pc);
+            running.bp = ctx.bp;
             running.code = ctx.code;
             (outcome, ctx.fuel)
         };
@@ -331,32 +362,32 @@ pub(crate) fn run(
 /// not own, a trap, a fuel region it cannot pay or a call of a host function (`Err`).
 /// Calls to functions of the same module and returns to callers in it happen here,
 /// without going back to `exec`; anything unusual about one (a callee not translated yet,
-/// a limit reached, a caller in another instance) stops at the instruction instead, and
-/// `exec` runs it. `ctx.code` and `calls.bp` then describe the running frame.
-fn drive<'a>(
-    ctx: &mut Ctx<'a, '_>,
-    calls: &mut Calls<'a, '_>,
-    mut pc: usize,
-) -> Result<Stop, HostCall> {
+/// a limit reached, a caller in another instance, a stack to grow) stops at the
+/// instruction instead, and `exec` runs it. `ctx.code` and `ctx.bp` then describe the
+/// running frame.
+fn drive(ctx: &mut Ctx<'_, '_>, mut pc: usize) -> Result<Stop, HostCall> {
     loop {
-        let regs = window(calls.stack, calls.bp);
+        let Some(regs) = window(ctx.stack, ctx.bp) else {
+            return Ok(Stop::Internal);
+        };
+        ctx.native_depth_left = NATIVE_CALL_DEPTH;
         let exit = chain(ctx, pc, regs);
         let at = (exit.0 >> 32) as usize;
         // Calls and returns first, as compares: a jump table's indirect jump predicted
         // worse than these two branches.
         let code = exit.0 as u32 as u64;
         let next = if code == CALL {
-            call(ctx, calls, at)
+            call(ctx, at)
         } else if code == RETURN {
-            if calls.frames.len() == 1 {
-                calls.frames.pop();
+            if ctx.frames.len() == 1 {
+                ctx.frames.pop();
                 return Ok(Stop::Done);
             }
-            ret(ctx, calls)
+            ret(ctx)
         } else {
             match code {
-                CALL_INDIRECT => call_indirect(ctx, calls, at),
-                CALL_IMPORTED => match imported_host(ctx, calls, at) {
+                CALL_INDIRECT => call_indirect(ctx, at),
+                CALL_IMPORTED => match imported_host(ctx, at) {
                     Some(call) => return Err(call),
                     None => return Ok(Stop::Match(at as u32)),
                 },
@@ -374,12 +405,12 @@ fn drive<'a>(
 /// The host function the `CallImported` at `at` calls, or `None` (a wasm function of
 /// another instance, which `exec` enters).
 #[inline(always)]
-fn imported_host(ctx: &Ctx<'_, '_>, calls: &Calls<'_, '_>, at: usize) -> Option<HostCall> {
+fn imported_host(ctx: &Ctx<'_, '_>, at: usize) -> Option<HostCall> {
     let Instr::CallImported { func, base } = ctx.code.get(at)?.i else {
         return None;
     };
-    let f = *calls.func_map.get(func as usize)?;
-    match *calls.funcs.get(f as usize)? {
+    let f = *ctx.func_map.get(func as usize)?;
+    match *ctx.funcs.get(f as usize)? {
         FuncEntity::Host { host, cells, .. } => Some(HostCall {
             host,
             cells,
@@ -393,105 +424,188 @@ fn imported_host(ctx: &Ctx<'_, '_>, calls: &Calls<'_, '_>, at: usize) -> Option<
 /// Enters the callee of the `CallInternal` at `at`: its first instruction, or `None` to
 /// leave the call to `exec`.
 #[inline(always)]
-fn call<'a>(
-    ctx: &mut Ctx<'a, '_>,
-    calls: &mut Calls<'a, '_>,
-    at: usize,
-) -> Option<Result<usize, Fault>> {
+fn call(ctx: &mut Ctx<'_, '_>, at: usize) -> Option<Result<usize, Fault>> {
     let Instr::CallInternal { func, base } = ctx.code.get(at)?.i else {
         return None;
     };
-    enter(ctx, calls, at, func, base)
+    let callee = ctx.module.translated(func)?;
+    enter(ctx, at, callee, func, base).map(|entered| entered.map(|_| 0))
 }
 
-/// Enters the callee of the `CallIndirect` at `at` if the table holds a function of this
-/// instance of the expected type, or `None` to leave the call (and any trap) to `exec`.
+/// The wasm function of this instance that the `CallIndirect` `instr` calls (its index),
+/// if the table holds one of the expected type; `None` leaves the call (and any trap) to
+/// `exec`.
 #[inline(always)]
-fn call_indirect<'a>(
-    ctx: &mut Ctx<'a, '_>,
-    calls: &mut Calls<'a, '_>,
-    at: usize,
-) -> Option<Result<usize, Fault>> {
+fn indirect_callee(ctx: &Ctx<'_, '_>, instr: Instr, regs: &Regs) -> Option<(u32, Slot)> {
     let Instr::CallIndirect {
         ty,
         index,
         base,
         table,
-    } = ctx.code.get(at)?.i
+    } = instr
     else {
         return None;
     };
-    let table = calls
+    let table = ctx
         .tables
-        .get(*calls.table_map.get(table as usize)? as usize)?;
-    let i = *calls.stack.get(calls.bp + cell(index as u64))? as u32;
+        .get(*ctx.table_map.get(table as usize)? as usize)?;
+    let i = regs[cell(index as u64)].get() as u32;
     let f = table.elems.get(i as usize)?.checked_sub(1)?;
-    match *calls.funcs.get(f as usize)? {
+    match *ctx.funcs.get(f as usize)? {
         FuncEntity::Wasm {
             instance,
             index,
             ty: callee_ty,
             ..
-        } if instance == calls.instance && callee_ty == ty => enter(ctx, calls, at, index, base),
+        } if instance == ctx.instance && callee_ty == ty => Some((index, base)),
         _ => None,
     }
 }
 
-/// Pushes the frame of function `func` of the running module at `base` for the call at
-/// `at`: its first instruction, or `None` to leave the call to `exec`.
+/// Enters the callee of the `CallIndirect` at `at` (see [`indirect_callee`]).
 #[inline(always)]
-fn enter<'a>(
-    ctx: &mut Ctx<'a, '_>,
-    calls: &mut Calls<'a, '_>,
+fn call_indirect(ctx: &mut Ctx<'_, '_>, at: usize) -> Option<Result<usize, Fault>> {
+    let instr = ctx.code.get(at)?.i;
+    let regs = window(ctx.stack, ctx.bp)?;
+    let (func, base) = indirect_callee(ctx, instr, regs)?;
+    let callee = ctx.module.translated(func)?;
+    enter(ctx, at, callee, func, base).map(|entered| entered.map(|_| 0))
+}
+
+/// Pushes the frame of `callee` (function `func` of the running module) at `base` for the
+/// call at `at` and makes it the running frame: its window, or `None` to leave the call
+/// to `exec` (a limit reached, or a stack to grow: `exec` grows it with room to spare).
+#[inline(always)]
+fn enter<'m, 'a>(
+    ctx: &mut Ctx<'m, 'a>,
     at: usize,
+    callee: &'m CompiledFunc,
     func: u32,
     base: Slot,
-) -> Option<Result<usize, Fault>> {
-    let callee = calls.module.translated(func)?;
-    let new_bp = calls.bp + base as usize;
+) -> Option<Result<&'a Regs, Fault>> {
+    let new_bp = ctx.bp + base as usize;
     let need = new_bp + callee.frame_cells as usize;
-    if calls.frames.len() >= calls.max_frames || need > calls.max_cells {
+    if ctx.frames.len() >= ctx.max_frames || need > ctx.max_cells {
         return None;
     }
+    let regs = window(ctx.stack, new_bp)?;
     // Without fuel, every call polls (recursion has no backward branch); with fuel, the
     // callee's entry region does. After every reason to leave the call to `exec`, which
     // would poll again: an interruption taken here is reported here.
-    if calls.poll_calls && ctx.interrupt.take() {
+    if ctx.poll_calls && ctx.interrupt.take() {
         return Some(Err(Fault::Interrupted));
     }
-    if let Some(f) = calls.frames.last_mut() {
+    if let Some(f) = ctx.frames.last_mut() {
         f.pc = at as u32 + 1;
     }
-    prepare_frame(calls.stack, new_bp, callee);
-    calls.frames.push(Frame {
-        instance: calls.instance,
+    zero_locals(
+        regs,
+        callee.param_cells as usize,
+        callee.local_cells as usize,
+    );
+    ctx.frames.push(Frame {
+        instance: ctx.instance,
         func,
         pc: 0,
         bp: new_bp as u32,
     });
-    calls.bp = new_bp;
+    ctx.bp = new_bp;
     ctx.code = &callee.code;
-    Some(Ok(0))
+    Some(Ok(regs))
+}
+
+/// Zeroes a new frame's declared locals, `regs[start..end]`: stores for a few (most
+/// frames), not a `memset` call.
+#[inline(always)]
+fn zero_locals(regs: &Regs, start: usize, end: usize) {
+    if start < end {
+        match regs.get(start..end) {
+            Some([a]) => a.set(0),
+            Some([a, b]) => {
+                a.set(0);
+                b.set(0);
+            }
+            Some([a, b, c]) => {
+                a.set(0);
+                b.set(0);
+                c.set(0);
+            }
+            Some([a, b, c, d]) => {
+                a.set(0);
+                b.set(0);
+                c.set(0);
+                d.set(0);
+            }
+            Some(locals) => locals.iter().for_each(|l| l.set(0)),
+            None => {}
+        }
+    }
 }
 
 /// Returns to the caller if it runs in the same instance: where it continues, or `None`
 /// to leave the return to `exec`.
 #[inline(always)]
-fn ret<'a>(ctx: &mut Ctx<'a, '_>, calls: &mut Calls<'a, '_>) -> Option<Result<usize, Fault>> {
-    let n = calls.frames.len();
-    let caller = *calls.frames.get(n.checked_sub(2)?)?;
-    if caller.instance != calls.instance {
+fn ret(ctx: &mut Ctx<'_, '_>) -> Option<Result<usize, Fault>> {
+    let n = ctx.frames.len();
+    let caller = *ctx.frames.get(n.checked_sub(2)?)?;
+    if caller.instance != ctx.instance {
         return None;
     }
-    let code = &calls.module.translated(caller.func)?.code;
-    calls.frames.pop();
-    calls.bp = caller.bp as usize;
+    let code = &ctx.module.translated(caller.func)?.code;
+    ctx.frames.pop();
+    ctx.bp = caller.bp as usize;
     ctx.code = code;
     Some(Ok(caller.pc as usize))
 }
 
+/// A call whose callee is known and translated, made from its handler: the callee runs
+/// as a nested (non-tail) call of its first handler, and when it returns, the caller goes
+/// on with a tail call, so a call and its return cost no trip through [`drive`]. The
+/// frame is pushed on `ctx.frames` as [`drive`] would, so any other stop inside the callee
+/// (a trap, a host call, an instruction for `exec`) just returns through the nested calls,
+/// leaving the innermost frame running, and [`drive`] carries on from there without them.
+/// Nesting is bounded by `native_depth_left`; past it, and for anything unusual about the
+/// call, the handler stops at the call for [`drive`].
+#[cfg(nanoproc_tail_calls)]
+#[inline(always)]
+fn call_native(
+    ctx: &mut Ctx<'_, '_>,
+    func: u32,
+    base: Slot,
+    stop: u64,
+    rest: &[Op],
+    regs: &Regs,
+) -> Exit {
+    let at = pc_of(ctx, rest);
+    let Some(callee) = ctx.module.translated(func) else {
+        return Exit::at(stop, at);
+    };
+    if ctx.native_depth_left == 0 {
+        return Exit::at(stop, at);
+    }
+    let (caller_code, caller_bp) = (ctx.code, ctx.bp);
+    let callee_regs = match enter(ctx, at as usize, callee, func, base) {
+        Some(Ok(callee_regs)) => callee_regs,
+        Some(Err(fault)) => return Exit::trap(fault, at),
+        None => return Exit::at(stop, at),
+    };
+    ctx.native_depth_left -= 1;
+    let exit = match callee.code.split_first() {
+        Some((op, callee_rest)) => (op.h)(ctx, op, callee_rest, callee_regs),
+        None => Exit::INTERNAL,
+    };
+    if exit.0 as u32 as u64 != RETURN {
+        return exit;
+    }
+    ctx.native_depth_left += 1;
+    ctx.frames.pop();
+    ctx.code = caller_code;
+    ctx.bp = caller_bp;
+    next(ctx, rest, regs)
+}
+
 /// Runs threaded code from `pc` until a handler stops (tail calls), or with a trampoline.
-fn chain(ctx: &mut Ctx<'_, '_>, pc: usize, regs: &mut Regs) -> Exit {
+fn chain(ctx: &mut Ctx<'_, '_>, pc: usize, regs: &Regs) -> Exit {
     let code = ctx.code;
     #[cfg(nanoproc_tail_calls)]
     match code.get(pc..) {
@@ -522,7 +636,7 @@ fn pc_of(ctx: &Ctx<'_, '_>, rest: &[Op]) -> u32 {
 
 /// Runs the next instruction (`rest` starts with it).
 #[inline(always)]
-fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &mut Regs) -> Exit {
+fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &Regs) -> Exit {
     #[cfg(nanoproc_tail_calls)]
     match rest {
         [op, rest @ ..] => (op.h)(ctx, op, rest, regs),
@@ -537,7 +651,7 @@ fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &mut Regs) -> Exit {
 
 /// Continues at instruction `target` (no backward flag).
 #[inline(always)]
-fn goto(ctx: &mut Ctx<'_, '_>, target: Target, regs: &mut Regs) -> Exit {
+fn goto(ctx: &mut Ctx<'_, '_>, target: Target, regs: &Regs) -> Exit {
     #[cfg(nanoproc_tail_calls)]
     {
         let code = ctx.code;
@@ -556,7 +670,7 @@ fn goto(ctx: &mut Ctx<'_, '_>, target: Target, regs: &mut Regs) -> Exit {
 /// A taken branch. A backward one is where a loop keeps running, so that is where an
 /// interruption is polled (translation flags backward targets only when that is needed).
 #[inline(always)]
-fn jump(ctx: &mut Ctx<'_, '_>, target: Target, rest: &[Op], regs: &mut Regs) -> Exit {
+fn jump(ctx: &mut Ctx<'_, '_>, target: Target, rest: &[Op], regs: &Regs) -> Exit {
     if target & BACKWARD != 0 {
         if ctx.interrupt.take() {
             return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
@@ -567,11 +681,11 @@ fn jump(ctx: &mut Ctx<'_, '_>, target: Target, rest: &[Op], regs: &mut Regs) -> 
 }
 
 /// Any instruction this module does not own: back to `exec`'s loop.
-fn to_match(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+fn to_match(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit {
     Exit::at(MATCH, pc_of(ctx, rest))
 }
 
-fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::ConsumeFuel { amount } = op.i else {
         return Exit::INTERNAL;
     };
@@ -586,15 +700,25 @@ fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) ->
     next(ctx, rest, regs)
 }
 
-fn call_internal(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+fn call_internal(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+    #[cfg(nanoproc_tail_calls)]
+    if let Instr::CallInternal { func, base } = op.i {
+        return call_native(ctx, func, base, CALL, rest, regs);
+    }
+    let _ = (op, regs);
     Exit::at(CALL, pc_of(ctx, rest))
 }
 
-fn call_indirect_(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+fn call_indirect_(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+    #[cfg(nanoproc_tail_calls)]
+    if let Some((func, base)) = indirect_callee(ctx, op.i, regs) {
+        return call_native(ctx, func, base, CALL_INDIRECT, rest, regs);
+    }
+    let _ = (op, regs);
     Exit::at(CALL_INDIRECT, pc_of(ctx, rest))
 }
 
-fn call_imported(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+fn call_imported(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit {
     Exit::at(CALL_IMPORTED, pc_of(ctx, rest))
 }
 
@@ -613,14 +737,14 @@ fn bulk_fuel(ctx: &mut Ctx<'_, '_>, n: u64, per: u64) -> bool {
 
 /// `memory.fill`; when fuel is short, the instruction runs again after the out-of-fuel
 /// handler refills.
-fn memory_fill(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn memory_fill(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::MemoryFill { args, .. } = op.i else {
         return Exit::INTERNAL;
     };
     let (d, v, n) = (
-        regs[cell(args as u64)],
-        regs[cell((args + 1) as u64)],
-        regs[cell((args + 2) as u64)],
+        regs[cell(args as u64)].get(),
+        regs[cell((args + 1) as u64)].get(),
+        regs[cell((args + 2) as u64)].get(),
     );
     let Some(rg) = range(d as u32 as u64, n as u32 as u64, ctx.mem.len()) else {
         return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
@@ -635,14 +759,14 @@ fn memory_fill(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> 
 }
 
 /// `memory.copy` (a memmove); fuel as for `memory.fill`.
-fn memory_copy(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn memory_copy(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::MemoryCopy { args, .. } = op.i else {
         return Exit::INTERNAL;
     };
     let (d, s, n) = (
-        regs[cell(args as u64)] as u32 as u64,
-        regs[cell((args + 1) as u64)] as u32 as u64,
-        regs[cell((args + 2) as u64)] as u32 as u64,
+        regs[cell(args as u64)].get() as u32 as u64,
+        regs[cell((args + 1) as u64)].get() as u32 as u64,
+        regs[cell((args + 2) as u64)].get() as u32 as u64,
     );
     let len = ctx.mem.len();
     let (Some(dr), Some(sr)) = (range(d, n, len), range(s, n, len)) else {
@@ -657,24 +781,24 @@ fn memory_copy(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> 
     next(ctx, rest, regs)
 }
 
-fn return_(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &mut Regs) -> Exit {
+fn return_(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit {
     Exit::at(RETURN, pc_of(ctx, rest))
 }
 
 /// Writes the result first; if `run` leaves the return to `exec`, the instruction runs
 /// again there, writing the same value.
-fn return_slot(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn return_slot(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::ReturnSlot { src } = op.i else {
         return Exit::INTERNAL;
     };
-    regs[0] = regs[cell(src as u64)];
+    regs[0].set(regs[cell(src as u64)].get());
     Exit::at(RETURN, pc_of(ctx, rest))
 }
 
 /// One handler per SIMD operator (`OP` indexes the class's `ALL`): the operator's `match`
 /// in `simd` folds away at compile time, and each operator gets a dispatch jump of its own
 /// instead of one shared, badly predicted jump table behind a generic handler.
-fn v128_unary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn v128_unary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (Instr::V128Unary { dst, src, .. }, Some(&f)) = (op.i, SimdUnary::ALL.get(OP as usize))
     else {
         return Exit::INTERNAL;
@@ -683,7 +807,7 @@ fn v128_unary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &
     next(ctx, rest, regs)
 }
 
-fn v128_binary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn v128_binary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (Instr::V128Binary { dst, lhs, rhs, .. }, Some(&f)) =
         (op.i, SimdBinary::ALL.get(OP as usize))
     else {
@@ -694,7 +818,7 @@ fn v128_binary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: 
     next(ctx, rest, regs)
 }
 
-fn v128_shift<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn v128_shift<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (
         Instr::V128Shift {
             dst, lhs, amount, ..
@@ -704,21 +828,21 @@ fn v128_shift<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &
     else {
         return Exit::INTERNAL;
     };
-    let v = simd::shift(f, get_u128(regs, lhs), regs[cell(amount as u64)]);
+    let v = simd::shift(f, get_u128(regs, lhs), regs[cell(amount as u64)].get());
     set_u128(regs, dst, v);
     next(ctx, rest, regs)
 }
 
-fn v128_test<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn v128_test<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (Instr::V128Test { dst, src, .. }, Some(&f)) = (op.i, SimdTest::ALL.get(OP as usize))
     else {
         return Exit::INTERNAL;
     };
-    regs[cell(dst as u64)] = simd::test(f, get_u128(regs, src));
+    regs[cell(dst as u64)].set(simd::test(f, get_u128(regs, src)));
     next(ctx, rest, regs)
 }
 
-fn v128_load<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn v128_load<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (
         Instr::V128Load {
             dst, addr, offset, ..
@@ -728,7 +852,7 @@ fn v128_load<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &m
     else {
         return Exit::INTERNAL;
     };
-    match simd::load(f, ctx.mem, effective(regs[cell(addr as u64)], offset)) {
+    match simd::load(f, ctx.mem, effective(regs[cell(addr as u64)].get(), offset)) {
         Some(v) => set_u128(regs, dst, v),
         None => return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest)),
     }
@@ -741,7 +865,7 @@ fn br_inc<const TEST: u8, const BY_SLOT: bool>(
     ctx: &mut Ctx<'_, '_>,
     op: &Op,
     rest: &[Op],
-    regs: &mut Regs,
+    regs: &Regs,
 ) -> Exit {
     let (Instr::BrInc(b) | Instr::BrIncBy(b), Some(&test)) =
         (op.i, IncTest::ALL.get(TEST as usize))
@@ -756,13 +880,13 @@ fn br_inc<const TEST: u8, const BY_SLOT: bool>(
         ..
     } = b;
     let step = if BY_SLOT {
-        regs[cell(add as u16 as u64)] as u32
+        regs[cell(add as u16 as u64)].get() as u32
     } else {
         add as i32 as u32
     };
-    let v = (regs[cell(slot as u64)] as u32).wrapping_add(step);
-    regs[cell(slot as u64)] = v as u64;
-    let other_slot = || regs[cell(other as u16 as u64)] as u32;
+    let v = (regs[cell(slot as u64)].get() as u32).wrapping_add(step);
+    regs[cell(slot as u64)].set(v as u64);
+    let other_slot = || regs[cell(other as u16 as u64)].get() as u32;
     let taken = match test {
         IncTest::Nez => v != 0,
         IncTest::Ne => v != other_slot(),
@@ -827,11 +951,11 @@ fn handler_in(table: &[Handler], op: u8) -> Handler {
 
 /// `br_table`: the arms follow it; an arm that is a plain branch is taken here, without
 /// dispatching it.
-fn br_table(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exit {
+fn br_table(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::BrTable { index, len } = op.i else {
         return Exit::INTERNAL;
     };
-    let i = (regs[cell(index as u64)] as u32).min(len) as usize;
+    let i = (regs[cell(index as u64)].get() as u32).min(len) as usize;
     match rest.get(i) {
         Some(Op {
             i: Instr::Br { target },
@@ -848,7 +972,12 @@ fn br_table(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &mut Regs) -> Exi
 
 macro_rules! r {
     ($regs:ident, $s:expr) => {
-        $regs[cell($s as u64)]
+        $regs[cell($s as u64)].get()
+    };
+}
+macro_rules! w {
+    ($regs:ident, $s:expr, $v:expr) => {
+        $regs[cell($s as u64)].set($v)
     };
 }
 macro_rules! trap {
@@ -861,7 +990,7 @@ macro_rules! bin32 {
         let Bin { dst, lhs, rhs } = $b;
         let $x = r!($regs, lhs) as u32;
         let $y = r!($regs, rhs) as u32;
-        r!($regs, dst) = ($e) as u32 as u64;
+        w!($regs, dst, ($e) as u32 as u64);
     }};
 }
 macro_rules! bin32s {
@@ -869,7 +998,7 @@ macro_rules! bin32s {
         let Bin { dst, lhs, rhs } = $b;
         let $x = r!($regs, lhs) as u32 as i32;
         let $y = r!($regs, rhs) as u32 as i32;
-        r!($regs, dst) = ($e) as u32 as u64;
+        w!($regs, dst, ($e) as u32 as u64);
     }};
 }
 macro_rules! imm32 {
@@ -877,7 +1006,7 @@ macro_rules! imm32 {
         let BinImm { dst, lhs, imm } = $b;
         let $x = r!($regs, lhs) as u32;
         let $y = imm as u32;
-        r!($regs, dst) = ($e) as u32 as u64;
+        w!($regs, dst, ($e) as u32 as u64);
     }};
 }
 macro_rules! imm32s {
@@ -885,7 +1014,7 @@ macro_rules! imm32s {
         let BinImm { dst, lhs, imm } = $b;
         let $x = r!($regs, lhs) as u32 as i32;
         let $y = imm;
-        r!($regs, dst) = ($e) as u32 as u64;
+        w!($regs, dst, ($e) as u32 as u64);
     }};
 }
 macro_rules! bin64 {
@@ -893,7 +1022,7 @@ macro_rules! bin64 {
         let Bin { dst, lhs, rhs } = $b;
         let $x = r!($regs, lhs);
         let $y = r!($regs, rhs);
-        r!($regs, dst) = ($e) as u64;
+        w!($regs, dst, ($e) as u64);
     }};
 }
 macro_rules! bin64s {
@@ -901,7 +1030,7 @@ macro_rules! bin64s {
         let Bin { dst, lhs, rhs } = $b;
         let $x = r!($regs, lhs) as i64;
         let $y = r!($regs, rhs) as i64;
-        r!($regs, dst) = ($e) as u64;
+        w!($regs, dst, ($e) as u64);
     }};
 }
 macro_rules! imm64 {
@@ -909,7 +1038,7 @@ macro_rules! imm64 {
         let BinImm { dst, lhs, imm } = $b;
         let $x = r!($regs, lhs);
         let $y = imm as i64 as u64;
-        r!($regs, dst) = ($e) as u64;
+        w!($regs, dst, ($e) as u64);
     }};
 }
 macro_rules! imm64s {
@@ -917,7 +1046,7 @@ macro_rules! imm64s {
         let BinImm { dst, lhs, imm } = $b;
         let $x = r!($regs, lhs) as i64;
         let $y = imm as i64;
-        r!($regs, dst) = ($e) as u64;
+        w!($regs, dst, ($e) as u64);
     }};
 }
 // The fused two-operand forms with a shift or rotation amount (`BinShift`).
@@ -932,14 +1061,14 @@ macro_rules! bin_shift {
         let $x = r!($regs, lhs);
         let $y = r!($regs, rhs);
         let $s = shift as u32;
-        r!($regs, dst) = $e;
+        w!($regs, dst, $e);
     }};
 }
 macro_rules! un {
     ($regs:ident, $u:expr, |$x:ident| $e:expr) => {{
         let Un { dst, src } = $u;
         let $x = r!($regs, src);
-        r!($regs, dst) = $e;
+        w!($regs, dst, $e);
     }};
 }
 macro_rules! f32bin {
@@ -947,7 +1076,7 @@ macro_rules! f32bin {
         let Bin { dst, lhs, rhs } = $b;
         let $x = f32_of(r!($regs, lhs));
         let $y = f32_of(r!($regs, rhs));
-        r!($regs, dst) = $e;
+        w!($regs, dst, $e);
     }};
 }
 macro_rules! f64bin {
@@ -955,14 +1084,14 @@ macro_rules! f64bin {
         let Bin { dst, lhs, rhs } = $b;
         let $x = f64_of(r!($regs, lhs));
         let $y = f64_of(r!($regs, rhs));
-        r!($regs, dst) = $e;
+        w!($regs, dst, $e);
     }};
 }
 macro_rules! trunc {
     ($regs:ident, $u:expr, $f:expr, $conv:expr, |$v:ident| $e:expr) => {{
         let Un { dst, src } = $u;
         match $f($conv(r!($regs, src))) {
-            Ok($v) => r!($regs, dst) = $e,
+            Ok($v) => w!($regs, dst, $e),
             Err(num::TruncError::Nan) => trap!(Fault::InvalidConversionToInteger),
             Err(num::TruncError::Overflow) => trap!(Fault::IntegerOverflow),
         }
@@ -973,7 +1102,7 @@ macro_rules! trunc {
 macro_rules! load_at {
     ($ctx:ident, $regs:ident, $addr:expr, $offset:expr, $dst:expr, $n:literal, |$b:ident| $e:expr) => {{
         match load_bytes::<$n>($ctx.mem, effective($addr, $offset)) {
-            Some($b) => r!($regs, $dst) = $e,
+            Some($b) => w!($regs, $dst, $e),
             None => trap!(Fault::MemoryOutOfBounds),
         }
     }};
@@ -1083,7 +1212,7 @@ macro_rules! handlers {
     ) => {
         $(
             #[allow(unused_variables, clippy::redundant_closure_call)]
-            fn $on($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
+            fn $on($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &Regs) -> Exit {
                 let $op = op.i else {
                     return Exit::INTERNAL;
                 };
@@ -1100,7 +1229,7 @@ macro_rules! handlers {
         )*
         $(
             #[allow(unused_variables)]
-            fn $bn($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &mut Regs) -> Exit {
+            fn $bn($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &Regs) -> Exit {
                 let $bp = op.i else {
                     return Exit::INTERNAL;
                 };
@@ -1168,28 +1297,28 @@ ops {
     if x == i32::MIN && y == -1 {
         trap!(Fault::IntegerOverflow);
     }
-    r!(regs, dst) = (x / y) as u32 as u64;
+    w!(regs, dst, (x / y) as u32 as u64);
 }
     I32DivU: Instr::I32DivU(Bin { dst, lhs, rhs }) => {
     let (x, y) = (r!(regs, lhs) as u32, r!(regs, rhs) as u32);
     if y == 0 {
         trap!(Fault::IntegerDivideByZero);
     }
-    r!(regs, dst) = (x / y) as u64;
+    w!(regs, dst, (x / y) as u64);
 }
     I32RemS: Instr::I32RemS(Bin { dst, lhs, rhs }) => {
     let (x, y) = (r!(regs, lhs) as u32 as i32, r!(regs, rhs) as u32 as i32);
     if y == 0 {
         trap!(Fault::IntegerDivideByZero);
     }
-    r!(regs, dst) = x.wrapping_rem(y) as u32 as u64;
+    w!(regs, dst, x.wrapping_rem(y) as u32 as u64);
 }
     I32RemU: Instr::I32RemU(Bin { dst, lhs, rhs }) => {
     let (x, y) = (r!(regs, lhs) as u32, r!(regs, rhs) as u32);
     if y == 0 {
         trap!(Fault::IntegerDivideByZero);
     }
-    r!(regs, dst) = (x % y) as u64;
+    w!(regs, dst, (x % y) as u64);
 }
     I32And: Instr::I32And(b) => { bin32!(regs, b, |x, y| x & y) }
     I32Or: Instr::I32Or(b) => { bin32!(regs, b, |x, y| x | y) }
@@ -1243,28 +1372,28 @@ ops {
     if x == i64::MIN && y == -1 {
         trap!(Fault::IntegerOverflow);
     }
-    r!(regs, dst) = (x / y) as u64;
+    w!(regs, dst, (x / y) as u64);
 }
     I64DivU: Instr::I64DivU(Bin { dst, lhs, rhs }) => {
     let (x, y) = (r!(regs, lhs), r!(regs, rhs));
     if y == 0 {
         trap!(Fault::IntegerDivideByZero);
     }
-    r!(regs, dst) = x / y;
+    w!(regs, dst, x / y);
 }
     I64RemS: Instr::I64RemS(Bin { dst, lhs, rhs }) => {
     let (x, y) = (r!(regs, lhs) as i64, r!(regs, rhs) as i64);
     if y == 0 {
         trap!(Fault::IntegerDivideByZero);
     }
-    r!(regs, dst) = x.wrapping_rem(y) as u64;
+    w!(regs, dst, x.wrapping_rem(y) as u64);
 }
     I64RemU: Instr::I64RemU(Bin { dst, lhs, rhs }) => {
     let (x, y) = (r!(regs, lhs), r!(regs, rhs));
     if y == 0 {
         trap!(Fault::IntegerDivideByZero);
     }
-    r!(regs, dst) = x % y;
+    w!(regs, dst, x % y);
 }
     I64And: Instr::I64And(b) => { bin64!(regs, b, |x, y| x & y) }
     I64Or: Instr::I64Or(b) => { bin64!(regs, b, |x, y| x | y) }
@@ -1313,7 +1442,7 @@ ops {
     F32Min: Instr::F32Min(b) => { f32bin!(regs, b, |x, y| of_f32(num::f32_min(x, y))) }
     F32Max: Instr::F32Max(b) => { f32bin!(regs, b, |x, y| of_f32(num::f32_max(x, y))) }
     F32Copysign: Instr::F32Copysign(Bin { dst, lhs, rhs }) => {
-    r!(regs, dst) = (r!(regs, lhs) & 0x7fff_ffff) | (r!(regs, rhs) & 0x8000_0000);
+    w!(regs, dst, (r!(regs, lhs) & 0x7fff_ffff) | (r!(regs, rhs) & 0x8000_0000));
 }
     F64Eq: Instr::F64Eq(b) => { f64bin!(regs, b, |x, y| (x == y) as u64) }
     F64Ne: Instr::F64Ne(b) => { f64bin!(regs, b, |x, y| (x != y) as u64) }
@@ -1335,8 +1464,7 @@ ops {
     F64Min: Instr::F64Min(b) => { f64bin!(regs, b, |x, y| of_f64(num::f64_min(x, y))) }
     F64Max: Instr::F64Max(b) => { f64bin!(regs, b, |x, y| of_f64(num::f64_max(x, y))) }
     F64Copysign: Instr::F64Copysign(Bin { dst, lhs, rhs }) => {
-    r!(regs, dst) =
-        (r!(regs, lhs) & 0x7fff_ffff_ffff_ffff) | (r!(regs, rhs) & 0x8000_0000_0000_0000);
+    w!(regs, dst, (r!(regs, lhs) & 0x7fff_ffff_ffff_ffff) | (r!(regs, rhs) & 0x8000_0000_0000_0000));
 }
     I32WrapI64: Instr::I32WrapI64(u) => { un!(regs, u, |x| x as u32 as u64) }
     I32TruncF32S: Instr::I32TruncF32S(u) => {
@@ -1442,15 +1570,15 @@ ops {
 }
     I64RotlXor: Instr::I64RotlXor(b) => { bin_shift!(regs, b, |x, y, s| x.rotate_left(s) ^ y) }
     I32AddLtU: Instr::I32AddLtU(AddCmp { dst, lhs, add, bound }) => {
-    r!(regs, dst) = ((r!(regs, lhs) as u32).wrapping_add(add as u32) < bound as u32) as u64;
+    w!(regs, dst, ((r!(regs, lhs) as u32).wrapping_add(add as u32) < bound as u32) as u64);
 }
     I32AddGeU: Instr::I32AddGeU(AddCmp { dst, lhs, add, bound }) => {
-    r!(regs, dst) = ((r!(regs, lhs) as u32).wrapping_add(add as u32) >= bound as u32) as u64;
+    w!(regs, dst, ((r!(regs, lhs) as u32).wrapping_add(add as u32) >= bound as u32) as u64);
 }
     I32MulAdd: Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
-    r!(regs, dst) = (r!(regs, lhs) as u32)
+    w!(regs, dst, (r!(regs, lhs) as u32)
         .wrapping_mul(mul as u32)
-        .wrapping_add(add as u32) as u64;
+        .wrapping_add(add as u32) as u64);
 }
     I32Store8: Instr::I32Store8(s) => { store!(ctx, regs, s, |v| [v as u8]) }
     I32Store16: Instr::I32Store16(s) => { store!(ctx, regs, s, |v| (v as u16).to_le_bytes()) }
@@ -1468,42 +1596,42 @@ ops {
     store_imm_disp!(ctx, regs, s, |v| (v as u32).to_le_bytes())
 }
     I64StoreImmDisp: Instr::I64StoreImmDisp(s) => { store_imm_disp!(ctx, regs, s, |v| v.to_le_bytes()) }
-    Copy: Instr::Copy(Un { dst, src }) => { r!(regs, dst) = r!(regs, src) }
+    Copy: Instr::Copy(Un { dst, src }) => { w!(regs, dst, r!(regs, src)) }
     Copy2: Instr::Copy2 {
         dst,
         src,
         dst2,
         src2,
     } => {
-        r!(regs, dst) = r!(regs, src);
-        r!(regs, dst2) = r!(regs, src2);
+        w!(regs, dst, r!(regs, src));
+        w!(regs, dst2, r!(regs, src2));
     }
-    Const32: Instr::Const32 { dst, value } => { r!(regs, dst) = value as u64 }
-    Const64: Instr::Const64 { dst, value } => { r!(regs, dst) = value }
+    Const32: Instr::Const32 { dst, value } => { w!(regs, dst, value as u64) }
+    Const64: Instr::Const64 { dst, value } => { w!(regs, dst, value) }
     I32MulAcc: Instr::I32MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
         let product = (r!(regs, lhs) as u32).wrapping_mul(r!(regs, rhs) as u32);
-        r!(regs, dst) = (r!(regs, acc) as u32).wrapping_add(product) as u64;
+        w!(regs, dst, (r!(regs, acc) as u32).wrapping_add(product) as u64);
     }
     I64MulAcc: Instr::I64MulAcc(MulAcc { dst, acc, lhs, rhs }) => {
-        r!(regs, dst) = r!(regs, acc).wrapping_add(r!(regs, lhs).wrapping_mul(r!(regs, rhs)));
+        w!(regs, dst, r!(regs, acc).wrapping_add(r!(regs, lhs).wrapping_mul(r!(regs, rhs))));
     }
     Select3: Instr::Select3(Select3 { dst, a, b, cond }) => {
-        r!(regs, dst) = if r!(regs, cond) as u32 != 0 { r!(regs, a) } else { r!(regs, b) };
+        w!(regs, dst, if r!(regs, cond) as u32 != 0 { r!(regs, a) } else { r!(regs, b) });
     }
     GlobalGet: Instr::GlobalGet { dst, global } => {
-        r!(regs, dst) = ctx.globals[ctx.global_map[global as usize] as usize].value as u64;
+        w!(regs, dst, ctx.globals[ctx.global_map[global as usize] as usize].value as u64);
     }
     GlobalSet: Instr::GlobalSet { src, global } => {
         ctx.globals[ctx.global_map[global as usize] as usize].value = r!(regs, src) as u128;
     }
-    RefIsNull: Instr::RefIsNull { dst, src } => { r!(regs, dst) = (r!(regs, src) == 0) as u64 }
+    RefIsNull: Instr::RefIsNull { dst, src } => { w!(regs, dst, (r!(regs, src) == 0) as u64) }
     MemorySize: Instr::MemorySize { dst, .. } => {
-    r!(regs, dst) = (ctx.mem.len() / PAGE_SIZE) as u64;
+    w!(regs, dst, (ctx.mem.len() / PAGE_SIZE) as u64);
 }
     Copy128: Instr::Copy128 { dst, src } => {
     let (d, s) = (dst as usize, src as usize);
-    regs[cell(d as u64)] = regs[cell(s as u64)];
-    regs[cell(d as u64 + 1)] = regs[cell(s as u64 + 1)];
+    regs[cell(d as u64)].set(regs[cell(s as u64)].get());
+    regs[cell(d as u64 + 1)].set(regs[cell(s as u64 + 1)].get());
 }
     Const128: Instr::Const128 { dst, index } => {
     let v = ctx.consts[index as usize];
@@ -1536,7 +1664,7 @@ ops {
     set_u128(regs, dst, v);
 }
     V128ExtractLane: Instr::V128ExtractLane { op, lane, dst, src } => {
-    r!(regs, dst) = simd::extract_lane(op, get_u128(regs, src), lane);
+    w!(regs, dst, simd::extract_lane(op, get_u128(regs, src), lane));
 }
     V128ReplaceLane: Instr::V128ReplaceLane {
     op,
