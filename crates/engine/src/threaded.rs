@@ -91,8 +91,11 @@ pub(crate) struct Ctx<'m, 'a> {
     max_cells: usize,
     /// Calls poll for interruption (an interruptible engine without fuel).
     poll_calls: bool,
-    /// How many more calls may nest on the host stack (see [`call_native`]).
+    /// How many more calls may nest on the host stack (see [`call_native`]): at most
+    /// [`NATIVE_CALL_DEPTH`], and never past the call depth limit.
     native_depth_left: u32,
+    /// While nested calls unwind: the return address in the frame being pushed next.
+    unwind_pc: u32,
     /// For `call_indirect`: the store's tables and functions, and the instance's table
     /// index → store table.
     tables: &'a [TableEntity],
@@ -319,7 +322,8 @@ pub(crate) fn run(
                 max_frames: running.max_frames,
                 max_cells: running.max_cells,
                 poll_calls: running.poll_calls,
-                native_depth_left: NATIVE_CALL_DEPTH,
+                native_depth_left: 0,
+                unwind_pc: 0,
                 tables,
                 funcs,
                 table_map: &inst.tables,
@@ -370,8 +374,20 @@ fn drive(ctx: &mut Ctx<'_, '_>, mut pc: usize) -> Result<Stop, HostCall> {
         let Some(regs) = window(ctx.stack, ctx.bp) else {
             return Ok(Stop::Internal);
         };
-        ctx.native_depth_left = NATIVE_CALL_DEPTH;
+        let depth = ctx.frames.len();
+        ctx.native_depth_left = ctx
+            .max_frames
+            .saturating_sub(depth)
+            .min(NATIVE_CALL_DEPTH as usize) as u32;
+        ctx.unwind_pc = 0;
         let exit = chain(ctx, pc, regs);
+        if ctx.frames.len() > depth {
+            // Nested calls stopped: their frames were pushed innermost first.
+            ctx.frames[depth..].reverse();
+            if let Some(f) = depth.checked_sub(1).and_then(|i| ctx.frames.get_mut(i)) {
+                f.pc = ctx.unwind_pc;
+            }
+        }
         let at = (exit.0 >> 32) as usize;
         // Calls and returns first, as compares: a jump table's indirect jump predicted
         // worse than these two branches.
@@ -560,12 +576,13 @@ fn ret(ctx: &mut Ctx<'_, '_>) -> Option<Result<usize, Fault>> {
 
 /// A call whose callee is known and translated, made from its handler: the callee runs
 /// as a nested (non-tail) call of its first handler, and when it returns, the caller goes
-/// on with a tail call, so a call and its return cost no trip through [`drive`]. The
-/// frame is pushed on `ctx.frames` as [`drive`] would, so any other stop inside the callee
-/// (a trap, a host call, an instruction for `exec`) just returns through the nested calls,
-/// leaving the innermost frame running, and [`drive`] carries on from there without them.
-/// Nesting is bounded by `native_depth_left`; past it, and for anything unusual about the
-/// call, the handler stops at the call for [`drive`].
+/// on with a tail call, so a call and its return cost no trip through [`drive`] and no
+/// change to `ctx.frames`. Anything else that stops inside the callee (a trap, a host call,
+/// an instruction for `exec`) returns through the nested calls, each of which pushes its
+/// callee's frame on the way out (innermost first: [`drive`] puts them in order), so the
+/// frames are then exactly what they would be without nesting. Nesting is bounded by
+/// `native_depth_left`; past it, and for anything unusual about the call, the handler
+/// stops at the call for [`drive`].
 #[cfg(nanoproc_tail_calls)]
 #[inline(always)]
 fn call_native(
@@ -580,25 +597,39 @@ fn call_native(
     let Some(callee) = ctx.module.translated(func) else {
         return Exit::at(stop, at);
     };
-    if ctx.native_depth_left == 0 {
-        return Exit::at(stop, at);
-    }
-    let (caller_code, caller_bp) = (ctx.code, ctx.bp);
-    let callee_regs = match enter(ctx, at as usize, callee, func, base) {
-        Some(Ok(callee_regs)) => callee_regs,
-        Some(Err(fault)) => return Exit::trap(fault, at),
-        None => return Exit::at(stop, at),
+    let new_bp = ctx.bp + base as usize;
+    let need = new_bp + callee.frame_cells as usize;
+    let callee_regs = match window(ctx.stack, new_bp) {
+        Some(callee_regs) if ctx.native_depth_left != 0 && need <= ctx.max_cells => callee_regs,
+        _ => return Exit::at(stop, at),
     };
+    if ctx.poll_calls && ctx.interrupt.take() {
+        return Exit::trap(Fault::Interrupted, at);
+    }
+    zero_locals(
+        callee_regs,
+        callee.param_cells as usize,
+        callee.local_cells as usize,
+    );
+    let (caller_code, caller_bp) = (ctx.code, ctx.bp);
+    ctx.code = &callee.code;
+    ctx.bp = new_bp;
     ctx.native_depth_left -= 1;
     let exit = match callee.code.split_first() {
         Some((op, callee_rest)) => (op.h)(ctx, op, callee_rest, callee_regs),
         None => Exit::INTERNAL,
     };
+    ctx.native_depth_left += 1;
     if exit.0 as u32 as u64 != RETURN {
+        ctx.frames.push(Frame {
+            instance: ctx.instance,
+            func,
+            pc: ctx.unwind_pc,
+            bp: new_bp as u32,
+        });
+        ctx.unwind_pc = at + 1;
         return exit;
     }
-    ctx.native_depth_left += 1;
-    ctx.frames.pop();
     ctx.code = caller_code;
     ctx.bp = caller_bp;
     next(ctx, rest, regs)

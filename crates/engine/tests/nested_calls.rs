@@ -133,13 +133,22 @@ fn a_trap_deep_in_nested_calls_has_every_frame_in_its_backtrace() {
             want.extend(tail);
         }
         assert_eq!(names, want, "backtrace of even({n}, 1)");
-        assert!(
-            trap.backtrace
-                .iter()
-                .filter(|f| f.func_index != u32::MAX)
-                .all(|f| f.offset.is_some()),
-            "every frame of even({n}, 1) has its offset"
-        );
+        // Each frame points at its instruction in the binary: `unreachable` in $bottom,
+        // the call each caller made (`call` in $even, `call_indirect` in $odd).
+        let wasm = wat::parse_str(MODULE).expect("the test module parses");
+        for (i, f) in trap.backtrace.iter().enumerate() {
+            if f.func_index == u32::MAX {
+                continue;
+            }
+            let offset = f.offset.expect("every frame has its offset");
+            let opcode = wasm[offset as usize];
+            let want = match f.func_name.as_deref() {
+                Some("bottom") => 0x00,
+                Some("odd") if i > 1 => 0x11,
+                _ => 0x10,
+            };
+            assert_eq!(opcode, want, "frame {i} of even({n}, 1): {f:?}");
+        }
     }
     // The store is usable after the trap, nesting again.
     assert_eq!(
