@@ -361,6 +361,114 @@ pub(crate) enum Validated {
 /// per-function instruction limit (`BACKWARD`).
 const LAZY_BODY_BYTES: usize = (BACKWARD as usize) / 4096;
 
+/// An operator lazy validation must look at beyond what the validator checks.
+#[derive(Copy, Clone)]
+enum Noticed {
+    Nothing,
+    /// `br_table` with this many targets (besides the default).
+    BrTable {
+        targets: u32,
+    },
+    /// `memory.size` or `memory.grow` (their memory index byte).
+    MemorySizeOrGrow,
+    /// `v128.const` or `i8x16.shuffle`: the body needs the module's constant pool.
+    PoolConstant,
+    /// A SIMD operator the validator had no visitor for (a broken invariant).
+    NoSimdValidator,
+}
+
+/// Forwards every operator to the validator `V`, noting the ones in [`Noticed`].
+struct Noticing<V> {
+    validator: V,
+    noticed: Noticed,
+}
+
+// One forwarding method per operator (`wasmparser::for_each_visit_operator!` lists them);
+// `notice!` picks the operators to note by name.
+macro_rules! forward_operators {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+                notice!(self, $visit $($(, $arg)*)?);
+                self.validator.$visit($($($arg),*)?)
+            }
+        )*
+    };
+}
+macro_rules! notice {
+    ($self:ident, visit_br_table, $targets:ident) => {
+        $self.noticed = Noticed::BrTable {
+            targets: $targets.len(),
+        }
+    };
+    ($self:ident, visit_memory_size $(, $arg:ident)*) => {
+        $self.noticed = Noticed::MemorySizeOrGrow
+    };
+    ($self:ident, visit_memory_grow $(, $arg:ident)*) => {
+        $self.noticed = Noticed::MemorySizeOrGrow
+    };
+    ($self:ident, visit_v128_const $(, $arg:ident)*) => {
+        $self.noticed = Noticed::PoolConstant
+    };
+    ($self:ident, visit_i8x16_shuffle $(, $arg:ident)*) => {
+        $self.noticed = Noticed::PoolConstant
+    };
+    ($self:ident, $visit:ident $(, $arg:ident)*) => {};
+}
+
+// The SIMD operators reach the validator through its `simd_visitor`, as the reader's own
+// dispatch does.
+macro_rules! forward_simd_operators {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+                notice!(self, $visit $($(, $arg)*)?);
+                match self.validator.simd_visitor() {
+                    Some(validator) => validator.$visit($($($arg),*)?),
+                    // Not reached: `simd_visitor` offers these only when the validator has
+                    // them.
+                    None => {
+                        self.noticed = Noticed::NoSimdValidator;
+                        Ok(())
+                    }
+                }
+            }
+        )*
+    };
+}
+
+impl<'a, V> wasmparser::VisitOperator<'a> for Noticing<V>
+where
+    V: wasmparser::VisitOperator<'a, Output = wasmparser::Result<()>>,
+{
+    type Output = wasmparser::Result<()>;
+
+    fn simd_visitor(
+        &mut self,
+    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
+        // As the validator does: without its SIMD visitor, the reader reports the error.
+        match self.validator.simd_visitor() {
+            Some(_) => Some(self),
+            None => None,
+        }
+    }
+
+    wasmparser::for_each_visit_operator!(forward_operators);
+}
+
+impl<'a, V> wasmparser::VisitSimdOperator<'a> for Noticing<V>
+where
+    V: wasmparser::VisitOperator<'a, Output = wasmparser::Result<()>>,
+{
+    wasmparser::for_each_visit_simd_operator!(forward_simd_operators);
+}
+
+impl<V: wasmparser::FrameStack> wasmparser::FrameStack for Noticing<V> {
+    fn current_frame(&self) -> Option<wasmparser::FrameKind> {
+        self.validator.current_frame()
+    }
+}
+
 /// Validates a body in full, and checks every limit its translation would check, without
 /// translating it. After `Validated::Deferred`, `translate_function` without a validator
 /// succeeds on the same body.
@@ -388,40 +496,31 @@ pub(crate) fn validate_function(
         .contains(wasmparser::WasmFeatures::MULTI_MEMORY);
     let mut now = body.range().end - body.range().start >= LAZY_BODY_BYTES as u64;
     let mut max_height = 0u32;
-    // Visiting operators straight from the reader (as `FuncValidator::validate` does) is
-    // much faster than reading each into an `Operator` first; the few operators the limits
-    // concern are recognised by their opcode.
-    // The opcode is read from the bytes, not through a cloned reader: the clone per
-    // operator cost about 15% of validation.
-    let bytes = body.as_bytes();
-    let bytes_start = body.range().end - bytes.len() as u64;
-    let operands_at = |offset: u64| {
-        let next = (offset + 1 - bytes_start) as usize;
-        wasmparser::BinaryReader::new(bytes.get(next..).unwrap_or_default(), offset + 1)
-    };
+    // The validator visits each operator straight from the reader (as
+    // `FuncValidator::validate` does), through `Noticing`, which picks out the few
+    // operators the limits concern as they are visited: no second decoding of the opcode.
     while !reader.eof() {
         let offset = reader.original_position();
-        let opcode = bytes
-            .get((offset - bytes_start) as usize)
-            .copied()
-            .unwrap_or_default();
-        reader.visit_operator(&mut validator.visitor(offset))??;
-        match opcode {
-            // br_table: the number of targets follows.
-            0x0E => {
-                check_br_table_targets(module, operands_at(offset).read_var_u32()?, offset)?;
-            }
-            // memory.size, memory.grow
-            0x3F | 0x40 => {
+        let noticed = {
+            let mut visitor = Noticing {
+                validator: validator.visitor(offset),
+                noticed: Noticed::Nothing,
+            };
+            reader.visit_operator(&mut visitor)??;
+            visitor.noticed
+        };
+        match noticed {
+            Noticed::Nothing => {}
+            Noticed::BrTable { targets } => check_br_table_targets(module, targets, offset)?,
+            Noticed::MemorySizeOrGrow => {
                 check_memory_index_byte(offset, reader.original_position(), multi_memory)?
             }
-            // v128.const (12) and i8x16.shuffle (13) carry pool constants.
-            0xFD => {
-                if matches!(operands_at(offset).read_var_u32()?, 12 | 13) {
-                    now = true;
-                }
+            Noticed::PoolConstant => now = true,
+            Noticed::NoSimdValidator => {
+                return Err(crate::module::internal_error(
+                    "a SIMD operator reached validation without a SIMD validator",
+                ))
             }
-            _ => {}
         }
         max_height = max_height.max(validator.operand_stack_height());
     }
