@@ -113,10 +113,7 @@ pub(crate) type Regs = [Cell<u64>; FRAME_WINDOW];
 /// The window of the frame at `bp`, if the stack reaches that far.
 #[inline(always)]
 fn window(stack: &[Cell<u64>], bp: usize) -> Option<&Regs> {
-    stack
-        .get(bp..bp.checked_add(FRAME_WINDOW)?)?
-        .try_into()
-        .ok()
+    stack.get(bp..)?.first_chunk::<FRAME_WINDOW>()
 }
 
 #[inline(always)]
@@ -535,25 +532,15 @@ fn enter<'m, 'a>(
 #[inline(always)]
 fn zero_locals(regs: &Regs, start: usize, end: usize) {
     if start < end {
-        match regs.get(start..end) {
-            Some([a]) => a.set(0),
-            Some([a, b]) => {
-                a.set(0);
-                b.set(0);
+        // Up to four: four stores, whatever the count. The cells past a new frame's
+        // locals are its operand cells, which are written before they are read.
+        match regs.get(start..start + 4) {
+            Some(four) if end - start <= 4 => four.iter().for_each(|c| c.set(0)),
+            _ => {
+                if let Some(locals) = regs.get(start..end) {
+                    locals.iter().for_each(|l| l.set(0));
+                }
             }
-            Some([a, b, c]) => {
-                a.set(0);
-                b.set(0);
-                c.set(0);
-            }
-            Some([a, b, c, d]) => {
-                a.set(0);
-                b.set(0);
-                c.set(0);
-                d.set(0);
-            }
-            Some(locals) => locals.iter().for_each(|l| l.set(0)),
-            None => {}
         }
     }
 }
