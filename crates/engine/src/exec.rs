@@ -2,10 +2,11 @@
 //! (`crate::threaded`) for everything it owns and running the rest itself in one loop:
 //! calls across instances, tail calls, tables, `memory.init`, `memory.grow` (and calls the
 //! threaded code leaves to it: a callee not translated yet, a limit reached, a trap).
-//! Never recurses on the host stack for wasm-to-wasm calls: frames live on an explicit
-//! stack, so deep guest recursion ends in a `call stack exhausted` trap at the configured
-//! depth. Host functions calling back into wasm
-//! do recurse (one host frame per re-entry), and the depth limit counts across re-entries.
+//! Frames live on an explicit stack, so deep guest recursion ends in a `call stack
+//! exhausted` trap at the configured depth; the host stack grows with wasm-to-wasm calls
+//! only boundedly (the threaded call handlers nest at most `NATIVE_CALL_DEPTH` calls per
+//! run). Host functions calling back into wasm do recurse (one host frame per re-entry),
+//! and the depth limit counts across re-entries.
 
 use crate::costs;
 use crate::error::{Error, FrameInfo, Trap, TrapKind};

@@ -9,17 +9,21 @@
 //!
 //! What it owns: the handlers of arithmetic, conversions, SIMD (one handler per operator),
 //! loads and stores of the default memory, `memory.fill`/`copy`, moves, constants, globals,
-//! fuel regions and every branch, and (in [`run`]) calls and returns within one instance
-//! and calls of host functions (the store is borrowed again after each). Everything else
-//! (calls across instances, tail calls, tables, `memory.init`, `memory.grow`, ...) is
-//! marked `to_match` and runs in `exec`'s interpreter loop, which calls [`run`] again
-//! after it.
+//! fuel regions and every branch; calls and returns within one instance (made by the call
+//! handlers themselves, see [`call_native`], or by [`drive`]); and (in [`run`]) calls of
+//! host functions (the store is borrowed again after each). Everything else (calls across
+//! instances, tail calls, tables, `memory.init`, `memory.grow`, ...) is marked `to_match`
+//! and runs in `exec`'s interpreter loop, which calls [`run`] again after it.
 //!
-//! What it must never do: recurse on the host stack. Handlers call each other only in tail
-//! position, and a build that does not optimize sibling calls (`opt-level` 0 or 1, decided
-//! by `build.rs` as `nanoproc_tail_calls`) returns to a trampoline loop in [`run`] after
-//! every instruction instead. `tests/threaded.rs` runs every handler in a long loop in a
-//! release build, where a handler that failed to jump would overflow the stack.
+//! What it must never do: grow the host stack with the guest. Handlers call each other
+//! only in tail position, except a call handler, which runs its callee as a nested call:
+//! at most [`NATIVE_CALL_DEPTH`] of them nest, whatever the guest's recursion (deeper
+//! calls go through [`drive`], which keeps frames on the explicit stack). A build that does
+//! not optimize sibling calls (`opt-level` 0 or 1, decided by `build.rs` as
+//! `nanoproc_tail_calls`) neither nests calls nor chains handlers: it returns to a
+//! trampoline loop in [`run`] after every instruction. `tests/threaded.rs` runs every
+//! handler in a long loop in a release build, where a handler that failed to jump would
+//! overflow the stack; `tests/nested_calls.rs` recurses 50 000 deep on a small stack.
 #![allow(non_snake_case)]
 
 use crate::costs;
