@@ -47,7 +47,17 @@ fn trap_kind(r: Result<(), Error>) -> TrapKind {
 
 #[test]
 fn every_runaway_kind_is_interrupted_by_another_thread() {
-    let (mut store, inst) = instance(&Config::new());
+    // Without fuel, backward branches and calls poll; with fuel, the fuel regions do.
+    for fuel in [false, true] {
+        interrupt_every_runaway_kind(fuel);
+    }
+}
+
+fn interrupt_every_runaway_kind(fuel: bool) {
+    let (mut store, inst) = instance(Config::new().consume_fuel(fuel));
+    if fuel {
+        store.set_fuel(u64::MAX / 2).unwrap();
+    }
     // "counted" (function 6) is a fused counter-and-branch: 2^32 iterations unless it polls.
     let module = Module::new(&Engine::default(), RUNAWAY).unwrap();
     assert!(module.internal_code(6).unwrap().contains("BrInc"));
@@ -62,7 +72,7 @@ fn every_runaway_kind_is_interrupted_by_another_thread() {
         assert_eq!(
             trap_kind(f.call(&mut store, ())),
             TrapKind::Interrupted,
-            "{name}"
+            "{name}, fuel: {fuel}"
         );
         assert!(
             start.elapsed() < Duration::from_secs(10),
@@ -136,6 +146,39 @@ fn fuel_is_deterministic_and_exhaustion_traps() {
     let fill = inst.get_typed_func::<(), ()>(&store, "fill").unwrap();
     store.set_fuel(1_000_000).unwrap();
     assert_eq!(trap_kind(fill.call(&mut store, ())), TrapKind::OutOfFuel);
+}
+
+/// The fuel a loop uses is exactly its function's entry region plus its header's region,
+/// as the internal code shows their amounts, per iteration.
+#[test]
+fn a_loop_pays_its_header_region_per_iteration_exactly() {
+    let (engine, module) = metered(RUNAWAY);
+    let code = module.internal_code(7).expect("\"count\" is function 7");
+    let amounts: Vec<u64> = code
+        .lines()
+        .filter_map(|l| l.split("ConsumeFuel { amount: ").nth(1))
+        .map(|rest| rest.trim_end_matches(" }").parse().expect("an amount"))
+        .collect();
+    assert_eq!(amounts.len(), 2, "entry and loop header regions:\n{code}");
+    let per_iteration = amounts[1];
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .unwrap();
+    let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
+    let mut used = |n: i32| {
+        store.set_fuel(1_000_000).unwrap();
+        assert_eq!(count.call(&mut store, n).unwrap(), n.max(1));
+        1_000_000 - store.get_fuel().unwrap()
+    };
+    let once = used(1);
+    for n in [2, 3, 10, 1000] {
+        assert_eq!(
+            used(n),
+            once + (n as u64 - 1) * per_iteration,
+            "{n} iterations of a loop whose header region is {per_iteration}"
+        );
+    }
 }
 
 #[test]
