@@ -243,7 +243,8 @@ pub(crate) fn recycle_stacks(inner: &mut StoreInner) {
         if stack.len() < FRAME_WINDOW || stack.len() > 4 * FRAME_WINDOW {
             continue;
         }
-        // The stack is FRAME_WINDOW cells longer than the deepest frame base it served.
+        // The stack is at least FRAME_WINDOW cells longer than the deepest frame base it
+        // served (more when it grew with slack): this bound is never below that base.
         let deepest_base = stack.len() - FRAME_WINDOW;
         let end = (deepest_base + written_past_base).min(stack.len());
         stack[..end].fill(0);
