@@ -540,6 +540,19 @@ fn run(
     // and the cache, without reference counting.
     let mut cur_instance = frames[0].instance;
     let mut slot = module_slot(inner, modules, cur_instance);
+    // Most entries run to their end in the threaded code (an exported function and what
+    // it calls in its instance): try that first, with the module borrowed from the cache,
+    // before the set-up of the loop below, which is for the rest.
+    if let Some(done) = run_threaded_first(
+        inner,
+        host,
+        stack,
+        frames,
+        modules[slot].1.as_deref(),
+        threaded::CallLimits::new(max_frames, max_cells, poll_backward, metering, depth_base),
+    ) {
+        return done;
+    }
     let mut module = modules[slot].1.take().expect("a cached module");
     let mut empty_memory = MemoryEntity::empty();
     let result = loop {
@@ -848,11 +861,13 @@ fn run(
                     instance: cur_instance,
                     code,
                     bp,
-                    max_frames,
-                    max_cells,
-                    poll_calls: poll_backward,
-                    metering,
-                    depth_base,
+                    limits: threaded::CallLimits::new(
+                        max_frames,
+                        max_cells,
+                        poll_backward,
+                        metering,
+                        depth_base,
+                    ),
                 };
                 let stopped = threaded::run(inner, host, &mut running, pc);
                 // Calls and returns may have switched frames.
@@ -1113,6 +1128,63 @@ fn run(
     // Back into the cache for the next entry.
     modules[slot].1 = Some(module);
     result
+}
+
+/// Runs the top frame in the threaded code: its outcome if that ends the run (the frames
+/// returned, a trap, a host function's error), or `None` with the frame's `pc` at the
+/// instruction to go on with, for `run`'s loop (which then runs the threaded code again
+/// from there: an instruction it does not own, or a fuel region to refill first, stops it
+/// at once and without effect).
+fn run_threaded_first(
+    inner: &mut StoreInner,
+    host: &mut dyn HostCaller,
+    stack: &mut Vec<u64>,
+    frames: &mut Vec<Frame>,
+    module: Option<&ModuleInner>,
+    limits: threaded::CallLimits,
+) -> Option<Result<(), Box<Error>>> {
+    let top = *frames.last()?;
+    let compiled = module?.translated(top.func)?;
+    let mut running = threaded::Running {
+        stack,
+        frames,
+        module: module?,
+        instance: top.instance,
+        code: &compiled.code,
+        bp: top.bp as usize,
+        limits,
+    };
+    let stopped = threaded::run(inner, host, &mut running, top.pc as usize);
+    let stop_at = |frames: &mut Vec<Frame>, at: u32| {
+        if let Some(f) = frames.last_mut() {
+            f.pc = at;
+        }
+    };
+    match stopped {
+        Ok(threaded::Stop::Done) => Some(Ok(())),
+        Ok(threaded::Stop::Match(at) | threaded::Stop::OutOfFuel(at)) => {
+            stop_at(frames, at);
+            None
+        }
+        Ok(threaded::Stop::Trap(fault, at)) => {
+            stop_at(frames, at);
+            Some(Err(Box::new(
+                Trap {
+                    kind: fault.kind(),
+                    backtrace: backtrace(inner, frames),
+                }
+                .into(),
+            )))
+        }
+        Ok(threaded::Stop::Internal) => Some(Err(with_backtrace(
+            Box::new(crate::module::internal_error(
+                "threaded code ran past its function's end",
+            )),
+            inner,
+            frames,
+        ))),
+        Err(e) => Some(Err(with_backtrace(e, inner, frames))),
+    }
 }
 
 /// Adds the wasm frames to a trap raised by a host function (or a nested call) that has none.

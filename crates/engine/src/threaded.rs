@@ -261,12 +261,36 @@ pub(crate) struct Running<'m, 's> {
     /// The running function's code and its frame's base.
     pub(crate) code: &'m [Op],
     pub(crate) bp: usize,
-    pub(crate) max_frames: usize,
-    pub(crate) max_cells: usize,
-    pub(crate) poll_calls: bool,
-    pub(crate) metering: bool,
+    pub(crate) limits: CallLimits,
+}
+
+/// What bounds and checks the calls of one entry into wasm (fixed for the entry).
+#[derive(Copy, Clone)]
+pub(crate) struct CallLimits {
+    max_frames: usize,
+    max_cells: usize,
+    poll_calls: bool,
+    metering: bool,
     /// Wasm frames of outer invocations (the depth a host function's re-entry starts at).
-    pub(crate) depth_base: usize,
+    depth_base: usize,
+}
+
+impl CallLimits {
+    pub(crate) fn new(
+        max_frames: usize,
+        max_cells: usize,
+        poll_calls: bool,
+        metering: bool,
+        depth_base: usize,
+    ) -> CallLimits {
+        CallLimits {
+            max_frames,
+            max_cells,
+            poll_calls,
+            metering,
+            depth_base,
+        }
+    }
 }
 
 /// A host function the instruction at `at` calls, with its frame at `base`.
@@ -311,7 +335,7 @@ pub(crate) fn run(
                 consts: &running.module.consts,
                 mem,
                 fuel: *fuel,
-                metering: running.metering,
+                metering: running.limits.metering,
                 interrupt,
                 globals,
                 global_map: &inst.globals,
@@ -320,9 +344,9 @@ pub(crate) fn run(
                 module: running.module,
                 instance: running.instance,
                 bp: running.bp,
-                max_frames: running.max_frames,
-                max_cells: running.max_cells,
-                poll_calls: running.poll_calls,
+                max_frames: running.limits.max_frames,
+                max_cells: running.limits.max_cells,
+                poll_calls: running.limits.poll_calls,
                 native_depth_left: 0,
                 unwind_pc: 0,
                 tables,
@@ -350,7 +374,7 @@ pub(crate) fn run(
                 at: call.at as u32,
                 start: running.bp + call.base as usize,
                 cells: call.cells,
-                depth: running.depth_base + running.frames.len(),
+                depth: running.limits.depth_base + running.frames.len(),
             },
         );
         if let Err(e) = result {
