@@ -535,6 +535,8 @@ fn run(
     // With fuel, loop headers start fuel regions that also poll; without, backward
     // branches poll.
     let poll_backward = inner.engine.config().interruptible && !metering;
+    let call_limits =
+        threaded::CallLimits::new(max_frames, max_cells, poll_backward, metering, depth_base);
     // The running instance's module is a local `Arc` (borrowing it from `modules` instead
     // made the whole interpreter loop 4× slower); switching moves `Arc`s between the local
     // and the cache, without reference counting.
@@ -549,7 +551,7 @@ fn run(
         stack,
         frames,
         modules[slot].1.as_deref(),
-        threaded::CallLimits::new(max_frames, max_cells, poll_backward, metering, depth_base),
+        call_limits,
     ) {
         return done;
     }
@@ -861,13 +863,7 @@ fn run(
                     instance: cur_instance,
                     code,
                     bp,
-                    limits: threaded::CallLimits::new(
-                        max_frames,
-                        max_cells,
-                        poll_backward,
-                        metering,
-                        depth_base,
-                    ),
+                    limits: call_limits,
                 };
                 let stopped = threaded::run(inner, host, &mut running, pc);
                 // Calls and returns may have switched frames.
