@@ -882,9 +882,7 @@ fn run(
                         }
                         break Exit::OutOfFuel;
                     }
-                    Ok(threaded::Stop::Internal) => {
-                        break Exit::Internal("threaded code ran past its function's end")
-                    }
+                    Ok(threaded::Stop::Internal) => break Exit::Internal(RAN_PAST_END),
                 }
                 borrow_store!();
                 regs = window(stack, bp);
@@ -1061,26 +1059,10 @@ fn run(
                 let more = inner.out_of_fuel.as_mut().and_then(|f| f());
                 match more {
                     Some(n) if n > 0 => inner.fuel = inner.fuel.saturating_add(n),
-                    _ => {
-                        break Err(Box::new(
-                            Trap {
-                                kind: TrapKind::OutOfFuel,
-                                backtrace: backtrace(inner, frames),
-                            }
-                            .into(),
-                        ))
-                    }
+                    _ => break Err(trap_error(inner, frames, TrapKind::OutOfFuel)),
                 }
             }
-            Exit::Trap(kind) => {
-                break Err(Box::new(
-                    Trap {
-                        kind,
-                        backtrace: backtrace(inner, frames),
-                    }
-                    .into(),
-                ))
-            }
+            Exit::Trap(kind) => break Err(trap_error(inner, frames, kind)),
             Exit::HostError(e) => break Err(with_backtrace(e, inner, frames)),
             Exit::Translate { instance, func } => {
                 let translated = inner.instances[instance as usize]
@@ -1164,24 +1146,30 @@ fn run_threaded_first(
         }
         Ok(threaded::Stop::Trap(fault, at)) => {
             stop_at(frames, at);
-            Some(Err(Box::new(
-                Trap {
-                    kind: fault.kind(),
-                    backtrace: backtrace(inner, frames),
-                }
-                .into(),
-            )))
+            Some(Err(trap_error(inner, frames, fault.kind())))
         }
         Ok(threaded::Stop::Internal) => Some(Err(with_backtrace(
-            Box::new(crate::module::internal_error(
-                "threaded code ran past its function's end",
-            )),
+            Box::new(crate::module::internal_error(RAN_PAST_END)),
             inner,
             frames,
         ))),
         Err(e) => Some(Err(with_backtrace(e, inner, frames))),
     }
 }
+
+/// A trap of `kind` at the running frame, with the backtrace of `frames`.
+fn trap_error(inner: &StoreInner, frames: &[Frame], kind: TrapKind) -> Box<Error> {
+    Box::new(
+        Trap {
+            kind,
+            backtrace: backtrace(inner, frames),
+        }
+        .into(),
+    )
+}
+
+/// The broken invariant of a threaded stop past the end of a function's code.
+const RAN_PAST_END: &str = "threaded code ran past its function's end";
 
 /// Adds the wasm frames to a trap raised by a host function (or a nested call) that has none.
 fn with_backtrace(mut e: Box<Error>, inner: &StoreInner, frames: &[Frame]) -> Box<Error> {
