@@ -675,6 +675,7 @@ fn host_calls(o: &Options, runtimes: &[Box<dyn Runtime>]) -> Table {
         Cell::nanos,
     );
     let mut to_host = Vec::new();
+    let mut to_host_caller = Vec::new();
     let mut to_wasm = Vec::new();
     for rt in runtimes {
         eprintln!("  host calls on {} ...", rt.name());
@@ -687,8 +688,28 @@ fn host_calls(o: &Options, runtimes: &[Box<dyn Runtime>]) -> Table {
         };
         to_host.push(Cell::from_outcome("calls", rt.name(), per_call(|p| p.0)));
         to_wasm.push(Cell::from_outcome("calls", rt.name(), per_call(|p| p.1)));
+        let mut with_caller = Vec::new();
+        let outcome = (0..o.runs).try_for_each(|_| {
+            rt.host_calls_with_caller(&wasm, n)
+                .map(|t| with_caller.extend(t))
+        });
+        to_host_caller.push(match outcome {
+            Ok(()) if with_caller.is_empty() => Cell::NotApplicable,
+            outcome => Cell::from_outcome(
+                "calls with Caller",
+                rt.name(),
+                outcome.map(|()| median(with_caller).as_secs_f64() / f64::from(n)),
+            ),
+        });
     }
-    table.row("wasm → host: empty host function (incl. loop)", to_host);
+    table.row(
+        "wasm → host: empty host function, no store access (incl. loop)",
+        to_host,
+    );
+    table.row(
+        "wasm → host: empty host function taking `Caller` (incl. loop)",
+        to_host_caller,
+    );
     table.row("host → wasm: empty exported function (typed call)", to_wasm);
     table
 }

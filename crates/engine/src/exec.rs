@@ -89,19 +89,38 @@ pub(crate) fn invoke(
         FuncEntity::Wasm {
             instance, index, ..
         } => {
-            let module = &inner.instances[instance as usize].module;
-            let compiled = module.compiled(index)?;
-            let frame_cells = compiled.frame_cells as usize;
-            let max_cells = inner.engine.config().max_stack_cells;
-            if inner.call_depth + 1 > inner.engine.config().max_call_depth {
+            let config = inner.engine.config();
+            let max_cells = config.max_stack_cells;
+            if inner.call_depth + 1 > config.max_call_depth {
                 return Err(Box::new(Trap::new(TrapKind::CallStackExhausted).into()));
             }
-            if frame_cells.max(cells.len()) > max_cells {
-                return Err(Box::new(Trap::new(TrapKind::CallStackExhausted).into()));
-            }
+            let limits = call_limits(inner);
             // Pooled stacks keep their length: only the parameters and declared locals of
             // the entry frame need defined values (operand cells are written before read).
             let mut ctx = inner.exec_pool.pop().unwrap_or_default();
+            // The module from the context's cache, not the instance: `run` borrows it
+            // without reference counting while it holds the whole store.
+            let slot = module_slot(inner, &mut ctx.modules, instance);
+            let compiled = match ctx.modules[slot].1.as_deref() {
+                Some(module) => module.compiled(index),
+                None => Err(Box::new(crate::module::internal_error(
+                    "entry module missing",
+                ))),
+            };
+            let compiled = match compiled {
+                Ok(compiled) => compiled,
+                Err(e) => {
+                    inner.exec_pool.push(ctx);
+                    return Err(e);
+                }
+            };
+            let frame_cells = compiled.frame_cells as usize;
+            if frame_cells.max(cells.len()) > max_cells {
+                inner.exec_pool.push(ctx);
+                return Err(Box::new(Trap::new(TrapKind::CallStackExhausted).into()));
+            }
+            let params = compiled.param_cells as usize;
+            let local_cells = compiled.local_cells as usize;
             let need = (FRAME_WINDOW + STACK_SLACK).max(cells.len());
             if ctx.stack.is_empty() {
                 // A dropped store's stack, or one zeroed by the allocator (fresh pages
@@ -111,9 +130,8 @@ pub(crate) fn invoke(
             if ctx.stack.len() < need {
                 ctx.stack.resize(need, 0);
             }
-            let params = compiled.param_cells as usize;
             copy_cells(&mut ctx.stack[..params], &cells[..params]);
-            zero_locals(&mut ctx.stack, params, compiled.local_cells as usize);
+            zero_locals(&mut ctx.stack, params, local_cells);
             ctx.frames.clear();
             ctx.frames.push(Frame {
                 instance,
@@ -131,7 +149,14 @@ pub(crate) fn invoke(
             } = &mut *ctx;
             // A panicking host function unwinds to here, not through the embedder's frames.
             let result = match catch_unwind(AssertUnwindSafe(|| {
-                run(inner, host, stack, frames, modules)
+                // Most entries run to their end in the threaded code (an exported
+                // function and what it calls in its instance): that first, with the module
+                // borrowed from the cache, before the set-up of `run`'s loop.
+                let module = modules[slot].1.as_deref();
+                match run_threaded_first(inner, host, stack, frames, module, limits) {
+                    Some(done) => done,
+                    None => run(inner, host, stack, frames, modules, limits),
+                }
             })) {
                 Ok(result) => result,
                 Err(payload) => {
@@ -222,7 +247,7 @@ fn copy_cells(dst: &mut [u64], src: &[u64]) {
 pub(crate) const NOT_IN_HOST: u32 = u32::MAX;
 
 /// The trap a panicking host function becomes.
-fn panic_trap(payload: Box<dyn std::any::Any + Send>) -> Trap {
+pub(crate) fn panic_trap(payload: Box<dyn std::any::Any + Send>) -> Trap {
     let msg = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -518,6 +543,26 @@ fn module_slot_search(inner: &StoreInner, modules: &mut ModuleCache, instance: u
 /// cloning an `Arc` (the nanoprocess runtime's direct links cross on every call).
 pub(crate) type ModuleCache = Vec<(u32, Option<Arc<ModuleInner>>)>;
 
+/// The call bounds of an entry into wasm at the store's current depth.
+#[inline(always)]
+fn call_limits(inner: &StoreInner) -> threaded::CallLimits {
+    let config = inner.engine.config();
+    let depth_base = inner.call_depth;
+    // Frames this run may push before `call stack exhausted` (one compare per call).
+    let max_frames = config.max_call_depth.saturating_sub(depth_base);
+    let metering = config.consume_fuel;
+    // With fuel, loop headers start fuel regions that also poll; without, backward
+    // branches poll.
+    let poll_backward = config.interruptible && !metering;
+    threaded::CallLimits::new(
+        max_frames,
+        config.max_stack_cells,
+        poll_backward,
+        metering,
+        depth_base,
+    )
+}
+
 /// Runs from the frame on top of `frames` until it returns.
 fn run(
     inner: &mut StoreInner,
@@ -525,36 +570,20 @@ fn run(
     stack: &mut Vec<u64>,
     frames: &mut Vec<Frame>,
     modules: &mut ModuleCache,
+    call_limits: threaded::CallLimits,
 ) -> Result<(), Box<Error>> {
-    let max_depth = inner.engine.config().max_call_depth;
-    let max_cells = inner.engine.config().max_stack_cells;
-    let depth_base = inner.call_depth;
-    // Frames this run may push before `call stack exhausted` (one compare per call).
-    let max_frames = max_depth.saturating_sub(depth_base);
-    let metering = inner.engine.config().consume_fuel;
-    // With fuel, loop headers start fuel regions that also poll; without, backward
-    // branches poll.
-    let poll_backward = inner.engine.config().interruptible && !metering;
-    let call_limits =
-        threaded::CallLimits::new(max_frames, max_cells, poll_backward, metering, depth_base);
+    let threaded::CallLimits {
+        max_frames,
+        max_cells,
+        poll_calls: poll_backward,
+        metering,
+        depth_base,
+    } = call_limits;
     // The running instance's module is a local `Arc` (borrowing it from `modules` instead
     // made the whole interpreter loop 4× slower); switching moves `Arc`s between the local
     // and the cache, without reference counting.
     let mut cur_instance = frames[0].instance;
     let mut slot = module_slot(inner, modules, cur_instance);
-    // Most entries run to their end in the threaded code (an exported function and what
-    // it calls in its instance): try that first, with the module borrowed from the cache,
-    // before the set-up of the loop below, which is for the rest.
-    if let Some(done) = run_threaded_first(
-        inner,
-        host,
-        stack,
-        frames,
-        modules[slot].1.as_deref(),
-        call_limits,
-    ) {
-        return done;
-    }
     let mut module = modules[slot].1.take().expect("a cached module");
     let mut empty_memory = MemoryEntity::empty();
     let result = loop {
@@ -1132,7 +1161,7 @@ fn run_threaded_first(
         bp: top.bp as usize,
         limits,
     };
-    let stopped = threaded::run(inner, host, &mut running, top.pc as usize);
+    let stopped = threaded::run_inlined(inner, host, &mut running, top.pc as usize);
     let stop_at = |frames: &mut Vec<Frame>, at: u32| {
         if let Some(f) = frames.last_mut() {
             f.pc = at;

@@ -1,7 +1,9 @@
 //! `Func` and `TypedFunc`: calling wasm and host functions, and defining host functions.
 
 use crate::error::Error;
-use crate::store::{AsContext, AsContextMut, Caller, FuncEntity, HostFn, HostResult, Store};
+use crate::store::{
+    AsContext, AsContextMut, Caller, FuncEntity, HostFn, HostResult, PlainHostFn, Store,
+};
 use crate::types::{FuncType, ValType};
 use crate::values::{ExternRef, Val};
 use std::marker::PhantomData;
@@ -14,11 +16,42 @@ pub struct Func {
     pub(crate) index: u32,
 }
 
+/// A host function as defined, before it is registered in a store: its type, how the
+/// interpreter calls it with the store, and (for a closure without `Caller`) how the
+/// threaded code calls it without.
+pub(crate) struct HostDef<T> {
+    pub(crate) ty: FuncType,
+    pub(crate) call: Arc<HostFn<T>>,
+    pub(crate) plain: Option<Arc<PlainHostFn>>,
+}
+
+impl<T> Clone for HostDef<T> {
+    fn clone(&self) -> Self {
+        HostDef {
+            ty: self.ty.clone(),
+            call: self.call.clone(),
+            plain: self.plain.clone(),
+        }
+    }
+}
+
+impl<T> HostDef<T> {
+    pub(crate) fn with_caller(ty: FuncType, call: Arc<HostFn<T>>) -> HostDef<T> {
+        HostDef {
+            ty,
+            call,
+            plain: None,
+        }
+    }
+}
+
 /// Registers a host function in the store and returns its store index.
-pub(crate) fn register_host<T>(store: &mut Store<T>, ty: &FuncType, f: Arc<HostFn<T>>) -> u32 {
+pub(crate) fn register_host<T>(store: &mut Store<T>, def: &HostDef<T>) -> u32 {
     let engine = store.inner.engine.clone();
     let host = store.hosts.len() as u32;
-    store.hosts.push(f);
+    let ty = &def.ty;
+    store.hosts.push(def.call.clone());
+    store.inner.plain_hosts.fns.push(def.plain.clone());
     let params = ty.param_cells();
     store.inner.funcs.push(FuncEntity::Host {
         host,
@@ -69,7 +102,7 @@ impl Func {
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Func {
         let host = untyped_host(ty.clone(), f);
-        let index = register_host(store, &ty, host);
+        let index = register_host(store, &HostDef::with_caller(ty, host));
         Func {
             store: store.inner.id,
             index,
@@ -81,8 +114,8 @@ impl Func {
         store: &mut Store<T>,
         f: impl IntoFunc<T, Params, Results>,
     ) -> Func {
-        let (ty, host) = f.into_host();
-        let index = register_host(store, &ty, host);
+        let (ty, call, plain) = f.into_host();
+        let index = register_host(store, &HostDef { ty, call, plain });
         Func {
             store: store.inner.id,
             index,
@@ -443,8 +476,10 @@ pub struct WithCaller<T>(PhantomData<T>);
 
 /// A Rust closure usable as a host function.
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
+    /// The function's type, how the interpreter calls it, and (without `Caller`) how the
+    /// threaded code calls it without the store.
     #[doc(hidden)]
-    fn into_host(self) -> (FuncType, Arc<HostFn<T>>);
+    fn into_host(self) -> (FuncType, Arc<HostFn<T>>, Option<Arc<PlainHostFn>>);
 }
 
 macro_rules! into_func {
@@ -456,7 +491,7 @@ macro_rules! into_func {
             R: WasmRet,
         {
             #[allow(unused_assignments)]
-            fn into_host(self) -> (FuncType, Arc<HostFn<T>>) {
+            fn into_host(self) -> (FuncType, Arc<HostFn<T>>, Option<Arc<PlainHostFn>>) {
                 let ty = FuncType::new(vec![$($t::TY),*], <R::List as WasmTyList>::types());
                 let f = move |caller: Caller<'_, T>, cells: &mut [u64]| -> HostResult {
                     let store_id = caller.inner.id;
@@ -469,7 +504,7 @@ macro_rules! into_func {
                     let results = self(caller, $($v),*).into_result()?;
                     Ok(results.store(store_id, cells)?)
                 };
-                (ty, Arc::new(f))
+                (ty, Arc::new(f), None)
             }
         }
 
@@ -480,10 +515,10 @@ macro_rules! into_func {
             R: WasmRet,
         {
             #[allow(unused_assignments)]
-            fn into_host(self) -> (FuncType, Arc<HostFn<T>>) {
+            fn into_host(self) -> (FuncType, Arc<HostFn<T>>, Option<Arc<PlainHostFn>>) {
                 let ty = FuncType::new(vec![$($t::TY),*], <R::List as WasmTyList>::types());
-                let f = move |caller: Caller<'_, T>, cells: &mut [u64]| -> HostResult {
-                    let store_id = caller.inner.id;
+                // Needs no store: one closure for both ways of calling it.
+                let plain = Arc::new(move |cells: &mut [u64], store_id: u64| -> HostResult {
                     #[allow(unused_mut, unused_variables, unused_assignments)]
                     let mut i = 0usize;
                     $(
@@ -492,8 +527,12 @@ macro_rules! into_func {
                     )*
                     let results = self($($v),*).into_result()?;
                     Ok(results.store(store_id, cells)?)
+                });
+                let direct = plain.clone();
+                let call = move |caller: Caller<'_, T>, cells: &mut [u64]| -> HostResult {
+                    direct(cells, caller.inner.id)
                 };
-                (ty, Arc::new(f))
+                (ty, Arc::new(call), Some(plain))
             }
         }
     };

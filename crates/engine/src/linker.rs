@@ -3,10 +3,10 @@
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::externals::Extern;
-use crate::func::{register_host, untyped_host, Func, IntoFunc};
+use crate::func::{register_host, untyped_host, Func, HostDef, IntoFunc};
 use crate::instance::Instance;
 use crate::module::{ImportKind, Module};
-use crate::store::{AsContext, Caller, HostFn, Store};
+use crate::store::{AsContext, Caller, Store};
 use crate::types::FuncType;
 use crate::values::Val;
 use std::collections::HashMap;
@@ -15,14 +15,14 @@ use std::sync::Arc;
 enum Definition<T> {
     Extern(Extern),
     /// A host function not yet tied to a store; materialized per store on first use.
-    Host(FuncType, Arc<HostFn<T>>),
+    Host(HostDef<T>),
 }
 
 impl<T> Clone for Definition<T> {
     fn clone(&self) -> Self {
         match self {
             Definition::Extern(e) => Definition::Extern(*e),
-            Definition::Host(t, f) => Definition::Host(t.clone(), f.clone()),
+            Definition::Host(def) => Definition::Host(def.clone()),
         }
     }
 }
@@ -94,8 +94,8 @@ impl<T: 'static> Linker<T> {
         name: &str,
         f: impl IntoFunc<T, Params, Results>,
     ) -> Result<&mut Self, Error> {
-        let (ty, host) = f.into_host();
-        self.insert(module, name, Definition::Host(ty, host))?;
+        let (ty, call, plain) = f.into_host();
+        self.insert(module, name, Definition::Host(HostDef { ty, call, plain }))?;
         Ok(self)
     }
 
@@ -108,7 +108,11 @@ impl<T: 'static> Linker<T> {
         f: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Result<&mut Self, Error> {
         let host = untyped_host(ty.clone(), f);
-        self.insert(module, name, Definition::Host(ty, host))?;
+        self.insert(
+            module,
+            name,
+            Definition::Host(HostDef::with_caller(ty, host)),
+        )?;
         Ok(self)
     }
 
@@ -122,7 +126,11 @@ impl<T: 'static> Linker<T> {
         f: impl Fn(Caller<'_, T>, &mut [u64]) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Result<&mut Self, Error> {
         let f = move |caller: Caller<'_, T>, cells: &mut [u64]| f(caller, cells).map_err(Box::new);
-        self.insert(module, name, Definition::Host(ty, Arc::new(f)))?;
+        self.insert(
+            module,
+            name,
+            Definition::Host(HostDef::with_caller(ty, Arc::new(f))),
+        )?;
         Ok(self)
     }
 
@@ -154,8 +162,8 @@ impl<T: 'static> Linker<T> {
     fn materialize(store: &mut Store<T>, def: &Definition<T>) -> Extern {
         match def {
             Definition::Extern(e) => *e,
-            Definition::Host(ty, f) => {
-                let index = register_host(store, ty, f.clone());
+            Definition::Host(def) => {
+                let index = register_host(store, def);
                 Extern::Func(Func {
                     store: store.inner.id,
                     index,
@@ -188,7 +196,7 @@ impl<T: 'static> Linker<T> {
                 })?;
             // A host function only satisfies a function import of its exact type; check
             // before registering it so failed links leave nothing behind.
-            if let (Definition::Host(ty, _), ImportKind::Func(t)) = (def, &imp.kind) {
+            if let (Definition::Host(HostDef { ty, .. }), ImportKind::Func(t)) = (def, &imp.kind) {
                 let want = &module.inner.types[*t as usize];
                 if ty != want {
                     return Err(Error::IncompatibleImport {

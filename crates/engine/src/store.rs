@@ -162,6 +162,20 @@ pub struct StoreInner {
     /// Called when fuel runs out: more fuel to continue, or `None` to trap.
     pub(crate) out_of_fuel: Option<Box<OutOfFuelFn>>,
     pub(crate) interrupt: Arc<InterruptState>,
+    /// The host functions that need no store, by host index (see [`PlainHostFn`]).
+    pub(crate) plain_hosts: PlainHosts,
+}
+
+/// A host function that takes no `Caller` (it cannot touch the store): its cells and the
+/// store's id (for reference values). The threaded code calls it where the call is, without
+/// giving the store back and borrowing it again around the call.
+pub(crate) type PlainHostFn = dyn Fn(&mut [u64], u64) -> HostResult + Send + Sync + 'static;
+
+/// The store's [`PlainHostFn`]s, indexed like `Store::hosts` (`None` for a host function
+/// that takes a `Caller`).
+pub(crate) struct PlainHosts {
+    pub(crate) store: u64,
+    pub(crate) fns: Vec<Option<Arc<PlainHostFn>>>,
 }
 
 /// Decides what happens when a store runs out of fuel (see `Store::on_out_of_fuel`).
@@ -284,9 +298,10 @@ pub struct Store<T> {
 
 impl<T> Store<T> {
     pub fn new(engine: &Engine, data: T) -> Store<T> {
+        let id = NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed);
         Store {
             inner: StoreInner {
-                id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+                id,
                 engine: engine.clone(),
                 funcs: Vec::new(),
                 instances: Vec::new(),
@@ -298,6 +313,10 @@ impl<T> Store<T> {
                 max_frame_cells: 0,
                 call_depth: 0,
                 host_call_pc: exec::NOT_IN_HOST,
+                plain_hosts: PlainHosts {
+                    store: id,
+                    fns: Vec::new(),
+                },
                 limits: StoreLimits::default(),
                 memory_bytes: 0,
                 table_elements: 0,

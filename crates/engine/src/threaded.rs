@@ -37,7 +37,10 @@ use crate::ir::*;
 use crate::module::{CompiledFunc, ModuleInner};
 use crate::num;
 use crate::simd::{self, SimdBinary, SimdLoad, SimdShift, SimdTest, SimdUnary};
-use crate::store::{FuncEntity, GlobalEntity, StoreInner, TableEntity, PAGE_SIZE};
+use crate::store::{
+    FuncEntity, GlobalEntity, HostResult, PlainHostFn, PlainHosts, StoreInner, TableEntity,
+    PAGE_SIZE,
+};
 use std::cell::Cell;
 
 /// One instruction of the threaded code: its handler and its operands.
@@ -107,6 +110,10 @@ pub(crate) struct Ctx<'m, 'a> {
     table_map: &'a [u32],
     /// For `call` of an import: the instance's function index → store function.
     func_map: &'a [u32],
+    /// The host functions a call handler calls itself (see [`call_imported`]), and the
+    /// error of one that failed, for [`run`] to report.
+    plain_hosts: &'a PlainHosts,
+    host_error: Option<Box<Error>>,
 }
 
 /// The cells of one frame, as the threaded code sees them: shared `Cell`s, so that a
@@ -206,6 +213,8 @@ const RETURN: u64 = 5;
 const CALL_INDIRECT: u64 = 6;
 /// A `CallImported` at the position: [`run`] calls it if it is a host function.
 const CALL_IMPORTED: u64 = 7;
+/// The host function the `CallImported` at the position called failed (`Ctx::host_error`).
+const HOST_FAILED: u64 = 8;
 /// Continue at the position (the trampoline of builds without sibling calls).
 #[cfg(not(nanoproc_tail_calls))]
 const NEXT: u64 = 3;
@@ -267,12 +276,12 @@ pub(crate) struct Running<'m, 's> {
 /// What bounds and checks the calls of one entry into wasm (fixed for the entry).
 #[derive(Copy, Clone)]
 pub(crate) struct CallLimits {
-    max_frames: usize,
-    max_cells: usize,
-    poll_calls: bool,
-    metering: bool,
+    pub(crate) max_frames: usize,
+    pub(crate) max_cells: usize,
+    pub(crate) poll_calls: bool,
+    pub(crate) metering: bool,
     /// Wasm frames of outer invocations (the depth a host function's re-entry starts at).
-    depth_base: usize,
+    pub(crate) depth_base: usize,
 }
 
 impl CallLimits {
@@ -293,6 +302,13 @@ impl CallLimits {
     }
 }
 
+/// Why [`drive`] hands control to [`run`] rather than stopping: a host function to call
+/// with the store, or the error of one a call handler called (at that instruction).
+enum Away {
+    Host(HostCall),
+    Failed(u32, Box<Error>),
+}
+
 /// A host function the instruction at `at` calls, with its frame at `base`.
 struct HostCall {
     host: u32,
@@ -311,6 +327,18 @@ pub(crate) fn run(
     inner: &mut StoreInner,
     host: &mut dyn HostCaller,
     running: &mut Running<'_, '_>,
+    pc: usize,
+) -> Result<Stop, Box<Error>> {
+    run_inlined(inner, host, running, pc)
+}
+
+/// [`run`], inlined into an entry from the host, which then builds the context from
+/// values it has in registers rather than from a `Running` in memory.
+#[inline(always)]
+pub(crate) fn run_inlined(
+    inner: &mut StoreInner,
+    host: &mut dyn HostCaller,
+    running: &mut Running<'_, '_>,
     mut pc: usize,
 ) -> Result<Stop, Box<Error>> {
     loop {
@@ -323,6 +351,7 @@ pub(crate) fn run(
                 funcs,
                 interrupt,
                 fuel,
+                plain_hosts,
                 ..
             } = &mut *inner;
             let inst = &instances[running.instance as usize];
@@ -353,6 +382,8 @@ pub(crate) fn run(
                 funcs,
                 table_map: &inst.tables,
                 func_map: &inst.funcs,
+                plain_hosts,
+                host_error: None,
             };
             let outcome = drive(&mut ctx, pc);
             running.bp = ctx.bp;
@@ -362,7 +393,13 @@ pub(crate) fn run(
         inner.fuel = fuel;
         let call = match outcome {
             Ok(stop) => return Ok(stop),
-            Err(call) => call,
+            Err(Away::Host(call)) => call,
+            Err(Away::Failed(at, e)) => {
+                if let Some(f) = running.frames.last_mut() {
+                    f.pc = at;
+                }
+                return Err(e);
+            }
         };
         let result = call_host_at(
             inner,
@@ -394,7 +431,8 @@ pub(crate) fn run(
 /// a limit reached, a caller in another instance, a stack to grow) stops at the
 /// instruction instead, and `exec` runs it. `ctx.code` and `ctx.bp` then describe the
 /// running frame.
-fn drive(ctx: &mut Ctx<'_, '_>, mut pc: usize) -> Result<Stop, HostCall> {
+#[inline(always)]
+fn drive(ctx: &mut Ctx<'_, '_>, mut pc: usize) -> Result<Stop, Away> {
     loop {
         let Some(regs) = window(ctx.stack, ctx.bp) else {
             return Ok(Stop::Internal);
@@ -429,8 +467,12 @@ fn drive(ctx: &mut Ctx<'_, '_>, mut pc: usize) -> Result<Stop, HostCall> {
             match code {
                 CALL_INDIRECT => call_indirect(ctx, at),
                 CALL_IMPORTED => match imported_host(ctx, at) {
-                    Some(call) => return Err(call),
+                    Some(call) => return Err(Away::Host(call)),
                     None => return Ok(Stop::Match(at as u32)),
+                },
+                HOST_FAILED => match ctx.host_error.take() {
+                    Some(e) => return Err(Away::Failed(at as u32, e)),
+                    None => return Ok(Stop::Internal),
                 },
                 _ => return Ok(exit.stop()),
             }
@@ -764,8 +806,68 @@ fn call_indirect_(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> E
     Exit::at(CALL_INDIRECT, pc_of(ctx, rest))
 }
 
-fn call_imported(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit {
+/// A call of an import. A host function that takes no `Caller` cannot touch the store, so
+/// this handler calls it itself, with the store still borrowed apart: about 60 x86
+/// instructions where giving the store back to [`run`] and borrowing it again cost 250.
+/// Anything else (a host function with `Caller`, wasm of another instance) stops here for
+/// [`run`] or `exec`.
+fn call_imported(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+    if let Some((f, base, cells)) = plain_host(ctx, op) {
+        match call_plain(f, regs, base, cells, ctx.plain_hosts.store) {
+            Some(Ok(())) => return next(ctx, rest, regs),
+            Some(Err(e)) => {
+                ctx.host_error = Some(e);
+                return Exit::at(HOST_FAILED, pc_of(ctx, rest));
+            }
+            None => {}
+        }
+    }
     Exit::at(CALL_IMPORTED, pc_of(ctx, rest))
+}
+
+/// The store-free host function `op` calls, its cells' base and how many cells it uses.
+#[inline(always)]
+fn plain_host<'a>(ctx: &Ctx<'_, 'a>, op: &Op) -> Option<(&'a PlainHostFn, Slot, u32)> {
+    let Instr::CallImported { func, base } = op.i else {
+        return None;
+    };
+    let f = *ctx.func_map.get(func as usize)?;
+    let FuncEntity::Host { host, cells, .. } = *ctx.funcs.get(f as usize)? else {
+        return None;
+    };
+    let plain = ctx.plain_hosts.fns.get(host as usize)?.as_deref()?;
+    Some((plain, base, cells))
+}
+
+/// Most cells a host function called by [`call_imported`] may use (more: [`run`] calls it).
+const PLAIN_HOST_CELLS: usize = 8;
+
+/// Calls store-free host function `f` on the `cells` cells at `base` of the frame (copied
+/// out of the `Cell`s and back); `None` if they do not fit the copy. A panic becomes the
+/// call's error here, as [`run`] would report it (the frames are then recorded on the way
+/// out, as for any stop). Not inlined, so the handler that calls it keeps its tail call.
+#[inline(never)]
+fn call_plain(
+    f: &PlainHostFn,
+    regs: &Regs,
+    base: Slot,
+    cells: u32,
+    store: u64,
+) -> Option<HostResult> {
+    let n = cells as usize;
+    let b = cell(base as u64);
+    let window = regs.get(b..b.checked_add(n)?)?;
+    let mut buf = [0u64; PLAIN_HOST_CELLS];
+    let buf = buf.get_mut(..n)?;
+    for (d, s) in buf.iter_mut().zip(window) {
+        *d = s.get();
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(buf, store)))
+        .unwrap_or_else(|payload| Err(Box::new(crate::exec::panic_trap(payload).into())));
+    for (d, s) in window.iter().zip(buf.iter()) {
+        d.set(*s);
+    }
+    Some(result)
 }
 
 /// Charges a bulk operation on `n` units (`per` a unit of fuel) when fuel is metered.

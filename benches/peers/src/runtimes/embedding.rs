@@ -132,29 +132,54 @@ macro_rules! wasmtime_style {
             Ok(Box::new(held))
         }
 
-        fn host_calls(
+        /// Instantiates `wasm` with `linker` (which defines `host.nop`) and times
+        /// `call_host(n)`; the store and instance stay for more calls.
+        fn time_call_host(
             engine: &$k::Engine,
             wasm: &[u8],
             n: u32,
-        ) -> $crate::runtimes::Result<(std::time::Duration, std::time::Duration)> {
+            linker: &$k::Linker<()>,
+        ) -> $crate::runtimes::Result<(std::time::Duration, $k::Store<()>, $k::Instance)> {
             use $crate::runtimes::{err, timed};
             let module = compile(engine, wasm)?;
-            let mut linker = $k::Linker::<()>::new(engine);
-            linker.func_wrap("host", "nop", || {}).map_err(err)?;
             let mut store = $k::Store::new(engine, ());
             $prepare(&mut store);
             let instance = linker.$instantiate(&mut store, &module).map_err(err)?;
             let call_host = instance
                 .get_typed_func::<i32, ()>(&mut store, "call_host")
                 .map_err(err)?;
+            let (to_host, r) = timed(|| call_host.call(&mut store, n as i32));
+            r.map_err(err)?;
+            Ok((to_host, store, instance))
+        }
+
+        fn host_calls(
+            engine: &$k::Engine,
+            wasm: &[u8],
+            n: u32,
+        ) -> $crate::runtimes::Result<(std::time::Duration, std::time::Duration)> {
+            use $crate::runtimes::{err, timed};
+            let mut linker = $k::Linker::<()>::new(engine);
+            linker.func_wrap("host", "nop", || {}).map_err(err)?;
+            let (to_host, mut store, instance) = time_call_host(engine, wasm, n, &linker)?;
             let empty = instance
                 .get_typed_func::<(), ()>(&mut store, "empty")
                 .map_err(err)?;
-            let (to_host, r) = timed(|| call_host.call(&mut store, n as i32));
-            r.map_err(err)?;
             let (to_wasm, r) = timed(|| (0..n).try_for_each(|_| empty.call(&mut store, ())));
             r.map_err(err)?;
             Ok((to_host, to_wasm))
+        }
+
+        fn host_calls_with_caller(
+            engine: &$k::Engine,
+            wasm: &[u8],
+            n: u32,
+        ) -> $crate::runtimes::Result<std::time::Duration> {
+            let mut linker = $k::Linker::<()>::new(engine);
+            linker
+                .func_wrap("host", "nop", |_: $k::Caller<'_, ()>| {})
+                .map_err($crate::runtimes::err)?;
+            time_call_host(engine, wasm, n, &linker).map(|(to_host, ..)| to_host)
         }
     };
 }
@@ -206,6 +231,14 @@ macro_rules! wasmtime_style_runtime {
                 n: u32,
             ) -> $crate::runtimes::Result<(std::time::Duration, std::time::Duration)> {
                 host_calls(&self.engine, wasm, n)
+            }
+
+            fn host_calls_with_caller(
+                &self,
+                wasm: &[u8],
+                n: u32,
+            ) -> $crate::runtimes::Result<Option<std::time::Duration>> {
+                host_calls_with_caller(&self.engine, wasm, n).map(Some)
             }
         }
     };

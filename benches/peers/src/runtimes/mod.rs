@@ -62,6 +62,14 @@ pub trait Runtime {
     /// `call_host: [i32] -> []` (calls `host.nop` that many times). Returns the time of
     /// `call_host(n)` and of `n` calls of `empty` from the host.
     fn host_calls(&self, wasm: &[u8], n: u32) -> Result<(Duration, Duration)>;
+
+    /// The time of `call_host(n)` with `host.nop` defined as a closure that takes the
+    /// caller's store (`Caller`), for the runtimes whose API has both kinds (wasmtime-style
+    /// embeddings); `None` for the others, whose one kind of host function always gets
+    /// the runtime's context (that is what [`Runtime::host_calls`] measures for them).
+    fn host_calls_with_caller(&self, _wasm: &[u8], _n: u32) -> Result<Option<Duration>> {
+        Ok(None)
+    }
 }
 
 /// A loaded WASI command: each run gets a fresh instance and the given context, calls
