@@ -77,7 +77,11 @@ pub(crate) struct Ctx<'m, 'a> {
     pub(crate) consts: &'m [u128],
     /// The instance's default memory.
     pub(crate) mem: &'a mut [u8],
+    /// The fuel this run of the threaded code may use: at most a [`FUEL_CHUNK`] of the
+    /// store's (see [`run`]).
     pub(crate) fuel: u64,
+    /// What the fuel region (or bulk operation) that stopped short of fuel needed.
+    fuel_needed: u64,
     /// Fuel is metered (bulk memory operations charge by size).
     pub(crate) metering: bool,
     pub(crate) interrupt: &'a InterruptState,
@@ -309,6 +313,12 @@ enum Away {
     Failed(u32, Box<Error>),
 }
 
+/// How much of the store's fuel the threaded code gets at a time: using up a chunk is its
+/// interruption check when fuel is metered (at most this many fuel units, a few tens of
+/// microseconds of wasm, pass between checks), which costs one rebuilt context per chunk
+/// instead of a poll in every fuel region.
+const FUEL_CHUNK: u64 = 1 << 14;
+
 /// A host function the instruction at `at` calls, with its frame at `base`.
 struct HostCall {
     host: u32,
@@ -341,7 +351,19 @@ pub(crate) fn run_inlined(
     running: &mut Running<'_, '_>,
     mut pc: usize,
 ) -> Result<Stop, Box<Error>> {
+    let mut fuel_needed = 0;
     loop {
+        // With fuel, the threaded code gets the store's fuel a chunk at a time, and each
+        // chunk is an interruption check (instead of one per fuel region): here, as each
+        // run of the threaded code starts, whether `exec` or a used-up chunk started it.
+        if running.limits.metering && inner.interrupt.take() {
+            return Ok(Stop::Trap(Fault::Interrupted, pc as u32));
+        }
+        let total_fuel = inner.fuel;
+        let chunk = match running.limits.metering {
+            true => total_fuel.min(FUEL_CHUNK.max(fuel_needed)),
+            false => total_fuel,
+        };
         let (outcome, fuel) = {
             let StoreInner {
                 instances,
@@ -350,7 +372,6 @@ pub(crate) fn run_inlined(
                 tables,
                 funcs,
                 interrupt,
-                fuel,
                 plain_hosts,
                 ..
             } = &mut *inner;
@@ -363,7 +384,8 @@ pub(crate) fn run_inlined(
                 code: running.code,
                 consts: &running.module.consts,
                 mem,
-                fuel: *fuel,
+                fuel: chunk,
+                fuel_needed: 0,
                 metering: running.limits.metering,
                 interrupt,
                 globals,
@@ -388,10 +410,16 @@ pub(crate) fn run_inlined(
             let outcome = drive(&mut ctx, pc);
             running.bp = ctx.bp;
             running.code = ctx.code;
+            fuel_needed = ctx.fuel_needed;
             (outcome, ctx.fuel)
         };
-        inner.fuel = fuel;
+        inner.fuel = total_fuel - chunk + fuel;
         let call = match outcome {
+            // The chunk ran out, not the store's fuel: on with the next.
+            Ok(Stop::OutOfFuel(at)) if chunk < total_fuel && inner.fuel >= fuel_needed => {
+                pc = at as usize;
+                continue;
+            }
             Ok(stop) => return Ok(stop),
             Err(Away::Host(call)) => call,
             Err(Away::Failed(at, e)) => {
@@ -773,18 +801,18 @@ fn to_match(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit 
     Exit::at(MATCH, pc_of(ctx, rest))
 }
 
+/// Charges a fuel region. It does not poll for interruption: with fuel, [`run`] polls
+/// each time a [`FUEL_CHUNK`] is used up.
 fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::ConsumeFuel { amount } = op.i else {
         return Exit::INTERNAL;
     };
     let amount = amount as u64;
     if ctx.fuel < amount {
+        ctx.fuel_needed = amount;
         return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
     }
     ctx.fuel -= amount;
-    if ctx.interrupt.take() {
-        return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
-    }
     next(ctx, rest, regs)
 }
 
@@ -876,6 +904,7 @@ fn bulk_fuel(ctx: &mut Ctx<'_, '_>, n: u64, per: u64) -> bool {
     if ctx.metering {
         let cost = n / per;
         if ctx.fuel < cost {
+            ctx.fuel_needed = cost;
             return false;
         }
         ctx.fuel -= cost;

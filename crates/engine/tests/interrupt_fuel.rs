@@ -154,11 +154,7 @@ fn fuel_is_deterministic_and_exhaustion_traps() {
 fn a_loop_pays_its_header_region_per_iteration_exactly() {
     let (engine, module) = metered(RUNAWAY);
     let code = module.internal_code(7).expect("\"count\" is function 7");
-    let amounts: Vec<u64> = code
-        .lines()
-        .filter_map(|l| l.split("ConsumeFuel { amount: ").nth(1))
-        .map(|rest| rest.trim_end_matches(" }").parse().expect("an amount"))
-        .collect();
+    let amounts = fuel_amounts(&code);
     assert_eq!(amounts.len(), 2, "entry and loop header regions:\n{code}");
     let per_iteration = amounts[1];
     let mut store = Store::new(&engine, ());
@@ -167,12 +163,13 @@ fn a_loop_pays_its_header_region_per_iteration_exactly() {
         .unwrap();
     let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
     let mut used = |n: i32| {
-        store.set_fuel(1_000_000).unwrap();
+        store.set_fuel(10_000_000).unwrap();
         assert_eq!(count.call(&mut store, n).unwrap(), n.max(1));
-        1_000_000 - store.get_fuel().unwrap()
+        10_000_000 - store.get_fuel().unwrap()
     };
     let once = used(1);
-    for n in [2, 3, 10, 1000] {
+    // 100 000 iterations use many of the chunks the threaded code gets fuel in.
+    for n in [2, 3, 10, 1000, 100_000] {
         assert_eq!(
             used(n),
             once + (n as u64 - 1) * per_iteration,
@@ -297,6 +294,53 @@ fn bulk_memory_pays_by_size_and_completes_after_a_refill() {
 }
 
 /// An engine that meters fuel, and `wat` compiled by it.
+/// The amounts of the `ConsumeFuel` instructions in a function's internal code, in order.
+fn fuel_amounts(code: &str) -> Vec<u64> {
+    code.lines()
+        .filter_map(|l| l.split("ConsumeFuel { amount: ").nth(1))
+        .map(|rest| rest.trim_end_matches(" }").parse().expect("an amount"))
+        .collect()
+}
+
+/// The threaded code gets fuel in chunks (16 384 units); a region, or a bulk operation,
+/// that needs more than a chunk still runs on exactly its cost, and one unit less stops it.
+#[test]
+fn costs_larger_than_a_chunk_of_fuel_are_charged_exactly() {
+    let adds = "(global.set $g (i32.add (global.get $g) (i32.const 1)))\n".repeat(20_000);
+    let wat = format!(
+        r#"(module
+          (memory 64)
+          (global $g (mut i32) (i32.const 0))
+          (func (export "long") {adds})
+          (func (export "fill") (memory.fill (i32.const 0) (i32.const 7) (i32.const 4194304))))"#
+    );
+    let (engine, module) = metered(&wat);
+    // "long" is one region; "fill" is its entry region plus 4 MiB at 64 bytes a unit.
+    let long = fuel_amounts(&module.internal_code(0).expect("long"));
+    let fill = fuel_amounts(&module.internal_code(1).expect("fill"));
+    assert_eq!(long.len(), 1, "one region");
+    assert!(long[0] > 2 * 16_384, "a region of {} units", long[0]);
+    let costs = [("long", long[0]), ("fill", fill[0] + 4_194_304 / 64)];
+    for (name, cost) in costs {
+        let mut store = Store::new(&engine, ());
+        let inst = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .unwrap();
+        let f = inst.get_typed_func::<(), ()>(&store, name).unwrap();
+        store.set_fuel(cost - 1).unwrap();
+        assert_eq!(
+            trap_kind(f.call(&mut store, ())),
+            TrapKind::OutOfFuel,
+            "{name} on one unit less than {cost}"
+        );
+        for spare in [0, 1, 100_000] {
+            store.set_fuel(cost + spare).unwrap();
+            f.call(&mut store, ()).expect("enough fuel");
+            assert_eq!(store.get_fuel().unwrap(), spare, "{name} costs {cost}");
+        }
+    }
+}
+
 fn metered(wat: &str) -> (Engine, Module) {
     let mut config = Config::new();
     config.consume_fuel(true);
