@@ -58,6 +58,7 @@ pub(crate) fn register_host<T>(store: &mut Store<T>, def: &HostDef<T>) -> u32 {
         ty: engine.intern_type(ty),
         params,
         cells: params.max(ty.result_cells()),
+        plain: def.plain.is_some(),
     });
     store.inner.funcs.len() as u32 - 1
 }

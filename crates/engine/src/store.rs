@@ -35,6 +35,9 @@ pub(crate) enum FuncEntity {
         params: u32,
         /// Cells the call needs: max(params, results).
         cells: u32,
+        /// It takes no `Caller`: the threaded code calls it without giving the store
+        /// back (`PlainHosts` has it at index `host`).
+        plain: bool,
     },
 }
 
@@ -159,11 +162,19 @@ pub struct StoreInner {
     pub(crate) table_elements: u64,
     /// Remaining fuel (when the engine meters fuel).
     pub(crate) fuel: u64,
+    /// What the fuel region (or bulk operation) that last stopped the threaded code short
+    /// of fuel needs: the next chunk of fuel it gets is at least this (`threaded::run`).
+    pub(crate) fuel_needed: u64,
     /// Called when fuel runs out: more fuel to continue, or `None` to trap.
     pub(crate) out_of_fuel: Option<Box<OutOfFuelFn>>,
     pub(crate) interrupt: Arc<InterruptState>,
     /// The host functions that need no store, by host index (see [`PlainHostFn`]).
     pub(crate) plain_hosts: PlainHosts,
+    /// The error of the last store-free host function that failed, until the threaded
+    /// code's driver reports it.
+    pub(crate) host_error: Option<Box<Error>>,
+    /// The host function with `Caller` the threaded code last stopped to call.
+    pub(crate) pending_host: crate::threaded::PendingHost,
 }
 
 /// A host function that takes no `Caller` (it cannot touch the store): its cells and the
@@ -317,10 +328,13 @@ impl<T> Store<T> {
                     store: id,
                     fns: Vec::new(),
                 },
+                host_error: None,
+                pending_host: Default::default(),
                 limits: StoreLimits::default(),
                 memory_bytes: 0,
                 table_elements: 0,
                 fuel: 0,
+                fuel_needed: 0,
                 out_of_fuel: None,
                 interrupt: Arc::new(InterruptState::default()),
             },

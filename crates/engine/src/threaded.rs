@@ -10,8 +10,9 @@
 //! What it owns: the handlers of arithmetic, conversions, SIMD (one handler per operator),
 //! loads and stores of the default memory, `memory.fill`/`copy`, moves, constants, globals,
 //! fuel regions and every branch; calls and returns within one instance (made by the call
-//! handlers themselves, see [`call_native`], or by [`drive`]); and (in [`run`]) calls of
-//! host functions (the store is borrowed again after each). Everything else (calls across
+//! handlers themselves, see [`call_native`], or by [`drive`]); and calls of host
+//! functions: a store-free one by its call handler ([`call_imported`]), one that takes
+//! `Caller` in [`run`] (the store is borrowed again after each). Everything else (calls across
 //! instances, tail calls, tables, `memory.init`, `memory.grow`, ...) is marked `to_match`
 //! and runs in `exec`'s interpreter loop, which calls [`run`] again after it.
 //!
@@ -80,8 +81,9 @@ pub(crate) struct Ctx<'m, 'a> {
     /// The fuel this run of the threaded code may use: at most a [`FUEL_CHUNK`] of the
     /// store's (see [`run`]).
     pub(crate) fuel: u64,
-    /// What the fuel region (or bulk operation) that stopped short of fuel needed.
-    fuel_needed: u64,
+    /// What the fuel region (or bulk operation) that stopped short of fuel needed (the
+    /// store's `fuel_needed`, which sizes the next chunk).
+    fuel_needed: &'a mut u64,
     /// Fuel is metered (bulk memory operations charge by size).
     pub(crate) metering: bool,
     pub(crate) interrupt: &'a InterruptState,
@@ -117,7 +119,9 @@ pub(crate) struct Ctx<'m, 'a> {
     /// The host functions a call handler calls itself (see [`call_imported`]), and the
     /// error of one that failed, for [`run`] to report.
     plain_hosts: &'a PlainHosts,
-    host_error: Option<Box<Error>>,
+    host_error: &'a mut Option<Box<Error>>,
+    /// Where `call_imported` leaves the host function of a `CALL_HOST` stop.
+    host_call: &'a mut PendingHost,
 }
 
 /// The cells of one frame, as the threaded code sees them: shared `Cell`s, so that a
@@ -215,8 +219,12 @@ const RETURN: u64 = 5;
 /// A `CallIndirect` at the position: [`run`] enters the callee if it is wasm of this
 /// instance and the call is valid (`exec` reports the trap otherwise).
 const CALL_INDIRECT: u64 = 6;
-/// A `CallImported` at the position: [`run`] calls it if it is a host function.
+/// A `CallImported` of a wasm function (of another instance) at the position: `exec`
+/// makes the call.
 const CALL_IMPORTED: u64 = 7;
+/// A `CallImported` of a host function that takes `Caller` (`Ctx::host_call` says which):
+/// [`run`] gives the store back for the call.
+const CALL_HOST: u64 = 9;
 /// The host function the `CallImported` at the position called failed (`Ctx::host_error`).
 const HOST_FAILED: u64 = 8;
 /// Continue at the position (the trampoline of builds without sibling calls).
@@ -351,19 +359,20 @@ pub(crate) fn run_inlined(
     running: &mut Running<'_, '_>,
     mut pc: usize,
 ) -> Result<Stop, Box<Error>> {
-    let mut fuel_needed = 0;
     loop {
-        // With fuel, the threaded code gets the store's fuel a chunk at a time, and each
-        // chunk is an interruption check (instead of one per fuel region): here, as each
-        // run of the threaded code starts, whether `exec` or a used-up chunk started it.
-        if running.limits.metering && inner.interrupt.take() {
-            return Ok(Stop::Trap(Fault::Interrupted, pc as u32));
-        }
+        // With fuel, the threaded code gets the store's fuel a chunk at a time (at least
+        // what the region that last stopped short needs), and each chunk is an
+        // interruption check instead of one per fuel region: here, as each run starts.
+        // A used-up chunk stops as out of fuel; `exec` tells it from the store's running
+        // out (`StoreInner::fuel_needed`) and runs the threaded code again.
         let total_fuel = inner.fuel;
-        let chunk = match running.limits.metering {
-            true => total_fuel.min(FUEL_CHUNK.max(fuel_needed)),
-            false => total_fuel,
-        };
+        let mut chunk = total_fuel;
+        if running.limits.metering {
+            if inner.interrupt.take() {
+                return Ok(Stop::Trap(Fault::Interrupted, pc as u32));
+            }
+            chunk = total_fuel.min(FUEL_CHUNK.max(std::mem::take(&mut inner.fuel_needed)));
+        }
         let (outcome, fuel) = {
             let StoreInner {
                 instances,
@@ -373,6 +382,9 @@ pub(crate) fn run_inlined(
                 funcs,
                 interrupt,
                 plain_hosts,
+                fuel_needed,
+                host_error,
+                pending_host,
                 ..
             } = &mut *inner;
             let inst = &instances[running.instance as usize];
@@ -385,7 +397,7 @@ pub(crate) fn run_inlined(
                 consts: &running.module.consts,
                 mem,
                 fuel: chunk,
-                fuel_needed: 0,
+                fuel_needed,
                 metering: running.limits.metering,
                 interrupt,
                 globals,
@@ -405,21 +417,16 @@ pub(crate) fn run_inlined(
                 table_map: &inst.tables,
                 func_map: &inst.funcs,
                 plain_hosts,
-                host_error: None,
+                host_error,
+                host_call: pending_host,
             };
             let outcome = drive(&mut ctx, pc);
             running.bp = ctx.bp;
             running.code = ctx.code;
-            fuel_needed = ctx.fuel_needed;
             (outcome, ctx.fuel)
         };
         inner.fuel = total_fuel - chunk + fuel;
         let call = match outcome {
-            // The chunk ran out, not the store's fuel: on with the next.
-            Ok(Stop::OutOfFuel(at)) if chunk < total_fuel && inner.fuel >= fuel_needed => {
-                pc = at as usize;
-                continue;
-            }
             Ok(stop) => return Ok(stop),
             Err(Away::Host(call)) => call,
             Err(Away::Failed(at, e)) => {
@@ -494,10 +501,16 @@ fn drive(ctx: &mut Ctx<'_, '_>, mut pc: usize) -> Result<Stop, Away> {
         } else {
             match code {
                 CALL_INDIRECT => call_indirect(ctx, at),
-                CALL_IMPORTED => match imported_host(ctx, at) {
-                    Some(call) => return Err(Away::Host(call)),
-                    None => return Ok(Stop::Match(at as u32)),
-                },
+                CALL_IMPORTED => return Ok(Stop::Match(at as u32)),
+                CALL_HOST => {
+                    let PendingHost { host, cells, base } = *ctx.host_call;
+                    return Err(Away::Host(HostCall {
+                        host,
+                        cells,
+                        base,
+                        at,
+                    }));
+                }
                 HOST_FAILED => match ctx.host_error.take() {
                     Some(e) => return Err(Away::Failed(at as u32, e)),
                     None => return Ok(Stop::Internal),
@@ -510,25 +523,6 @@ fn drive(ctx: &mut Ctx<'_, '_>, mut pc: usize) -> Result<Stop, Away> {
             Some(Err(fault)) => return Ok(Stop::Trap(fault, at as u32)),
             None => return Ok(Stop::Match(at as u32)),
         }
-    }
-}
-
-/// The host function the `CallImported` at `at` calls, or `None` (a wasm function of
-/// another instance, which `exec` enters).
-#[inline(always)]
-fn imported_host(ctx: &Ctx<'_, '_>, at: usize) -> Option<HostCall> {
-    let Instr::CallImported { func, base } = ctx.code.get(at)?.i else {
-        return None;
-    };
-    let f = *ctx.func_map.get(func as usize)?;
-    match *ctx.funcs.get(f as usize)? {
-        FuncEntity::Host { host, cells, .. } => Some(HostCall {
-            host,
-            cells,
-            base,
-            at,
-        }),
-        FuncEntity::Wasm { .. } => None,
     }
 }
 
@@ -809,7 +803,7 @@ fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exi
     };
     let amount = amount as u64;
     if ctx.fuel < amount {
-        ctx.fuel_needed = amount;
+        *ctx.fuel_needed = amount;
         return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
     }
     ctx.fuel -= amount;
@@ -840,31 +834,50 @@ fn call_indirect_(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> E
 /// Anything else (a host function with `Caller`, wasm of another instance) stops here for
 /// [`run`] or `exec`.
 fn call_imported(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
-    if let Some((f, base, cells)) = plain_host(ctx, op) {
-        match call_plain(f, regs, base, cells, ctx.plain_hosts.store) {
-            Some(Ok(())) => return next(ctx, rest, regs),
-            Some(Err(e)) => {
-                ctx.host_error = Some(e);
-                return Exit::at(HOST_FAILED, pc_of(ctx, rest));
+    let Some((call, plain)) = host_of(ctx, op) else {
+        return Exit::at(CALL_IMPORTED, pc_of(ctx, rest));
+    };
+    if plain {
+        if let Some(f) = ctx.plain_hosts.fns.get(call.host as usize) {
+            if let Some(f) = f.as_deref() {
+                match call_plain(f, regs, call.base, call.cells, ctx.plain_hosts.store) {
+                    Some(Ok(())) => return next(ctx, rest, regs),
+                    Some(Err(e)) => {
+                        *ctx.host_error = Some(e);
+                        return Exit::at(HOST_FAILED, pc_of(ctx, rest));
+                    }
+                    None => {}
+                }
             }
-            None => {}
         }
     }
-    Exit::at(CALL_IMPORTED, pc_of(ctx, rest))
+    *ctx.host_call = call;
+    Exit::at(CALL_HOST, pc_of(ctx, rest))
 }
 
-/// The store-free host function `op` calls, its cells' base and how many cells it uses.
+/// The host function the `CallImported` `op` calls and whether it is store-free, or `None`
+/// (a wasm function of another instance, which `exec` enters).
 #[inline(always)]
-fn plain_host<'a>(ctx: &Ctx<'_, 'a>, op: &Op) -> Option<(&'a PlainHostFn, Slot, u32)> {
+fn host_of(ctx: &Ctx<'_, '_>, op: &Op) -> Option<(PendingHost, bool)> {
     let Instr::CallImported { func, base } = op.i else {
         return None;
     };
     let f = *ctx.func_map.get(func as usize)?;
-    let FuncEntity::Host { host, cells, .. } = *ctx.funcs.get(f as usize)? else {
-        return None;
-    };
-    let plain = ctx.plain_hosts.fns.get(host as usize)?.as_deref()?;
-    Some((plain, base, cells))
+    match *ctx.funcs.get(f as usize)? {
+        FuncEntity::Host {
+            host, cells, plain, ..
+        } => Some((PendingHost { host, cells, base }, plain)),
+        FuncEntity::Wasm { .. } => None,
+    }
+}
+
+/// A host function with `Caller` that the threaded code stopped to call (see [`run`]): the
+/// function, how many cells it uses, and where they start in the calling frame.
+#[derive(Copy, Clone, Default, Debug)]
+pub(crate) struct PendingHost {
+    host: u32,
+    cells: u32,
+    base: Slot,
 }
 
 /// Most cells a host function called by [`call_imported`] may use (more: [`run`] calls it).
@@ -904,7 +917,7 @@ fn bulk_fuel(ctx: &mut Ctx<'_, '_>, n: u64, per: u64) -> bool {
     if ctx.metering {
         let cost = n / per;
         if ctx.fuel < cost {
-            ctx.fuel_needed = cost;
+            *ctx.fuel_needed = cost;
             return false;
         }
         ctx.fuel -= cost;

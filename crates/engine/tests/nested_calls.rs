@@ -285,3 +285,47 @@ fn deep_recursion_nests_on_the_host_stack_only_boundedly() {
         .join()
         .expect("the recursion's thread does not overflow or panic");
 }
+
+/// A call handler that calls a host function itself must still continue by a jump: a
+/// million host calls in one loop run on a thread with a 128 KiB stack (a handler that
+/// stayed on the host stack would need tens of megabytes).
+#[test]
+fn host_calls_in_a_long_loop_do_not_grow_the_host_stack() {
+    const LOOP: &str = r#"(module
+      (import "host" "nop" (func $nop (param i32) (result i32)))
+      (func (export "run") (param $n i32) (result i32) (local $sum i32)
+        (loop $l
+          (local.set $sum (i32.add (local.get $sum) (call $nop (local.get $n))))
+          (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+        (local.get $sum)))"#;
+    std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(|| {
+            for kind in KINDS {
+                let engine = Engine::default();
+                let module = Module::new(&engine, LOOP).expect("the loop compiles");
+                let mut store = Store::new(&engine, ());
+                let mut linker = Linker::new(&engine);
+                match kind {
+                    HostKind::Plain => linker.func_wrap("host", "nop", |v: i32| v & 1),
+                    HostKind::WithCaller => {
+                        linker.func_wrap("host", "nop", |_: Caller<'_, ()>, v: i32| v & 1)
+                    }
+                }
+                .expect("nop is defined");
+                let instance = linker.instantiate(&mut store, &module).expect("instance");
+                let run = instance
+                    .get_typed_func::<i32, i32>(&store, "run")
+                    .expect("run is exported");
+                // Half of 1..=1_000_000 is odd.
+                assert_eq!(
+                    run.call(&mut store, 1_000_000).unwrap(),
+                    500_000,
+                    "{kind:?}"
+                );
+            }
+        })
+        .expect("a thread starts")
+        .join()
+        .expect("the loop's thread does not overflow or panic");
+}
