@@ -321,10 +321,10 @@ enum Away {
     Failed(u32, Box<Error>),
 }
 
-/// How much of the store's fuel the threaded code gets at a time: using up a chunk is its
-/// interruption check when fuel is metered (at most this many fuel units, a few tens of
-/// microseconds of wasm, pass between checks), which costs one rebuilt context per chunk
-/// instead of a poll in every fuel region.
+/// How much of the store's fuel the threaded code gets at a time when fuel is metered.
+/// Each run of the threaded code starts with an interruption check, and a used-up chunk
+/// ends a run, so at most this many fuel units (a few tens of microseconds of wasm) pass
+/// between checks: one rebuilt context per chunk instead of a poll in every fuel region.
 const FUEL_CHUNK: u64 = 1 << 14;
 
 /// A host function the instruction at `at` calls, with its frame at `base`.
@@ -795,8 +795,8 @@ fn to_match(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit 
     Exit::at(MATCH, pc_of(ctx, rest))
 }
 
-/// Charges a fuel region. It does not poll for interruption: with fuel, [`run`] polls
-/// each time a [`FUEL_CHUNK`] is used up.
+/// Charges a fuel region. It does not poll for interruption: with fuel, [`run`] polls as
+/// each run (at least one per [`FUEL_CHUNK`]) starts.
 fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::ConsumeFuel { amount } = op.i else {
         return Exit::INTERNAL;
@@ -829,10 +829,10 @@ fn call_indirect_(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> E
 }
 
 /// A call of an import. A host function that takes no `Caller` cannot touch the store, so
-/// this handler calls it itself, with the store still borrowed apart: about 60 x86
-/// instructions where giving the store back to [`run`] and borrowing it again cost 250.
-/// Anything else (a host function with `Caller`, wasm of another instance) stops here for
-/// [`run`] or `exec`.
+/// this handler calls it itself, with the store still borrowed apart: about 110 x86
+/// instructions with the call, where giving the store back to [`run`] and borrowing it
+/// again cost about 180 more. Anything else (a host function with `Caller`, wasm of
+/// another instance) stops here for [`run`] or `exec`.
 fn call_imported(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Some((call, plain)) = host_of(ctx, op) else {
         return Exit::at(CALL_IMPORTED, pc_of(ctx, rest));
