@@ -909,11 +909,6 @@ fn run(
                         if let Some(f) = frames.last_mut() {
                             f.pc = at;
                         }
-                        // A used-up chunk of fuel (the store has enough for what stopped
-                        // short): the threaded code starts again there on the next chunk.
-                        if inner.fuel >= inner.fuel_needed {
-                            break Exit::Resume;
-                        }
                         break Exit::OutOfFuel;
                     }
                     Ok(threaded::Stop::Internal) => break Exit::Internal(RAN_PAST_END),

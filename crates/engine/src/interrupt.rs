@@ -1,6 +1,6 @@
 //! Interruption: a flag the interpreter polls at calls, backward branches and between
-//! chunks of bulk operations (with fuel metering: at each chunk of fuel the threaded code
-//! starts on, see `threaded::FUEL_CHUNK`), set either by another thread (`InterruptHandle`) or by a
+//! chunks of bulk operations (with fuel metering: as each chunk of fuel is used up, see
+//! `threaded::FUEL_CHUNK`), set either by another thread (`InterruptHandle`) or by a
 //! process-wide watchdog thread when a store's deadline passes. Polling one relaxed atomic
 //! is the whole cost on the hot path; reading the clock happens only in the watchdog.
 

@@ -162,9 +162,6 @@ pub struct StoreInner {
     pub(crate) table_elements: u64,
     /// Remaining fuel (when the engine meters fuel).
     pub(crate) fuel: u64,
-    /// What the fuel region (or bulk operation) that last stopped the threaded code short
-    /// of fuel needs: the next chunk of fuel it gets is at least this (`threaded::run`).
-    pub(crate) fuel_needed: u64,
     /// Called when fuel runs out: more fuel to continue, or `None` to trap.
     pub(crate) out_of_fuel: Option<Box<OutOfFuelFn>>,
     pub(crate) interrupt: Arc<InterruptState>,
@@ -334,7 +331,6 @@ impl<T> Store<T> {
                 memory_bytes: 0,
                 table_elements: 0,
                 fuel: 0,
-                fuel_needed: 0,
                 out_of_fuel: None,
                 interrupt: Arc::new(InterruptState::default()),
             },

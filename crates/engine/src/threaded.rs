@@ -81,9 +81,8 @@ pub(crate) struct Ctx<'m, 'a> {
     /// The fuel this run of the threaded code may use: at most a [`FUEL_CHUNK`] of the
     /// store's (see [`run`]).
     pub(crate) fuel: u64,
-    /// What the fuel region (or bulk operation) that stopped short of fuel needed (the
-    /// store's `fuel_needed`, which sizes the next chunk).
-    fuel_needed: &'a mut u64,
+    /// The rest of the store's fuel, beyond `fuel` (see [`refill`]).
+    fuel_reserve: u64,
     /// Fuel is metered (bulk memory operations charge by size).
     pub(crate) metering: bool,
     pub(crate) interrupt: &'a InterruptState,
@@ -321,11 +320,38 @@ enum Away {
     Failed(u32, Box<Error>),
 }
 
-/// How much of the store's fuel the threaded code gets at a time when fuel is metered.
-/// Each run of the threaded code starts with an interruption check, and a used-up chunk
-/// ends a run, so at most this many fuel units (a few tens of microseconds of wasm) pass
-/// between checks: one rebuilt context per chunk instead of a poll in every fuel region.
-const FUEL_CHUNK: u64 = 1 << 14;
+/// How much of the store's fuel the handlers get at a time when fuel is metered (or what
+/// one region or bulk operation needs, if more): each [`refill`] is an interruption check,
+/// so at most this many fuel units (a few tens of microseconds of wasm) pass between checks.
+const FUEL_CHUNK: u64 = 1 << 20;
+
+/// Why a fuel region could not be charged from the current chunk.
+enum Refill {
+    /// A new chunk holds what it needs.
+    Done,
+    /// The store's fuel is short of it: stop, out of fuel.
+    Short,
+    /// An interruption was pending (polled as a chunk ends).
+    Interrupted,
+}
+
+/// Moves the next chunk of the store's fuel (at least `need`) into `ctx.fuel`, after the
+/// interruption check that a chunk's end stands for. Cold: once per chunk.
+#[cold]
+#[inline(never)]
+fn refill(ctx: &mut Ctx<'_, '_>, need: u64) -> Refill {
+    if ctx.interrupt.take() {
+        return Refill::Interrupted;
+    }
+    let total = ctx.fuel + ctx.fuel_reserve;
+    if total < need {
+        return Refill::Short;
+    }
+    let chunk = total.min(FUEL_CHUNK.max(need));
+    ctx.fuel = chunk;
+    ctx.fuel_reserve = total - chunk;
+    Refill::Done
+}
 
 /// A host function the instruction at `at` calls, with its frame at `base`.
 struct HostCall {
@@ -360,18 +386,16 @@ pub(crate) fn run_inlined(
     mut pc: usize,
 ) -> Result<Stop, Box<Error>> {
     loop {
-        // With fuel, the threaded code gets the store's fuel a chunk at a time (at least
-        // what the region that last stopped short needs), and each chunk is an
-        // interruption check instead of one per fuel region: here, as each run starts.
-        // A used-up chunk stops as out of fuel; `exec` tells it from the store's running
-        // out (`StoreInner::fuel_needed`) and runs the threaded code again.
+        // With fuel, the handlers get the store's fuel a chunk at a time, and each chunk
+        // is an interruption check instead of one per fuel region (see [`refill`]); so is
+        // each start of a run (`exec` runs loops of tail calls, say, between runs).
         let total_fuel = inner.fuel;
         let mut chunk = total_fuel;
         if running.limits.metering {
             if inner.interrupt.take() {
                 return Ok(Stop::Trap(Fault::Interrupted, pc as u32));
             }
-            chunk = total_fuel.min(FUEL_CHUNK.max(std::mem::take(&mut inner.fuel_needed)));
+            chunk = total_fuel.min(FUEL_CHUNK);
         }
         let (outcome, fuel) = {
             let StoreInner {
@@ -382,7 +406,6 @@ pub(crate) fn run_inlined(
                 funcs,
                 interrupt,
                 plain_hosts,
-                fuel_needed,
                 host_error,
                 pending_host,
                 ..
@@ -397,7 +420,7 @@ pub(crate) fn run_inlined(
                 consts: &running.module.consts,
                 mem,
                 fuel: chunk,
-                fuel_needed,
+                fuel_reserve: total_fuel - chunk,
                 metering: running.limits.metering,
                 interrupt,
                 globals,
@@ -423,9 +446,9 @@ pub(crate) fn run_inlined(
             let outcome = drive(&mut ctx, pc);
             running.bp = ctx.bp;
             running.code = ctx.code;
-            (outcome, ctx.fuel)
+            (outcome, ctx.fuel + ctx.fuel_reserve)
         };
-        inner.fuel = total_fuel - chunk + fuel;
+        inner.fuel = fuel;
         let call = match outcome {
             Ok(stop) => return Ok(stop),
             Err(Away::Host(call)) => call,
@@ -795,16 +818,29 @@ fn to_match(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit 
     Exit::at(MATCH, pc_of(ctx, rest))
 }
 
-/// Charges a fuel region. It does not poll for interruption: with fuel, [`run`] polls as
-/// each run (at least one per [`FUEL_CHUNK`]) starts.
+/// Charges a fuel region. It polls for interruption only when the chunk of fuel it
+/// charges from is used up (see [`refill`]).
 fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::ConsumeFuel { amount } = op.i else {
         return Exit::INTERNAL;
     };
     let amount = amount as u64;
     if ctx.fuel < amount {
-        *ctx.fuel_needed = amount;
-        return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
+        return consume_fuel_refilled(ctx, amount, rest, regs);
+    }
+    ctx.fuel -= amount;
+    next(ctx, rest, regs)
+}
+
+/// [`consume_fuel`] when the chunk is short: refills, then charges and goes on. Tail-called
+/// and out of line, so the common path stays a compare, a subtraction and a jump.
+#[cold]
+#[inline(never)]
+fn consume_fuel_refilled(ctx: &mut Ctx<'_, '_>, amount: u64, rest: &[Op], regs: &Regs) -> Exit {
+    match refill(ctx, amount) {
+        Refill::Done => {}
+        Refill::Short => return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest)),
+        Refill::Interrupted => return Exit::trap(Fault::Interrupted, pc_of(ctx, rest)),
     }
     ctx.fuel -= amount;
     next(ctx, rest, regs)
@@ -911,18 +947,22 @@ fn call_plain(
     Some(result)
 }
 
-/// Charges a bulk operation on `n` units (`per` a unit of fuel) when fuel is metered.
+/// Charges a bulk operation at `pc` on `n` units (`per` a unit of fuel) when fuel is
+/// metered; the stop if it cannot (out of fuel, or interrupted as a chunk ends).
 #[inline(always)]
-fn bulk_fuel(ctx: &mut Ctx<'_, '_>, n: u64, per: u64) -> bool {
+fn bulk_fuel(ctx: &mut Ctx<'_, '_>, n: u64, per: u64, pc: u32) -> Option<Exit> {
     if ctx.metering {
         let cost = n / per;
         if ctx.fuel < cost {
-            *ctx.fuel_needed = cost;
-            return false;
+            match refill(ctx, cost) {
+                Refill::Done => {}
+                Refill::Short => return Some(Exit::at(OUT_OF_FUEL, pc)),
+                Refill::Interrupted => return Some(Exit::trap(Fault::Interrupted, pc)),
+            }
         }
         ctx.fuel -= cost;
     }
-    true
+    None
 }
 
 /// `memory.fill`; when fuel is short, the instruction runs again after the out-of-fuel
@@ -939,8 +979,13 @@ fn memory_fill(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit
     let Some(rg) = range(d as u32 as u64, n as u32 as u64, ctx.mem.len()) else {
         return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
     };
-    if !bulk_fuel(ctx, rg.len() as u64, costs::BULK_BYTES_PER_FUEL) {
-        return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
+    if let Some(stop) = bulk_fuel(
+        ctx,
+        rg.len() as u64,
+        costs::BULK_BYTES_PER_FUEL,
+        pc_of(ctx, rest),
+    ) {
+        return stop;
     }
     if !fill_chunked(&mut ctx.mem[rg], v as u8, ctx.interrupt) {
         return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));
@@ -962,8 +1007,8 @@ fn memory_copy(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit
     let (Some(dr), Some(sr)) = (range(d, n, len), range(s, n, len)) else {
         return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
     };
-    if !bulk_fuel(ctx, n, costs::BULK_BYTES_PER_FUEL) {
-        return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest));
+    if let Some(stop) = bulk_fuel(ctx, n, costs::BULK_BYTES_PER_FUEL, pc_of(ctx, rest)) {
+        return stop;
     }
     if !copy_within_chunked(ctx.mem, sr, dr.start, ctx.interrupt) {
         return Exit::trap(Fault::Interrupted, pc_of(ctx, rest));

@@ -163,13 +163,13 @@ fn a_loop_pays_its_header_region_per_iteration_exactly() {
         .unwrap();
     let count = inst.get_typed_func::<i32, i32>(&store, "count").unwrap();
     let mut used = |n: i32| {
-        store.set_fuel(10_000_000).unwrap();
+        store.set_fuel(100_000_000).unwrap();
         assert_eq!(count.call(&mut store, n).unwrap(), n.max(1));
-        10_000_000 - store.get_fuel().unwrap()
+        100_000_000 - store.get_fuel().unwrap()
     };
     let once = used(1);
-    // 100 000 iterations use many of the chunks the threaded code gets fuel in.
-    for n in [2, 3, 10, 1000, 100_000] {
+    // A million iterations use several of the chunks the handlers get fuel in.
+    for n in [2, 3, 10, 1000, 1_000_000] {
         assert_eq!(
             used(n),
             once + (n as u64 - 1) * per_iteration,
@@ -302,42 +302,68 @@ fn fuel_amounts(code: &str) -> Vec<u64> {
         .collect()
 }
 
-/// The threaded code gets fuel in chunks (16 384 units); a region, or a bulk operation,
-/// that needs more than a chunk still runs on exactly its cost, and one unit less stops it.
+/// The handlers get fuel in chunks (2^20 units), refilled from the store's fuel as each is
+/// used up: a region charged across chunk boundaries, and a bulk operation that needs more
+/// than a chunk, cost exactly their amounts, and one unit less stops them.
 #[test]
-fn costs_larger_than_a_chunk_of_fuel_are_charged_exactly() {
+fn costs_across_chunks_of_fuel_are_charged_exactly() {
     let adds = "(global.set $g (i32.add (global.get $g) (i32.const 1)))\n".repeat(20_000);
     let wat = format!(
         r#"(module
-          (memory 64)
+          (memory 1280)
           (global $g (mut i32) (i32.const 0))
           (func (export "long") {adds})
-          (func (export "fill") (memory.fill (i32.const 0) (i32.const 7) (i32.const 4194304))))"#
+          (func (export "fill")
+            (memory.fill (i32.const 0) (i32.const 7) (i32.const 83886080))
+            (call $after))
+          (func $after (global.set $g (i32.const 1))))"#
     );
     let (engine, module) = metered(&wat);
-    // "long" is one region; "fill" is its entry region plus 4 MiB at 64 bytes a unit.
+    // "long" is one region; "fill" is its entry region plus 80 MiB at 64 bytes a unit,
+    // then `$after`'s region (charged from what the fill's chunk left).
     let long = fuel_amounts(&module.internal_code(0).expect("long"));
     let fill = fuel_amounts(&module.internal_code(1).expect("fill"));
+    let after = fuel_amounts(&module.internal_code(2).expect("after"));
     assert_eq!(long.len(), 1, "one region");
-    assert!(long[0] > 2 * 16_384, "a region of {} units", long[0]);
-    let costs = [("long", long[0]), ("fill", fill[0] + 4_194_304 / 64)];
-    for (name, cost) in costs {
+    let chunk = 1 << 20;
+    let fill_cost = fill[0] + 83_886_080 / 64 + after[0];
+    assert!(fill_cost > chunk, "a fill of {fill_cost} units");
+    let new_store = || {
         let mut store = Store::new(&engine, ());
         let inst = Linker::new(&engine)
             .instantiate(&mut store, &module)
             .unwrap();
-        let f = inst.get_typed_func::<(), ()>(&store, name).unwrap();
-        store.set_fuel(cost - 1).unwrap();
-        assert_eq!(
-            trap_kind(f.call(&mut store, ())),
-            TrapKind::OutOfFuel,
-            "{name} on one unit less than {cost}"
-        );
-        for spare in [0, 1, 100_000] {
-            store.set_fuel(cost + spare).unwrap();
-            f.call(&mut store, ()).expect("enough fuel");
-            assert_eq!(store.get_fuel().unwrap(), spare, "{name} costs {cost}");
-        }
+        (store, inst)
+    };
+    // 100 calls of "long" use two chunks and part of a third.
+    let (mut store, inst) = new_store();
+    let f = inst.get_typed_func::<(), ()>(&store, "long").unwrap();
+    let calls = 100;
+    assert!(calls * long[0] > 2 * chunk, "{} units", calls * long[0]);
+    store.set_fuel(calls * long[0] + 7).unwrap();
+    for i in 0..calls {
+        f.call(&mut store, ()).expect("enough fuel");
+        assert_eq!(store.get_fuel().unwrap(), (calls - 1 - i) * long[0] + 7);
+    }
+    assert_eq!(trap_kind(f.call(&mut store, ())), TrapKind::OutOfFuel);
+    assert_eq!(
+        store.get_fuel().unwrap(),
+        7,
+        "a region short of fuel is not charged"
+    );
+    // One fill, more than a chunk.
+    let (mut store, inst) = new_store();
+    let f = inst.get_typed_func::<(), ()>(&store, "fill").unwrap();
+    store.set_fuel(fill_cost - 1).unwrap();
+    assert_eq!(
+        trap_kind(f.call(&mut store, ())),
+        TrapKind::OutOfFuel,
+        "fill on one unit less than {fill_cost}"
+    );
+    for spare in [0, 1, 100_000] {
+        store.set_fuel(fill_cost + spare).unwrap();
+        f.call(&mut store, ()).expect("enough fuel");
+        assert_eq!(store.get_fuel().unwrap(), spare, "fill costs {fill_cost}");
     }
 }
 
