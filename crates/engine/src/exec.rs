@@ -101,24 +101,25 @@ pub(crate) fn invoke(
             // The module from the context's cache, not the instance: `run` borrows it
             // without reference counting while it holds the whole store.
             let slot = module_slot(inner, &mut ctx.modules, instance);
-            let compiled = match ctx.modules[slot].1.as_deref() {
-                Some(module) => module.compiled(index),
-                None => Err(Box::new(crate::module::internal_error(
-                    "entry module missing",
-                ))),
-            };
+            let compiled = ctx.modules[slot]
+                .1
+                .as_deref()
+                .ok_or_else(|| Box::new(crate::module::internal_error("entry module missing")))
+                .and_then(|module| module.compiled(index))
+                .and_then(|compiled| {
+                    if (compiled.frame_cells as usize).max(cells.len()) > max_cells {
+                        return Err(Box::new(Trap::new(TrapKind::CallStackExhausted).into()));
+                    }
+                    Ok(compiled)
+                });
             let compiled = match compiled {
                 Ok(compiled) => compiled,
                 Err(e) => {
+                    // The pooled context goes back to the pool for the next entry.
                     inner.exec_pool.push(ctx);
                     return Err(e);
                 }
             };
-            let frame_cells = compiled.frame_cells as usize;
-            if frame_cells.max(cells.len()) > max_cells {
-                inner.exec_pool.push(ctx);
-                return Err(Box::new(Trap::new(TrapKind::CallStackExhausted).into()));
-            }
             let params = compiled.param_cells as usize;
             let local_cells = compiled.local_cells as usize;
             let need = (FRAME_WINDOW + STACK_SLACK).max(cells.len());
@@ -551,16 +552,15 @@ fn call_limits(inner: &StoreInner) -> threaded::CallLimits {
     // Frames this run may push before `call stack exhausted` (one compare per call).
     let max_frames = config.max_call_depth.saturating_sub(depth_base);
     let metering = config.consume_fuel;
-    // With fuel, loop headers start fuel regions that also poll; without, backward
-    // branches poll.
-    let poll_backward = config.interruptible && !metering;
-    threaded::CallLimits::new(
+    threaded::CallLimits {
         max_frames,
-        config.max_stack_cells,
-        poll_backward,
+        max_cells: config.max_stack_cells,
+        // With fuel, using up a chunk of it polls (`threaded::FUEL_CHUNK`); without,
+        // calls and backward branches poll.
+        poll_calls: config.interruptible && !metering,
         metering,
         depth_base,
-    )
+    }
 }
 
 /// Runs from the frame on top of `frames` until it returns.

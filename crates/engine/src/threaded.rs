@@ -295,24 +295,6 @@ pub(crate) struct CallLimits {
     pub(crate) depth_base: usize,
 }
 
-impl CallLimits {
-    pub(crate) fn new(
-        max_frames: usize,
-        max_cells: usize,
-        poll_calls: bool,
-        metering: bool,
-        depth_base: usize,
-    ) -> CallLimits {
-        CallLimits {
-            max_frames,
-            max_cells,
-            poll_calls,
-            metering,
-            depth_base,
-        }
-    }
-}
-
 /// Why [`drive`] hands control to [`run`] rather than stopping: a host function to call
 /// with the store, or the error of one a call handler called (at that instruction).
 enum Away {
