@@ -5,7 +5,9 @@ use crate::error::{Error, TrapKind};
 use crate::externals::{Extern, Global, Memory, Table};
 use crate::func::{Func, TypedFunc, WasmParams, WasmResults};
 use crate::module::{ConstExpr, ConstOp, ExportKind, ImportKind, Module, SegmentMode};
-use crate::store::{AsContext, AsContextMut, FuncEntity, GlobalEntity, InstanceEntity, StoreInner};
+use crate::store::{
+    AsContext, AsContextMut, FuncEntity, GlobalEntity, ImportedFunc, InstanceEntity, StoreInner,
+};
 use crate::types::*;
 
 /// An instantiated module.
@@ -155,6 +157,21 @@ fn eval_const(inner: &StoreInner, inst: &InstanceEntity, expr: &ConstExpr) -> u1
     stack.pop().unwrap_or(0)
 }
 
+/// How the threaded code calls store function `f`, imported (see [`ImportedFunc`]).
+fn imported_func(inner: &StoreInner, f: u32) -> ImportedFunc {
+    match inner.funcs[f as usize] {
+        FuncEntity::Host { host, cells, .. } => match &inner.plain_hosts[host as usize] {
+            Some(call) => ImportedFunc::Plain {
+                call: call.clone(),
+                cells,
+                store: inner.id,
+            },
+            None => ImportedFunc::Host { host, cells },
+        },
+        FuncEntity::Wasm { .. } => ImportedFunc::Wasm,
+    }
+}
+
 impl Instance {
     /// Instantiates `module` with `imports` given in the module's import order.
     pub fn new<T>(
@@ -185,6 +202,7 @@ impl Instance {
             globals: Vec::with_capacity(m.globals.len()),
             datas: Vec::new(),
             elems: Vec::new(),
+            imported_funcs: Box::default(),
         };
         for (imp, item) in m.imports.iter().zip(imports) {
             if item.store_id() != store_id {
@@ -208,6 +226,11 @@ impl Instance {
         }
 
         let inner = &mut *ctx.inner;
+        inst.imported_funcs = inst
+            .funcs
+            .iter()
+            .map(|&f| imported_func(inner, f))
+            .collect();
         if inner.instances.len() >= inner.limits.instances {
             return Err(Error::LimitExceeded(format!(
                 "store limit `instances` ({}) reached",

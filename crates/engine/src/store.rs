@@ -35,9 +35,6 @@ pub(crate) enum FuncEntity {
         params: u32,
         /// Cells the call needs: max(params, results).
         cells: u32,
-        /// It takes no `Caller`: the threaded code calls it without giving the store
-        /// back (`PlainHosts` has it at index `host`).
-        plain: bool,
     },
 }
 
@@ -59,6 +56,24 @@ pub(crate) struct InstanceEntity {
     pub(crate) datas: Vec<Arc<[u8]>>,
     /// Element segments as reference cells; a dropped segment is empty.
     pub(crate) elems: Vec<Box<[u64]>>,
+    /// The imported functions, as the threaded code calls them.
+    pub(crate) imported_funcs: Box<[ImportedFunc]>,
+}
+
+/// How the threaded code calls an imported function (see `threaded::call_imported`),
+/// resolved once when the instance is created so that a call looks up one table.
+pub(crate) enum ImportedFunc {
+    /// A host function without `Caller`, called in place on its `cells` cells; `store` is
+    /// the store's id (for reference values).
+    Plain {
+        call: Arc<PlainHostFn>,
+        cells: u32,
+        store: u64,
+    },
+    /// A host function with `Caller`: the threaded code stops for `run` to call it.
+    Host { host: u32, cells: u32 },
+    /// A wasm function of another instance, which `exec` enters.
+    Wasm,
 }
 
 pub(crate) struct MemoryEntity {
@@ -165,8 +180,9 @@ pub struct StoreInner {
     /// Called when fuel runs out: more fuel to continue, or `None` to trap.
     pub(crate) out_of_fuel: Option<Box<OutOfFuelFn>>,
     pub(crate) interrupt: Arc<InterruptState>,
-    /// The host functions that need no store, by host index (see [`PlainHostFn`]).
-    pub(crate) plain_hosts: PlainHosts,
+    /// The host functions that need no store, by host index (`None` for one that takes a
+    /// `Caller`; see [`PlainHostFn`]).
+    pub(crate) plain_hosts: Vec<Option<Arc<PlainHostFn>>>,
     /// The error of the last store-free host function that failed, until the threaded
     /// code's driver reports it.
     pub(crate) host_error: Option<Box<Error>>,
@@ -175,16 +191,10 @@ pub struct StoreInner {
 }
 
 /// A host function that takes no `Caller` (it cannot touch the store): its cells and the
-/// store's id (for reference values). The threaded code calls it where the call is, without
-/// giving the store back and borrowing it again around the call.
-pub(crate) type PlainHostFn = dyn Fn(&mut [u64], u64) -> HostResult + Send + Sync + 'static;
-
-/// The store's [`PlainHostFn`]s, indexed like `Store::hosts` (`None` for a host function
-/// that takes a `Caller`).
-pub(crate) struct PlainHosts {
-    pub(crate) store: u64,
-    pub(crate) fns: Vec<Option<Arc<PlainHostFn>>>,
-}
+/// store's id (for reference values). The threaded code calls it where the call is, on the
+/// frame's own cells, without giving the store back and borrowing it again around the call.
+pub(crate) type PlainHostFn =
+    dyn Fn(&[std::cell::Cell<u64>], u64) -> HostResult + Send + Sync + 'static;
 
 /// Decides what happens when a store runs out of fuel (see `Store::on_out_of_fuel`).
 pub type OutOfFuelFn = dyn FnMut() -> Option<u64> + Send + Sync + 'static;
@@ -321,10 +331,7 @@ impl<T> Store<T> {
                 max_frame_cells: 0,
                 call_depth: 0,
                 host_call_pc: exec::NOT_IN_HOST,
-                plain_hosts: PlainHosts {
-                    store: id,
-                    fns: Vec::new(),
-                },
+                plain_hosts: Vec::new(),
                 host_error: None,
                 pending_host: Default::default(),
                 limits: StoreLimits::default(),

@@ -39,7 +39,7 @@ use crate::module::{CompiledFunc, ModuleInner};
 use crate::num;
 use crate::simd::{self, SimdBinary, SimdLoad, SimdShift, SimdTest, SimdUnary};
 use crate::store::{
-    FuncEntity, GlobalEntity, HostResult, PlainHostFn, PlainHosts, StoreInner, TableEntity,
+    FuncEntity, GlobalEntity, HostResult, ImportedFunc, PlainHostFn, StoreInner, TableEntity,
     PAGE_SIZE,
 };
 use std::cell::Cell;
@@ -113,11 +113,10 @@ pub(crate) struct Ctx<'m, 'a> {
     tables: &'a [TableEntity],
     funcs: &'a [FuncEntity],
     table_map: &'a [u32],
-    /// For `call` of an import: the instance's function index → store function.
-    func_map: &'a [u32],
-    /// The host functions a call handler calls itself (see [`call_imported`]), and the
-    /// error of one that failed, for [`run`] to report.
-    plain_hosts: &'a PlainHosts,
+    /// For `call` of an import: how to call each imported function (see
+    /// [`call_imported`]), and the error of a store-free one that failed, for [`run`] to
+    /// report.
+    imported_funcs: &'a [ImportedFunc],
     host_error: &'a mut Option<Box<Error>>,
     /// Where `call_imported` leaves the host function of a `CALL_HOST` stop.
     host_call: &'a mut PendingHost,
@@ -387,7 +386,6 @@ pub(crate) fn run_inlined(
                 tables,
                 funcs,
                 interrupt,
-                plain_hosts,
                 host_error,
                 pending_host,
                 ..
@@ -420,8 +418,7 @@ pub(crate) fn run_inlined(
                 tables,
                 funcs,
                 table_map: &inst.tables,
-                func_map: &inst.funcs,
-                plain_hosts,
+                imported_funcs: &inst.imported_funcs,
                 host_error,
                 host_call: pending_host,
             };
@@ -852,40 +849,29 @@ fn call_indirect_(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> E
 /// again cost about 180 more. Anything else (a host function with `Caller`, wasm of
 /// another instance) stops here for [`run`] or `exec`.
 fn call_imported(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
-    let Some((call, plain)) = host_of(ctx, op) else {
+    let Instr::CallImported { func, base } = op.i else {
         return Exit::at(CALL_IMPORTED, pc_of(ctx, rest));
     };
-    if plain {
-        if let Some(f) = ctx.plain_hosts.fns.get(call.host as usize) {
-            if let Some(f) = f.as_deref() {
-                match call_plain(f, regs, call.base, call.cells, ctx.plain_hosts.store) {
-                    Some(Ok(())) => return next(ctx, rest, regs),
-                    Some(Err(e)) => {
+    match ctx.imported_funcs.get(func as usize) {
+        Some(ImportedFunc::Plain { call, cells, store }) => {
+            let b = cell(base as u64);
+            if let Some(window) = regs.get(b..b.wrapping_add(*cells as usize)) {
+                match call_plain(call.as_ref(), window, *store) {
+                    Ok(()) => return next(ctx, rest, regs),
+                    Err(e) => {
                         *ctx.host_error = Some(e);
                         return Exit::at(HOST_FAILED, pc_of(ctx, rest));
                     }
-                    None => {}
                 }
             }
+            // A window past the frame's cells cannot be translated; `exec` reports it.
+            Exit::at(CALL_IMPORTED, pc_of(ctx, rest))
         }
-    }
-    *ctx.host_call = call;
-    Exit::at(CALL_HOST, pc_of(ctx, rest))
-}
-
-/// The host function the `CallImported` `op` calls and whether it is store-free, or `None`
-/// (a wasm function of another instance, which `exec` enters).
-#[inline(always)]
-fn host_of(ctx: &Ctx<'_, '_>, op: &Op) -> Option<(PendingHost, bool)> {
-    let Instr::CallImported { func, base } = op.i else {
-        return None;
-    };
-    let f = *ctx.func_map.get(func as usize)?;
-    match *ctx.funcs.get(f as usize)? {
-        FuncEntity::Host {
-            host, cells, plain, ..
-        } => Some((PendingHost { host, cells, base }, plain)),
-        FuncEntity::Wasm { .. } => None,
+        Some(&ImportedFunc::Host { host, cells }) => {
+            *ctx.host_call = PendingHost { host, cells, base };
+            Exit::at(CALL_HOST, pc_of(ctx, rest))
+        }
+        Some(ImportedFunc::Wasm) | None => Exit::at(CALL_IMPORTED, pc_of(ctx, rest)),
     }
 }
 
@@ -898,35 +884,13 @@ pub(crate) struct PendingHost {
     base: Slot,
 }
 
-/// Most cells a host function called by [`call_imported`] may use (more: [`run`] calls it).
-const PLAIN_HOST_CELLS: usize = 8;
-
-/// Calls store-free host function `f` on the `cells` cells at `base` of the frame (copied
-/// out of the `Cell`s and back); `None` if they do not fit the copy. A panic becomes the
+/// Calls store-free host function `f` on `cells`, the frame's own. A panic becomes the
 /// call's error here, as [`run`] would report it (the frames are then recorded on the way
 /// out, as for any stop). Not inlined, so the handler that calls it keeps its tail call.
 #[inline(never)]
-fn call_plain(
-    f: &PlainHostFn,
-    regs: &Regs,
-    base: Slot,
-    cells: u32,
-    store: u64,
-) -> Option<HostResult> {
-    let n = cells as usize;
-    let b = cell(base as u64);
-    let window = regs.get(b..b.checked_add(n)?)?;
-    let mut buf = [0u64; PLAIN_HOST_CELLS];
-    let buf = buf.get_mut(..n)?;
-    for (d, s) in buf.iter_mut().zip(window) {
-        *d = s.get();
-    }
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(buf, store)))
-        .unwrap_or_else(|payload| Err(Box::new(crate::exec::panic_trap(payload).into())));
-    for (d, s) in window.iter().zip(buf.iter()) {
-        d.set(*s);
-    }
-    Some(result)
+fn call_plain(f: &PlainHostFn, cells: &[Cell<u64>], store: u64) -> HostResult {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(cells, store)))
+        .unwrap_or_else(|payload| Err(Box::new(crate::exec::panic_trap(payload).into())))
 }
 
 /// Charges a bulk operation at `pc` on `n` units (`per` a unit of fuel) when fuel is

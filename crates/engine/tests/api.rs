@@ -609,3 +609,68 @@ fn a_host_function_that_panics_after_calling_back_into_wasm_is_still_a_trap() {
     assert_eq!(trap.backtrace[0].func_index, 3);
     run.call(&mut store, 0).unwrap();
 }
+
+const MIX: &str = r#"(module
+  (import "h" "mix" (func $mix (param i32 i64 f32 f64 v128 externref funcref i64 i64 i64)
+                               (result i64 v128 externref)))
+  (func $seven (export "seven") (result i32) (i32.const 7))
+  (elem declare func $seven)
+  (func (export "run") (param externref) (result i64 v128 externref)
+    (call $mix (i32.const -3) (i64.const 1000000000000) (f32.const 1.5) (f64.const -2.25)
+      (v128.const i64x2 0x0102030405060708 0x1112131415161718) (local.get 0) (ref.func $seven)
+      (i64.const 5) (i64.const 6) (i64.const 7))))"#;
+
+/// What `mix` computes from its arguments, in one number (and the v128 rotated), so that a
+/// swapped, dropped or truncated argument changes the result.
+fn mix(
+    (a, b, c, d): (i32, i64, f32, f64),
+    v: V128,
+    e: Option<ExternRef>,
+    f: Option<Func>,
+    (h, i, j): (i64, i64, i64),
+) -> (i64, V128, Option<ExternRef>) {
+    let sum = a as i64 + b + (c * 2.0) as i64 + (d * 4.0) as i64 + h * 100 + i * 10_000;
+    let sum = sum + j * 1_000_000 + if f.is_some() { 1 << 40 } else { 0 };
+    (sum, V128(v.0.rotate_left(8)), e)
+}
+
+#[test]
+fn host_functions_take_and_return_every_kind_of_value_in_signatures_over_eight_cells() {
+    const EXPECTED: i64 = -3 + 1_000_000_000_000 + 3 - 9 + 500 + 60_000 + 7_000_000 + (1 << 40);
+    for with_caller in [false, true] {
+        let engine = Engine::default();
+        let module = Module::new(&engine, MIX).unwrap();
+        let mut store = Store::new(&engine, ());
+        let mut linker = Linker::new(&engine);
+        if with_caller {
+            linker
+                .func_wrap(
+                    "h",
+                    "mix",
+                    |_: Caller<'_, ()>, a, b, c, d, v, e, f, h, i, j| {
+                        mix((a, b, c, d), v, e, f, (h, i, j))
+                    },
+                )
+                .unwrap();
+        } else {
+            linker
+                .func_wrap("h", "mix", |a, b, c, d, v, e, f, h, i, j| {
+                    mix((a, b, c, d), v, e, f, (h, i, j))
+                })
+                .unwrap();
+        }
+        let inst = linker.instantiate(&mut store, &module).unwrap();
+        let run = inst
+            .get_typed_func::<Option<ExternRef>, (i64, V128, Option<ExternRef>)>(&store, "run")
+            .unwrap();
+        let r = ExternRef::new(&mut store, "given");
+        let (sum, v, back) = run.call(&mut store, Some(r)).unwrap();
+        assert_eq!(sum, EXPECTED, "with caller: {with_caller}");
+        assert_eq!(v.0, 0x1112131415161718_0102030405060708u128.rotate_left(8));
+        let back = back.expect("the externref comes back");
+        let data = back.data(&store).unwrap().downcast_ref::<&str>();
+        assert_eq!(data, Some(&"given"));
+        let (_, _, none) = run.call(&mut store, None).unwrap();
+        assert!(none.is_none());
+    }
+}
