@@ -886,8 +886,9 @@ pub(crate) struct PendingHost {
 
 /// Calls store-free host function `f` on `cells`, the frame's own. A panic becomes the
 /// call's error here, as [`run`] would report it (the frames are then recorded on the way
-/// out, as for any stop). Not inlined, so the handler that calls it keeps its tail call.
-#[inline(never)]
+/// out, as for any stop). Inlined: the handler still ends in a jump (its landing pad is not
+/// on that path), and the million-call test in `nested_calls.rs` would catch it if not.
+#[inline(always)]
 fn call_plain(f: &PlainHostFn, cells: &[Cell<u64>], store: u64) -> HostResult {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(cells, store)))
         .unwrap_or_else(|payload| Err(Box::new(crate::exec::panic_trap(payload).into())))
