@@ -915,7 +915,7 @@ fn run(
                 }
                 borrow_store!();
                 regs = window(stack, bp);
-                match code[pc].i {
+                match code[pc].instr() {
                     // ---------------------------------------------------------- memory
                     Instr::MemoryGrow { dst, delta, .. } => {
                         r!(dst) =

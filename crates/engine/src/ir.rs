@@ -15,8 +15,8 @@
 //! (low 64 bits first). Every instruction is at most 16 bytes (checked below).
 
 use crate::simd::{
-    SimdBinary, SimdExtract, SimdLaneMem, SimdLoad, SimdReplace, SimdShift, SimdSplat, SimdTernary,
-    SimdTest, SimdUnary,
+    SimdBinary, SimdExtract, SimdLaneMem, SimdLoad, SimdReplace, SimdShape, SimdShift, SimdSplat,
+    SimdTernary, SimdTest, SimdUnary,
 };
 
 /// A cell index relative to the current frame base.
@@ -234,6 +234,124 @@ pub struct StoreImm {
     pub offset: u32,
 }
 
+/// How many bytes of operands an instruction has at most, packed (see [`Instr::pack`]).
+pub const OPERAND_BYTES: usize = 14;
+
+/// An instruction's operands packed as the threaded code stores them.
+pub type Operands = [u8; OPERAND_BYTES];
+
+/// An operand's packed form: `SIZE` little-endian bytes. The threaded code reads operands
+/// at constant offsets from an instruction's bytes, so a handler needs no check of which
+/// instruction it runs (safe Rust cannot read an enum's fields without one).
+pub trait Field: Copy {
+    const SIZE: usize;
+    /// Writes the field to the start of `out` (at least `SIZE` long).
+    fn put(self, out: &mut [u8]);
+    /// Reads the field from the start of `bytes` (at least `SIZE` long).
+    fn get(bytes: &[u8]) -> Self;
+}
+
+macro_rules! int_field {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            const SIZE: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn put(self, out: &mut [u8]) {
+                out[..Self::SIZE].copy_from_slice(&self.to_le_bytes());
+            }
+            #[inline(always)]
+            fn get(bytes: &[u8]) -> Self {
+                let mut b = [0u8; std::mem::size_of::<$t>()];
+                b.copy_from_slice(&bytes[..Self::SIZE]);
+                <$t>::from_le_bytes(b)
+            }
+        }
+    )*};
+}
+int_field!(u8, u16, i16, u32, i32, u64);
+
+/// One-byte operator classes, stored as their discriminant.
+macro_rules! enum_field {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            const SIZE: usize = 1;
+            #[inline(always)]
+            fn put(self, out: &mut [u8]) {
+                out[0] = self as u8;
+            }
+            #[inline(always)]
+            fn get(bytes: &[u8]) -> Self {
+                // Only `put` writes these bytes, so the discriminant is always in range.
+                Self::ALL.get(bytes[0] as usize).copied().unwrap_or(Self::ALL[0])
+            }
+        }
+    )*};
+}
+enum_field!(
+    IncTest,
+    SimdBinary,
+    SimdExtract,
+    SimdLaneMem,
+    SimdLoad,
+    SimdShape,
+    SimdShift,
+    SimdTernary,
+    SimdTest,
+    SimdUnary
+);
+
+/// Operand structs, stored field after field.
+macro_rules! struct_field {
+    ($($t:ident { $($f:ident: $ft:ty),* })*) => {$(
+        impl Field for $t {
+            const SIZE: usize = 0 $(+ <$ft as Field>::SIZE)*;
+            #[inline(always)]
+            fn put(self, out: &mut [u8]) {
+                let mut at = 0;
+                $(
+                    let v: $ft = self.$f;
+                    v.put(&mut out[at..]);
+                    at += <$ft as Field>::SIZE;
+                )*
+                let _ = at;
+            }
+            #[inline(always)]
+            #[allow(unused_assignments)]
+            fn get(bytes: &[u8]) -> Self {
+                let mut at = 0;
+                $t {$(
+                    $f: {
+                        let v = <$ft as Field>::get(&bytes[at..]);
+                        at += <$ft as Field>::SIZE;
+                        v
+                    },
+                )*}
+            }
+        }
+    )*};
+}
+struct_field! {
+    Bin { dst: Slot, lhs: Slot, rhs: Slot }
+    BinImm { dst: Slot, lhs: Slot, imm: i32 }
+    Un { dst: Slot, src: Slot }
+    Load { dst: Slot, addr: Slot, offset: u32 }
+    LoadIdx { dst: u16, base: u16, index: u16, shift: u8, offset: u32 }
+    LoadDisp { dst: u16, addr: u16, shift: u8, disp: i32, offset: u32 }
+    LoadAbs { dst: Slot, addr: u32 }
+    StoreAbs { src: Slot, addr: u32 }
+    StoreDisp { addr: u16, src: u16, disp: i32, offset: u32 }
+    StoreImmDisp { addr: u16, value: i16, disp: i32, offset: u32 }
+    AddCmp { dst: u16, lhs: u16, add: i32, bound: i32 }
+    AddBr { lhs: u16, add: i32, bound: i32, target: Target }
+    MulAdd { dst: u16, lhs: u16, mul: i32, add: i32 }
+    MulAcc { dst: u16, acc: u16, lhs: u16, rhs: u16 }
+    IncBr { slot: u16, add: i16, test: IncTest, other: i32, target: Target }
+    Select3 { dst: u16, a: u16, b: u16, cond: u16 }
+    BinShift { dst: u16, lhs: u16, rhs: u16, shift: u8 }
+    Store { addr: Slot, src: Slot, offset: u32 }
+    StoreImm { addr: Slot, value: i32, offset: u32 }
+}
+
 /// Absolute index into a function's instruction array, with [`BACKWARD`] set on
 /// branches to an earlier (or the same) instruction: loop back-edges, where the
 /// interpreter polls for interruption. One bit test at run time instead of comparing
@@ -262,17 +380,94 @@ macro_rules! define_instrs {
     (
         with_dst { $( $(#[$dm:meta])* $dname:ident($dty:ident), )* }
         with_dst16 { $( $(#[$hm:meta])* $hname:ident($hty:ident), )* }
-        other { $( $(#[$om:meta])* $oname:ident $({ $($f:tt)* })? $(( $($t:tt)* ))?, )* }
+        wrapped { $( $(#[$wm:meta])* $wname:ident($wty:ident), )* }
+        other { $( $(#[$om:meta])* $oname:ident $({ $($fname:ident: $fty:ty),* $(,)? })?, )* }
     ) => {
         /// One interpreter instruction. Field names: `dst` is written, everything else read.
         #[derive(Copy, Clone, Debug, PartialEq)]
         pub enum Instr {
             $( $(#[$dm])* $dname($dty), )*
             $( $(#[$hm])* $hname($hty), )*
-            $( $(#[$om])* $oname $({ $($f)* })? $(( $($t)* ))?, )*
+            $( $(#[$wm])* $wname($wty), )*
+            $( $(#[$om])* $oname $({ $($fname: $fty),* })?, )*
         }
 
+        /// Which instruction a packed one is (see [`Instr::pack`]).
+        #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        #[repr(u16)]
+        pub enum Tag {
+            $( $dname, )*
+            $( $hname, )*
+            $( $wname, )*
+            $( $oname, )*
+        }
+
+        /// One function per instruction that rebuilds it from its packed operands. Called
+        /// by name where the instruction is known (a threaded handler), the rebuilt value's
+        /// variant is a constant, so matching on it costs nothing.
+        #[allow(non_snake_case, unused_mut, unused_assignments, unused_variables)]
+        pub mod unpack {
+            use super::*;
+            $( #[inline(always)] pub fn $dname(raw: &Operands) -> Instr {
+                Instr::$dname(<$dty as Field>::get(raw))
+            } )*
+            $( #[inline(always)] pub fn $hname(raw: &Operands) -> Instr {
+                Instr::$hname(<$hty as Field>::get(raw))
+            } )*
+            $( #[inline(always)] pub fn $wname(raw: &Operands) -> Instr {
+                Instr::$wname(<$wty as Field>::get(raw))
+            } )*
+            $( #[inline(always)] pub fn $oname(raw: &Operands) -> Instr {
+                let mut at = 0;
+                Instr::$oname $({ $( $fname: {
+                    let v = <$fty as Field>::get(&raw[at..]);
+                    at += <$fty as Field>::SIZE;
+                    v
+                } ),* })?
+            } )*
+
+            /// The functions above in [`Tag`] order.
+            pub(crate) const BY_TAG: &[fn(&Operands) -> Instr] = &[
+                $( $dname, )* $( $hname, )* $( $wname, )* $( $oname, )*
+            ];
+        }
+
+        $( const _: () = assert!(<$dty as Field>::SIZE <= OPERAND_BYTES); )*
+        $( const _: () = assert!(<$hty as Field>::SIZE <= OPERAND_BYTES); )*
+        $( const _: () = assert!(<$wty as Field>::SIZE <= OPERAND_BYTES); )*
+        $( #[allow(unused_comparisons)]
+        const _: () = assert!(0 $($(+ <$fty as Field>::SIZE)*)? <= OPERAND_BYTES); )*
+
         impl Instr {
+            /// The instruction's tag and its operands' bytes, for the threaded code, whose
+            /// handlers read them back without matching on the variant (see [`unpack`]).
+            #[allow(unused_mut, unused_assignments, unused_variables)]
+            pub fn pack(&self) -> (Tag, Operands) {
+                let mut raw = [0u8; OPERAND_BYTES];
+                let tag = match *self {
+                    $( Instr::$dname(x) => { x.put(&mut raw); Tag::$dname } )*
+                    $( Instr::$hname(x) => { x.put(&mut raw); Tag::$hname } )*
+                    $( Instr::$wname(x) => { x.put(&mut raw); Tag::$wname } )*
+                    $( Instr::$oname $({ $($fname),* })? => {
+                        let mut at = 0;
+                        $($(
+                            $fname.put(&mut raw[at..]);
+                            at += <$fty as Field>::SIZE;
+                        )*)?
+                        Tag::$oname
+                    } )*
+                };
+                (tag, raw)
+            }
+
+            /// The instruction packed as `tag` and `raw` (see [`Instr::pack`]).
+            pub fn unpack(tag: Tag, raw: &Operands) -> Instr {
+                match unpack::BY_TAG.get(tag as usize) {
+                    Some(f) => f(raw),
+                    None => Instr::Unreachable,
+                }
+            }
+
             /// The destination slot of an instruction that writes exactly one result slot and
             /// reads its inputs before writing, so the translator may redirect its output
             /// (fusing `op; local.set`).
@@ -381,6 +576,25 @@ define_instrs! {
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
         Select3(Select3),
     }
+    wrapped {
+        /// Fused `i32.add x C` (in place, `C` in 16 bits) and the loop's compare-and-branch
+        /// on the new `x` (see `IncBr`).
+        BrInc(IncBr),
+        /// The same with a step in a slot: `regs[slot] += regs[add as u16]` (`i += step`).
+        BrIncBy(IncBr),
+        /// Fused range checks and branches (see `AddBr`).
+        BrAddLtU(AddBr),
+        BrAddGeU(AddBr),
+        // ---- stores to the default memory ----
+        I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
+        I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
+        I64StoreImm(StoreImm),
+        I32StoreAbs(StoreAbs), I64StoreAbs(StoreAbs),
+        I32Store8Disp(StoreDisp), I32Store16Disp(StoreDisp), I32StoreDisp(StoreDisp),
+        I64StoreDisp(StoreDisp),
+        I32Store8ImmDisp(StoreImmDisp), I32Store16ImmDisp(StoreImmDisp),
+        I32StoreImmDisp(StoreImmDisp), I64StoreImmDisp(StoreImmDisp),
+    }
     other {
         /// `regs[dst] = value`.
         Const32 { dst: Slot, value: u32 },
@@ -453,13 +667,6 @@ define_instrs! {
         BrI64LeUImm { lhs: Slot, imm: i32, target: Target },
         BrI64GeSImm { lhs: Slot, imm: i32, target: Target },
         BrI64GeUImm { lhs: Slot, imm: i32, target: Target },
-        // Fused `i32.add x C` (in place, `C` in 16 bits) and the loop's compare-and-branch
-        // on the new `x` (see `IncBr`).
-        BrInc(IncBr),
-        // The same with a step in a slot: `regs[slot] += regs[add as u16]` (`i += step`).
-        BrIncBy(IncBr),
-        // Fused range checks and branches (see `AddBr`).
-        BrAddLtU(AddBr), BrAddGeU(AddBr),
         /// Jumps to `pc + 1 + min(regs[index], len)`; the next `len + 1` instructions are `Br`s.
         BrTable { index: Slot, len: u32 },
         /// Return; results already sit in slots `0..n`.
@@ -484,14 +691,6 @@ define_instrs! {
         GlobalSet128 { src: Slot, global: u32 },
 
         // ---- memory ----
-        I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
-        I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
-        I64StoreImm(StoreImm),
-        I32StoreAbs(StoreAbs), I64StoreAbs(StoreAbs),
-        I32Store8Disp(StoreDisp), I32Store16Disp(StoreDisp), I32StoreDisp(StoreDisp),
-        I64StoreDisp(StoreDisp),
-        I32Store8ImmDisp(StoreImmDisp), I32Store16ImmDisp(StoreImmDisp),
-        I32StoreImmDisp(StoreImmDisp), I64StoreImmDisp(StoreImmDisp),
         MemorySize { dst: Slot, memory: u32 },
         /// `regs[dst] = grow(regs[delta])`.
         MemoryGrow { dst: Slot, delta: Slot, memory: u32 },
@@ -634,3 +833,68 @@ impl Instr {
 
 // Keep instructions small: the interpreter streams through them.
 const _: () = assert!(std::mem::size_of::<Instr>() <= 16);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every instruction, rebuilt from bytes by its own `unpack` function, packs back to its
+    /// own tag and to bytes that rebuild the same instruction: for byte patterns that make
+    /// every field large, negative, or distinct from its neighbours.
+    #[test]
+    fn every_instruction_round_trips_through_its_packed_form() {
+        let patterns: [Operands; 4] = [
+            std::array::from_fn(|i| i as u8 + 1),
+            [0xff; OPERAND_BYTES],
+            std::array::from_fn(|i| if i % 2 == 0 { 0x80 } else { 0x7f }),
+            std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a),
+        ];
+        for (tag, rebuild) in unpack::BY_TAG.iter().enumerate() {
+            for raw in &patterns {
+                let instr = rebuild(raw);
+                let (packed_tag, packed) = instr.pack();
+                assert_eq!(packed_tag as usize, tag, "{instr:?}");
+                assert_eq!(Instr::unpack(packed_tag, &packed), instr);
+            }
+        }
+    }
+
+    #[test]
+    fn packed_fields_keep_their_values() {
+        let cases = [
+            Instr::I32Add(Bin {
+                dst: 70_000,
+                lhs: 1,
+                rhs: u32::MAX,
+            }),
+            Instr::BrInc(IncBr {
+                slot: 65_535,
+                add: -2,
+                test: IncTest::LtSImm,
+                other: -7,
+                target: 5 | BACKWARD,
+            }),
+            Instr::Const64 {
+                dst: 3,
+                value: 0x0123_4567_89ab_cdef,
+            },
+            Instr::CallIndirect {
+                ty: 9,
+                index: 8,
+                base: 7,
+                table: 6,
+            },
+            Instr::I32StoreImmDisp(StoreImmDisp {
+                addr: 1,
+                value: -300,
+                disp: i32::MIN,
+                offset: u32::MAX,
+            }),
+            Instr::Return,
+        ];
+        for instr in cases {
+            let (tag, raw) = instr.pack();
+            assert_eq!(Instr::unpack(tag, &raw), instr);
+        }
+    }
+}

@@ -340,7 +340,7 @@ impl Module {
         let mut out = String::new();
         for (pc, op) in f.code.iter().enumerate() {
             // Targets print as plain indices; the backward flag is the interpreter's.
-            let mut instr = op.i;
+            let mut instr = op.instr();
             if let Some(target) = instr.target() {
                 instr.set_target(target & !crate::ir::BACKWARD);
             }
@@ -798,13 +798,14 @@ fn pool_constants(m: &mut ModuleInner) -> Result<(), Error> {
         let base = u32::try_from(m.consts.len())
             .map_err(|_| err("too many v128 constants in one module", 0))?;
         for op in f.code.iter_mut() {
-            match &mut op.i {
-                Instr::Const128 { index, .. } | Instr::V128Shuffle { lanes: index, .. } => {
-                    *index = index
-                        .checked_add(base)
-                        .ok_or_else(|| err("too many v128 constants in one module", 0))?;
-                }
-                _ => {}
+            let mut instr = op.instr();
+            if let Instr::Const128 { index, .. } | Instr::V128Shuffle { lanes: index, .. } =
+                &mut instr
+            {
+                *index = index
+                    .checked_add(base)
+                    .ok_or_else(|| err("too many v128 constants in one module", 0))?;
+                *op = crate::threaded::Op::new(instr);
             }
         }
         m.consts.extend_from_slice(&std::mem::take(&mut f.consts));

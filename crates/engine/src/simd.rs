@@ -20,10 +20,9 @@ use wasmparser::{MemArg, Operator};
 
 use crate::num;
 
-/// Defines a `#[repr(u8)]` operator class whose variants are named exactly
-/// like the (field-less) `wasmparser::Operator` variants they stand for, plus
-/// the `from_operator` mapping used by [`classify`].
-macro_rules! simd_class {
+/// A `#[repr(u8)]` operand class with `ALL`, its variants in discriminant order (how an
+/// instruction's packed form stores it).
+macro_rules! listed_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -33,11 +32,25 @@ macro_rules! simd_class {
         }
 
         impl $name {
-            /// Every operator of the class, in discriminant order (the threaded code
-            /// picks one handler per operator by this index; one-operator classes need none).
+            /// Every variant, in discriminant order: the threaded code picks one handler
+            /// per operator by this index (one-operator classes need none).
             #[allow(dead_code)]
             pub(crate) const ALL: &'static [Self] = &[$(Self::$variant,)*];
+        }
+    };
+}
 
+/// Defines a `#[repr(u8)]` operator class whose variants are named exactly
+/// like the (field-less) `wasmparser::Operator` variants they stand for, plus
+/// the `from_operator` mapping used by [`classify`].
+macro_rules! simd_class {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
+        listed_enum! {
+            $(#[$meta])*
+            $name { $($variant),* }
+        }
+
+        impl $name {
             #[inline]
             fn from_operator(op: &Operator<'_>) -> Option<Self> {
                 match op {
@@ -271,43 +284,37 @@ simd_class! {
     }
 }
 
-/// `scalar -> v128` splats (`i8x16.splat` … `f64x2.splat`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum SimdSplat {
-    I8x16,
-    I16x8,
-    I32x4,
-    I64x2,
-    F32x4,
-    F64x2,
+listed_enum! {
+    /// A vector's lane shape: what a splat (`i8x16.splat` … `f64x2.splat`) or a lane
+    /// replacement (`(v128, scalar, lane) -> v128`) works on.
+    SimdShape {
+        I8x16,
+        I16x8,
+        I32x4,
+        I64x2,
+        F32x4,
+        F64x2,
+    }
 }
 
-/// `(v128, lane) -> scalar` lane extraction.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum SimdExtract {
-    I8x16S,
-    I8x16U,
-    I16x8S,
-    I16x8U,
-    I32x4,
-    I64x2,
-    F32x4,
-    F64x2,
+listed_enum! {
+    /// `(v128, lane) -> scalar` lane extraction.
+    SimdExtract {
+        I8x16S,
+        I8x16U,
+        I16x8S,
+        I16x8U,
+        I32x4,
+        I64x2,
+        F32x4,
+        F64x2,
+    }
 }
 
-/// `(v128, scalar, lane) -> v128` lane replacement.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum SimdReplace {
-    I8x16,
-    I16x8,
-    I32x4,
-    I64x2,
-    F32x4,
-    F64x2,
-}
+/// `scalar -> v128` splats, by lane shape.
+pub(crate) type SimdSplat = SimdShape;
+/// `(v128, scalar, lane) -> v128` lane replacements, by lane shape.
+pub(crate) type SimdReplace = SimdShape;
 
 /// `v128` loads (`v128.load`, extending loads, splat loads, zero loads).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -348,14 +355,14 @@ impl SimdLoad {
     ];
 }
 
-/// Lane width of `v128.loadN_lane` / `v128.storeN_lane`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum SimdLaneMem {
-    Lane8,
-    Lane16,
-    Lane32,
-    Lane64,
+listed_enum! {
+    /// Lane width of `v128.loadN_lane` / `v128.storeN_lane`.
+    SimdLaneMem {
+        Lane8,
+        Lane16,
+        Lane32,
+        Lane64,
+    }
 }
 
 /// A classified SIMD instruction with its immediates.
