@@ -570,6 +570,10 @@ define_instrs! {
         /// `regs[dst] = regs[lhs].rotate_left(shift) ^ regs[rhs]`: fused `rotl` by a
         /// constant and `xor`, the other half of ARX mixing (SipHash's `rotl(v1, 13) ^ v0`).
         I32RotlXor(BinShift), I64RotlXor(BinShift),
+        /// `regs[dst] = (regs[lhs] >> shift) ^ regs[rhs]` (logical shift) and the same with
+        /// `<<`: fused shift by a constant and `xor`, the steps of xorshift generators and of
+        /// hash finalizers (`h ^= h >> 16`).
+        I32ShrUXor(BinShift), I64ShrUXor(BinShift), I32ShlXor(BinShift), I64ShlXor(BinShift),
         I32MulAdd(MulAdd),
         I32AddLtU(AddCmp), I32AddGeU(AddCmp),
         I32MulAcc(MulAcc), I64MulAcc(MulAcc),

@@ -1765,6 +1765,14 @@ ops {
     bin_shift!(regs, b, |x, y, s| ((x as u32).rotate_left(s) ^ y as u32) as u64)
 }
     I64RotlXor: Instr::I64RotlXor(b) => { bin_shift!(regs, b, |x, y, s| x.rotate_left(s) ^ y) }
+    I32ShrUXor: Instr::I32ShrUXor(b) => {
+    bin_shift!(regs, b, |x, y, s| ((x as u32).wrapping_shr(s) ^ y as u32) as u64)
+}
+    I64ShrUXor: Instr::I64ShrUXor(b) => { bin_shift!(regs, b, |x, y, s| x.wrapping_shr(s) ^ y) }
+    I32ShlXor: Instr::I32ShlXor(b) => {
+    bin_shift!(regs, b, |x, y, s| ((x as u32).wrapping_shl(s) ^ y as u32) as u64)
+}
+    I64ShlXor: Instr::I64ShlXor(b) => { bin_shift!(regs, b, |x, y, s| x.wrapping_shl(s) ^ y) }
     I32AddLtU: Instr::I32AddLtU(AddCmp { dst, lhs, add, bound }) => {
     w!(regs, dst, ((r!(regs, lhs) as u32).wrapping_add(add as u32) < bound as u32) as u64);
 }

@@ -1460,21 +1460,28 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// `xor`: `rotl(x, C) ^ y` with the rotation just computed is one `*RotlXor` (ARX
-    /// hashes such as SipHash, which Rust's `HashMap` uses: `v1 = rotl(v1, 13) ^ v0`).
+    /// hashes such as SipHash, which Rust's `HashMap` uses: `v1 = rotl(v1, 13) ^ v0`), and
+    /// `(x >> C) ^ y` or `(x << C) ^ y` one `*ShrUXor`/`*ShlXor` (xorshift, `h ^= h >> 16`).
     fn xor(&mut self, wide: bool) {
         let n = self.stack.len();
         let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
+        let bits = if wide { 64 } else { 32 };
         let fused = self.fuse_either_operand(lhs, rhs, |producer, other| {
-            let (rotl, make): (BinImm, fn(BinShift) -> Instr) = match (wide, producer) {
+            let (shift, make): (BinImm, fn(BinShift) -> Instr) = match (wide, producer) {
                 (true, Instr::I64RotlImm(r)) => (r, Instr::I64RotlXor),
                 (false, Instr::I32RotlImm(r)) => (r, Instr::I32RotlXor),
+                (true, Instr::I64ShrUImm(r)) => (r, Instr::I64ShrUXor),
+                (false, Instr::I32ShrUImm(r)) => (r, Instr::I32ShrUXor),
+                (true, Instr::I64ShlImm(r)) => (r, Instr::I64ShlXor),
+                (false, Instr::I32ShlImm(r)) => (r, Instr::I32ShlXor),
                 _ => return None,
             };
             Some(make(BinShift {
                 dst: u16::try_from(lhs.pos).ok()?,
-                lhs: u16::try_from(rotl.lhs).ok()?,
+                lhs: u16::try_from(shift.lhs).ok()?,
                 rhs: u16::try_from(other).ok()?,
-                shift: rotl.imm as u8,
+                // Wasm takes shift counts modulo the width.
+                shift: (shift.imm as u32 % bits) as u8,
             }))
         });
         match fused {

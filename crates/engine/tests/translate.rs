@@ -934,6 +934,57 @@ fn fused_arithmetic_agrees_with_rust() {
 }
 
 #[test]
+fn shift_xor_fuses_and_agrees_with_rust() {
+    // `(x >> C) ^ y` and `(x << C) ^ y` with the shift just computed are one instruction,
+    // whichever side of the xor the shift is on, into a local, onto its own input
+    // (`h ^= h >> 16`), and with a count of the width or more (taken modulo the width).
+    let wat = r#"(module
+      (func (export "shru32") (param i32 i32) (result i32)
+        (i32.xor (i32.shr_u (local.get 0) (i32.const 35)) (local.get 1)))
+      (func (export "shl32_left") (param i32 i32) (result i32)
+        (i32.xor (local.get 1) (i32.shl (local.get 0) (i32.const 13))))
+      (func (export "shru32_self") (param i32 i32) (result i32)
+        (local.set 0 (i32.xor (local.get 0) (i32.shr_u (local.get 0) (i32.const 16))))
+        (local.get 0))
+      (func (export "shru64_local") (param i64 i64) (result i64)
+        (local.set 1 (i64.xor (i64.shr_u (local.get 0) (i64.const 67)) (local.get 1)))
+        (local.get 1))
+      (func (export "shl64") (param i64 i64) (result i64)
+        (i64.xor (i64.shl (local.get 0) (i64.const 17)) (local.get 1))))"#;
+    for (k, name) in [
+        (0, "I32ShrUXor"),
+        (1, "I32ShlXor"),
+        (2, "I32ShrUXor"),
+        (3, "I64ShrUXor"),
+        (4, "I64ShlXor"),
+    ] {
+        assert_uses(wat, k, name);
+    }
+    let (mut store, inst) = instance(wat);
+    let ints = [0i32, 1, -1, 7, i32::MIN, i32::MAX, 0x1234_5678];
+    for &x in &ints {
+        for &y in &ints {
+            let want = ((x as u32 >> 3) ^ y as u32) as i32;
+            assert_eq!(call_i32(&mut store, inst, "shru32", &[x, y]), want);
+            let want = y ^ (x << 13);
+            assert_eq!(call_i32(&mut store, inst, "shl32_left", &[x, y]), want);
+            let want = x ^ (x as u32 >> 16) as i32;
+            assert_eq!(call_i32(&mut store, inst, "shru32_self", &[x, y]), want);
+        }
+    }
+    let longs = [0i64, -1, 0x0123_4567_89AB_CDEF, i64::MIN, 42];
+    for &a in &longs {
+        for &b in &longs {
+            let args = [Val::I64(a), Val::I64(b)];
+            let r = call(&mut store, inst, "shru64_local", &args).unwrap()[0].i64();
+            assert_eq!(r, Some(((a as u64 >> 3) ^ b as u64) as i64));
+            let r = call(&mut store, inst, "shl64", &args).unwrap()[0].i64();
+            assert_eq!(r, Some((a << 17) ^ b));
+        }
+    }
+}
+
+#[test]
 fn multiply_accumulate_fuses_and_agrees_with_rust() {
     // `acc + x * y` with the product just computed is one instruction, whichever side of
     // the addition the product is on, also into a local and as a chain (a dot product);
