@@ -671,8 +671,14 @@ define_instrs! {
         BrI64LeUImm { lhs: Slot, imm: i32, target: Target },
         BrI64GeSImm { lhs: Slot, imm: i32, target: Target },
         BrI64GeUImm { lhs: Slot, imm: i32, target: Target },
-        /// Jumps to `pc + 1 + min(regs[index], len)`; the next `len + 1` instructions are `Br`s.
-        BrTable { index: Slot, len: u32 },
+        /// Jumps to `pc + 1 + min(regs[index] + add, len)` (the add wrapping at 32 bits: a
+        /// `switch` whose cases start at `-add`); the next `len + 1` instructions are `Br`s.
+        BrTable { index: Slot, len: u32, add: i32 },
+        /// `regs[dst] = mem[regs[addr] + offset]` (`i32.load8_u`), then a branch to
+        /// `target` if the byte is nonzero (`Nez`) or zero (`Eqz`): the `while (*p)` of C
+        /// string loops.
+        BrLoad8UNez { dst: u16, addr: u16, offset: u32, target: Target },
+        BrLoad8UEqz { dst: u16, addr: u16, offset: u32, target: Target },
         /// Return; results already sit in slots `0..n`.
         Return,
         /// Return a single cell: `regs[0] = regs[src]`, then return.
@@ -786,6 +792,8 @@ impl Instr {
         match self {
             Instr::Br { target, .. }
             | Instr::BrBack { target, .. }
+            | Instr::BrLoad8UNez { target, .. }
+            | Instr::BrLoad8UEqz { target, .. }
             | Instr::BrIfNez { target, .. }
             | Instr::BrIfEqz { target, .. }
             | Instr::BrIfNez64 { target, .. }

@@ -1148,10 +1148,12 @@ fn handler_in(table: &[Handler], op: u8) -> Handler {
 /// `br_table`: the arms follow it; an arm that is a plain branch is taken here, without
 /// dispatching it.
 fn br_table(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
-    let Instr::BrTable { index, len } = unpack::BrTable(&op.raw) else {
+    let Instr::BrTable { index, len, add } = unpack::BrTable(&op.raw) else {
         return Exit::INTERNAL;
     };
-    let i = (regs[cell(index as u64)].get() as u32).min(len) as usize;
+    let i = (regs[cell(index as u64)].get() as u32)
+        .wrapping_add(add as u32)
+        .min(len) as usize;
     match rest.get(i) {
         Some(arm) if arm.tag == Tag::Br => match unpack::Br(&arm.raw) {
             Instr::Br { target } => goto(ctx, target, regs),
@@ -1429,10 +1431,13 @@ macro_rules! handlers {
                 let $bp = unpack::$bn(&op.raw) else {
                     return Exit::INTERNAL;
                 };
-                let taken: Option<Target> = $bb;
+                // A branch that loads may trap (`trap!` returns from the closure).
+                #[allow(clippy::redundant_closure_call, unreachable_code)]
+                let taken: Result<Option<Target>, Fault> = (|| Ok($bb))();
                 match taken {
-                    Some(target) => jump($ctx, target, rest, $regs),
-                    None => next($ctx, rest, $regs),
+                    Ok(Some(target)) => jump($ctx, target, rest, $regs),
+                    Ok(None) => next($ctx, rest, $regs),
+                    Err(fault) => Exit::trap(fault, pc_of($ctx, rest)),
                 }
             }
         )*
@@ -1938,6 +1943,14 @@ branches {
     Br: Instr::Br { target } => { Some(target) }
     BrBack: Instr::BrBack { target } => { Some(target) }
     BrIfNez: Instr::BrIfNez { cond, target } => { brcmp!(r!(regs, cond) as u32 != 0, target) }
+    BrLoad8UNez: Instr::BrLoad8UNez { dst, addr, offset, target } => {
+    load_at!(ctx, regs, r!(regs, addr), offset, dst, 1, |b| b[0] as u64);
+    brcmp!(r!(regs, dst) != 0, target)
+}
+    BrLoad8UEqz: Instr::BrLoad8UEqz { dst, addr, offset, target } => {
+    load_at!(ctx, regs, r!(regs, addr), offset, dst, 1, |b| b[0] as u64);
+    brcmp!(r!(regs, dst) == 0, target)
+}
     BrIfEqz: Instr::BrIfEqz { cond, target } => { brcmp!(r!(regs, cond) as u32 == 0, target) }
     BrIfNez64: Instr::BrIfNez64 { cond, target } => { brcmp!(r!(regs, cond) != 0, target) }
     BrIfEqz64: Instr::BrIfEqz64 { cond, target } => { brcmp!(r!(regs, cond) == 0, target) }

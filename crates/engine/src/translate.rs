@@ -659,7 +659,8 @@ impl<'a, 'b> Translator<'a, 'b> {
                 if let Some(fused) = fused_branch(last, when) {
                     self.code[idx] = fused;
                     self.fusable = None;
-                    return self.fuse_increment(idx);
+                    let at = self.fuse_increment(idx);
+                    return self.fuse_load(at as usize);
                 }
             }
         }
@@ -670,7 +671,62 @@ impl<'a, 'b> Translator<'a, 'b> {
             Instr::BrIfEqz { cond, target: 0 }
         };
         let at = self.emit(instr);
-        self.fuse_increment(at)
+        let at = self.fuse_increment(at);
+        self.fuse_load(at as usize)
+    }
+
+    /// The conditional branch just emitted at `at` (the last instruction) tests the byte
+    /// that the instruction before it loaded, as C string loops do (`while (*p)`): both
+    /// become one `BrLoad8U*`, which still writes the byte. Not when a label lies between
+    /// them. Returns the branch's index.
+    fn fuse_load(&mut self, at: usize) -> u32 {
+        let Some(prev) = at.checked_sub(1) else {
+            return at as u32;
+        };
+        if self.barrier > prev || at + 1 != self.code.len() {
+            return at as u32;
+        }
+        let (Instr::I32Load8U(l), Instr::BrIfNez { cond, .. } | Instr::BrIfEqz { cond, .. }) =
+            (self.code[prev], self.code[at])
+        else {
+            return at as u32;
+        };
+        let (true, Ok(dst), Ok(addr)) =
+            (cond == l.dst, u16::try_from(l.dst), u16::try_from(l.addr))
+        else {
+            return at as u32;
+        };
+        let (offset, target) = (l.offset, 0);
+        self.code[prev] = if matches!(self.code[at], Instr::BrIfNez { .. }) {
+            Instr::BrLoad8UNez {
+                dst,
+                addr,
+                offset,
+                target,
+            }
+        } else {
+            Instr::BrLoad8UEqz {
+                dst,
+                addr,
+                offset,
+                target,
+            }
+        };
+        self.drop_fused_branch();
+        prev as u32
+    }
+
+    /// Removes the branch just emitted, now part of the instruction before it.
+    fn drop_fused_branch(&mut self) {
+        self.code.pop();
+        self.offsets.pop();
+        // The region's fuel counted both instructions; one is left.
+        if let Some(region) = self.fuel_region {
+            if let Instr::ConsumeFuel { amount } = &mut self.code[region] {
+                *amount = amount.saturating_sub(1);
+            }
+        }
+        self.fusable = None;
     }
 
     /// The conditional branch just emitted at `at` (the last instruction) tests a local
@@ -739,15 +795,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             return at as u32;
         };
         self.code[prev] = fused;
-        self.code.pop();
-        self.offsets.pop();
-        // The region's fuel counted both instructions; one is left.
-        if let Some(region) = self.fuel_region {
-            if let Instr::ConsumeFuel { amount } = &mut self.code[region] {
-                *amount = amount.saturating_sub(1);
-            }
-        }
-        self.fusable = None;
+        self.drop_fused_branch();
         prev as u32
     }
 
@@ -1082,16 +1130,29 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<(), Error> {
         check_br_table_targets(self.module, targets.len(), self.offset as u64)?;
         let index = self.pop();
-        let index = self.operand(index);
         let mut depths = Vec::with_capacity(targets.len() as usize + 1);
         for t in targets.targets() {
             depths.push(t?);
         }
         depths.push(targets.default());
-        self.emit(Instr::BrTable {
-            index,
-            len: targets.len(),
-        });
+        let len = targets.len();
+        // `br_table` on `x + C` just computed (a `switch` whose cases start at `-C`, as on
+        // characters) takes the addition in, in the place of the instruction that made it.
+        match self.producer(index) {
+            Some((at, Instr::I32AddImm(a))) => {
+                self.code[at] = Instr::BrTable {
+                    index: a.lhs,
+                    len,
+                    add: a.imm,
+                };
+                self.offsets[at] = self.offset;
+                self.fusable = None;
+            }
+            _ => {
+                let index = self.operand(index);
+                self.emit(Instr::BrTable { index, len, add: 0 });
+            }
+        }
         let table_start = self.pc();
         for _ in &depths {
             self.emit(Instr::Br { target: 0 });
@@ -1147,10 +1208,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         let cond = self.pop();
         // Entering the block may emit copies; fusing stays correct because `cond_branch`
         // only fuses when the comparison is still the last instruction.
-        let fusable = self.fusable;
+        let (fusable, barrier, len) = (self.fusable, self.barrier, self.code.len());
         self.enter_block(Kind::If, bt);
         if self.code.len().checked_sub(1) == fusable {
             self.fusable = fusable;
+        }
+        // Nothing jumps to the start of an `if` (a branch to it goes to its end), so the
+        // test may still fuse with the load before it (see `fuse_load`).
+        if self.code.len() == len {
+            self.barrier = barrier;
         }
         let at = self.cond_branch(cond, false);
         let c = self.control.last_mut().expect("just pushed");

@@ -934,6 +934,110 @@ fn fused_arithmetic_agrees_with_rust() {
 }
 
 #[test]
+fn br_table_on_an_offset_index_takes_the_addition_in() {
+    // `switch (c) { case 'a': ... }` compiles to `br_table` on `c - 'a'`: one instruction,
+    // whose addition wraps at 32 bits as `i32.add` does (so indices below the first case,
+    // and ones that wrap around, go to the default).
+    let wat = r#"(module
+      (func (export "sw") (param i32) (result i32)
+        (block $d (block $c (block $b (block $a
+          (br_table $a $b $c $d (i32.sub (local.get 0) (i32.const 97))))
+          (return (i32.const 10)))
+          (return (i32.const 11)))
+          (return (i32.const 12)))
+        (i32.const -1))
+      (func (export "wrap") (param i32) (result i32)
+        (block $d (block $b (block $a
+          (br_table $a $b $d (i32.add (local.get 0) (i32.const 0x7fffffff))))
+          (return (i32.const 20)))
+          (return (i32.const 21)))
+        (i32.const -2)))"#;
+    assert_uses(wat, 0, "add: -97");
+    assert_uses(wat, 1, "add: 2147483647");
+    let (mut store, inst) = instance(wat);
+    for x in [-1000, -1, 0, 96, 97, 98, 99, 100, 101, i32::MAX, i32::MIN] {
+        let want = match x.wrapping_sub(97) {
+            0 => 10,
+            1 => 11,
+            2 => 12,
+            _ => -1,
+        };
+        assert_eq!(call_i32(&mut store, inst, "sw", &[x]), want, "sw({x})");
+        let want = match x.wrapping_add(0x7fff_ffff) as u32 {
+            0 => 20,
+            1 => 21,
+            _ => -2,
+        };
+        assert_eq!(call_i32(&mut store, inst, "wrap", &[x]), want, "wrap({x})");
+    }
+}
+
+#[test]
+fn a_byte_load_and_the_branch_on_it_are_one_instruction_that_still_writes_the_byte() {
+    // `while ((c = *p++))`: the loaded byte, teed into a local the loop body uses, and the
+    // branch on it fuse; so does `if (*p)`. The loaded value is still written, and a load
+    // out of bounds traps at the load.
+    let wat = r#"(module
+      (memory (export "memory") 1)
+      (data (i32.const 100) "hello\00world")
+      (func (export "sum") (param $p i32) (result i32) (local $c i32) (local $s i32)
+        (block $done
+          (loop $next
+            (br_if $done (i32.eqz (local.tee $c (i32.load8_u (local.get $p)))))
+            (local.set $s (i32.add (i32.mul (local.get $s) (i32.const 31)) (local.get $c)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $next)))
+        (local.get $s))
+      (func (export "len") (param $p i32) (result i32) (local $n i32) (local $c i32)
+        (loop $next
+          (if (local.tee $c (i32.load8_u offset=1 (local.get $p)))
+            (then
+              (local.set $n (i32.add (local.get $n) (local.get $c)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $next))))
+        (local.get $n))
+      (func (export "label") (param $p i32) (param $k i32) (result i32) (local $c i32)
+        (local.set $c (i32.const 5))
+        (block $b
+          (br_if $b (local.get $k))
+          (local.set $c (i32.load8_u (local.get $p))))
+        (if (local.get $c) (then (return (i32.const 1))))
+        (i32.const 0)))"#;
+    assert_uses(wat, 0, "BrLoad8UEqz");
+    assert_uses(wat, 1, "BrLoad8UEqz");
+    // A branch to the test must not run the load: they stay apart.
+    assert!(!internal_code(wat, 2).contains("BrLoad8U"));
+    let (mut store, inst) = instance(wat);
+    let hash = |s: &[u8]| {
+        s.iter()
+            .fold(0i32, |h, &c| h.wrapping_mul(31).wrapping_add(c as i32))
+    };
+    assert_eq!(call_i32(&mut store, inst, "sum", &[100]), hash(b"hello"));
+    assert_eq!(call_i32(&mut store, inst, "sum", &[106]), hash(b"world"));
+    assert_eq!(call_i32(&mut store, inst, "sum", &[105]), 0);
+    let bytes_sum = |s: &[u8]| s.iter().map(|&c| c as i32).sum::<i32>();
+    assert_eq!(
+        call_i32(&mut store, inst, "len", &[99]),
+        bytes_sum(b"hello")
+    );
+    assert_eq!(call_i32(&mut store, inst, "len", &[104]), 0);
+    for (p, k, want) in [(105, 1, 1), (105, 0, 0), (100, 0, 1)] {
+        assert_eq!(
+            call_i32(&mut store, inst, "label", &[p, k]),
+            want,
+            "label({p}, {k})"
+        );
+    }
+    // Nonzero bytes up to the end of memory: the load past it traps.
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    memory.data_mut(&mut store)[65_000..].fill(1);
+    for (f, start) in [("sum", 65_530), ("len", 65_529)] {
+        let err = call(&mut store, inst, f, &[Val::I32(start)]).expect_err("runs off the end");
+        assert!(err.to_string().contains("out of bounds"), "{f}: {err}");
+    }
+}
+
+#[test]
 fn shift_xor_fuses_and_agrees_with_rust() {
     // `(x >> C) ^ y` and `(x << C) ^ y` with the shift just computed are one instruction,
     // whichever side of the xor the shift is on, into a local, onto its own input
