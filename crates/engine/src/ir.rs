@@ -661,6 +661,28 @@ define_instrs! {
         BrI64LeU { lhs: Slot, rhs: Slot, target: Target },
         BrI64GeS { lhs: Slot, rhs: Slot, target: Target },
         BrI64GeU { lhs: Slot, rhs: Slot, target: Target },
+        /// Fused float compare-and-branch: jump to `target` if `lhs OP rhs`, or for the
+        /// `Not*` forms if it does not hold (with a NaN operand `!(a < b)` is not `a >= b`).
+        BrF32Eq { lhs: Slot, rhs: Slot, target: Target },
+        BrF32Ne { lhs: Slot, rhs: Slot, target: Target },
+        BrF32Lt { lhs: Slot, rhs: Slot, target: Target },
+        BrF32Gt { lhs: Slot, rhs: Slot, target: Target },
+        BrF32Le { lhs: Slot, rhs: Slot, target: Target },
+        BrF32Ge { lhs: Slot, rhs: Slot, target: Target },
+        BrF32NotLt { lhs: Slot, rhs: Slot, target: Target },
+        BrF32NotGt { lhs: Slot, rhs: Slot, target: Target },
+        BrF32NotLe { lhs: Slot, rhs: Slot, target: Target },
+        BrF32NotGe { lhs: Slot, rhs: Slot, target: Target },
+        BrF64Eq { lhs: Slot, rhs: Slot, target: Target },
+        BrF64Ne { lhs: Slot, rhs: Slot, target: Target },
+        BrF64Lt { lhs: Slot, rhs: Slot, target: Target },
+        BrF64Gt { lhs: Slot, rhs: Slot, target: Target },
+        BrF64Le { lhs: Slot, rhs: Slot, target: Target },
+        BrF64Ge { lhs: Slot, rhs: Slot, target: Target },
+        BrF64NotLt { lhs: Slot, rhs: Slot, target: Target },
+        BrF64NotGt { lhs: Slot, rhs: Slot, target: Target },
+        BrF64NotLe { lhs: Slot, rhs: Slot, target: Target },
+        BrF64NotGe { lhs: Slot, rhs: Slot, target: Target },
         BrI64EqImm { lhs: Slot, imm: i32, target: Target },
         BrI64NeImm { lhs: Slot, imm: i32, target: Target },
         BrI64LtSImm { lhs: Slot, imm: i32, target: Target },
@@ -837,6 +859,26 @@ impl Instr {
             | Instr::BrI64GeS { target, .. }
             | Instr::BrI64GeSImm { target, .. }
             | Instr::BrI64GeU { target, .. }
+            | Instr::BrF32Eq { target, .. }
+            | Instr::BrF32Ne { target, .. }
+            | Instr::BrF32Lt { target, .. }
+            | Instr::BrF32Gt { target, .. }
+            | Instr::BrF32Le { target, .. }
+            | Instr::BrF32Ge { target, .. }
+            | Instr::BrF32NotLt { target, .. }
+            | Instr::BrF32NotGt { target, .. }
+            | Instr::BrF32NotLe { target, .. }
+            | Instr::BrF32NotGe { target, .. }
+            | Instr::BrF64Eq { target, .. }
+            | Instr::BrF64Ne { target, .. }
+            | Instr::BrF64Lt { target, .. }
+            | Instr::BrF64Gt { target, .. }
+            | Instr::BrF64Le { target, .. }
+            | Instr::BrF64Ge { target, .. }
+            | Instr::BrF64NotLt { target, .. }
+            | Instr::BrF64NotGt { target, .. }
+            | Instr::BrF64NotLe { target, .. }
+            | Instr::BrF64NotGe { target, .. }
             | Instr::BrI64GeUImm { target, .. } => Some(target),
             _ => None,
         }

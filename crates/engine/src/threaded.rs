@@ -1426,7 +1426,9 @@ macro_rules! handlers {
             }
         )*
         $(
-            #[allow(unused_variables)]
+            // The `BrF*Not*` branches negate a float comparison on purpose: with a NaN,
+            // `!(a < b)` holds where `a >= b` does not.
+            #[allow(unused_variables, clippy::neg_cmp_op_on_partial_ord)]
             fn $bn($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &Regs) -> Exit {
                 let $bp = unpack::$bn(&op.raw) else {
                     return Exit::INTERNAL;
@@ -1943,6 +1945,26 @@ branches {
     Br: Instr::Br { target } => { Some(target) }
     BrBack: Instr::BrBack { target } => { Some(target) }
     BrIfNez: Instr::BrIfNez { cond, target } => { brcmp!(r!(regs, cond) as u32 != 0, target) }
+    BrF32Eq: Instr::BrF32Eq { lhs, rhs, target } => { brcmp!(f32::from_bits(r!(regs, lhs) as u32) == f32::from_bits(r!(regs, rhs) as u32), target) }
+    BrF32Ne: Instr::BrF32Ne { lhs, rhs, target } => { brcmp!(f32::from_bits(r!(regs, lhs) as u32) != f32::from_bits(r!(regs, rhs) as u32), target) }
+    BrF32Lt: Instr::BrF32Lt { lhs, rhs, target } => { brcmp!(f32::from_bits(r!(regs, lhs) as u32) < f32::from_bits(r!(regs, rhs) as u32), target) }
+    BrF32Gt: Instr::BrF32Gt { lhs, rhs, target } => { brcmp!(f32::from_bits(r!(regs, lhs) as u32) > f32::from_bits(r!(regs, rhs) as u32), target) }
+    BrF32Le: Instr::BrF32Le { lhs, rhs, target } => { brcmp!(f32::from_bits(r!(regs, lhs) as u32) <= f32::from_bits(r!(regs, rhs) as u32), target) }
+    BrF32Ge: Instr::BrF32Ge { lhs, rhs, target } => { brcmp!(f32::from_bits(r!(regs, lhs) as u32) >= f32::from_bits(r!(regs, rhs) as u32), target) }
+    BrF32NotLt: Instr::BrF32NotLt { lhs, rhs, target } => { brcmp!(!(f32::from_bits(r!(regs, lhs) as u32) < f32::from_bits(r!(regs, rhs) as u32)), target) }
+    BrF32NotGt: Instr::BrF32NotGt { lhs, rhs, target } => { brcmp!(!(f32::from_bits(r!(regs, lhs) as u32) > f32::from_bits(r!(regs, rhs) as u32)), target) }
+    BrF32NotLe: Instr::BrF32NotLe { lhs, rhs, target } => { brcmp!(!(f32::from_bits(r!(regs, lhs) as u32) <= f32::from_bits(r!(regs, rhs) as u32)), target) }
+    BrF32NotGe: Instr::BrF32NotGe { lhs, rhs, target } => { brcmp!(!(f32::from_bits(r!(regs, lhs) as u32) >= f32::from_bits(r!(regs, rhs) as u32)), target) }
+    BrF64Eq: Instr::BrF64Eq { lhs, rhs, target } => { brcmp!(f64::from_bits(r!(regs, lhs)) == f64::from_bits(r!(regs, rhs)), target) }
+    BrF64Ne: Instr::BrF64Ne { lhs, rhs, target } => { brcmp!(f64::from_bits(r!(regs, lhs)) != f64::from_bits(r!(regs, rhs)), target) }
+    BrF64Lt: Instr::BrF64Lt { lhs, rhs, target } => { brcmp!(f64::from_bits(r!(regs, lhs)) < f64::from_bits(r!(regs, rhs)), target) }
+    BrF64Gt: Instr::BrF64Gt { lhs, rhs, target } => { brcmp!(f64::from_bits(r!(regs, lhs)) > f64::from_bits(r!(regs, rhs)), target) }
+    BrF64Le: Instr::BrF64Le { lhs, rhs, target } => { brcmp!(f64::from_bits(r!(regs, lhs)) <= f64::from_bits(r!(regs, rhs)), target) }
+    BrF64Ge: Instr::BrF64Ge { lhs, rhs, target } => { brcmp!(f64::from_bits(r!(regs, lhs)) >= f64::from_bits(r!(regs, rhs)), target) }
+    BrF64NotLt: Instr::BrF64NotLt { lhs, rhs, target } => { brcmp!(!(f64::from_bits(r!(regs, lhs)) < f64::from_bits(r!(regs, rhs))), target) }
+    BrF64NotGt: Instr::BrF64NotGt { lhs, rhs, target } => { brcmp!(!(f64::from_bits(r!(regs, lhs)) > f64::from_bits(r!(regs, rhs))), target) }
+    BrF64NotLe: Instr::BrF64NotLe { lhs, rhs, target } => { brcmp!(!(f64::from_bits(r!(regs, lhs)) <= f64::from_bits(r!(regs, rhs))), target) }
+    BrF64NotGe: Instr::BrF64NotGe { lhs, rhs, target } => { brcmp!(!(f64::from_bits(r!(regs, lhs)) >= f64::from_bits(r!(regs, rhs))), target) }
     BrLoad8UNez: Instr::BrLoad8UNez { dst, addr, offset, target } => {
     load_at!(ctx, regs, r!(regs, addr), offset, dst, 1, |b| b[0] as u64);
     brcmp!(r!(regs, dst) != 0, target)

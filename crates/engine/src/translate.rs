@@ -2891,6 +2891,106 @@ fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
             cond: u.src,
             target: 0,
         },
+        (I::F32Eq(b), true) | (I::F32Ne(b), false) => I::BrF32Eq {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Ne(b), true) | (I::F32Eq(b), false) => I::BrF32Ne {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Lt(b), true) => I::BrF32Lt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Lt(b), false) => I::BrF32NotLt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Gt(b), true) => I::BrF32Gt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Gt(b), false) => I::BrF32NotGt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Le(b), true) => I::BrF32Le {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Le(b), false) => I::BrF32NotLe {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Ge(b), true) => I::BrF32Ge {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F32Ge(b), false) => I::BrF32NotGe {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Eq(b), true) | (I::F64Ne(b), false) => I::BrF64Eq {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Ne(b), true) | (I::F64Eq(b), false) => I::BrF64Ne {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Lt(b), true) => I::BrF64Lt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Lt(b), false) => I::BrF64NotLt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Gt(b), true) => I::BrF64Gt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Gt(b), false) => I::BrF64NotGt {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Le(b), true) => I::BrF64Le {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Le(b), false) => I::BrF64NotLe {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Ge(b), true) => I::BrF64Ge {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
+        (I::F64Ge(b), false) => I::BrF64NotGe {
+            lhs: b.lhs,
+            rhs: b.rhs,
+            target: 0,
+        },
         (I::I32Eq(b), true) | (I::I32Ne(b), false) => I::BrI32Eq {
             lhs: b.lhs,
             rhs: b.rhs,

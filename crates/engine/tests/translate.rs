@@ -1038,6 +1038,72 @@ fn a_byte_load_and_the_branch_on_it_are_one_instruction_that_still_writes_the_by
 }
 
 #[test]
+fn float_compare_and_branch_fuse_and_agree_with_rust_on_nan_and_zeros() {
+    // `br_if (f64.lt a b)` is one instruction, and so is `if (f64.lt a b)`, which branches
+    // when the comparison does not hold: with a NaN that is not the opposite comparison.
+    let ops = ["eq", "ne", "lt", "gt", "le", "ge"];
+    let mut wat = String::from("(module");
+    for ty in ["f32", "f64"] {
+        for op in ops {
+            wat += &format!(
+                r#"(func (export "br_{ty}_{op}") (param {ty} {ty}) (result i32)
+                     (block (br_if 0 ({ty}.{op} (local.get 0) (local.get 1))) (return (i32.const 0)))
+                     (i32.const 1))
+                   (func (export "if_{ty}_{op}") (param {ty} {ty}) (result i32)
+                     (if (result i32) ({ty}.{op} (local.get 0) (local.get 1))
+                       (then (i32.const 1)) (else (i32.const 0))))"#
+            );
+        }
+    }
+    wat += ")";
+    for (k, name) in [
+        (4, "BrF32Lt"),
+        (5, "BrF32NotLt"),
+        (1, "BrF32Ne"),
+        (22, "BrF64Ge"),
+        (23, "BrF64NotGe"),
+        (12, "BrF64Eq"),
+        (13, "BrF64Ne"),
+    ] {
+        assert_uses(&wat, k, name);
+    }
+    let (mut store, inst) = instance(&wat);
+    let values = [
+        f64::NAN,
+        f64::NEG_INFINITY,
+        -1.5,
+        -0.0,
+        0.0,
+        1.5,
+        f64::INFINITY,
+    ];
+    let holds = |op: &str, a: f64, b: f64| match op {
+        "eq" => a == b,
+        "ne" => a != b,
+        "lt" => a < b,
+        "gt" => a > b,
+        "le" => a <= b,
+        _ => a >= b,
+    };
+    for op in ops {
+        for &a in &values {
+            for &b in &values {
+                let want = Some(holds(op, a, b) as i32);
+                for form in ["br", "if"] {
+                    let args = [Val::F64(a.to_bits()), Val::F64(b.to_bits())];
+                    let r = call(&mut store, inst, &format!("{form}_f64_{op}"), &args);
+                    assert_eq!(r.unwrap()[0].i32(), want, "{form} f64 {a} {op} {b}");
+                    let (a, b) = (a as f32, b as f32);
+                    let args = [Val::F32(a.to_bits()), Val::F32(b.to_bits())];
+                    let r = call(&mut store, inst, &format!("{form}_f32_{op}"), &args);
+                    assert_eq!(r.unwrap()[0].i32(), want, "{form} f32 {a} {op} {b}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn shift_xor_fuses_and_agrees_with_rust() {
     // `(x >> C) ^ y` and `(x << C) ^ y` with the shift just computed are one instruction,
     // whichever side of the xor the shift is on, into a local, onto its own input
