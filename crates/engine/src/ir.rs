@@ -567,6 +567,9 @@ define_instrs! {
         /// `regs[dst] = (regs[lhs] ^ regs[rhs]).rotate_left(shift)`: fused `xor` and `rotl`
         /// by a constant, the mixing step of ciphers and hashes.
         I32XorRotl(BinShift), I64XorRotl(BinShift),
+        /// `regs[dst] = (regs[lhs] + regs[rhs]).rotate_left(shift)` (wrapping): fused `add`
+        /// and `rotl` by a constant, Salsa20's `rotl(a + b, 7)`.
+        I32AddRotl(BinShift), I64AddRotl(BinShift),
         /// `regs[dst] = regs[lhs].rotate_left(shift) ^ regs[rhs]`: fused `rotl` by a
         /// constant and `xor`, the other half of ARX mixing (SipHash's `rotl(v1, 13) ^ v0`).
         I32RotlXor(BinShift), I64RotlXor(BinShift),

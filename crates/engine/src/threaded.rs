@@ -1768,6 +1768,10 @@ ops {
     I32StoreDisp: Instr::I32StoreDisp(s) => { store_disp!(ctx, regs, s, |v| (v as u32).to_le_bytes()) }
     I64StoreDisp: Instr::I64StoreDisp(s) => { store_disp!(ctx, regs, s, |v| v.to_le_bytes()) }
     I64XorRotl: Instr::I64XorRotl(b) => { bin_shift!(regs, b, |x, y, s| (x ^ y).rotate_left(s)) }
+    I32AddRotl: Instr::I32AddRotl(b) => {
+    bin_shift!(regs, b, |x, y, s| (x as u32).wrapping_add(y as u32).rotate_left(s) as u64)
+}
+    I64AddRotl: Instr::I64AddRotl(b) => { bin_shift!(regs, b, |x, y, s| x.wrapping_add(y).rotate_left(s)) }
     I32RotlXor: Instr::I32RotlXor(b) => {
     bin_shift!(regs, b, |x, y, s| ((x as u32).rotate_left(s) ^ y as u32) as u64)
 }

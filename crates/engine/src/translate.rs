@@ -1569,13 +1569,20 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let amount = if right { (bits - k) % bits } else { k };
                 self.pop();
                 let lhs = self.pop();
-                // `rotl(a ^ b, C)`, the mixing step of ciphers and hashes, is one instruction.
+                // `rotl(a ^ b, C)` and `rotl(a + b, C)`, the mixing steps of ciphers and
+                // hashes, are one instruction.
                 let xor = match (wide, self.producer(lhs)) {
                     (true, Some((at, Instr::I64Xor(x)))) => {
                         Some((at, x, Instr::I64XorRotl as fn(_) -> _))
                     }
                     (false, Some((at, Instr::I32Xor(x)))) => {
                         Some((at, x, Instr::I32XorRotl as fn(_) -> _))
+                    }
+                    (true, Some((at, Instr::I64Add(x)))) => {
+                        Some((at, x, Instr::I64AddRotl as fn(_) -> _))
+                    }
+                    (false, Some((at, Instr::I32Add(x)))) => {
+                        Some((at, x, Instr::I32AddRotl as fn(_) -> _))
                     }
                     _ => None,
                 };

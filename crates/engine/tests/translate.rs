@@ -873,7 +873,12 @@ fn fused_arithmetic_agrees_with_rust() {
         (i64.xor (local.get 1) (i64.rotr (local.get 0) (i64.const 3))))
       (func (export "rotlxor32_local") (param i32 i32) (result i32)
         (local.set 1 (i32.xor (local.get 1) (i32.rotl (local.get 0) (i32.const 7))))
-        (local.get 1)))"#;
+        (local.get 1))
+      (func (export "addrotl32") (param i32 i32) (result i32)
+        (i32.rotl (i32.add (local.get 0) (local.get 1)) (i32.const 39)))
+      (func (export "addrotr64_local") (param i64 i64) (result i64)
+        (local.set 0 (i64.rotr (i64.add (local.get 0) (local.get 1)) (i64.const 5)))
+        (local.get 0)))"#;
     for (k, name) in [
         (0, "I32MulAdd"),
         (2, "I32AddShl"),
@@ -883,6 +888,8 @@ fn fused_arithmetic_agrees_with_rust() {
         (9, "I64RotlXor"),
         (10, "I64RotlXor"),
         (11, "I32RotlXor"),
+        (12, "I32AddRotl"),
+        (13, "I64AddRotl"),
     ] {
         assert_uses(wat, k, name);
     }
@@ -904,6 +911,8 @@ fn fused_arithmetic_agrees_with_rust() {
             assert_eq!(call_i32(&mut store, inst, "rotlxor32_local", &[x, y]), want);
             let want = (x as u32).wrapping_add((y as u32) << 3) as i32;
             assert_eq!(call_i32(&mut store, inst, "addshl", &[x, y]), want);
+            let want = (x as u32).wrapping_add(y as u32).rotate_left(7) as i32;
+            assert_eq!(call_i32(&mut store, inst, "addrotl32", &[x, y]), want);
             for c in [0, 1, -5] {
                 let want = if c != 0 { x } else { y };
                 assert_eq!(call_i32(&mut store, inst, "select", &[x, y, c]), want);
@@ -929,6 +938,8 @@ fn fused_arithmetic_agrees_with_rust() {
             assert_eq!(r, Some((a as u64).rotate_left(13) as i64 ^ b));
             let r = call(&mut store, inst, "rotlxor_left", &args).unwrap()[0].i64();
             assert_eq!(r, Some((a as u64).rotate_right(3) as i64 ^ b));
+            let r = call(&mut store, inst, "addrotr64_local", &args).unwrap()[0].i64();
+            assert_eq!(r, Some((a.wrapping_add(b) as u64).rotate_right(5) as i64));
         }
     }
 }
