@@ -156,6 +156,9 @@ impl Func {
             )));
         }
         *old = new;
+        // Instances resolved their imports when they were created: those importing
+        // `self` must call the new target too.
+        crate::instance::refresh_imported(ctx.inner, self.index);
         Ok(())
     }
 

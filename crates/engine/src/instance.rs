@@ -158,17 +158,42 @@ fn eval_const(inner: &StoreInner, inst: &InstanceEntity, expr: &ConstExpr) -> u1
 }
 
 /// How the threaded code calls store function `f`, imported (see [`ImportedFunc`]).
+/// Anything unexpected goes the general way (`Wasm`: `exec` looks the function up).
 fn imported_func(inner: &StoreInner, f: u32) -> ImportedFunc {
-    match inner.funcs[f as usize] {
-        FuncEntity::Host { host, cells, .. } => match &inner.plain_hosts[host as usize] {
-            Some(call) => ImportedFunc::Plain {
+    match inner.funcs.get(f as usize) {
+        Some(&FuncEntity::Host { host, cells, .. }) => match inner.plain_hosts.get(host as usize) {
+            Some(Some(call)) => ImportedFunc::Plain {
                 call: call.clone(),
                 cells,
                 store: inner.id,
             },
-            None => ImportedFunc::Host { host, cells },
+            _ => ImportedFunc::Host { host, cells },
         },
-        FuncEntity::Wasm { .. } => ImportedFunc::Wasm,
+        _ => ImportedFunc::Wasm,
+    }
+}
+
+/// Store function `f` now calls something else (`Func::retarget`): every instance that
+/// imports it calls that instead.
+pub(crate) fn refresh_imported(inner: &mut StoreInner, f: u32) {
+    let mut importers = Vec::new();
+    for (i, inst) in inner.instances.iter().enumerate() {
+        for (k, &g) in inst
+            .funcs
+            .iter()
+            .enumerate()
+            .take(inst.imported_funcs.len())
+        {
+            if g == f {
+                importers.push((i, k));
+            }
+        }
+    }
+    for (i, k) in importers {
+        let resolved = imported_func(inner, f);
+        if let Some(slot) = inner.instances[i].imported_funcs.get_mut(k) {
+            *slot = resolved;
+        }
     }
 }
 

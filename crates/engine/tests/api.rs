@@ -674,3 +674,47 @@ fn host_functions_take_and_return_every_kind_of_value_in_signatures_over_eight_c
         assert!(none.is_none());
     }
 }
+
+#[test]
+fn retargeting_an_alias_changes_what_importers_call_whatever_the_kinds() {
+    // An importer resolves its imports when it is created; retargeting the alias it
+    // imports, between host functions with and without `Caller` and wasm, must change
+    // what its calls reach, in the threaded code as in the interpreter loop.
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, 0i32);
+    let wasm = Module::new(
+        &engine,
+        r#"(module (func (export "triple") (param i32) (result i32)
+             (i32.mul (local.get 0) (i32.const 3))))"#,
+    )
+    .unwrap();
+    let provider = Linker::new(&engine).instantiate(&mut store, &wasm).unwrap();
+    let triple = provider.get_func(&store, "triple").unwrap();
+    let plain = Func::wrap(&mut store, |x: i32| x + 1);
+    let with_caller = Func::wrap(&mut store, |mut c: Caller<'_, i32>, x: i32| {
+        *c.data_mut() += 1;
+        x + 100
+    });
+    let alias = plain.alias(&mut store).unwrap();
+    let mut linker = Linker::new(&engine);
+    linker.define(&store, "p", "f", alias).unwrap();
+    let importer = Module::new(
+        &engine,
+        r#"(module (import "p" "f" (func $f (param i32) (result i32)))
+             (func (export "run") (param i32) (result i32)
+               (i32.add (call $f (local.get 0)) (call $f (local.get 0)))))"#,
+    )
+    .unwrap();
+    let importer = linker.instantiate(&mut store, &importer).unwrap();
+    let run = importer.get_typed_func::<i32, i32>(&store, "run").unwrap();
+    assert_eq!(run.call(&mut store, 10).unwrap(), 22);
+    alias.retarget(&mut store, &triple).unwrap();
+    assert_eq!(run.call(&mut store, 10).unwrap(), 60);
+    alias.retarget(&mut store, &with_caller).unwrap();
+    assert_eq!(run.call(&mut store, 10).unwrap(), 220);
+    assert_eq!(*store.data(), 2);
+    alias.retarget(&mut store, &plain).unwrap();
+    assert_eq!(run.call(&mut store, 10).unwrap(), 22);
+    alias.retarget(&mut store, &triple).unwrap();
+    assert_eq!(run.call(&mut store, 10).unwrap(), 60);
+}
