@@ -966,7 +966,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         self.fixups[self.fixups_used].clear();
         self.fixups_used += 1;
-        let start = self.pc();
+        // Only a loop's start is a jump target (a branch to a block or an `if` goes to its
+        // end), and `enter_block` binds that one with `loop_header`: recording the position
+        // here sets no barrier, so fusions may span the start of a block or an `if`.
+        let start = self.code.len() as Target;
         self.control.push(Control {
             kind,
             dead: false,
@@ -1208,15 +1211,10 @@ impl<'a, 'b> Translator<'a, 'b> {
         let cond = self.pop();
         // Entering the block may emit copies; fusing stays correct because `cond_branch`
         // only fuses when the comparison is still the last instruction.
-        let (fusable, barrier, len) = (self.fusable, self.barrier, self.code.len());
+        let fusable = self.fusable;
         self.enter_block(Kind::If, bt);
         if self.code.len().checked_sub(1) == fusable {
             self.fusable = fusable;
-        }
-        // Nothing jumps to the start of an `if` (a branch to it goes to its end), so the
-        // test may still fuse with the load before it (see `fuse_load`).
-        if self.code.len() == len {
-            self.barrier = barrier;
         }
         let at = self.cond_branch(cond, false);
         let c = self.control.last_mut().expect("just pushed");
@@ -2873,6 +2871,17 @@ fn extract_type(op: simd::SimdExtract) -> ValType {
 /// The fused branch equivalent to "compute `cmp`, then branch if the result is `when`".
 fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
     use Instr as I;
+    // The float forms: an `if` branches when the comparison does not hold, which with a
+    // NaN is not the opposite comparison, hence the `Not*` forms.
+    macro_rules! float_branch {
+        ($v:ident, $b:expr) => {
+            I::$v {
+                lhs: $b.lhs,
+                rhs: $b.rhs,
+                target: 0,
+            }
+        };
+    }
     let range = |c: AddCmp| AddBr {
         lhs: c.lhs,
         add: c.add,
@@ -2898,106 +2907,26 @@ fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
             cond: u.src,
             target: 0,
         },
-        (I::F32Eq(b), true) | (I::F32Ne(b), false) => I::BrF32Eq {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Ne(b), true) | (I::F32Eq(b), false) => I::BrF32Ne {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Lt(b), true) => I::BrF32Lt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Lt(b), false) => I::BrF32NotLt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Gt(b), true) => I::BrF32Gt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Gt(b), false) => I::BrF32NotGt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Le(b), true) => I::BrF32Le {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Le(b), false) => I::BrF32NotLe {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Ge(b), true) => I::BrF32Ge {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F32Ge(b), false) => I::BrF32NotGe {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Eq(b), true) | (I::F64Ne(b), false) => I::BrF64Eq {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Ne(b), true) | (I::F64Eq(b), false) => I::BrF64Ne {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Lt(b), true) => I::BrF64Lt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Lt(b), false) => I::BrF64NotLt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Gt(b), true) => I::BrF64Gt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Gt(b), false) => I::BrF64NotGt {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Le(b), true) => I::BrF64Le {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Le(b), false) => I::BrF64NotLe {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Ge(b), true) => I::BrF64Ge {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
-        (I::F64Ge(b), false) => I::BrF64NotGe {
-            lhs: b.lhs,
-            rhs: b.rhs,
-            target: 0,
-        },
+        (I::F32Eq(b), true) | (I::F32Ne(b), false) => float_branch!(BrF32Eq, b),
+        (I::F32Ne(b), true) | (I::F32Eq(b), false) => float_branch!(BrF32Ne, b),
+        (I::F32Lt(b), true) => float_branch!(BrF32Lt, b),
+        (I::F32Lt(b), false) => float_branch!(BrF32NotLt, b),
+        (I::F32Gt(b), true) => float_branch!(BrF32Gt, b),
+        (I::F32Gt(b), false) => float_branch!(BrF32NotGt, b),
+        (I::F32Le(b), true) => float_branch!(BrF32Le, b),
+        (I::F32Le(b), false) => float_branch!(BrF32NotLe, b),
+        (I::F32Ge(b), true) => float_branch!(BrF32Ge, b),
+        (I::F32Ge(b), false) => float_branch!(BrF32NotGe, b),
+        (I::F64Eq(b), true) | (I::F64Ne(b), false) => float_branch!(BrF64Eq, b),
+        (I::F64Ne(b), true) | (I::F64Eq(b), false) => float_branch!(BrF64Ne, b),
+        (I::F64Lt(b), true) => float_branch!(BrF64Lt, b),
+        (I::F64Lt(b), false) => float_branch!(BrF64NotLt, b),
+        (I::F64Gt(b), true) => float_branch!(BrF64Gt, b),
+        (I::F64Gt(b), false) => float_branch!(BrF64NotGt, b),
+        (I::F64Le(b), true) => float_branch!(BrF64Le, b),
+        (I::F64Le(b), false) => float_branch!(BrF64NotLe, b),
+        (I::F64Ge(b), true) => float_branch!(BrF64Ge, b),
+        (I::F64Ge(b), false) => float_branch!(BrF64NotGe, b),
         (I::I32Eq(b), true) | (I::I32Ne(b), false) => I::BrI32Eq {
             lhs: b.lhs,
             rhs: b.rhs,
