@@ -189,7 +189,7 @@ $callgrind_rows
   each function on its first call, so their figures leave that work for later. wasm3
   compiles each function lazily on its first call without validating it first, so its
   figure is parsing and loading only (not comparable). nanoproc validates or translates a
-  large code section (≥ 256 KiB) on every core (here 2);
+  code section of 64 KiB or more on every core (here 2);
   the others compile on one thread (wasmtime without its \`parallel-compilation\` feature).
   WAMR's figure is \`wasm_runtime_load\` (parsing, validation and its
   fast-interpreter translation).

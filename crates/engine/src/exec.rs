@@ -323,8 +323,8 @@ fn backtrace(inner: &StoreInner, frames: &[Frame]) -> Vec<FrameInfo> {
         let pc = if i == 0 { f.pc } else { f.pc.saturating_sub(1) };
         out.push(FrameInfo {
             func_index,
-            func_name: module.names.funcs.get(&func_index).cloned(),
-            module_name: module.names.module.clone(),
+            func_name: module.names.get().funcs.get(&func_index).cloned(),
+            module_name: module.names.get().module.clone(),
             offset: code.and_then(|c| c.offsets.get(pc as usize).copied()),
             instance: Some(crate::Instance {
                 store: inner.id,

@@ -19,7 +19,7 @@ pub struct Module {
 impl std::fmt::Debug for Module {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Module")
-            .field("name", &self.inner.names.module)
+            .field("name", &self.inner.names.get().module)
             .field("funcs", &self.inner.funcs.len())
             .finish()
     }
@@ -111,6 +111,30 @@ pub(crate) struct Names {
     pub(crate) funcs: HashMap<u32, String>,
 }
 
+/// The name sections, decoded on first use (a trap's backtrace, `Module::name`): a
+/// compiled toolchain's name section can take longer to decode than the rest of the
+/// module outside its code.
+#[derive(Debug, Default)]
+pub(crate) struct LazyNames {
+    /// Each name section's bytes, and their offset in the module.
+    sections: Vec<(Box<[u8]>, u64)>,
+    decoded: OnceLock<Names>,
+}
+
+impl LazyNames {
+    pub(crate) fn get(&self) -> &Names {
+        self.decoded.get_or_init(|| {
+            let mut names = Names::default();
+            for (data, offset) in &self.sections {
+                // A malformed name section is not an error (the spec says to ignore
+                // it); what decoded before the flaw is kept.
+                let _ = parse_names(&mut names, data, *offset);
+            }
+            names
+        })
+    }
+}
+
 pub(crate) struct ModuleInner {
     pub(crate) engine: Engine,
     pub(crate) types: Vec<FuncType>,
@@ -142,7 +166,7 @@ pub(crate) struct ModuleInner {
     /// The largest frame of any of its functions, in cells (for a function not translated
     /// yet, a bound on it).
     pub(crate) max_frame_cells: u32,
-    pub(crate) names: Names,
+    pub(crate) names: LazyNames,
     pub(crate) custom_sections: Vec<(String, usize)>,
 }
 
@@ -268,7 +292,7 @@ impl Module {
 
     /// The module's name from the `name` section.
     pub fn name(&self) -> Option<&str> {
-        self.inner.names.module.as_deref()
+        self.inner.names.get().module.as_deref()
     }
 
     pub fn imports(&self) -> impl ExactSizeIterator<Item = ImportType> + '_ {
@@ -368,7 +392,7 @@ impl Module {
 
     /// The name of function `index` from the `name` section.
     pub fn func_name(&self, index: u32) -> Option<&str> {
-        self.inner.names.funcs.get(&index).map(|s| s.as_str())
+        self.inner.names.get().funcs.get(&index).map(|s| s.as_str())
     }
 
     /// The start function's index, if any.
@@ -518,7 +542,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
         lazy: LazyBodies::default(),
         consts: Vec::new(),
         max_frame_cells: 0,
-        names: Names::default(),
+        names: LazyNames::default(),
         custom_sections: Vec::new(),
     };
     let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
@@ -748,12 +772,20 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                 }
             }
             Payload::CodeSectionStart {
+                count,
                 size,
                 unchecked_range,
                 ..
             } => {
                 parallel_code = size as usize >= PARALLEL_CODE_BYTES;
                 code_range = unchecked_range;
+                // The validator has checked `count` against the function section.
+                let count = count as usize;
+                m.code.reserve(count);
+                m.lazy.ranges.reserve(count);
+                if parallel_code {
+                    pending.reserve(count);
+                }
             }
             Payload::End(_) if !pending.is_empty() => {
                 let pending = std::mem::take(&mut pending);
@@ -767,8 +799,9 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
                 m.custom_sections
                     .push((reader.name().to_string(), reader.data().len()));
                 if reader.name() == "name" {
-                    // A malformed name section is not an error (the spec says to ignore it).
-                    let _ = parse_names(&mut m.names, reader.data(), reader.data_offset());
+                    m.names
+                        .sections
+                        .push((reader.data().into(), reader.data_offset()));
                 }
             }
             _ => {}
@@ -821,7 +854,7 @@ type PendingBody<'a> = (
 
 /// Code sections at least this large (in bytes) are translated in parallel: below it,
 /// starting threads costs more than it saves.
-const PARALLEL_CODE_BYTES: usize = 256 * 1024;
+const PARALLEL_CODE_BYTES: usize = 64 * 1024;
 
 /// A validated function: translated, or waiting for its first call.
 enum Prepared {
@@ -879,21 +912,56 @@ fn add_function(
     }
 }
 
-/// Prepares `bodies` (functions `m.code.len()..` in order) on every core, each thread
-/// taking every n-th function; the first error in function order wins, so the error a
-/// module gets does not depend on scheduling.
+/// The cores compilation may use (at most 8), looked up once: the lookup reads cgroup
+/// files, which costs more than validating a small module.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8)
+    })
+}
+
+/// Splits `items` into `lanes` lanes of about equal total `size`, each in the items'
+/// order and paired with its position: the largest item first, each to the lane with
+/// the least so far (one huge function, common in compiled Rust, then gets a lane to
+/// itself instead of slowing down a lane that also has every n-th other function).
+fn balanced_lanes<T>(
+    items: Vec<T>,
+    size: impl Fn(&T) -> u64,
+    lanes: usize,
+) -> Vec<Vec<(usize, T)>> {
+    let lanes = lanes.max(1);
+    let mut order: Vec<(u64, usize)> = items.iter().map(size).zip(0..).collect();
+    // Largest first; equal sizes in item order, so the split is deterministic.
+    order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut lane_of = vec![0usize; items.len()];
+    let mut load = vec![0u64; lanes];
+    for (bytes, i) in order {
+        let lightest = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
+        load[lightest] += bytes;
+        lane_of[i] = lightest;
+    }
+    let mut out: Vec<Vec<(usize, T)>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        out[lane_of[i]].push((i, item));
+    }
+    out
+}
+
+/// Prepares `bodies` (functions `m.code.len()..` in order) on every core, in lanes of
+/// about equal code size; the first error in function order wins, so the error a module
+/// gets does not depend on scheduling.
 fn prepare_parallel(m: &ModuleInner, bodies: Vec<PendingBody<'_>>) -> Result<Vec<Prepared>, Error> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8)
-        .min(bodies.len())
-        .max(1);
+    let threads = cores().min(bodies.len()).max(1);
     let first = m.num_imported_funcs + m.code.len() as u32;
     let env = ModuleEnv { module: m };
-    let mut lanes: Vec<Vec<(usize, PendingBody<'_>)>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, body) in bodies.into_iter().enumerate() {
-        lanes[i % threads].push((i, body));
-    }
+    let lanes = balanced_lanes(
+        bodies,
+        |(_, body)| body.range().end - body.range().start,
+        threads,
+    );
     let prepare_lane = |lane: Vec<(usize, PendingBody<'_>)>| {
         let mut func_allocs = wasmparser::FuncValidatorAllocations::default();
         let mut translator_allocs = crate::translate::TranslatorAllocs::default();
@@ -1023,4 +1091,48 @@ fn check_section_counts(
         return Err(module_limit(name, limit, count, offset));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balanced_lanes;
+
+    fn split(sizes: &[u64], lanes: usize) -> Vec<Vec<usize>> {
+        balanced_lanes(sizes.to_vec(), |&s| s, lanes)
+            .into_iter()
+            .map(|lane| lane.into_iter().map(|(i, _)| i).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_huge_function_gets_a_lane_to_itself() {
+        // hashset's shape: one function of ~93% of the code among small ones.
+        assert_eq!(
+            split(&[10, 300, 20, 5, 30], 2),
+            vec![vec![1], vec![0, 2, 3, 4]]
+        );
+    }
+
+    #[test]
+    fn lanes_balance_bytes_keep_function_order_and_lose_nothing() {
+        let sizes: Vec<u64> = (0..100u64).map(|i| (i * 37) % 101 + 1).collect();
+        let lanes = split(&sizes, 3);
+        let loads: Vec<u64> = lanes
+            .iter()
+            .map(|lane| lane.iter().map(|&i| sizes[i]).sum())
+            .collect();
+        let (min, max) = (loads.iter().min().unwrap(), loads.iter().max().unwrap());
+        // Greedy largest-first: lanes differ by at most the largest item.
+        assert!(max - min <= 101, "{loads:?}");
+        for lane in &lanes {
+            assert!(lane.windows(2).all(|w| w[0] < w[1]), "{lane:?}");
+        }
+        let mut all: Vec<usize> = lanes.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        // Equal sizes split in function order, the same way every time.
+        assert_eq!(split(&[7, 7, 7, 7], 2), vec![vec![0, 2], vec![1, 3]]);
+        assert_eq!(split(&[1, 2, 3], 1), vec![vec![0, 1, 2]]);
+        assert_eq!(split(&[], 2), vec![Vec::<usize>::new(), vec![]]);
+    }
 }

@@ -718,3 +718,46 @@ fn retargeting_an_alias_changes_what_importers_call_whatever_the_kinds() {
     alias.retarget(&mut store, &triple).unwrap();
     assert_eq!(run.call(&mut store, 10).unwrap(), 60);
 }
+
+/// A custom section: id 0, size, name, payload.
+fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
+    let mut body = vec![name.len() as u8];
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    let mut section = vec![0u8, body.len() as u8];
+    section.extend(body);
+    section
+}
+
+#[test]
+fn names_come_from_every_name_section_and_a_malformed_one_is_ignored() {
+    let engine = Engine::default();
+    let module = Module::new(
+        &engine,
+        r#"(module $plugin (func $first) (func $second) (func (export "run") call $second))"#,
+    )
+    .unwrap();
+    assert_eq!(module.name(), Some("plugin"));
+    assert_eq!(module.func_name(0), Some("first"));
+    assert_eq!(module.func_name(1), Some("second"));
+    assert_eq!(module.func_name(2), None);
+
+    // A second name section naming function 2, then a malformed one whose first
+    // subsection (the module name "late") decodes before its flaw: both count.
+    let mut bytes = wat::parse_bytes(b"(module (func) (func) (func))")
+        .unwrap()
+        .into_owned();
+    // Subsection 1 (function names): one entry, function 2 named "third".
+    bytes.extend(custom_section(
+        "name",
+        &[1, 8, 1, 2, 5, b't', b'h', b'i', b'r', b'd'],
+    ));
+    // Subsection 0 (module name) "late", then subsection 1 claiming 200 bytes.
+    bytes.extend(custom_section(
+        "name",
+        &[0, 5, 4, b'l', b'a', b't', b'e', 1, 200],
+    ));
+    let module = Module::new(&engine, &bytes).expect("a malformed name section is ignored");
+    assert_eq!(module.func_name(2), Some("third"));
+    assert_eq!(module.name(), Some("late"));
+}

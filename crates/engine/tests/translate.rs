@@ -607,7 +607,7 @@ fn big_module(broken: &[usize]) -> String {
     let mut wat = String::from("(module\n");
     for i in 0..3000usize {
         // ~125 bytes of code per function: 3000 functions is well past the parallel
-        // threshold (256 KiB of code).
+        // threshold (64 KiB of code).
         let mut body = format!("(i32.const {i})");
         for k in 0..40 {
             body = format!("(i32.add {body} (i32.const {}))", (i * 7 + k) % 100);
@@ -650,6 +650,55 @@ fn large_code_sections_translate_in_parallel_with_deterministic_results_and_erro
     for _ in 0..5 {
         assert_eq!(Module::new(&engine, &bytes).unwrap_err().to_string(), first);
     }
+}
+
+/// 400 small functions and, at `huge`, one with more code than all of them together
+/// (as compiled Rust often has); `broken` functions end with a type error.
+fn module_with_a_huge_function(huge: usize, broken: &[usize]) -> Vec<u8> {
+    let mut wat = String::from("(module\n");
+    for i in 0..400usize {
+        let terms = if i == huge { 40_000 } else { 20 };
+        let mut body = String::from("(local.get 0)");
+        for k in 0..terms {
+            body.push_str(&format!(" (i32.add (i32.const {}))", (i + k) % 50));
+        }
+        if broken.contains(&i) {
+            body.push_str(&format!(" (drop) (i64.const {i})"));
+        }
+        wat.push_str(&format!(
+            "(func (export \"f{i}\") (param i32) (result i32) {body})\n"
+        ));
+    }
+    wat.push(')');
+    wat::parse_str(wat).unwrap()
+}
+
+#[test]
+fn a_huge_function_translates_beside_the_rest_and_the_first_error_still_wins() {
+    let engine = Engine::default();
+    let ok = module_with_a_huge_function(300, &[]);
+    assert!(ok.len() > 100_000, "past the parallel threshold");
+    let module = Module::new(&engine, &ok).unwrap();
+    let mut store = Store::new(&engine, ());
+    let instance = Instance::new(&mut store, &module, &[]).unwrap();
+    for i in [0usize, 299, 300, 399] {
+        let f = instance
+            .get_typed_func::<i32, i32>(&mut store, &format!("f{i}"))
+            .unwrap();
+        let terms = if i == 300 { 40_000 } else { 20 };
+        let want = (0..terms).map(|k| ((i + k) % 50) as i32).sum::<i32>() + 1;
+        assert_eq!(f.call(&mut store, 1).unwrap(), want, "f{i}");
+    }
+    // The huge function has a lane to itself: its error and a small function's must
+    // still come out in function order, whichever lane finishes first.
+    let error = |broken: &[usize]| {
+        Module::new(&engine, module_with_a_huge_function(300, broken))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(error(&[300, 350]), error(&[300]));
+    assert_eq!(error(&[250, 300]), error(&[250]));
+    assert_ne!(error(&[250]), error(&[300]));
 }
 
 /// Checks that function `k` of `wat` was translated using instruction `name`.
