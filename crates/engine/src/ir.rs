@@ -106,6 +106,27 @@ pub struct StoreDisp {
     pub offset: u32,
 }
 
+/// A load that also steps its address register by `step` (wrapping at 32 bits): before
+/// the load for the `*Pre` forms (`*++p`: `p += C; x = *p`), after it for the `*Post`
+/// forms (`x = *p; p += C`). The pointer walks of C loops in one dispatch.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LoadStep {
+    pub dst: u16,
+    pub addr: u16,
+    pub step: i32,
+    pub offset: u32,
+}
+
+/// A store of `regs[src]` at `regs[addr] + offset`, then `regs[addr] += step` (wrapping
+/// at 32 bits): `*p = x; p += C`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StoreStep {
+    pub addr: u16,
+    pub src: u16,
+    pub step: i32,
+    pub offset: u32,
+}
+
 /// A store of the immediate `value` (sign-extended, truncated as for [`StoreImm`]) at
 /// `(regs[addr] + disp) + offset`, the first add wrapping at 32 bits: a constant stored
 /// through a fused `i32.add x C` (`flags[i] = 0`).
@@ -340,6 +361,8 @@ struct_field! {
     LoadAbs { dst: Slot, addr: u32 }
     StoreAbs { src: Slot, addr: u32 }
     StoreDisp { addr: u16, src: u16, disp: i32, offset: u32 }
+    LoadStep { dst: u16, addr: u16, step: i32, offset: u32 }
+    StoreStep { addr: u16, src: u16, step: i32, offset: u32 }
     StoreImmDisp { addr: u16, value: i16, disp: i32, offset: u32 }
     AddCmp { dst: u16, lhs: u16, add: i32, bound: i32 }
     AddBr { lhs: u16, add: i32, bound: i32, target: Target }
@@ -561,6 +584,8 @@ define_instrs! {
         I32Load16SIdx(LoadIdx), I32Load16UIdx(LoadIdx),
         I32LoadDisp(LoadDisp), I64LoadDisp(LoadDisp), I32Load8SDisp(LoadDisp),
         I32Load8UDisp(LoadDisp), I32Load16SDisp(LoadDisp), I32Load16UDisp(LoadDisp),
+        I32LoadPreStep(LoadStep), I32Load8UPreStep(LoadStep),
+        I32LoadPostStep(LoadStep), I32Load8UPostStep(LoadStep),
         /// `regs[dst] = regs[lhs] + (regs[rhs] << shift)` (32-bit): fused `i32.shl` by a
         /// constant and `i32.add`, the address arithmetic of array indexing.
         I32AddShl(BinShift),
@@ -601,6 +626,7 @@ define_instrs! {
         I64StoreDisp(StoreDisp),
         I32Store8ImmDisp(StoreImmDisp), I32Store16ImmDisp(StoreImmDisp),
         I32StoreImmDisp(StoreImmDisp), I64StoreImmDisp(StoreImmDisp),
+        I32StorePostStep(StoreStep), I32Store8PostStep(StoreStep),
     }
     other {
         /// `regs[dst] = value`.
@@ -614,6 +640,10 @@ define_instrs! {
         /// `regs[dst] = regs[src]; regs[dst2] = regs[src2]`, in that order: two moves in a
         /// row (argument set-up before a call, loop-carried locals) in one dispatch.
         Copy2 { dst: u16, src: u16, dst2: u16, src2: u16 },
+        /// `regs[dst] = regs[lhs] + imm; regs[dst2] = regs[lhs2] + imm2` (32-bit, wrapping),
+        /// in that order: two `i32.add x C` in a row (a loop stepping an index and a
+        /// pointer) in one dispatch.
+        I32AddImm2 { dst: u16, lhs: u16, imm: i16, dst2: u16, lhs2: u16, imm2: i16 },
         /// `if regs[cond] == 0 { regs[dst..dst+2] = regs[other..other+2] }` (the first
         /// operand already sits in `dst`).
         Select128 { dst: Slot, other: Slot, cond: Slot },

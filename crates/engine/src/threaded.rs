@@ -1811,6 +1811,36 @@ ops {
     store_imm_disp!(ctx, regs, s, |v| (v as u32).to_le_bytes())
 }
     I64StoreImmDisp: Instr::I64StoreImmDisp(s) => { store_imm_disp!(ctx, regs, s, |v| v.to_le_bytes()) }
+    I32LoadPreStep: Instr::I32LoadPreStep(LoadStep { dst, addr, step, offset }) => {
+    let at = (r!(regs, addr) as u32).wrapping_add(step as u32);
+    w!(regs, addr, at as u64);
+    load_at!(ctx, regs, at as u64, offset, dst, 4, |b| u32::from_le_bytes(b) as u64)
+}
+    I32Load8UPreStep: Instr::I32Load8UPreStep(LoadStep { dst, addr, step, offset }) => {
+    let at = (r!(regs, addr) as u32).wrapping_add(step as u32);
+    w!(regs, addr, at as u64);
+    load_at!(ctx, regs, at as u64, offset, dst, 1, |b| b[0] as u64)
+}
+    I32LoadPostStep: Instr::I32LoadPostStep(LoadStep { dst, addr, step, offset }) => {
+    load_at!(ctx, regs, r!(regs, addr), offset, dst, 4, |b| u32::from_le_bytes(b) as u64);
+    w!(regs, addr, (r!(regs, addr) as u32).wrapping_add(step as u32) as u64);
+}
+    I32Load8UPostStep: Instr::I32Load8UPostStep(LoadStep { dst, addr, step, offset }) => {
+    load_at!(ctx, regs, r!(regs, addr), offset, dst, 1, |b| b[0] as u64);
+    w!(regs, addr, (r!(regs, addr) as u32).wrapping_add(step as u32) as u64);
+}
+    I32StorePostStep: Instr::I32StorePostStep(StoreStep { addr, src, step, offset }) => {
+    store_at!(ctx, regs, r!(regs, addr), offset, (r!(regs, src) as u32).to_le_bytes());
+    w!(regs, addr, (r!(regs, addr) as u32).wrapping_add(step as u32) as u64);
+}
+    I32Store8PostStep: Instr::I32Store8PostStep(StoreStep { addr, src, step, offset }) => {
+    store_at!(ctx, regs, r!(regs, addr), offset, [r!(regs, src) as u8]);
+    w!(regs, addr, (r!(regs, addr) as u32).wrapping_add(step as u32) as u64);
+}
+    I32AddImm2: Instr::I32AddImm2 { dst, lhs, imm, dst2, lhs2, imm2 } => {
+    w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as i32 as u32) as u64);
+    w!(regs, dst2, (r!(regs, lhs2) as u32).wrapping_add(imm2 as i32 as u32) as u64);
+}
     Copy: Instr::Copy(Un { dst, src }) => { w!(regs, dst, r!(regs, src)) }
     Copy2: Instr::Copy2 {
         dst,

@@ -712,12 +712,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                 target,
             }
         };
-        self.drop_fused_branch();
+        self.drop_merged_last();
         prev as u32
     }
 
-    /// Removes the branch just emitted, now part of the instruction before it.
-    fn drop_fused_branch(&mut self) {
+    /// Removes the last instruction, now part of the one before it.
+    fn drop_merged_last(&mut self) {
         self.code.pop();
         self.offsets.pop();
         // The region's fuel counted both instructions; one is left.
@@ -727,6 +727,80 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
         }
         self.fusable = None;
+    }
+
+    /// Merges the last two instructions into one when they form a pair with a fused form:
+    /// a pointer step and a load through the pointer, either order (`*++p`, `*p++`), a
+    /// store then a step (`*p++ = x`), or two `i32.add x C` in a row. Called where the last
+    /// instruction has just become final (a load emitted, an add redirected into its
+    /// local); the one before it is final already, so no later fusion looks for it. Not
+    /// across a jump target. The fused instruction does both in the original order.
+    fn fuse_pair(&mut self) {
+        let Some(prev) = self.code.len().checked_sub(2) else {
+            return;
+        };
+        if self.barrier > prev {
+            return;
+        }
+        let u = |s: Slot| u16::try_from(s).ok();
+        let load_step = |l: Load, addr: Slot, step: i32| {
+            Some(LoadStep {
+                dst: u(l.dst)?,
+                addr: u(addr)?,
+                step,
+                offset: l.offset,
+            })
+        };
+        let store_step = |st: Store, step: i32| {
+            Some(StoreStep {
+                addr: u(st.addr)?,
+                src: u(st.src)?,
+                step,
+                offset: st.offset,
+            })
+        };
+        let (first, second) = (self.code[prev], self.code[prev + 1]);
+        // The instruction that can trap, whose wasm offset the fused one keeps.
+        let mut trapping = prev;
+        let fused = match (first, second) {
+            (Instr::I32AddImm(a), Instr::I32Load(l)) if a.dst == a.lhs && l.addr == a.dst => {
+                trapping = prev + 1;
+                load_step(l, a.dst, a.imm).map(Instr::I32LoadPreStep)
+            }
+            (Instr::I32AddImm(a), Instr::I32Load8U(l)) if a.dst == a.lhs && l.addr == a.dst => {
+                trapping = prev + 1;
+                load_step(l, a.dst, a.imm).map(Instr::I32Load8UPreStep)
+            }
+            (Instr::I32Load(l), Instr::I32AddImm(a)) if a.dst == a.lhs && l.addr == a.dst => {
+                load_step(l, a.dst, a.imm).map(Instr::I32LoadPostStep)
+            }
+            (Instr::I32Load8U(l), Instr::I32AddImm(a)) if a.dst == a.lhs && l.addr == a.dst => {
+                load_step(l, a.dst, a.imm).map(Instr::I32Load8UPostStep)
+            }
+            (Instr::I32Store(st), Instr::I32AddImm(a)) if a.dst == a.lhs && st.addr == a.dst => {
+                store_step(st, a.imm).map(Instr::I32StorePostStep)
+            }
+            (Instr::I32Store8(st), Instr::I32AddImm(a)) if a.dst == a.lhs && st.addr == a.dst => {
+                store_step(st, a.imm).map(Instr::I32Store8PostStep)
+            }
+            (Instr::I32AddImm(a), Instr::I32AddImm(b)) => (|| {
+                Some(Instr::I32AddImm2 {
+                    dst: u(a.dst)?,
+                    lhs: u(a.lhs)?,
+                    imm: i16::try_from(a.imm).ok()?,
+                    dst2: u(b.dst)?,
+                    lhs2: u(b.lhs)?,
+                    imm2: i16::try_from(b.imm).ok()?,
+                })
+            })(),
+            _ => None,
+        };
+        let Some(fused) = fused else {
+            return;
+        };
+        self.code[prev] = fused;
+        self.offsets[prev] = self.offsets[trapping];
+        self.drop_merged_last();
     }
 
     /// The conditional branch just emitted at `at` (the last instruction) tests a local
@@ -749,6 +823,11 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let by = if dst == lhs { rhs } else { lhs };
                 (dst, u16::try_from(by).ok().map(|by| (by as i16, true)))
             }
+            // The second of two fused adds (see `fuse_pair`): it moves into the branch,
+            // the first stays on its own.
+            Instr::I32AddImm2 {
+                dst2, lhs2, imm2, ..
+            } if dst2 == lhs2 => (Slot::from(dst2), Some((imm2, false))),
             _ => return at as u32,
         };
         let (Ok(slot), Some((add, by_slot))) = (u16::try_from(dst), step) else {
@@ -794,8 +873,20 @@ impl<'a, 'b> Translator<'a, 'b> {
         let Some(fused) = fused else {
             return at as u32;
         };
+        if let Instr::I32AddImm2 { dst, lhs, imm, .. } = self.code[prev] {
+            // Two instructions stay, but the cheaper ones: a lone add and the branch
+            // with the increment in it.
+            self.code[prev] = Instr::I32AddImm(BinImm {
+                dst: Slot::from(dst),
+                lhs: Slot::from(lhs),
+                imm: i32::from(imm),
+            });
+            self.code[at] = fused;
+            self.fusable = None;
+            return at as u32;
+        }
         self.code[prev] = fused;
-        self.drop_fused_branch();
+        self.drop_merged_last();
         prev as u32
     }
 
@@ -1735,6 +1826,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             addr: a,
             offset: memarg.offset as u32,
         }));
+        self.fuse_pair();
         self.push_result(ty);
     }
 
@@ -1850,6 +1942,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             if let Some(idx) = fusable {
                 if self.code[idx].dst() == Some(e.pos) && self.code[idx].set_dst(slot) {
                     done = true;
+                    self.fuse_pair();
                 }
             }
         }

@@ -1923,3 +1923,195 @@ fn declared_locals_start_at_zero_in_reused_frames() {
         assert_eq!(got[0], Val::I64(0), "{n} locals");
     }
 }
+
+/// Pointer walks in both directions, through every fused step form, with the loop
+/// bounds in parameters so nothing folds.
+const POINTER_WALKS: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\01\00\00\00\02\00\00\00\03\00\00\00\04\00\00\00\05\00\00\00")
+  (data (i32.const 100) "\0a\14\1e\28\32")
+  ;; x = *p; p += 4 (I32LoadPostStep): the sum of n words from p.
+  (func (export "sum_post") (param $p i32) (param $n i32) (result i32) (local $s i32) (local $x i32)
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $x (i32.load (local.get $p)))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $s (i32.add (local.get $s) (local.get $x)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  ;; p -= 4; x = *p (I32LoadPreStep): the same sum walking down from the end.
+  (func (export "sum_pre") (param $end i32) (param $n i32) (result i32) (local $s i32) (local $x i32)
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $end (i32.add (local.get $end) (i32.const -4)))
+      (local.set $x (i32.load offset=0 (local.get $end)))
+      (local.set $s (i32.add (local.get $s) (local.get $x)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  ;; Bytes, both orders: a weighted sum so the order of reads shows.
+  (func (export "bytes") (param $p i32) (param $n i32) (result i32) (local $s i32) (local $x i32) (local $q i32)
+    (local.set $q (i32.add (local.get $p) (local.get $n)))
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $x (i32.load8_u (local.get $p)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (local.set $s (i32.add (i32.mul (local.get $s) (i32.const 3)) (local.get $x)))
+      (local.set $q (i32.add (local.get $q) (i32.const -1)))
+      (local.set $x (i32.load8_u (local.get $q)))
+      (local.set $s (i32.add (i32.mul (local.get $s) (i32.const 5)) (local.get $x)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+  ;; *p = v; p += 4 and *p = v; p += 1 (I32StorePostStep, I32Store8PostStep); returns p.
+  (func (export "fill") (param $p i32) (param $n i32) (param $v i32) (result i32)
+    (block $done (loop $l
+      (br_if $done (i32.eqz (local.get $n)))
+      (i32.store (local.get $p) (local.get $v))
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (i32.store8 (local.get $p) (local.get $n))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l)))
+    (local.get $p))
+  ;; The address register is also the loaded value or the stored one.
+  (func (export "chase_post") (param $p i32) (result i32)
+    (local.set $p (i32.load (local.get $p)))
+    (local.set $p (i32.add (local.get $p) (i32.const 4)))
+    (local.get $p))
+  (func (export "chase_pre") (param $p i32) (result i32)
+    (local.set $p (i32.add (local.get $p) (i32.const 4)))
+    (local.set $p (i32.load (local.get $p)))
+    (local.get $p))
+  (func (export "store_self") (param $p i32) (result i32)
+    (i32.store (local.get $p) (local.get $p))
+    (local.set $p (i32.add (local.get $p) (i32.const 8)))
+    (i32.add (local.get $p) (i32.load (i32.sub (local.get $p) (i32.const 8)))))
+  ;; Two adds in a row (I32AddImm2), the second reading the first's result.
+  (func (export "two_adds") (param $i i32) (param $j i32) (result i32)
+    (local.set $i (i32.add (local.get $i) (i32.const 7)))
+    (local.set $j (i32.add (local.get $i) (i32.const -3)))
+    (i32.sub (i32.mul (local.get $i) (i32.const 1000)) (local.get $j)))
+  ;; The same where a step does not fit 16 bits: two plain adds.
+  (func (export "wide_adds") (param $i i32) (param $j i32) (result i32)
+    (local.set $i (i32.add (local.get $i) (i32.const 40000)))
+    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+    (i32.sub (local.get $i) (local.get $j)))
+  ;; A loop header between the step and the load: no fusion across it.
+  (func (export "step_then_loop") (param $p i32) (param $n i32) (result i32) (local $s i32)
+    (local.set $p (i32.add (local.get $p) (i32.const 4)))
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.load (local.get $p))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $l (local.get $n)))
+    (local.get $s))
+  ;; Steps of an index and a pointer, then the loop test on the index: the index's add
+  ;; goes into the branch (BrInc), the pointer's stays a lone add.
+  (func (export "count_and_step") (param $n i32) (result i32) (local $i i32) (local $p i32)
+    (loop $l
+      (local.set $p (i32.add (local.get $p) (i32.const 4)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.ne (local.get $i) (local.get $n))))
+    (i32.add (local.get $p) (local.get $i)))
+)"#;
+
+#[test]
+fn pointer_steps_fuse_with_loads_and_stores_and_keep_their_order() {
+    let (mut store, inst) = instance(POINTER_WALKS);
+    let i32s = |store: &mut Store<()>, name: &str, args: &[i32]| -> i32 {
+        let args: Vec<Val> = args.iter().map(|&a| Val::I32(a)).collect();
+        match call(store, inst, name, &args).unwrap()[0] {
+            Val::I32(v) => v,
+            ref other => panic!("{name}: {other:?}"),
+        }
+    };
+    assert_eq!(i32s(&mut store, "sum_post", &[0, 5]), 15);
+    assert_eq!(i32s(&mut store, "sum_post", &[4, 3]), 2 + 3 + 4);
+    assert_eq!(i32s(&mut store, "sum_pre", &[20, 5]), 15);
+    assert_eq!(i32s(&mut store, "sum_pre", &[12, 2]), 3 + 2);
+    // Forward reads 10, 20, 30, 40, 50 and backward reads 50, 40, 30, 20, 10, interleaved.
+    let bytes = [10, 20, 30, 40, 50];
+    let mut want = 0i32;
+    for k in 0..5 {
+        want = want.wrapping_mul(3).wrapping_add(bytes[k]);
+        want = want.wrapping_mul(5).wrapping_add(bytes[4 - k]);
+    }
+    assert_eq!(i32s(&mut store, "bytes", &[100, 5]), want);
+    // Three records of a word and a byte from 200: p ends 15 bytes on.
+    assert_eq!(i32s(&mut store, "fill", &[200, 3, -2]), 215);
+    let memory = inst.get_memory(&store, "memory").expect("exported");
+    let mut data = [0u8; 15];
+    memory.read(&store, 200, &mut data).unwrap();
+    assert_eq!(
+        data,
+        [254, 255, 255, 255, 3, 254, 255, 255, 255, 2, 254, 255, 255, 255, 1]
+    );
+    // p = *p then p += 4: word at 8 is 3.
+    assert_eq!(i32s(&mut store, "chase_post", &[8]), 3 + 4);
+    // p += 4 then p = *p: word at 12 is 4.
+    assert_eq!(i32s(&mut store, "chase_pre", &[8]), 4);
+    assert_eq!(i32s(&mut store, "store_self", &[300]), 308 + 300);
+    assert_eq!(i32s(&mut store, "two_adds", &[5, 0]), 12 * 1000 - 9);
+    assert_eq!(i32s(&mut store, "wide_adds", &[1, 2]), 40001 - 3);
+    assert_eq!(i32s(&mut store, "step_then_loop", &[0, 2]), 4);
+    assert_eq!(i32s(&mut store, "count_and_step", &[10]), 40 + 10);
+
+    // The fused forms are the ones used (function indices in declaration order).
+    assert_uses(POINTER_WALKS, 0, "I32LoadPostStep");
+    assert_uses(POINTER_WALKS, 1, "I32LoadPreStep");
+    assert_uses(POINTER_WALKS, 2, "I32Load8UPostStep");
+    assert_uses(POINTER_WALKS, 2, "I32Load8UPreStep");
+    assert_uses(POINTER_WALKS, 3, "I32StorePostStep");
+    assert_uses(POINTER_WALKS, 3, "I32Store8PostStep");
+    assert_uses(POINTER_WALKS, 4, "I32LoadPostStep");
+    assert_uses(POINTER_WALKS, 5, "I32LoadPreStep");
+    assert_uses(POINTER_WALKS, 6, "I32StorePostStep");
+    assert_uses(POINTER_WALKS, 7, "I32AddImm2");
+    let wide = internal_code(POINTER_WALKS, 8);
+    assert!(!wide.contains("I32AddImm2"), "{wide}");
+    let across = internal_code(POINTER_WALKS, 9);
+    assert!(!across.contains("Step"), "{across}");
+    let counted = internal_code(POINTER_WALKS, 10);
+    assert!(
+        counted.contains("BrInc") && !counted.contains("I32AddImm2"),
+        "{counted}"
+    );
+}
+
+#[test]
+fn a_fused_step_load_traps_at_the_load() {
+    // The load carries a distinctive offset (1234) so its position in the binary can be
+    // found; a trap in the fused step-and-load points at the load, not at the add.
+    let wat = r#"(module (memory 1)
+      (func (export "pre") (param $p i32) (result i32)
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (i32.load offset=1234 (local.get $p)))
+      (func (export "post") (param $p i32) (result i32) (local $x i32)
+        (local.set $x (i32.load offset=1234 (local.get $p)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (i32.add (local.get $x) (local.get $p))))"#;
+    assert_uses(wat, 0, "I32LoadPreStep");
+    assert_uses(wat, 1, "I32LoadPostStep");
+    let binary = wat::parse_str(wat).unwrap();
+    // i32.load, align 2, offset 1234 (LEB 0xd2 0x09).
+    let loads: Vec<usize> = binary
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == [0x28, 0x02, 0xd2, 0x09])
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(loads.len(), 2);
+    let (mut store, inst) = instance(wat);
+    for (name, load_at) in [("pre", loads[0]), ("post", loads[1])] {
+        let err = call(&mut store, inst, name, &[Val::I32(65536 - 1234 - 2)]).unwrap_err();
+        let trap = err.as_trap().expect("trap");
+        assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds, "{name}");
+        assert_eq!(trap.backtrace[0].offset, Some(load_at as u32), "{name}");
+    }
+    // In bounds, the pre-step reads 4 bytes further than the post-step.
+    assert_eq!(
+        call(&mut store, inst, "post", &[Val::I32(65536 - 1234 - 4)]).unwrap(),
+        vec![Val::I32(65536 - 1234)]
+    );
+}
