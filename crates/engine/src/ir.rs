@@ -675,6 +675,10 @@ define_instrs! {
         BrI32GeS { lhs: Slot, rhs: Slot, target: Target },
         BrI32GeU { lhs: Slot, rhs: Slot, target: Target },
         BrI32EqImm { lhs: Slot, imm: i32, target: Target },
+        /// Jump if `regs[lhs] & imm` is nonzero (`BrI32AndImmNez`) or zero (`*Eqz`): a
+        /// flag test, `if (x & FLAG)`, fused with its branch.
+        BrI32AndImmNez { lhs: Slot, imm: i32, target: Target },
+        BrI32AndImmEqz { lhs: Slot, imm: i32, target: Target },
         BrI32NeImm { lhs: Slot, imm: i32, target: Target },
         BrI32LtSImm { lhs: Slot, imm: i32, target: Target },
         BrI32LtUImm { lhs: Slot, imm: i32, target: Target },
@@ -855,6 +859,8 @@ impl Instr {
             | Instr::BrIfEqz64 { target, .. }
             | Instr::BrI32Eq { target, .. }
             | Instr::BrI32EqImm { target, .. }
+            | Instr::BrI32AndImmNez { target, .. }
+            | Instr::BrI32AndImmEqz { target, .. }
             | Instr::BrI32Ne { target, .. }
             | Instr::BrI32NeImm { target, .. }
             | Instr::BrI32LtS { target, .. }

@@ -2016,6 +2016,12 @@ branches {
     BrI32EqImm: Instr::BrI32EqImm { lhs, imm, target } => {
     brcmp!((r!(regs, lhs) as u32) == (imm as u32), target)
 }
+    BrI32AndImmNez: Instr::BrI32AndImmNez { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) & (imm as u32) != 0, target)
+}
+    BrI32AndImmEqz: Instr::BrI32AndImmEqz { lhs, imm, target } => {
+    brcmp!((r!(regs, lhs) as u32) & (imm as u32) == 0, target)
+}
     BrI64Eq: Instr::BrI64Eq { lhs, rhs, target } => {
     brcmp!((r!(regs, lhs)) == (r!(regs, rhs)), target)
 }

@@ -659,6 +659,15 @@ impl<'a, 'b> Translator<'a, 'b> {
                 if let Some(fused) = fused_branch(last, when) {
                     self.code[idx] = fused;
                     self.fusable = None;
+                    // The eqz overwrote its operand in place: if a mask computed that
+                    // operand, nothing else reads it.
+                    if let Instr::I32Eqz(u) = last {
+                        if u.dst == u.src {
+                            if let Some(at) = self.fuse_mask(idx) {
+                                return at;
+                            }
+                        }
+                    }
                     let at = self.fuse_increment(idx);
                     return self.fuse_load(at as usize);
                 }
@@ -714,6 +723,32 @@ impl<'a, 'b> Translator<'a, 'b> {
         };
         self.drop_merged_last();
         prev as u32
+    }
+
+    /// The conditional branch just emitted at `at` (the last instruction) tests a mask
+    /// that the instruction before it computed and nothing else reads (`if (!(x & C))`,
+    /// whose `i32.eqz` the branch absorbed): both become one `BrI32AndImm*`. Not when a
+    /// label lies between them. The branch's new index, if fused.
+    fn fuse_mask(&mut self, at: usize) -> Option<u32> {
+        let prev = at.checked_sub(1)?;
+        if self.barrier > prev || at + 1 != self.code.len() {
+            return None;
+        }
+        let Instr::I32AndImm(mask) = self.code[prev] else {
+            return None;
+        };
+        let (lhs, imm, target) = (mask.lhs, mask.imm, 0);
+        self.code[prev] = match self.code[at] {
+            Instr::BrIfNez { cond, .. } if cond == mask.dst => {
+                Instr::BrI32AndImmNez { lhs, imm, target }
+            }
+            Instr::BrIfEqz { cond, .. } if cond == mask.dst => {
+                Instr::BrI32AndImmEqz { lhs, imm, target }
+            }
+            _ => return None,
+        };
+        self.drop_merged_last();
+        Some(prev as u32)
     }
 
     /// Removes the last instruction, now part of the one before it.
@@ -2984,6 +3019,16 @@ fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
     Some(match (cmp, when) {
         (I::I32AddLtU(c), true) | (I::I32AddGeU(c), false) => I::BrAddLtU(range(c)),
         (I::I32AddGeU(c), true) | (I::I32AddLtU(c), false) => I::BrAddGeU(range(c)),
+        (I::I32AndImm(b), true) => I::BrI32AndImmNez {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
+        (I::I32AndImm(b), false) => I::BrI32AndImmEqz {
+            lhs: b.lhs,
+            imm: b.imm,
+            target: 0,
+        },
         (I::I32Eqz(u), true) => I::BrIfEqz {
             cond: u.src,
             target: 0,

@@ -2115,3 +2115,70 @@ fn a_fused_step_load_traps_at_the_load() {
         vec![Val::I32(65536 - 1234)]
     );
 }
+
+#[test]
+fn flag_tests_branch_on_the_masked_bits() {
+    // `br_if (x & C)` and `if (x & C)` (which branches on the opposite), each also with
+    // the mask's result needed afterwards (no fusion then).
+    let wat = r#"(module
+      (func (export "br_if") (param $x i32) (result i32)
+        (block $set
+          (br_if $set (i32.and (local.get $x) (i32.const 0x90)))
+          (return (i32.const 0)))
+        (i32.const 1))
+      (func (export "if") (param $x i32) (result i32)
+        (if (result i32) (i32.and (local.get $x) (i32.const 0x80000001))
+          (then (i32.const 7)) (else (i32.const 9))))
+      (func (export "kept") (param $x i32) (result i32) (local $m i32)
+        (if (local.tee $m (i32.and (local.get $x) (i32.const 6)))
+          (then (return (local.get $m))))
+        (i32.const -1))
+      ;; The same tests through i32.eqz: `if (!(x & C))` and `br_if !(x & C)`.
+      (func (export "if_not") (param $x i32) (result i32)
+        (if (result i32) (i32.eqz (i32.and (local.get $x) (i32.const 0x90)))
+          (then (i32.const 0)) (else (i32.const 1))))
+      (func (export "br_unless") (param $x i32) (result i32)
+        (block $clear
+          (br_if $clear (i32.eqz (i32.and (local.get $x) (i32.const 0x80000001))))
+          (return (i32.const 7)))
+        (i32.const 9)))"#;
+    assert_uses(wat, 0, "BrI32AndImmNez");
+    assert_uses(wat, 1, "BrI32AndImmEqz");
+    let kept = internal_code(wat, 2);
+    assert!(!kept.contains("BrI32AndImm"), "{kept}");
+    assert_uses(wat, 3, "BrI32AndImmNez");
+    assert_uses(wat, 4, "BrI32AndImmEqz");
+    assert!(!internal_code(wat, 3).contains("I32AndImm("));
+    let (mut store, inst) = instance(wat);
+    for x in [
+        0,
+        1,
+        0x10,
+        0x80,
+        0x90,
+        0x6f,
+        -1,
+        i32::MIN,
+        i32::MAX,
+        6,
+        4,
+        9,
+    ] {
+        let got = |store: &mut Store<()>, name: &str| call_i32(store, inst, name, &[x]);
+        assert_eq!(
+            got(&mut store, "br_if"),
+            (x & 0x90 != 0) as i32,
+            "br_if {x}"
+        );
+        let want_if = if x & 0x8000_0001u32 as i32 != 0 { 7 } else { 9 };
+        assert_eq!(got(&mut store, "if"), want_if, "if {x}");
+        let want_kept = if x & 6 != 0 { x & 6 } else { -1 };
+        assert_eq!(got(&mut store, "kept"), want_kept, "kept {x}");
+        assert_eq!(
+            got(&mut store, "if_not"),
+            (x & 0x90 != 0) as i32,
+            "if_not {x}"
+        );
+        assert_eq!(got(&mut store, "br_unless"), want_if, "br_unless {x}");
+    }
+}
