@@ -679,6 +679,11 @@ define_instrs! {
         /// flag test, `if (x & FLAG)`, fused with its branch.
         BrI32AndImmNez { lhs: Slot, imm: i32, target: Target },
         BrI32AndImmEqz { lhs: Slot, imm: i32, target: Target },
+        /// Jump if bit `regs[bit] % 32` of `mask` is set (`BrBitNez`) or clear (`*Eqz`):
+        /// `(1 << x) & mask`, how compilers test a small value against a set of cases
+        /// (a `switch` lowered to a bit test), fused with its branch.
+        BrBitNez { bit: Slot, mask: i32, target: Target },
+        BrBitEqz { bit: Slot, mask: i32, target: Target },
         BrI32NeImm { lhs: Slot, imm: i32, target: Target },
         BrI32LtSImm { lhs: Slot, imm: i32, target: Target },
         BrI32LtUImm { lhs: Slot, imm: i32, target: Target },
@@ -861,6 +866,8 @@ impl Instr {
             | Instr::BrI32EqImm { target, .. }
             | Instr::BrI32AndImmNez { target, .. }
             | Instr::BrI32AndImmEqz { target, .. }
+            | Instr::BrBitNez { target, .. }
+            | Instr::BrBitEqz { target, .. }
             | Instr::BrI32Ne { target, .. }
             | Instr::BrI32NeImm { target, .. }
             | Instr::BrI32LtS { target, .. }

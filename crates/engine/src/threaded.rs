@@ -2022,6 +2022,12 @@ branches {
     BrI32AndImmEqz: Instr::BrI32AndImmEqz { lhs, imm, target } => {
     brcmp!((r!(regs, lhs) as u32) & (imm as u32) == 0, target)
 }
+    BrBitNez: Instr::BrBitNez { bit, mask, target } => {
+    brcmp!(1u32.wrapping_shl(r!(regs, bit) as u32) & (mask as u32) != 0, target)
+}
+    BrBitEqz: Instr::BrBitEqz { bit, mask, target } => {
+    brcmp!(1u32.wrapping_shl(r!(regs, bit) as u32) & (mask as u32) == 0, target)
+}
     BrI64Eq: Instr::BrI64Eq { lhs, rhs, target } => {
     brcmp!((r!(regs, lhs)) == (r!(regs, rhs)), target)
 }

@@ -664,9 +664,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                     if let Instr::I32Eqz(u) = last {
                         if u.dst == u.src {
                             if let Some(at) = self.fuse_mask(idx) {
-                                return at;
+                                return self.fuse_bit_test(at as usize);
                             }
                         }
+                    }
+                    if let Instr::I32AndImm(_) = last {
+                        return self.fuse_bit_test(idx);
                     }
                     let at = self.fuse_increment(idx);
                     return self.fuse_load(at as usize);
@@ -749,6 +752,44 @@ impl<'a, 'b> Translator<'a, 'b> {
         };
         self.drop_merged_last();
         Some(prev as u32)
+    }
+
+    /// The flag-test branch just made at `at` (the last instruction) tests a mask of
+    /// `1 << x` that the two instructions before it computed into temporaries (a `switch`
+    /// lowered to a bit test): all three become one `BrBit*`. Not when a label lies
+    /// between them. Returns the branch's index.
+    fn fuse_bit_test(&mut self, at: usize) -> u32 {
+        let Some(first) = at.checked_sub(2) else {
+            return at as u32;
+        };
+        if self.barrier > first || at + 1 != self.code.len() {
+            return at as u32;
+        }
+        let (nez, s, mask) = match self.code[at] {
+            Instr::BrI32AndImmNez { lhs, imm, .. } => (true, lhs, imm),
+            Instr::BrI32AndImmEqz { lhs, imm, .. } => (false, lhs, imm),
+            _ => return at as u32,
+        };
+        let (Instr::Const32 { dst: c, value: 1 }, Instr::I32Shl(shl)) =
+            (self.code[first], self.code[first + 1])
+        else {
+            return at as u32;
+        };
+        // Both temporaries were consumed on the way (the shift read the 1, the mask the
+        // shift); a local would still be read later.
+        let temp = |slot: Slot| slot >= self.local_cells;
+        if shl.dst != s || shl.lhs != c || !temp(s) || !temp(c) {
+            return at as u32;
+        }
+        let (bit, target) = (shl.rhs, 0);
+        self.code[first] = if nez {
+            Instr::BrBitNez { bit, mask, target }
+        } else {
+            Instr::BrBitEqz { bit, mask, target }
+        };
+        self.drop_merged_last();
+        self.drop_merged_last();
+        first as u32
     }
 
     /// Removes the last instruction, now part of the one before it.

@@ -2182,3 +2182,60 @@ fn flag_tests_branch_on_the_masked_bits() {
         assert_eq!(got(&mut store, "br_unless"), want_if, "br_unless {x}");
     }
 }
+
+#[test]
+fn switch_bit_tests_become_one_branch() {
+    // `(1 << x) & mask` tested by br_if, by if, and through i32.eqz; then the cases that
+    // must not fuse: the shift kept in a local, and the 1 held in a local.
+    let wat = r#"(module
+      (func (export "br_if") (param $x i32) (result i32)
+        (block $hit
+          (br_if $hit (i32.and (i32.shl (i32.const 1) (local.get $x)) (i32.const 0x800013)))
+          (return (i32.const 0)))
+        (i32.const 1))
+      (func (export "if") (param $x i32) (result i32)
+        (if (result i32) (i32.and (i32.shl (i32.const 1) (local.get $x)) (i32.const 0x80000005))
+          (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "if_not") (param $x i32) (result i32)
+        (if (result i32) (i32.eqz (i32.and (i32.shl (i32.const 1) (local.get $x)) (i32.const 0x6)))
+          (then (i32.const 0)) (else (i32.const 1))))
+      (func (export "kept_shift") (param $x i32) (result i32) (local $b i32)
+        (if (i32.and (local.tee $b (i32.shl (i32.const 1) (local.get $x))) (i32.const 0x13))
+          (then (return (local.get $b))))
+        (i32.const 0))
+      (func (export "one_in_local") (param $x i32) (result i32) (local $one i32)
+        (local.set $one (i32.const 1))
+        (if (i32.and (i32.shl (local.get $one) (local.get $x)) (i32.const 0x13))
+          (then (return (local.get $one))))
+        (i32.const 0)))"#;
+    assert_uses(wat, 0, "BrBitNez");
+    assert_uses(wat, 1, "BrBitEqz");
+    assert_uses(wat, 2, "BrBitNez");
+    for k in [0, 1, 2] {
+        let code = internal_code(wat, k);
+        assert!(
+            !code.contains("I32Shl") && !code.contains("I32AndImm"),
+            "{code}"
+        );
+    }
+    for k in [3, 4] {
+        let code = internal_code(wat, k);
+        assert!(!code.contains("BrBit"), "{code}");
+    }
+    let (mut store, inst) = instance(wat);
+    let bit = |mask: u32, x: i32| (1u32.wrapping_shl(x as u32) & mask != 0) as i32;
+    for x in [0, 1, 2, 4, 5, 7, 23, 24, 31, 32, 33, 36, 55, -1, i32::MIN] {
+        let got = |store: &mut Store<()>, name: &str| call_i32(store, inst, name, &[x]);
+        assert_eq!(got(&mut store, "br_if"), bit(0x800013, x), "br_if {x}");
+        assert_eq!(got(&mut store, "if"), bit(0x8000_0005, x), "if {x}");
+        assert_eq!(got(&mut store, "if_not"), bit(0x6, x), "if_not {x}");
+        let shifted = 1u32.wrapping_shl(x as u32) as i32;
+        let kept = if bit(0x13, x) == 1 { shifted } else { 0 };
+        assert_eq!(got(&mut store, "kept_shift"), kept, "kept_shift {x}");
+        assert_eq!(
+            got(&mut store, "one_in_local"),
+            bit(0x13, x),
+            "one_in_local {x}"
+        );
+    }
+}
