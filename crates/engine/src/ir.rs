@@ -644,6 +644,10 @@ define_instrs! {
         /// in that order: two `i32.add x C` in a row (a loop stepping an index and a
         /// pointer) in one dispatch.
         I32AddImm2 { dst: u16, lhs: u16, imm: i16, dst2: u16, lhs2: u16, imm2: i16 },
+        /// `regs[dst] = regs[lhs] + imm; regs[dst2] = regs[src2]` (32-bit add, wrapping),
+        /// in that order: an add and the copy after it (often of its own result into a
+        /// local) in one dispatch.
+        I32AddImmCopy { dst: u16, lhs: u16, imm: i32, dst2: u16, src2: u16 },
         /// `if regs[cond] == 0 { regs[dst..dst+2] = regs[other..other+2] }` (the first
         /// operand already sits in `dst`).
         Select128 { dst: Slot, other: Slot, cond: Slot },

@@ -1841,6 +1841,10 @@ ops {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as i32 as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32).wrapping_add(imm2 as i32 as u32) as u64);
 }
+    I32AddImmCopy: Instr::I32AddImmCopy { dst, lhs, imm, dst2, src2 } => {
+    w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as u32) as u64);
+    w!(regs, dst2, r!(regs, src2));
+}
     Copy: Instr::Copy(Un { dst, src }) => { w!(regs, dst, r!(regs, src)) }
     Copy2: Instr::Copy2 {
         dst,

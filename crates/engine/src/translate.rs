@@ -577,22 +577,34 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// `regs[dst] = regs[src]`, merged into the previous instruction when that is a copy
-    /// too (and no jump target lies between them): one `Copy2` dispatch instead of two.
+    /// too or an `i32.add x C` (and no jump target lies between them): one `Copy2` or
+    /// `I32AddImmCopy` dispatch instead of two.
     fn emit_copy(&mut self, dst: Slot, src: Slot) {
         let last = self.code.len().wrapping_sub(1);
-        if let (Some(Instr::Copy(first)), true) = (self.code.last(), last >= self.barrier) {
-            if let (Ok(d1), Ok(s1), Ok(d2), Ok(s2)) = (
-                u16::try_from(first.dst),
-                u16::try_from(first.src),
-                u16::try_from(dst),
-                u16::try_from(src),
-            ) {
-                self.code[last] = Instr::Copy2 {
-                    dst: d1,
-                    src: s1,
-                    dst2: d2,
-                    src2: s2,
-                };
+        if let (Some(&first), true) = (self.code.last(), last >= self.barrier) {
+            let u = |s: Slot| u16::try_from(s).ok();
+            let merged = match first {
+                Instr::Copy(first) => (|| {
+                    Some(Instr::Copy2 {
+                        dst: u(first.dst)?,
+                        src: u(first.src)?,
+                        dst2: u(dst)?,
+                        src2: u(src)?,
+                    })
+                })(),
+                Instr::I32AddImm(add) => (|| {
+                    Some(Instr::I32AddImmCopy {
+                        dst: u(add.dst)?,
+                        lhs: u(add.lhs)?,
+                        imm: add.imm,
+                        dst2: u(dst)?,
+                        src2: u(src)?,
+                    })
+                })(),
+                _ => None,
+            };
+            if let Some(merged) = merged {
+                self.code[last] = merged;
                 self.fusable = None;
                 return;
             }

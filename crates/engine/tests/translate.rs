@@ -2239,3 +2239,29 @@ fn switch_bit_tests_become_one_branch() {
         );
     }
 }
+
+#[test]
+fn an_add_and_the_copy_after_it_run_as_one_in_order() {
+    // An interpreter's `old = pc; pc = old + 1`, and an add followed by an unrelated copy.
+    let wat = r#"(module
+      (func (export "bump") (param $pc i32) (result i32) (local $old i32)
+        (local.set $pc (i32.add (local.tee $old (local.get $pc)) (i32.const 1)))
+        (i32.add (i32.mul (local.get $pc) (i32.const 100)) (local.get $old)))
+      (func (export "swap_add") (param $a i32) (param $b i32) (result i32) (local $t i32)
+        (local.set $t (i32.add (local.get $a) (i32.const 5)))
+        (local.set $a (local.get $b))
+        (i32.sub (i32.mul (local.get $a) (i32.const 1000)) (local.get $t))))"#;
+    // `t = a + 5; a = b`: the copy reads `b` after the add wrote `t`.
+    assert_uses(wat, 1, "I32AddImmCopy");
+    let (mut store, inst) = instance(wat);
+    for pc in [0, 1, 41, -1, i32::MAX] {
+        let want = pc.wrapping_add(1).wrapping_mul(100).wrapping_add(pc);
+        assert_eq!(call_i32(&mut store, inst, "bump", &[pc]), want, "bump {pc}");
+        let want = 7i32.wrapping_mul(1000).wrapping_sub(pc.wrapping_add(5));
+        assert_eq!(
+            call_i32(&mut store, inst, "swap_add", &[pc, 7]),
+            want,
+            "swap {pc}"
+        );
+    }
+}
