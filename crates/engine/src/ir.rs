@@ -536,6 +536,10 @@ define_instrs! {
         I32AddImm(BinImm), I32MulImm(BinImm), I32AndImm(BinImm), I32OrImm(BinImm),
         I32XorImm(BinImm), I32ShlImm(BinImm), I32ShrSImm(BinImm), I32ShrUImm(BinImm),
         I32RotlImm(BinImm),
+        /// `regs[dst] = imm - regs[lhs]` and `imm << regs[lhs]`: a constant on the left of
+        /// a subtraction or a shift (`n - i`, `1 << bit`), which would otherwise take a
+        /// `Const32` first.
+        I32SubRevImm(BinImm), I32ShlRevImm(BinImm),
         // ---- i64 ----
         I64Eqz(Un), I64Clz(Un), I64Ctz(Un), I64Popcnt(Un),
         I64Eq(Bin), I64Ne(Bin), I64LtS(Bin), I64LtU(Bin), I64GtS(Bin), I64GtU(Bin),

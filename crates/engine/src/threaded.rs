@@ -1542,6 +1542,8 @@ ops {
     I32GeSImm: Instr::I32GeSImm(b) => { imm32s!(regs, b, |x, y| x >= y) }
     I32GeUImm: Instr::I32GeUImm(b) => { imm32!(regs, b, |x, y| x >= y) }
     I32AddImm: Instr::I32AddImm(b) => { imm32!(regs, b, |x, y| x.wrapping_add(y)) }
+    I32SubRevImm: Instr::I32SubRevImm(b) => { imm32!(regs, b, |x, y| y.wrapping_sub(x)) }
+    I32ShlRevImm: Instr::I32ShlRevImm(b) => { imm32!(regs, b, |x, y| y.wrapping_shl(x)) }
     I32MulImm: Instr::I32MulImm(b) => { imm32!(regs, b, |x, y| x.wrapping_mul(y)) }
     I32AndImm: Instr::I32AndImm(b) => { imm32!(regs, b, |x, y| x & y) }
     I32OrImm: Instr::I32OrImm(b) => { imm32!(regs, b, |x, y| x | y) }

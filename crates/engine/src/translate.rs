@@ -767,14 +767,14 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// The flag-test branch just made at `at` (the last instruction) tests a mask of
-    /// `1 << x` that the two instructions before it computed into temporaries (a `switch`
-    /// lowered to a bit test): all three become one `BrBit*`. Not when a label lies
-    /// between them. Returns the branch's index.
+    /// `1 << x` that the instruction before it computed into a temporary (a `switch`
+    /// lowered to a bit test): both become one `BrBit*`. Not when a label lies between
+    /// them. Returns the branch's index.
     fn fuse_bit_test(&mut self, at: usize) -> u32 {
-        let Some(first) = at.checked_sub(2) else {
+        let Some(prev) = at.checked_sub(1) else {
             return at as u32;
         };
-        if self.barrier > first || at + 1 != self.code.len() {
+        if self.barrier > prev || at + 1 != self.code.len() {
             return at as u32;
         }
         let (nez, s, mask) = match self.code[at] {
@@ -782,26 +782,21 @@ impl<'a, 'b> Translator<'a, 'b> {
             Instr::BrI32AndImmEqz { lhs, imm, .. } => (false, lhs, imm),
             _ => return at as u32,
         };
-        let (Instr::Const32 { dst: c, value: 1 }, Instr::I32Shl(shl)) =
-            (self.code[first], self.code[first + 1])
-        else {
+        // The shift's result was consumed by the mask; a local would be read later.
+        let Instr::I32ShlRevImm(shl) = self.code[prev] else {
             return at as u32;
         };
-        // Both temporaries were consumed on the way (the shift read the 1, the mask the
-        // shift); a local would still be read later.
-        let temp = |slot: Slot| slot >= self.local_cells;
-        if shl.dst != s || shl.lhs != c || !temp(s) || !temp(c) {
+        if shl.imm != 1 || shl.dst != s || s < self.local_cells {
             return at as u32;
         }
-        let (bit, target) = (shl.rhs, 0);
-        self.code[first] = if nez {
+        let (bit, target) = (shl.lhs, 0);
+        self.code[prev] = if nez {
             Instr::BrBitNez { bit, mask, target }
         } else {
             Instr::BrBitEqz { bit, mask, target }
         };
         self.drop_merged_last();
-        self.drop_merged_last();
-        first as u32
+        prev as u32
     }
 
     /// Removes the last instruction, now part of the one before it.
@@ -1835,7 +1830,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         if wide {
             bin!(self, I64Sub)
         } else {
-            bin!(self, I32Sub)
+            self.binary(Instr::I32Sub, None, Some(Instr::I32SubRevImm))
         }
     }
 
@@ -2562,7 +2557,11 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I32And => bin!(self, I32And, I32AndImm, I32AndImm),
             O::I32Or => bin!(self, I32Or, I32OrImm, I32OrImm),
             O::I32Xor => self.xor(false),
-            O::I32Shl => self.binary(Instr::I32Shl, Some(Instr::I32ShlImm), None),
+            O::I32Shl => self.binary(
+                Instr::I32Shl,
+                Some(Instr::I32ShlImm),
+                Some(Instr::I32ShlRevImm),
+            ),
             O::I32ShrS => self.binary(Instr::I32ShrS, Some(Instr::I32ShrSImm), None),
             O::I32ShrU => self.binary(Instr::I32ShrU, Some(Instr::I32ShrUImm), None),
             O::I32Rotl => self.rotate(false, false),

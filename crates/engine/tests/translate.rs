@@ -2265,3 +2265,26 @@ fn an_add_and_the_copy_after_it_run_as_one_in_order() {
         );
     }
 }
+
+#[test]
+fn a_constant_on_the_left_of_sub_or_shl_needs_no_separate_constant() {
+    let wat = r#"(module
+      (func (export "sub") (param $x i32) (result i32) (i32.sub (i32.const 10) (local.get $x)))
+      (func (export "shl") (param $x i32) (result i32) (i32.shl (i32.const 3) (local.get $x))))"#;
+    assert_uses(wat, 0, "I32SubRevImm");
+    assert_uses(wat, 1, "I32ShlRevImm");
+    for k in [0, 1] {
+        let code = internal_code(wat, k);
+        assert!(!code.contains("Const32"), "{code}");
+    }
+    let (mut store, inst) = instance(wat);
+    for x in [0, 1, 10, 11, 31, 32, 33, -1, i32::MIN, i32::MAX] {
+        assert_eq!(
+            call_i32(&mut store, inst, "sub", &[x]),
+            10i32.wrapping_sub(x),
+            "{x}"
+        );
+        let want = 3i32.wrapping_shl(x as u32);
+        assert_eq!(call_i32(&mut store, inst, "shl", &[x]), want, "{x}");
+    }
+}
