@@ -751,6 +751,10 @@ define_instrs! {
         /// string loops.
         BrLoad8UNez { dst: u16, addr: u16, offset: u32, target: Target },
         BrLoad8UEqz { dst: u16, addr: u16, offset: u32, target: Target },
+        /// The same at `regs[addr] + disp` (wrapping at 32 bits, no offset): a byte looked
+        /// up in a table (`if (class[c])`, the character classes of parsers).
+        BrLoad8UDispNez { dst: u16, addr: u16, disp: i32, target: Target },
+        BrLoad8UDispEqz { dst: u16, addr: u16, disp: i32, target: Target },
         /// Return; results already sit in slots `0..n`.
         Return,
         /// Return a single cell: `regs[0] = regs[src]`, then return.
@@ -865,6 +869,8 @@ impl Instr {
             Instr::Br { target, .. }
             | Instr::BrBack { target, .. }
             | Instr::BrLoad8UNez { target, .. }
+            | Instr::BrLoad8UDispNez { target, .. }
+            | Instr::BrLoad8UDispEqz { target, .. }
             | Instr::BrLoad8UEqz { target, .. }
             | Instr::BrIfNez { target, .. }
             | Instr::BrIfEqz { target, .. }

@@ -2013,6 +2013,16 @@ branches {
     load_at!(ctx, regs, r!(regs, addr), offset, dst, 1, |b| b[0] as u64);
     brcmp!(r!(regs, dst) == 0, target)
 }
+    BrLoad8UDispNez: Instr::BrLoad8UDispNez { dst, addr, disp, target } => {
+    let at = (r!(regs, addr) as u32).wrapping_add(disp as u32);
+    load_at!(ctx, regs, at as u64, 0, dst, 1, |b| b[0] as u64);
+    brcmp!(r!(regs, dst) != 0, target)
+}
+    BrLoad8UDispEqz: Instr::BrLoad8UDispEqz { dst, addr, disp, target } => {
+    let at = (r!(regs, addr) as u32).wrapping_add(disp as u32);
+    load_at!(ctx, regs, at as u64, 0, dst, 1, |b| b[0] as u64);
+    brcmp!(r!(regs, dst) == 0, target)
+}
     BrIfEqz: Instr::BrIfEqz { cond, target } => { brcmp!(r!(regs, cond) as u32 == 0, target) }
     BrIfNez64: Instr::BrIfNez64 { cond, target } => { brcmp!(r!(regs, cond) != 0, target) }
     BrIfEqz64: Instr::BrIfEqz64 { cond, target } => { brcmp!(r!(regs, cond) == 0, target) }

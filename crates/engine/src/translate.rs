@@ -700,8 +700,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     }
 
     /// The conditional branch just emitted at `at` (the last instruction) tests the byte
-    /// that the instruction before it loaded, as C string loops do (`while (*p)`): both
-    /// become one `BrLoad8U*`, which still writes the byte. Not when a label lies between
+    /// that the instruction before it loaded, as C string loops do (`while (*p)`) and
+    /// parsers' character-class lookups (`if (class[c])`): both become one `BrLoad8U*`,
+    /// which still writes the byte. Not when a label lies between
     /// them. Returns the branch's index.
     fn fuse_load(&mut self, at: usize) -> u32 {
         let Some(prev) = at.checked_sub(1) else {
@@ -710,32 +711,59 @@ impl<'a, 'b> Translator<'a, 'b> {
         if self.barrier > prev || at + 1 != self.code.len() {
             return at as u32;
         }
-        let (Instr::I32Load8U(l), Instr::BrIfNez { cond, .. } | Instr::BrIfEqz { cond, .. }) =
-            (self.code[prev], self.code[at])
-        else {
+        let (nez, cond) = match self.code[at] {
+            Instr::BrIfNez { cond, .. } => (true, cond),
+            Instr::BrIfEqz { cond, .. } => (false, cond),
+            _ => return at as u32,
+        };
+        let target = 0;
+        let fused = match self.code[prev] {
+            Instr::I32Load8U(l) if l.dst == cond => (|| {
+                let (dst, addr) = (u16::try_from(l.dst).ok()?, u16::try_from(l.addr).ok()?);
+                let offset = l.offset;
+                Some(if nez {
+                    Instr::BrLoad8UNez {
+                        dst,
+                        addr,
+                        offset,
+                        target,
+                    }
+                } else {
+                    Instr::BrLoad8UEqz {
+                        dst,
+                        addr,
+                        offset,
+                        target,
+                    }
+                })
+            })(),
+            // A table lookup at `x + C` (no offset, no shift).
+            Instr::I32Load8UDisp(l)
+                if Slot::from(l.dst) == cond && l.shift == 0 && l.offset == 0 =>
+            {
+                let (dst, addr, disp) = (l.dst, l.addr, l.disp);
+                Some(if nez {
+                    Instr::BrLoad8UDispNez {
+                        dst,
+                        addr,
+                        disp,
+                        target,
+                    }
+                } else {
+                    Instr::BrLoad8UDispEqz {
+                        dst,
+                        addr,
+                        disp,
+                        target,
+                    }
+                })
+            }
+            _ => None,
+        };
+        let Some(fused) = fused else {
             return at as u32;
         };
-        let (true, Ok(dst), Ok(addr)) =
-            (cond == l.dst, u16::try_from(l.dst), u16::try_from(l.addr))
-        else {
-            return at as u32;
-        };
-        let (offset, target) = (l.offset, 0);
-        self.code[prev] = if matches!(self.code[at], Instr::BrIfNez { .. }) {
-            Instr::BrLoad8UNez {
-                dst,
-                addr,
-                offset,
-                target,
-            }
-        } else {
-            Instr::BrLoad8UEqz {
-                dst,
-                addr,
-                offset,
-                target,
-            }
-        };
+        self.code[prev] = fused;
         self.drop_merged_last();
         prev as u32
     }

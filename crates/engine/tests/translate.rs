@@ -2288,3 +2288,52 @@ fn a_constant_on_the_left_of_sub_or_shl_needs_no_separate_constant() {
         assert_eq!(call_i32(&mut store, inst, "shl", &[x]), want, "{x}");
     }
 }
+
+#[test]
+fn a_byte_table_lookup_and_its_branch_run_as_one() {
+    // `if (class[c])` with the table at 100: bytes 100.. are 0, 7, 0, 9.
+    let wat = r#"(module (memory 1)
+      (data (i32.const 100) "\00\07\00\09")
+      (func (export "if") (param $c i32) (result i32)
+        (if (result i32) (i32.load8_u (i32.add (local.get $c) (i32.const 100)))
+          (then (i32.const 1)) (else (i32.const 0))))
+      (func (export "br_if") (param $c i32) (result i32)
+        (block $set
+          (br_if $set (i32.load8_u (i32.add (local.get $c) (i32.const 100))))
+          (return (i32.const 0)))
+        (i32.const 1))
+      ;; With an offset as well: not this form, the same answers.
+      (func (export "offset") (param $c i32) (result i32)
+        (if (result i32) (i32.load8_u offset=50 (i32.add (local.get $c) (i32.const 50)))
+          (then (i32.const 1)) (else (i32.const 0)))))"#;
+    assert_uses(wat, 0, "BrLoad8UDispEqz");
+    assert_uses(wat, 1, "BrLoad8UDispNez");
+    assert!(!internal_code(wat, 2).contains("BrLoad8UDisp"));
+    let (mut store, inst) = instance(wat);
+    for (c, want) in [(0, 0), (1, 1), (2, 0), (3, 1), (4, 0), (-99, 0), (-100, 0)] {
+        for name in ["if", "br_if"] {
+            assert_eq!(call_i32(&mut store, inst, name, &[c]), want, "{name} {c}");
+        }
+        if c >= 0 {
+            assert_eq!(
+                call_i32(&mut store, inst, "offset", &[c]),
+                want,
+                "offset {c}"
+            );
+        }
+    }
+    // `c + 100` wraps at 32 bits (-99 reads address 1, -97 address 3); past the memory
+    // it traps, as the offset does past 4 GiB.
+    assert_eq!(call_i32(&mut store, inst, "if", &[-97]), 0);
+    assert_eq!(call_i32(&mut store, inst, "br_if", &[-1]), 0);
+    let err = call(&mut store, inst, "offset", &[Val::I32(-99)]).unwrap_err();
+    assert_eq!(
+        err.as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+    let err = call(&mut store, inst, "br_if", &[Val::I32(65536 - 100)]).unwrap_err();
+    assert_eq!(
+        err.as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+}
