@@ -631,6 +631,9 @@ define_instrs! {
         I32Store8ImmDisp(StoreImmDisp), I32Store16ImmDisp(StoreImmDisp),
         I32StoreImmDisp(StoreImmDisp), I64StoreImmDisp(StoreImmDisp),
         I32StorePostStep(StoreStep), I32Store8PostStep(StoreStep),
+        /// `mem[regs[addr] + offset] = regs[src] + step` (32-bit, wrapping): a store of
+        /// `x + C` just computed (`step` is the constant here, nothing is stepped).
+        I32StoreAddImm(StoreStep),
     }
     other {
         /// `regs[dst] = value`.

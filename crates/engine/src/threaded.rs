@@ -1839,6 +1839,10 @@ ops {
     store_at!(ctx, regs, r!(regs, addr), offset, [r!(regs, src) as u8]);
     w!(regs, addr, (r!(regs, addr) as u32).wrapping_add(step as u32) as u64);
 }
+    I32StoreAddImm: Instr::I32StoreAddImm(StoreStep { addr, src, step, offset }) => {
+    let value = (r!(regs, src) as u32).wrapping_add(step as u32);
+    store_at!(ctx, regs, r!(regs, addr), offset, value.to_le_bytes());
+}
     I32AddImm2: Instr::I32AddImm2 { dst, lhs, imm, dst2, lhs2, imm2 } => {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as i32 as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32).wrapping_add(imm2 as i32 as u32) as u64);

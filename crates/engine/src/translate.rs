@@ -1057,6 +1057,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.push_result(ty);
     }
 
+    /// Replaces the producer at `at` by `store`, which also does the store consuming it.
+    fn replace_producer_with_store(&mut self, at: usize, store: Instr) {
+        self.code[at] = store;
+        // A trap points at the store.
+        self.offsets[at] = self.offset;
+        self.fusable = None;
+    }
+
     /// The slot where `e`'s value can be read, writing constants into their canonical slot.
     fn operand(&mut self, e: Entry) -> Slot {
         match e.src {
@@ -1948,6 +1956,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             make_disp,
             make_imm_disp,
             make_abs,
+            make_add,
         } = forms;
         let value = self.pop();
         let addr = self.pop();
@@ -1966,15 +1975,13 @@ impl<'a, 'b> Translator<'a, 'b> {
         if let (Src::Local(src), Some((at, Instr::I32AddImm(a)))) = (value.src, self.producer(addr))
         {
             if let (Ok(addr), Ok(src)) = (u16::try_from(a.lhs), u16::try_from(src)) {
-                self.code[at] = make_disp(StoreDisp {
+                let store = make_disp(StoreDisp {
                     addr,
                     src,
                     disp: a.imm,
                     offset: memarg.offset as u32,
                 });
-                // A trap points at the store.
-                self.offsets[at] = self.offset;
-                self.fusable = None;
+                self.replace_producer_with_store(at, store);
                 return;
             }
         }
@@ -1993,14 +2000,13 @@ impl<'a, 'b> Translator<'a, 'b> {
                     (i16::try_from(imm), self.producer(addr))
                 {
                     if let Ok(x) = u16::try_from(a.lhs) {
-                        self.code[at] = make_imm_disp(StoreImmDisp {
+                        let store = make_imm_disp(StoreImmDisp {
                             addr: x,
                             value,
                             disp: a.imm,
                             offset: memarg.offset as u32,
                         });
-                        self.offsets[at] = self.offset;
-                        self.fusable = None;
+                        self.replace_producer_with_store(at, store);
                         return;
                     }
                 }
@@ -2014,6 +2020,22 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
         }
         let a = self.operand(addr);
+        // `x + C` was just computed into a temporary only this store reads: the store
+        // adds it (`obj->len = len + 1`).
+        if let (Some(make_add), Some((at, Instr::I32AddImm(add)))) =
+            (make_add, self.producer(value))
+        {
+            if let (Ok(addr), Ok(src)) = (u16::try_from(a), u16::try_from(add.lhs)) {
+                let store = make_add(StoreStep {
+                    addr,
+                    src,
+                    step: add.imm,
+                    offset: memarg.offset as u32,
+                });
+                self.replace_producer_with_store(at, store);
+                return;
+            }
+        }
         let v = self.operand(value);
         self.emit(make(Store {
             addr: a,
@@ -2387,6 +2409,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                         make_disp: Instr::I32StoreDisp,
                         make_imm_disp: Instr::I32StoreImmDisp,
                         make_abs: Some(Instr::I32StoreAbs),
+                        make_add: Some(Instr::I32StoreAddImm),
                     },
                     false,
                     memarg,
@@ -2398,6 +2421,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     make_disp: Instr::I64StoreDisp,
                     make_imm_disp: Instr::I64StoreImmDisp,
                     make_abs: Some(Instr::I64StoreAbs),
+                    make_add: None,
                 },
                 true,
                 memarg,
@@ -2409,6 +2433,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     make_disp: Instr::I32Store8Disp,
                     make_imm_disp: Instr::I32Store8ImmDisp,
                     make_abs: None,
+                    make_add: None,
                 },
                 false,
                 memarg,
@@ -2420,6 +2445,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     make_disp: Instr::I32Store16Disp,
                     make_imm_disp: Instr::I32Store16ImmDisp,
                     make_abs: None,
+                    make_add: None,
                 },
                 false,
                 memarg,
@@ -3376,4 +3402,6 @@ struct StoreForms {
     make_disp: fn(StoreDisp) -> Instr,
     make_imm_disp: fn(StoreImmDisp) -> Instr,
     make_abs: Option<fn(StoreAbs) -> Instr>,
+    /// The store of `x + C` just computed by `i32.add` (32-bit stores only).
+    make_add: Option<fn(StoreStep) -> Instr>,
 }

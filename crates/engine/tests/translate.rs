@@ -2337,3 +2337,47 @@ fn a_byte_table_lookup_and_its_branch_run_as_one() {
         TrapKind::MemoryOutOfBounds
     );
 }
+
+#[test]
+fn storing_x_plus_c_adds_in_the_store() {
+    let wat = r#"(module (memory (export "memory") 1)
+      (func (export "bump") (param $p i32) (param $x i32)
+        (i32.store offset=8 (local.get $p) (i32.add (local.get $x) (i32.const 5))))
+      ;; The sum is also kept: stored from its local instead.
+      (func (export "kept") (param $p i32) (param $x i32) (result i32) (local $y i32)
+        (i32.store (local.get $p) (local.tee $y (i32.add (local.get $x) (i32.const -3))))
+        (local.get $y)))"#;
+    assert_uses(wat, 0, "I32StoreAddImm");
+    assert!(!internal_code(wat, 1).contains("I32StoreAddImm"));
+    let (mut store, inst) = instance(wat);
+    let memory = inst.get_memory(&store, "memory").expect("exported");
+    let word = |store: &Store<()>, at: usize| {
+        let mut b = [0u8; 4];
+        memory.read(store, at, &mut b).unwrap();
+        i32::from_le_bytes(b)
+    };
+    for (p, x) in [(0, 1), (100, -5), (200, i32::MAX), (300, i32::MIN)] {
+        call(&mut store, inst, "bump", &[Val::I32(p), Val::I32(x)]).unwrap();
+        assert_eq!(
+            word(&store, p as usize + 8),
+            x.wrapping_add(5),
+            "bump {p} {x}"
+        );
+        assert_eq!(
+            call_i32(&mut store, inst, "kept", &[p, x]),
+            x.wrapping_sub(3)
+        );
+        assert_eq!(word(&store, p as usize), x.wrapping_sub(3), "kept {p} {x}");
+    }
+    let err = call(
+        &mut store,
+        inst,
+        "bump",
+        &[Val::I32(65536 - 10), Val::I32(0)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+}
