@@ -219,6 +219,15 @@ impl IncTest {
     ];
 }
 
+/// Operands of a three-input operation: `regs[dst] = regs[a] op regs[b] op regs[c]`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Bin3 {
+    pub dst: u16,
+    pub a: u16,
+    pub b: u16,
+    pub c: u16,
+}
+
 /// Operands of a three-operand `select` on one cell.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Select3 {
@@ -370,6 +379,7 @@ struct_field! {
     MulAcc { dst: u16, acc: u16, lhs: u16, rhs: u16 }
     IncBr { slot: u16, add: i16, test: IncTest, other: i32, target: Target }
     Select3 { dst: u16, a: u16, b: u16, cond: u16 }
+    Bin3 { dst: u16, a: u16, b: u16, c: u16 }
     BinShift { dst: u16, lhs: u16, rhs: u16, shift: u8 }
     Store { addr: Slot, src: Slot, offset: u32 }
     StoreImm { addr: Slot, value: i32, offset: u32 }
@@ -607,6 +617,9 @@ define_instrs! {
         /// hash finalizers (`h ^= h >> 16`).
         I32ShrUXor(BinShift), I64ShrUXor(BinShift), I32ShlXor(BinShift), I64ShlXor(BinShift),
         I32MulAdd(MulAdd),
+        /// `regs[dst] = regs[a] + regs[b] + regs[c]` (wrapping): two `i32.add` in a chain,
+        /// the sums of hash rounds (`a + b + m`).
+        I32Add3(Bin3),
         I32AddLtU(AddCmp), I32AddGeU(AddCmp),
         I32MulAcc(MulAcc), I64MulAcc(MulAcc),
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.

@@ -1792,6 +1792,10 @@ ops {
     I32AddGeU: Instr::I32AddGeU(AddCmp { dst, lhs, add, bound }) => {
     w!(regs, dst, ((r!(regs, lhs) as u32).wrapping_add(add as u32) >= bound as u32) as u64);
 }
+    I32Add3: Instr::I32Add3(Bin3 { dst, a, b, c }) => {
+    let sum = (r!(regs, a) as u32).wrapping_add(r!(regs, b) as u32);
+    w!(regs, dst, sum.wrapping_add(r!(regs, c) as u32) as u64);
+}
     I32MulAdd: Instr::I32MulAdd(MulAdd { dst, lhs, mul, add }) => {
     w!(regs, dst, (r!(regs, lhs) as u32)
         .wrapping_mul(mul as u32)

@@ -1640,6 +1640,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                     shift: (shl.imm & 31) as u8,
                 })),
                 Instr::I32Mul(mul) => mul_acc(lhs.pos, other, mul).map(Instr::I32MulAcc),
+                Instr::I32Add(add) => Some(Instr::I32Add3(Bin3 {
+                    dst: u16::try_from(lhs.pos).ok()?,
+                    a: u16::try_from(add.lhs).ok()?,
+                    b: u16::try_from(add.rhs).ok()?,
+                    c: u16::try_from(other).ok()?,
+                })),
                 _ => None,
             }),
         };

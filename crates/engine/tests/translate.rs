@@ -2381,3 +2381,29 @@ fn storing_x_plus_c_adds_in_the_store() {
         TrapKind::MemoryOutOfBounds
     );
 }
+
+#[test]
+fn a_chain_of_two_adds_is_one_three_input_add() {
+    let wat = r#"(module
+      (func (export "left") (param $a i32) (param $b i32) (param $c i32) (result i32)
+        (i32.add (i32.add (local.get $a) (local.get $b)) (local.get $c)))
+      (func (export "right") (param $a i32) (param $b i32) (param $c i32) (result i32)
+        (i32.add (local.get $c) (i32.add (local.get $a) (local.get $b))))
+      ;; Into a local, then read with the old value of $a still needed.
+      (func (export "round") (param $a i32) (param $b i32) (param $c i32) (result i32)
+        (local $old i32)
+        (local.set $old (local.get $a))
+        (local.set $a (i32.add (i32.add (local.get $a) (local.get $b)) (local.get $c)))
+        (i32.xor (local.get $a) (i32.mul (local.get $old) (i32.const 3)))))"#;
+    for k in 0..3 {
+        assert_uses(wat, k, "I32Add3");
+    }
+    let (mut store, inst) = instance(wat);
+    for (a, b, c) in [(1, 2, 3), (i32::MAX, 1, 1), (-5, i32::MIN, 7), (0, 0, -1)] {
+        let sum = a.wrapping_add(b).wrapping_add(c);
+        assert_eq!(call_i32(&mut store, inst, "left", &[a, b, c]), sum);
+        assert_eq!(call_i32(&mut store, inst, "right", &[a, b, c]), sum);
+        let want = sum ^ a.wrapping_mul(3);
+        assert_eq!(call_i32(&mut store, inst, "round", &[a, b, c]), want);
+    }
+}
