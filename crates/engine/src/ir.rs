@@ -668,6 +668,13 @@ define_instrs! {
         /// in that order: an add and the copy after it (often of its own result into a
         /// local) in one dispatch.
         I32AddImmCopy { dst: u16, lhs: u16, imm: i32, dst2: u16, src2: u16 },
+        /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = regs[lhs2] + regs[rhs2]`
+        /// (32-bit, wrapping), in that order: two adds in a row (`a += b; a += m`).
+        I32Add2 { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16 },
+        /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = (regs[lhs2] ^ regs[rhs2])
+        /// .rotate_left(shift)` (32-bit), in that order: the add-xor-rotate step of ARX
+        /// ciphers and hashes (`a += b; d = rotl(d ^ a, 16)`).
+        I32AddXorRotl { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16, shift: u8 },
         /// `if regs[cond] == 0 { regs[dst..dst+2] = regs[other..other+2] }` (the first
         /// operand already sits in `dst`).
         Select128 { dst: Slot, other: Slot, cond: Slot },

@@ -1847,6 +1847,14 @@ ops {
     let value = (r!(regs, src) as u32).wrapping_add(step as u32);
     store_at!(ctx, regs, r!(regs, addr), offset, value.to_le_bytes());
 }
+    I32Add2: Instr::I32Add2 { dst, lhs, rhs, dst2, lhs2, rhs2 } => {
+    w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(r!(regs, rhs) as u32) as u64);
+    w!(regs, dst2, (r!(regs, lhs2) as u32).wrapping_add(r!(regs, rhs2) as u32) as u64);
+}
+    I32AddXorRotl: Instr::I32AddXorRotl { dst, lhs, rhs, dst2, lhs2, rhs2, shift } => {
+    w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(r!(regs, rhs) as u32) as u64);
+    w!(regs, dst2, (r!(regs, lhs2) as u32 ^ r!(regs, rhs2) as u32).rotate_left(shift as u32) as u64);
+}
     I32AddImm2: Instr::I32AddImm2 { dst, lhs, imm, dst2, lhs2, imm2 } => {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as i32 as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32).wrapping_add(imm2 as i32 as u32) as u64);

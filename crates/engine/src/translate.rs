@@ -842,7 +842,8 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Merges the last two instructions into one when they form a pair with a fused form:
     /// a pointer step and a load through the pointer, either order (`*++p`, `*p++`), a
-    /// store then a step (`*p++ = x`), or two `i32.add x C` in a row. Called where the last
+    /// store then a step (`*p++ = x`), two `i32.add x C` or two `i32.add` in a row, or an
+    /// add and an xor-rotate (ARX rounds). Called where the last
     /// instruction has just become final (a load emitted, an add redirected into its
     /// local); the one before it is final already, so no later fusion looks for it. Not
     /// across a jump target. The fused instruction does both in the original order.
@@ -894,6 +895,27 @@ impl<'a, 'b> Translator<'a, 'b> {
             (Instr::I32Store8(st), Instr::I32AddImm(a)) if a.dst == a.lhs && st.addr == a.dst => {
                 store_step(st, a.imm).map(Instr::I32Store8PostStep)
             }
+            (Instr::I32Add(a), Instr::I32Add(b)) => (|| {
+                Some(Instr::I32Add2 {
+                    dst: u(a.dst)?,
+                    lhs: u(a.lhs)?,
+                    rhs: u(a.rhs)?,
+                    dst2: u(b.dst)?,
+                    lhs2: u(b.lhs)?,
+                    rhs2: u(b.rhs)?,
+                })
+            })(),
+            (Instr::I32Add(a), Instr::I32XorRotl(b)) => (|| {
+                Some(Instr::I32AddXorRotl {
+                    dst: u(a.dst)?,
+                    lhs: u(a.lhs)?,
+                    rhs: u(a.rhs)?,
+                    dst2: b.dst,
+                    lhs2: b.lhs,
+                    rhs2: b.rhs,
+                    shift: b.shift,
+                })
+            })(),
             (Instr::I32AddImm(a), Instr::I32AddImm(b)) => (|| {
                 Some(Instr::I32AddImm2 {
                     dst: u(a.dst)?,

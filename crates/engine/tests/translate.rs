@@ -2407,3 +2407,38 @@ fn a_chain_of_two_adds_is_one_three_input_add() {
         assert_eq!(call_i32(&mut store, inst, "round", &[a, b, c]), want);
     }
 }
+
+#[test]
+fn an_arx_quarter_round_runs_in_pairs() {
+    // BLAKE-style: a += b; a += m; d = rotl(d ^ a, 16); c += d; b = rotl(b ^ c, 20).
+    let wat = r#"(module
+      (func (export "g") (param $a i32) (param $b i32) (param $c i32) (param $d i32) (param $m i32) (result i32)
+        (local.set $a (i32.add (local.get $a) (local.get $b)))
+        (local.set $a (i32.add (local.get $a) (local.get $m)))
+        (local.set $d (i32.rotl (i32.xor (local.get $d) (local.get $a)) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (local.get $d)))
+        (local.set $b (i32.rotl (i32.xor (local.get $b) (local.get $c)) (i32.const 20)))
+        (i32.xor (i32.xor (local.get $a) (local.get $b)) (i32.xor (local.get $c) (local.get $d)))))"#;
+    assert_uses(wat, 0, "I32Add2");
+    assert_uses(wat, 0, "I32AddXorRotl");
+    let (mut store, inst) = instance(wat);
+    let g = |a: i32, b: i32, c: i32, d: i32, m: i32| {
+        let a = a.wrapping_add(b).wrapping_add(m);
+        let d = ((d ^ a) as u32).rotate_left(16) as i32;
+        let c = c.wrapping_add(d);
+        let b = ((b ^ c) as u32).rotate_left(20) as i32;
+        a ^ b ^ (c ^ d)
+    };
+    for args in [
+        [1, 2, 3, 4, 5],
+        [i32::MAX, 1, -1, i32::MIN, 77],
+        [0x6a09e667, -0x4498517b, 0x3c6ef372, -0x5ab00ac6, 0x510e527f],
+    ] {
+        let [a, b, c, d, m] = args;
+        assert_eq!(
+            call_i32(&mut store, inst, "g", &args),
+            g(a, b, c, d, m),
+            "{args:?}"
+        );
+    }
+}
