@@ -663,7 +663,8 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Emits "branch if `cond` is `when`" (target patched later) and returns its index.
     /// A comparison computed by the previous instruction just for this branch is fused
-    /// into it, so `br_if (i32.lt_s a b)` and `if (i32.eqz x)` are one instruction.
+    /// into it, so `br_if (i32.lt_s a b)` and `if (i32.eqz x)` are one instruction; then
+    /// what computed the branch's operand may fuse too (see `fuse_into_branch`).
     fn cond_branch(&mut self, cond: Entry, when: bool) -> u32 {
         if let (Src::Slot, Some(idx)) = (cond.src, self.fusable) {
             let last = self.code[idx];
@@ -671,20 +672,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 if let Some(fused) = fused_branch(last, when) {
                     self.code[idx] = fused;
                     self.fusable = None;
-                    // The eqz overwrote its operand in place: if a mask computed that
-                    // operand, nothing else reads it.
-                    if let Instr::I32Eqz(u) = last {
-                        if u.dst == u.src {
-                            if let Some(at) = self.fuse_mask(idx) {
-                                return self.fuse_bit_test(at as usize);
-                            }
-                        }
-                    }
-                    if let Instr::I32AndImm(_) = last {
-                        return self.fuse_bit_test(idx);
-                    }
-                    let at = self.fuse_increment(idx);
-                    return self.fuse_load(at as usize);
+                    return self.fuse_into_branch(idx, Some(last));
                 }
             }
         }
@@ -695,6 +683,25 @@ impl<'a, 'b> Translator<'a, 'b> {
             Instr::BrIfEqz { cond, target: 0 }
         };
         let at = self.emit(instr);
+        self.fuse_into_branch(at, None)
+    }
+
+    /// Fuses into the conditional branch at `at` (the last instruction) the instruction
+    /// before it when that computed the branch's operand: a mask (and the `1 << x` it
+    /// masks), an increment, a byte load. `absorbed` is the comparison the branch replaced,
+    /// if any. Returns the branch's index.
+    fn fuse_into_branch(&mut self, at: usize, absorbed: Option<Instr>) -> u32 {
+        match absorbed {
+            // The eqz overwrote its operand in place: if a mask computed that operand,
+            // nothing else reads it.
+            Some(Instr::I32Eqz(u)) if u.dst == u.src => {
+                if let Some(at) = self.fuse_mask(at) {
+                    return self.fuse_bit_test(at as usize);
+                }
+            }
+            Some(Instr::I32AndImm(_)) => return self.fuse_bit_test(at),
+            _ => {}
+        }
         let at = self.fuse_increment(at);
         self.fuse_load(at as usize)
     }
