@@ -539,6 +539,53 @@ pub(crate) fn validate_function(
     })
 }
 
+/// The two adds a pair instruction from `fuse_pair` runs (`I32AddImm2`, `I32Add2`), in
+/// order.
+fn split_adds(pair: Instr) -> Option<(Instr, Instr)> {
+    let s = Slot::from;
+    match pair {
+        Instr::I32AddImm2 {
+            dst,
+            lhs,
+            imm,
+            dst2,
+            lhs2,
+            imm2,
+        } => Some((
+            Instr::I32AddImm(BinImm {
+                dst: s(dst),
+                lhs: s(lhs),
+                imm: i32::from(imm),
+            }),
+            Instr::I32AddImm(BinImm {
+                dst: s(dst2),
+                lhs: s(lhs2),
+                imm: i32::from(imm2),
+            }),
+        )),
+        Instr::I32Add2 {
+            dst,
+            lhs,
+            rhs,
+            dst2,
+            lhs2,
+            rhs2,
+        } => Some((
+            Instr::I32Add(Bin {
+                dst: s(dst),
+                lhs: s(lhs),
+                rhs: s(rhs),
+            }),
+            Instr::I32Add(Bin {
+                dst: s(dst2),
+                lhs: s(lhs2),
+                rhs: s(rhs2),
+            }),
+        )),
+        _ => None,
+    }
+}
+
 /// `dst = acc + mul.lhs * mul.rhs`, if every slot fits the fused form.
 fn mul_acc(dst: Slot, acc: Slot, mul: Bin) -> Option<MulAcc> {
     Some(MulAcc {
@@ -953,9 +1000,16 @@ impl<'a, 'b> Translator<'a, 'b> {
         let Some(prev) = at.checked_sub(1) else {
             return at as u32;
         };
+        // When `fuse_pair` merged the increment with the add before it, the increment
+        // moves into the branch and the first add stays on its own: two instructions
+        // either way, but the cheaper ones.
+        let (first, increment) = match split_adds(self.code[prev]) {
+            Some((first, second)) => (Some(first), second),
+            None => (None, self.code[prev]),
+        };
         // `i += C` (the step in the instruction) or `i += s` (in a slot, the sieve's
         // `i += prime`).
-        let (dst, step) = match self.code[prev] {
+        let (dst, step) = match increment {
             Instr::I32AddImm(BinImm { dst, lhs, imm }) if dst == lhs => {
                 (dst, i16::try_from(imm).ok().map(|add| (add, false)))
             }
@@ -963,11 +1017,6 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let by = if dst == lhs { rhs } else { lhs };
                 (dst, u16::try_from(by).ok().map(|by| (by as i16, true)))
             }
-            // The second of two fused adds (see `fuse_pair`): it moves into the branch,
-            // the first stays on its own.
-            Instr::I32AddImm2 {
-                dst2, lhs2, imm2, ..
-            } if dst2 == lhs2 => (Slot::from(dst2), Some((imm2, false))),
             _ => return at as u32,
         };
         let (Ok(slot), Some((add, by_slot))) = (u16::try_from(dst), step) else {
@@ -1013,14 +1062,8 @@ impl<'a, 'b> Translator<'a, 'b> {
         let Some(fused) = fused else {
             return at as u32;
         };
-        if let Instr::I32AddImm2 { dst, lhs, imm, .. } = self.code[prev] {
-            // Two instructions stay, but the cheaper ones: a lone add and the branch
-            // with the increment in it.
-            self.code[prev] = Instr::I32AddImm(BinImm {
-                dst: Slot::from(dst),
-                lhs: Slot::from(lhs),
-                imm: i32::from(imm),
-            });
+        if let Some(first) = first {
+            self.code[prev] = first;
             self.code[at] = fused;
             self.fusable = None;
             return at as u32;

@@ -2442,3 +2442,25 @@ fn an_arx_quarter_round_runs_in_pairs() {
         );
     }
 }
+
+#[test]
+fn a_loop_stepping_two_slots_keeps_its_increment_in_the_branch() {
+    // `j += a; i += b; while (i != n)`: the second add goes into the branch (BrIncBy)
+    // rather than into a pair with the first.
+    let wat = r#"(module
+      (func (export "f") (param $a i32) (param $b i32) (param $n i32) (result i32)
+        (local $i i32) (local $j i32)
+        (loop $l
+          (local.set $j (i32.add (local.get $j) (local.get $a)))
+          (local.set $i (i32.add (local.get $i) (local.get $b)))
+          (br_if $l (i32.ne (local.get $i) (local.get $n))))
+        (i32.add (i32.mul (local.get $j) (i32.const 1000)) (local.get $i))))"#;
+    let code = internal_code(wat, 0);
+    assert!(
+        code.contains("BrIncBy") && !code.contains("I32Add2"),
+        "{code}"
+    );
+    let (mut store, inst) = instance(wat);
+    assert_eq!(call_i32(&mut store, inst, "f", &[3, 2, 10]), 15 * 1000 + 10);
+    assert_eq!(call_i32(&mut store, inst, "f", &[-1, 1, 7]), -7 * 1000 + 7);
+}
