@@ -219,6 +219,80 @@ impl IncTest {
     ];
 }
 
+/// A load of an `i32` (or, for `BrLoad8U`, of a byte, zero-extended) at
+/// `regs[addr] + offset` into `regs[dst]`, then a branch to `target` if the loaded value
+/// passes `test` against `other`: a slot (`other as u16`) or an immediate (sign-extended).
+/// A field or an array element compared as soon as it is read (`if (p->kind > 5)`,
+/// `while (a[i] < pivot)`), in one dispatch. Packed to 2-byte alignment so that with the
+/// instruction tag it fits 16 bytes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct LoadBr {
+    pub dst: u16,
+    pub addr: u16,
+    pub offset: u16,
+    pub test: LoadTest,
+    pub other: i16,
+    pub target: Target,
+}
+
+/// The comparison of a [`LoadBr`], the loaded value on the left: `Nez` and `Eqz` ignore
+/// `other`, the `*Imm` forms take it as the right operand, the rest read slot `other`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LoadTest {
+    Nez,
+    Eqz,
+    Eq,
+    Ne,
+    LtS,
+    LtU,
+    GtS,
+    GtU,
+    LeS,
+    LeU,
+    GeS,
+    GeU,
+    EqImm,
+    NeImm,
+    LtSImm,
+    LtUImm,
+    GtSImm,
+    GtUImm,
+    LeSImm,
+    LeUImm,
+    GeSImm,
+    GeUImm,
+}
+
+impl LoadTest {
+    /// Every test, in discriminant order (one threaded handler each).
+    pub const ALL: [LoadTest; 22] = [
+        LoadTest::Nez,
+        LoadTest::Eqz,
+        LoadTest::Eq,
+        LoadTest::Ne,
+        LoadTest::LtS,
+        LoadTest::LtU,
+        LoadTest::GtS,
+        LoadTest::GtU,
+        LoadTest::LeS,
+        LoadTest::LeU,
+        LoadTest::GeS,
+        LoadTest::GeU,
+        LoadTest::EqImm,
+        LoadTest::NeImm,
+        LoadTest::LtSImm,
+        LoadTest::LtUImm,
+        LoadTest::GtSImm,
+        LoadTest::GtUImm,
+        LoadTest::LeSImm,
+        LoadTest::LeUImm,
+        LoadTest::GeSImm,
+        LoadTest::GeUImm,
+    ];
+}
+
 /// Operands of a three-input operation: `regs[dst] = regs[a] op regs[b] op regs[c]`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Bin3 {
@@ -319,6 +393,7 @@ macro_rules! enum_field {
 }
 enum_field!(
     IncTest,
+    LoadTest,
     SimdBinary,
     SimdExtract,
     SimdLaneMem,
@@ -378,6 +453,7 @@ struct_field! {
     MulAdd { dst: u16, lhs: u16, mul: i32, add: i32 }
     MulAcc { dst: u16, acc: u16, lhs: u16, rhs: u16 }
     IncBr { slot: u16, add: i16, test: IncTest, other: i32, target: Target }
+    LoadBr { dst: u16, addr: u16, offset: u16, test: LoadTest, other: i16, target: Target }
     Select3 { dst: u16, a: u16, b: u16, cond: u16 }
     Bin3 { dst: u16, a: u16, b: u16, c: u16 }
     BinShift { dst: u16, lhs: u16, rhs: u16, shift: u8 }
@@ -634,6 +710,10 @@ define_instrs! {
         /// Fused range checks and branches (see `AddBr`).
         BrAddLtU(AddBr),
         BrAddGeU(AddBr),
+        /// Fused `i32.load` (`BrLoad`) or `i32.load8_u` (`BrLoad8U`) and a test of the
+        /// loaded value (see `LoadBr`).
+        BrLoad(LoadBr),
+        BrLoad8U(LoadBr),
         // ---- stores to the default memory ----
         I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
         I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
@@ -862,6 +942,7 @@ impl Instr {
         match *self {
             Instr::BrInc(b) | Instr::BrIncBy(b) => Some(b.target),
             Instr::BrAddLtU(b) | Instr::BrAddGeU(b) => Some(b.target),
+            Instr::BrLoad(b) | Instr::BrLoad8U(b) => Some(b.target),
             mut other => other.aligned_target_mut().map(|t| *t),
         }
     }
@@ -877,6 +958,10 @@ impl Instr {
             b.target = to;
             return true;
         }
+        if let Instr::BrLoad(b) | Instr::BrLoad8U(b) = self {
+            b.target = to;
+            return true;
+        }
         match self.aligned_target_mut() {
             Some(target) => {
                 *target = to;
@@ -886,7 +971,7 @@ impl Instr {
         }
     }
 
-    /// The target field of every branch but the packed `BrInc` and `BrAdd*`.
+    /// The target field of every branch but the packed `BrInc`, `BrAdd*` and `BrLoad*`.
     fn aligned_target_mut(&mut self) -> Option<&mut Target> {
         match self {
             Instr::Br { target, .. }

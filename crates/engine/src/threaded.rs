@@ -1099,6 +1099,69 @@ fn br_inc<const TEST: u8, const BY_SLOT: bool>(
     }
 }
 
+/// A load and a test of the loaded value (`LoadBr`), one handler per test and width: the
+/// test folds away, as in [`br_inc`].
+fn br_load<const TEST: u8, const BYTE: bool>(
+    ctx: &mut Ctx<'_, '_>,
+    op: &Op,
+    rest: &[Op],
+    regs: &Regs,
+) -> Exit {
+    // `BrLoad` and `BrLoad8U` share this handler and their operands' form.
+    let (b, Some(&test)) = (LoadBr::get(&op.raw), LoadTest::ALL.get(TEST as usize)) else {
+        return Exit::INTERNAL;
+    };
+    let LoadBr {
+        dst,
+        addr,
+        offset,
+        other,
+        target,
+        ..
+    } = b;
+    let at = effective(regs[cell(addr as u64)].get(), offset as u32);
+    let loaded = if BYTE {
+        load_bytes::<1>(ctx.mem, at).map(|b| b[0] as u32)
+    } else {
+        load_bytes::<4>(ctx.mem, at).map(u32::from_le_bytes)
+    };
+    let Some(v) = loaded else {
+        return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
+    };
+    regs[cell(dst as u64)].set(v as u64);
+    let slot = || regs[cell(other as u16 as u64)].get() as u32;
+    let imm = other as i32 as u32;
+    let taken = match test {
+        LoadTest::Nez => v != 0,
+        LoadTest::Eqz => v == 0,
+        LoadTest::Eq => v == slot(),
+        LoadTest::Ne => v != slot(),
+        LoadTest::LtS => (v as i32) < (slot() as i32),
+        LoadTest::LtU => v < slot(),
+        LoadTest::GtS => (v as i32) > (slot() as i32),
+        LoadTest::GtU => v > slot(),
+        LoadTest::LeS => (v as i32) <= (slot() as i32),
+        LoadTest::LeU => v <= slot(),
+        LoadTest::GeS => (v as i32) >= (slot() as i32),
+        LoadTest::GeU => v >= slot(),
+        LoadTest::EqImm => v == imm,
+        LoadTest::NeImm => v != imm,
+        LoadTest::LtSImm => (v as i32) < (imm as i32),
+        LoadTest::LtUImm => v < imm,
+        LoadTest::GtSImm => (v as i32) > (imm as i32),
+        LoadTest::GtUImm => v > imm,
+        LoadTest::LeSImm => (v as i32) <= (imm as i32),
+        LoadTest::LeUImm => v <= imm,
+        LoadTest::GeSImm => (v as i32) >= (imm as i32),
+        LoadTest::GeUImm => v >= imm,
+    };
+    if taken {
+        jump(ctx, target, rest, regs)
+    } else {
+        next(ctx, rest, regs)
+    }
+}
+
 /// `[f::<0>, f::<1>, ...]`: the handlers of a class's operators, by discriminant.
 macro_rules! simd_table {
     ($f:ident: $($n:literal)*) => {
@@ -1128,6 +1191,16 @@ static BR_INC_BY: [Handler; 7] = [
     br_inc::<5, true>,
     br_inc::<6, true>,
 ];
+/// `[f::<0, B>, f::<1, B>, ...]`: the handlers of every [`LoadTest`] for one width.
+macro_rules! br_load_table {
+    ($byte:literal: $($n:literal)*) => {
+        [$(br_load::<$n, $byte> as Handler,)*]
+    };
+}
+static BR_LOAD: [Handler; 22] =
+    br_load_table!(false: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
+static BR_LOAD8U: [Handler; 22] =
+    br_load_table!(true: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
 static V128_LOAD: [Handler; 13] = simd_table!(v128_load: 0 1 2 3 4 5 6 7 8 9 10 11 12);
 const _: () = assert!(
     V128_UNARY.len() == SimdUnary::ALL.len()
@@ -1137,6 +1210,8 @@ const _: () = assert!(
         && V128_LOAD.len() == SimdLoad::ALL.len()
         && BR_INC.len() == IncTest::ALL.len()
         && BR_INC_BY.len() == IncTest::ALL.len()
+        && BR_LOAD.len() == LoadTest::ALL.len()
+        && BR_LOAD8U.len() == LoadTest::ALL.len()
 );
 
 /// The handler of operator `op` (a discriminant) in `table` (a SIMD class, or the tests of
@@ -1464,6 +1539,8 @@ macro_rules! handlers {
                 Instr::V128Load { op, .. } => handler_in(&V128_LOAD, op as u8),
                 Instr::BrInc(b) => handler_in(&BR_INC, b.test as u8),
                 Instr::BrIncBy(b) => handler_in(&BR_INC_BY, b.test as u8),
+                Instr::BrLoad(b) => handler_in(&BR_LOAD, b.test as u8),
+                Instr::BrLoad8U(b) => handler_in(&BR_LOAD8U, b.test as u8),
                 Instr::Return => return_,
                 Instr::ReturnSlot { .. } => return_slot,
                 _ => to_match,

@@ -539,6 +539,71 @@ pub(crate) fn validate_function(
     })
 }
 
+/// `load` (an `i32.load` or `i32.load8_u`) and the conditional `branch` after it, which
+/// tests the loaded value, as one `BrLoad*`, if the fields fit: the test becomes a
+/// comparison of the loaded value (a comparison with the value on the right is turned
+/// around). The fused instruction still writes the value, so nothing else need be dead.
+fn load_branch(load: Instr, branch: Instr) -> Option<Instr> {
+    let (l, byte) = match load {
+        Instr::I32Load(l) => (l, false),
+        Instr::I32Load8U(l) => (l, true),
+        _ => return None,
+    };
+    let v = l.dst;
+    let slot = |s: Slot| Some(u16::try_from(s).ok()? as i16);
+    let imm = |i: i32| i16::try_from(i).ok();
+    use LoadTest as T;
+    // (test with the value on the left, the same with it on the right, lhs, rhs)
+    let cmp = |t: T, swapped: T, lhs: Slot, rhs: Slot| {
+        if lhs == v {
+            Some((t, slot(rhs)?))
+        } else if rhs == v {
+            Some((swapped, slot(lhs)?))
+        } else {
+            None
+        }
+    };
+    let with_imm = |t: T, lhs: Slot, i: i32| if lhs == v { Some((t, imm(i)?)) } else { None };
+    let (test, other) = match branch {
+        Instr::BrIfNez { cond, .. } if cond == v => (T::Nez, 0),
+        Instr::BrIfEqz { cond, .. } if cond == v => (T::Eqz, 0),
+        Instr::BrI32Eq { lhs, rhs, .. } => cmp(T::Eq, T::Eq, lhs, rhs)?,
+        Instr::BrI32Ne { lhs, rhs, .. } => cmp(T::Ne, T::Ne, lhs, rhs)?,
+        Instr::BrI32LtS { lhs, rhs, .. } => cmp(T::LtS, T::GtS, lhs, rhs)?,
+        Instr::BrI32LtU { lhs, rhs, .. } => cmp(T::LtU, T::GtU, lhs, rhs)?,
+        Instr::BrI32GtS { lhs, rhs, .. } => cmp(T::GtS, T::LtS, lhs, rhs)?,
+        Instr::BrI32GtU { lhs, rhs, .. } => cmp(T::GtU, T::LtU, lhs, rhs)?,
+        Instr::BrI32LeS { lhs, rhs, .. } => cmp(T::LeS, T::GeS, lhs, rhs)?,
+        Instr::BrI32LeU { lhs, rhs, .. } => cmp(T::LeU, T::GeU, lhs, rhs)?,
+        Instr::BrI32GeS { lhs, rhs, .. } => cmp(T::GeS, T::LeS, lhs, rhs)?,
+        Instr::BrI32GeU { lhs, rhs, .. } => cmp(T::GeU, T::LeU, lhs, rhs)?,
+        Instr::BrI32EqImm { lhs, imm, .. } => with_imm(T::EqImm, lhs, imm)?,
+        Instr::BrI32NeImm { lhs, imm, .. } => with_imm(T::NeImm, lhs, imm)?,
+        Instr::BrI32LtSImm { lhs, imm, .. } => with_imm(T::LtSImm, lhs, imm)?,
+        Instr::BrI32LtUImm { lhs, imm, .. } => with_imm(T::LtUImm, lhs, imm)?,
+        Instr::BrI32GtSImm { lhs, imm, .. } => with_imm(T::GtSImm, lhs, imm)?,
+        Instr::BrI32GtUImm { lhs, imm, .. } => with_imm(T::GtUImm, lhs, imm)?,
+        Instr::BrI32LeSImm { lhs, imm, .. } => with_imm(T::LeSImm, lhs, imm)?,
+        Instr::BrI32LeUImm { lhs, imm, .. } => with_imm(T::LeUImm, lhs, imm)?,
+        Instr::BrI32GeSImm { lhs, imm, .. } => with_imm(T::GeSImm, lhs, imm)?,
+        Instr::BrI32GeUImm { lhs, imm, .. } => with_imm(T::GeUImm, lhs, imm)?,
+        _ => return None,
+    };
+    let fused = LoadBr {
+        dst: u16::try_from(l.dst).ok()?,
+        addr: u16::try_from(l.addr).ok()?,
+        offset: u16::try_from(l.offset).ok()?,
+        test,
+        other,
+        target: branch.target()?,
+    };
+    Some(if byte {
+        Instr::BrLoad8U(fused)
+    } else {
+        Instr::BrLoad(fused)
+    })
+}
+
 /// The two adds a pair instruction from `fuse_pair` runs (`I32AddImm2`, `I32Add2`), in
 /// order.
 fn split_adds(pair: Instr) -> Option<(Instr, Instr)> {
@@ -768,7 +833,15 @@ impl<'a, 'b> Translator<'a, 'b> {
         let (nez, cond) = match self.code[at] {
             Instr::BrIfNez { cond, .. } => (true, cond),
             Instr::BrIfEqz { cond, .. } => (false, cond),
-            _ => return at as u32,
+            branch => {
+                // A comparison of the loaded value (with a slot or a small constant).
+                let Some(fused) = load_branch(self.code[prev], branch) else {
+                    return at as u32;
+                };
+                self.code[prev] = fused;
+                self.drop_merged_last();
+                return prev as u32;
+            }
         };
         let target = 0;
         let fused = match self.code[prev] {
@@ -812,7 +885,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     }
                 })
             }
-            _ => None,
+            load => load_branch(load, self.code[at]),
         };
         let Some(fused) = fused else {
             return at as u32;

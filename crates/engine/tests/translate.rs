@@ -2464,3 +2464,140 @@ fn a_loop_stepping_two_slots_keeps_its_increment_in_the_branch() {
     assert_eq!(call_i32(&mut store, inst, "f", &[3, 2, 10]), 15 * 1000 + 10);
     assert_eq!(call_i32(&mut store, inst, "f", &[-1, 1, 7]), -7 * 1000 + 7);
 }
+
+#[test]
+fn a_load_and_the_comparison_branching_on_it_agree_with_rust() {
+    // Every i32 comparison of a loaded word or byte with a slot, a small constant (either
+    // side) and a constant too wide to fuse, branched on by `br_if` and by `if`, with the
+    // loaded value teed into a local (still written by the fused form) or not.
+    type Compare = fn(i32, i32) -> bool;
+    let ops: [(&str, Compare); 10] = [
+        ("eq", |a, b| a == b),
+        ("ne", |a, b| a != b),
+        ("lt_s", |a, b| a < b),
+        ("lt_u", |a, b| (a as u32) < (b as u32)),
+        ("gt_s", |a, b| a > b),
+        ("gt_u", |a, b| (a as u32) > (b as u32)),
+        ("le_s", |a, b| a <= b),
+        ("le_u", |a, b| (a as u32) <= (b as u32)),
+        ("ge_s", |a, b| a >= b),
+        ("ge_u", |a, b| (a as u32) >= (b as u32)),
+    ];
+    // (operand text, the constant if any, loaded value on the left)
+    let rhs_forms: [(&str, Option<i32>, bool); 5] = [
+        ("(local.get $x)", None, true),
+        ("(local.get $x)", None, false),
+        ("(i32.const -3)", Some(-3), true),
+        ("(i32.const 100)", Some(100), false),
+        ("(i32.const 100000)", Some(100_000), true),
+    ];
+    let mut funcs = String::new();
+    // (export, op, rhs form, byte load, tee, expected fused)
+    let mut cases = Vec::new();
+    for (op, f) in ops {
+        for (rhs, constant, left) in rhs_forms {
+            for byte in [false, true] {
+                for tee in [false, true] {
+                    for by_if in [false, true] {
+                        let name = format!("f{}", cases.len());
+                        let load = if byte { "i32.load8_u" } else { "i32.load" };
+                        let mut loaded = format!("({load} offset=8 (local.get $p))");
+                        if tee {
+                            loaded = format!("(local.tee $v {loaded})");
+                        }
+                        let cmp = if left {
+                            format!("(i32.{op} {loaded} {rhs})")
+                        } else {
+                            format!("(i32.{op} {rhs} {loaded})")
+                        };
+                        let body = if by_if {
+                            format!(
+                                "(if (result i32) {cmp} (then (i32.const 1)) (else (i32.const 0)))"
+                            )
+                        } else {
+                            format!(
+                                "(block $b (br_if $b {cmp}) (return (i32.add (i32.shl (local.get $v) (i32.const 1)) (i32.const 0)))) (i32.add (i32.shl (local.get $v) (i32.const 1)) (i32.const 1))"
+                            )
+                        };
+                        // `$v` is read after the comparison teed it.
+                        let body = if by_if {
+                            format!("(i32.add {body} (i32.shl (local.get $v) (i32.const 1)))")
+                        } else {
+                            body
+                        };
+                        funcs.push_str(&format!(
+                            "(func (export \"{name}\") (param $p i32) (param $x i32) (result i32) (local $v i32) {body})\n"
+                        ));
+                        let fused = constant != Some(100_000);
+                        cases.push((name, f, constant, left, byte, tee, fused));
+                    }
+                }
+            }
+        }
+    }
+    let wat = format!("(module (memory (export \"memory\") 1) {funcs})");
+    for (k, (name, .., byte, _, fused)) in cases.iter().enumerate() {
+        let code = internal_code(&wat, k);
+        let form = if *byte { "BrLoad8U(" } else { "BrLoad(" };
+        assert_eq!(code.contains(form), *fused, "{name}:\n{code}");
+    }
+    let (mut store, inst) = instance(&wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    let words = [
+        0,
+        1,
+        -1,
+        -3,
+        99,
+        100,
+        101,
+        255,
+        128,
+        100_000,
+        i32::MAX,
+        i32::MIN,
+    ];
+    let xs = [0, 1, -3, 100, -1, i32::MIN, 255];
+    for word in words {
+        memory.data_mut(&mut store)[16..20].copy_from_slice(&word.to_le_bytes());
+        for x in xs {
+            for (name, f, constant, left, byte, tee, _) in &cases {
+                let v = if *byte { word & 0xff } else { word };
+                let other = constant.unwrap_or(x);
+                let taken = if *left { f(v, other) } else { f(other, v) };
+                let want = if *tee { v.wrapping_shl(1) } else { 0 } + taken as i32;
+                assert_eq!(
+                    call_i32(&mut store, inst, name, &[8, x]),
+                    want,
+                    "{name}: word {word}, x {x}"
+                );
+            }
+        }
+    }
+    // A fused load out of bounds traps at the load.
+    let err = call(&mut store, inst, "f0", &[Val::I32(65_530), Val::I32(0)]).unwrap_err();
+    assert_eq!(
+        err.as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+}
+
+#[test]
+fn a_branch_to_the_comparison_keeps_the_load_apart() {
+    // The comparison is a jump target (the end of a block a branch skips the load by):
+    // fusing would run the load on that path too.
+    let wat = r#"(module (memory 1)
+      (func (export "f") (param $p i32) (param $k i32) (result i32) (local $v i32)
+        (local.set $v (i32.const 7))
+        (block $b
+          (br_if $b (local.get $k))
+          (local.set $v (i32.load (local.get $p))))
+        (if (i32.gt_u (local.get $v) (i32.const 5)) (then (return (i32.const 1))))
+        (i32.const 0)))"#;
+    assert!(!internal_code(wat, 0).contains("BrLoad("));
+    let (mut store, inst) = instance(wat);
+    assert_eq!(call_i32(&mut store, inst, "f", &[0, 1]), 1);
+    assert_eq!(call_i32(&mut store, inst, "f", &[0, 0]), 0);
+    // Out of bounds, but skipped.
+    assert_eq!(call_i32(&mut store, inst, "f", &[70_000, 1]), 1);
+}
