@@ -849,6 +849,11 @@ define_instrs! {
         /// Jumps to `pc + 1 + min(regs[index] + add, len)` (the add wrapping at 32 bits: a
         /// `switch` whose cases start at `-add`); the next `len + 1` instructions are `Br`s.
         BrTable { index: Slot, len: u32, add: i32 },
+        /// `BrTable` on a value it loads first, as `I32Load` does (and still writes to
+        /// `dst`): the `switch (*p)` of interpreters and state machines.
+        BrTableLoad { dst: u16, addr: u16, offset: u32, len: u32 },
+        /// The same loading as `I32LoadDisp` with no offset: `switch (code[pc])`.
+        BrTableLoadDisp { dst: u16, addr: u16, shift: u8, disp: i32, len: u32 },
         /// `regs[dst] = mem[regs[addr] + offset]` (`i32.load8_u`), then a branch to
         /// `target` if the byte is nonzero (`Nez`) or zero (`Eqz`): the `while (*p)` of C
         /// string loops.

@@ -1226,9 +1226,52 @@ fn br_table(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::BrTable { index, len, add } = unpack::BrTable(&op.raw) else {
         return Exit::INTERNAL;
     };
-    let i = (regs[cell(index as u64)].get() as u32)
-        .wrapping_add(add as u32)
-        .min(len) as usize;
+    let v = regs[cell(index as u64)].get() as u32;
+    table_jump(ctx, v, add as u32, len, rest, regs)
+}
+
+fn br_table_load(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+    let Instr::BrTableLoad {
+        dst,
+        addr,
+        offset,
+        len,
+    } = unpack::BrTableLoad(&op.raw)
+    else {
+        return Exit::INTERNAL;
+    };
+    let at = effective(regs[cell(addr as u64)].get(), offset);
+    let Some(v) = load_bytes::<4>(ctx.mem, at).map(u32::from_le_bytes) else {
+        return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
+    };
+    regs[cell(dst as u64)].set(v as u64);
+    table_jump(ctx, v, 0, len, rest, regs)
+}
+
+fn br_table_load_disp(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+    let Instr::BrTableLoadDisp {
+        dst,
+        addr,
+        shift,
+        disp,
+        len,
+    } = unpack::BrTableLoadDisp(&op.raw)
+    else {
+        return Exit::INTERNAL;
+    };
+    // As `I32LoadDisp`: shift and add wrap at 32 bits.
+    let at = ((regs[cell(addr as u64)].get() as u32) << (shift & 31)).wrapping_add(disp as u32);
+    let Some(v) = load_bytes::<4>(ctx.mem, at as u64).map(u32::from_le_bytes) else {
+        return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
+    };
+    regs[cell(dst as u64)].set(v as u64);
+    table_jump(ctx, v, 0, len, rest, regs)
+}
+
+/// The jump of a `BrTable*` on `v`: to arm `min(v + add, len)` of the `Br`s after it.
+#[inline(always)]
+fn table_jump(ctx: &mut Ctx<'_, '_>, v: u32, add: u32, len: u32, rest: &[Op], regs: &Regs) -> Exit {
+    let i = v.wrapping_add(add).min(len) as usize;
     match rest.get(i) {
         Some(arm) if arm.tag == Tag::Br => match unpack::Br(&arm.raw) {
             Instr::Br { target } => goto(ctx, target, regs),
@@ -1527,6 +1570,8 @@ macro_rules! handlers {
                 $( $bp => $bn, )*
                 Instr::ConsumeFuel { .. } => consume_fuel,
                 Instr::BrTable { .. } => br_table,
+                Instr::BrTableLoad { .. } => br_table_load,
+                Instr::BrTableLoadDisp { .. } => br_table_load_disp,
                 Instr::CallInternal { .. } => call_internal,
                 Instr::CallIndirect { .. } => call_indirect_,
                 Instr::CallImported { .. } => call_imported,

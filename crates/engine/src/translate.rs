@@ -539,6 +539,31 @@ pub(crate) fn validate_function(
     })
 }
 
+/// `load` (an `i32.load`, plain or at `(x << s) + C` without an offset) and the
+/// `br_table` with `len` targets on slot `index` after it as one `BrTableLoad*`, if the
+/// load wrote `index` and the fields fit.
+fn table_load(load: Instr, index: Slot, len: u32) -> Option<Instr> {
+    if load.dst() != Some(index) {
+        return None;
+    }
+    match load {
+        Instr::I32Load(l) => Some(Instr::BrTableLoad {
+            dst: u16::try_from(l.dst).ok()?,
+            addr: u16::try_from(l.addr).ok()?,
+            offset: l.offset,
+            len,
+        }),
+        Instr::I32LoadDisp(l) if l.offset == 0 => Some(Instr::BrTableLoadDisp {
+            dst: l.dst,
+            addr: l.addr,
+            shift: l.shift,
+            disp: l.disp,
+            len,
+        }),
+        _ => None,
+    }
+}
+
 /// `load` (an `i32.load` or `i32.load8_u`) and the conditional `branch` after it, which
 /// tests the loaded value, as one `BrLoad*`, if the fields fit: the test becomes a
 /// comparison of the loaded value (a comparison with the value on the right is turned
@@ -1508,7 +1533,22 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             _ => {
                 let index = self.operand(index);
-                self.emit(Instr::BrTable { index, len, add: 0 });
+                // `br_table` on a value just loaded (an interpreter's `switch (*pc)`),
+                // teed into a local or not, does the load itself, trapping where the load
+                // would. Not when a branch may reach the `br_table` without the load.
+                let last = self.code.len().checked_sub(1);
+                let fused = last
+                    .filter(|&last| self.barrier <= last)
+                    .and_then(|last| Some((last, table_load(self.code[last], index, len)?)));
+                match fused {
+                    Some((last, fused)) => {
+                        self.code[last] = fused;
+                        self.fusable = None;
+                    }
+                    None => {
+                        self.emit(Instr::BrTable { index, len, add: 0 });
+                    }
+                }
             }
         }
         let table_start = self.pc();

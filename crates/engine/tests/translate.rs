@@ -2601,3 +2601,106 @@ fn a_branch_to_the_comparison_keeps_the_load_apart() {
     // Out of bounds, but skipped.
     assert_eq!(call_i32(&mut store, inst, "f", &[70_000, 1]), 1);
 }
+
+#[test]
+fn a_br_table_on_a_loaded_value_loads_it_itself() {
+    // `switch (*p)` and `switch (code[i])` (an indexed load), the loaded value teed into a
+    // local the arms read (the fused form still writes it), or not; and a small bytecode
+    // loop whose `br_table` jumps back to its own loop.
+    let arms = |load: &str| {
+        format!(
+            r#"(block $d (block $c2 (block $c1 (block $c0
+              (br_table $c0 $c1 $c2 $d {load}))
+              (return (i32.add (i32.const 10) (i32.shl (local.get $v) (i32.const 8)))))
+              (return (i32.add (i32.const 11) (i32.shl (local.get $v) (i32.const 8)))))
+              (return (i32.add (i32.const 12) (i32.shl (local.get $v) (i32.const 8)))))
+            (i32.add (i32.const 13) (i32.shl (local.get $v) (i32.const 8)))"#
+        )
+    };
+    let plain = arms("(local.tee $v (i32.load offset=4 (local.get $p)))");
+    let indexed =
+        arms("(local.tee $v (i32.load (i32.add (i32.shl (local.get $p) (i32.const 2)) (i32.const 1024))))");
+    let untee = arms("(i32.load offset=4 (local.get $p))");
+    let wat = format!(
+        r#"(module (memory (export "memory") 1)
+          (func (export "plain") (param $p i32) (result i32) (local $v i32) {plain})
+          (func (export "indexed") (param $p i32) (result i32) (local $v i32) {indexed})
+          (func (export "untee") (param $p i32) (result i32) (local $v i32) {untee})
+          (func (export "run") (param $pc i32) (result i32) (local $acc i32)
+            (block $halt
+              (loop $next
+                (local.set $pc (i32.add (local.get $pc) (i32.const 4)))
+                (block $double
+                  (block $inc
+                    (br_table $halt $inc $double $next
+                      (i32.load offset=1020 (i32.shl (local.get $pc) (i32.const 0)))))
+                  (local.set $acc (i32.add (local.get $acc) (i32.const 1)))
+                  (br $next))
+                (local.set $acc (i32.shl (local.get $acc) (i32.const 1)))
+                (br $next)))
+            (local.get $acc))
+          (func (export "label") (param $p i32) (param $k i32) (result i32) (local $v i32)
+            (local.set $v (i32.const 2))
+            (block $b
+              (br_if $b (local.get $k))
+              (local.set $v (i32.load (local.get $p))))
+            (block $two (block $one (block $zero
+              (br_table $zero $one $two (local.get $v)))
+              (return (i32.const 0)))
+              (return (i32.const 1)))
+            (i32.const 2)))"#
+    );
+    // A branch reaches the `br_table` of "label" without the load: they stay apart.
+    assert!(!internal_code(&wat, 4).contains("BrTableLoad"));
+    assert_uses(&wat, 0, "BrTableLoad {");
+    assert_uses(&wat, 1, "BrTableLoadDisp {");
+    assert_uses(&wat, 2, "BrTableLoad {");
+    assert_uses(&wat, 3, "BrTableLoad {");
+    let (mut store, inst) = instance(&wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    for v in [0u32, 1, 2, 3, 4, 1000, 0x8000_0000, u32::MAX] {
+        let arm = v.min(3) as i32;
+        let data = memory.data_mut(&mut store);
+        data[104..108].copy_from_slice(&v.to_le_bytes());
+        data[1024 + 4 * 25..1024 + 4 * 26].copy_from_slice(&v.to_le_bytes());
+        let teed = 10 + arm + (v << 8) as i32;
+        assert_eq!(
+            call_i32(&mut store, inst, "plain", &[100]),
+            teed,
+            "plain {v}"
+        );
+        assert_eq!(
+            call_i32(&mut store, inst, "indexed", &[25]),
+            teed,
+            "indexed {v}"
+        );
+        assert_eq!(
+            call_i32(&mut store, inst, "untee", &[100]),
+            10 + arm,
+            "untee {v}"
+        );
+    }
+    // Program at 1024: inc, inc, (skip), double, inc, double, halt -> ((2 * 2) + 1) * 2.
+    let program: [u32; 7] = [1, 1, 3, 2, 1, 2, 0];
+    for (i, op) in program.iter().enumerate() {
+        memory.data_mut(&mut store)[1024 + 4 * i..1028 + 4 * i].copy_from_slice(&op.to_le_bytes());
+    }
+    assert_eq!(call_i32(&mut store, inst, "run", &[0]), 10);
+    // Memory at 0 holds 0: loaded, arm 0; skipped, `$v` stays 2.
+    memory.data_mut(&mut store)[0..4].fill(0);
+    assert_eq!(call_i32(&mut store, inst, "label", &[0, 0]), 0);
+    assert_eq!(call_i32(&mut store, inst, "label", &[0, 1]), 2);
+    // The index computation wraps at 32 bits, as wasm's `i32.shl` and `i32.add` do: to
+    // address 0 here (which holds 0, arm 0).
+    memory.data_mut(&mut store)[0..4].fill(0);
+    assert_eq!(call_i32(&mut store, inst, "indexed", &[0x3fff_ff00]), 10);
+    // Loads out of bounds trap.
+    for (f, p) in [("plain", 65_533), ("indexed", 0x3fff_0000), ("untee", -2)] {
+        let err = call(&mut store, inst, f, &[Val::I32(p)]).unwrap_err();
+        assert_eq!(
+            err.as_trap().expect("trap").kind,
+            TrapKind::MemoryOutOfBounds,
+            "{f}"
+        );
+    }
+}
