@@ -2227,12 +2227,68 @@ impl<'a, 'b> Translator<'a, 'b> {
                 return;
             }
         }
+        if self.store_disp_past_value(addr, value, make_disp, memarg.offset as u32) {
+            return;
+        }
         let v = self.operand(value);
         self.emit(make(Store {
             addr: a,
             src: v,
             offset: memarg.offset as u32,
         }));
+    }
+
+    /// `i32.add x C` computed the store's address into a temporary, then the last
+    /// instruction computed the value into another (`buf[i + 3] = v + 1`): the add moves
+    /// into the store (`*Disp`) and the value's instruction takes its place. It runs first
+    /// now, which changes nothing: the add has no effect but its temporary, which only
+    /// the store reads, and the value's instruction must not write `x` (it writes only its
+    /// result, which is not `x`). Not across a jump target. True if done.
+    fn store_disp_past_value(
+        &mut self,
+        addr: Entry,
+        value: Entry,
+        make_disp: fn(StoreDisp) -> Instr,
+        offset: u32,
+    ) -> bool {
+        let Some((last, value_instr)) = self.producer(value) else {
+            return false;
+        };
+        let Some(at) = last.checked_sub(1) else {
+            return false;
+        };
+        let Instr::I32AddImm(add) = self.code[at] else {
+            return false;
+        };
+        // The pointer-step loads write their address register too.
+        let steps = matches!(
+            value_instr,
+            Instr::I32LoadPreStep(_)
+                | Instr::I32Load8UPreStep(_)
+                | Instr::I32LoadPostStep(_)
+                | Instr::I32Load8UPostStep(_)
+        );
+        if addr.src != Src::Slot
+            || add.dst != addr.pos
+            || self.barrier > at
+            || steps
+            || value_instr.dst() == Some(add.lhs)
+        {
+            return false;
+        }
+        let (Ok(base), Ok(src)) = (u16::try_from(add.lhs), u16::try_from(value.pos)) else {
+            return false;
+        };
+        self.code[at] = value_instr;
+        self.offsets[at] = self.offsets[last];
+        self.drop_merged_last();
+        self.emit(make_disp(StoreDisp {
+            addr: base,
+            src,
+            disp: add.imm,
+            offset,
+        }));
+        true
     }
 
     fn local_set(&mut self, local: u32, tee: bool) {

@@ -2704,3 +2704,80 @@ fn a_br_table_on_a_loaded_value_loads_it_itself() {
         );
     }
 }
+
+#[test]
+fn a_store_at_x_plus_c_of_a_value_computed_after_the_address_adds_in_the_store() {
+    // `buf[i + C] = v + K` and the like: the address add moves into the store, after the
+    // value's instruction, for every width; a value loaded through a pointer the same
+    // expression steps must not move ahead of the address add.
+    let wat = r#"(module (memory (export "memory") 2)
+      (func (export "s8") (param $i i32) (param $x i32)
+        (i32.store8 (i32.add (local.get $i) (i32.const 3)) (i32.add (local.get $x) (i32.const 21))))
+      (func (export "s16") (param $i i32) (param $x i32)
+        (i32.store16 offset=2 (i32.add (local.get $i) (i32.const 3)) (i32.mul (local.get $x) (local.get $x))))
+      (func (export "s32") (param $i i32) (param $x i32)
+        (i32.store (i32.add (local.get $i) (i32.const -4)) (i32.xor (local.get $x) (local.get $i))))
+      (func (export "s64") (param $i i32) (param $x i64)
+        (i64.store (i32.add (local.get $i) (i32.const 5)) (i64.add (local.get $x) (i64.const 7))))
+      (func (export "load") (param $i i32) (param $p i32)
+        (i32.store (i32.add (local.get $i) (i32.const 4)) (i32.load offset=1234 (local.get $p))))
+      (func (export "step") (param $p i32) (result i32)
+        (i32.store (i32.add (local.get $p) (i32.const 100000))
+          (i32.load (local.tee $p (i32.add (local.get $p) (i32.const 4)))))
+        (local.get $p)))"#;
+    for (k, form) in [
+        (0, "I32Store8Disp"),
+        (1, "I32Store16Disp"),
+        (2, "I32StoreDisp"),
+        (3, "I64StoreDisp"),
+        (4, "I32StoreDisp"),
+    ] {
+        assert_uses(wat, k, form);
+    }
+    assert!(internal_code(wat, 5).contains("I32LoadPreStep"));
+    assert!(!internal_code(wat, 5).contains("StoreDisp"));
+    let (mut store, inst) = instance(wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    let run = |store: &mut Store<()>, name: &str, args: &[Val]| {
+        call(store, inst, name, args).expect("call succeeds");
+    };
+    run(&mut store, "s8", &[Val::I32(100), Val::I32(0x1234)]);
+    run(&mut store, "s16", &[Val::I32(200), Val::I32(300)]);
+    run(&mut store, "s32", &[Val::I32(304), Val::I32(0x5555)]);
+    run(&mut store, "s64", &[Val::I32(400), Val::I64(-10)]);
+    // The address add wraps at 32 bits: -1 + 3 is 2.
+    run(&mut store, "s8", &[Val::I32(-1), Val::I32(1)]);
+    let data = memory.data(&store);
+    assert_eq!(data[103], (0x1234 + 21) as u8);
+    assert_eq!(data[104], 0);
+    assert_eq!(&data[205..207], &((300 * 300u32) as u16).to_le_bytes());
+    assert_eq!(&data[300..304], &(0x5555 ^ 304u32).to_le_bytes());
+    assert_eq!(&data[405..413], &(-3i64).to_le_bytes());
+    assert_eq!(data[2], 22);
+    // The value is read before the store writes.
+    memory.data_mut(&mut store)[500 + 1234..504 + 1234].copy_from_slice(&77u32.to_le_bytes());
+    run(&mut store, "load", &[Val::I32(600), Val::I32(500)]);
+    assert_eq!(&memory.data(&store)[604..608], &77u32.to_le_bytes());
+    // The load out of bounds traps at the load, before the store.
+    let binary = wat::parse_str(wat).unwrap();
+    let load_at = binary
+        .windows(4)
+        .position(|w| w == [0x28, 0x02, 0xd2, 0x09])
+        .expect("the load is in the binary");
+    let err = call(
+        &mut store,
+        inst,
+        "load",
+        &[Val::I32(700), Val::I32(131_000)],
+    )
+    .unwrap_err();
+    let trap = err.as_trap().expect("trap");
+    assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+    assert_eq!(trap.backtrace[0].offset, Some(load_at as u32));
+    assert_eq!(&memory.data(&store)[704..708], &[0; 4]);
+    // `p + 100000` is taken before `p` steps by 4: the word at 1004 goes to 101000.
+    memory.data_mut(&mut store)[1004..1008].copy_from_slice(&99u32.to_le_bytes());
+    assert_eq!(call_i32(&mut store, inst, "step", &[1000]), 1004);
+    assert_eq!(&memory.data(&store)[101_000..101_004], &99u32.to_le_bytes());
+    assert_eq!(&memory.data(&store)[101_004..101_008], &[0; 4]);
+}
