@@ -863,6 +863,11 @@ define_instrs! {
         /// up in a table (`if (class[c])`, the character classes of parsers).
         BrLoad8UDispNez { dst: u16, addr: u16, disp: i32, target: Target },
         BrLoad8UDispEqz { dst: u16, addr: u16, disp: i32, target: Target },
+        /// A byte read through a pointer and looked up in a table before the branch:
+        /// `regs[dst] = mem[regs[addr]]` (`i32.load8_u`), then as `BrLoad8UDisp*` on it
+        /// into `dst2`: `if (class[*p])`, the scanning loops of parsers and serializers.
+        BrLoad8ULookupNez { dst: u16, addr: u16, dst2: u16, disp: i32, target: Target },
+        BrLoad8ULookupEqz { dst: u16, addr: u16, dst2: u16, disp: i32, target: Target },
         /// Return; results already sit in slots `0..n`.
         Return,
         /// Return a single cell: `regs[0] = regs[src]`, then return.
@@ -984,6 +989,8 @@ impl Instr {
             | Instr::BrLoad8UNez { target, .. }
             | Instr::BrLoad8UDispNez { target, .. }
             | Instr::BrLoad8UDispEqz { target, .. }
+            | Instr::BrLoad8ULookupNez { target, .. }
+            | Instr::BrLoad8ULookupEqz { target, .. }
             | Instr::BrLoad8UEqz { target, .. }
             | Instr::BrIfNez { target, .. }
             | Instr::BrIfEqz { target, .. }

@@ -2161,6 +2161,18 @@ branches {
     load_at!(ctx, regs, at as u64, 0, dst, 1, |b| b[0] as u64);
     brcmp!(r!(regs, dst) == 0, target)
 }
+    BrLoad8ULookupNez: Instr::BrLoad8ULookupNez { dst, addr, dst2, disp, target } => {
+    load_at!(ctx, regs, r!(regs, addr), 0, dst, 1, |b| b[0] as u64);
+    let at = (r!(regs, dst) as u32).wrapping_add(disp as u32);
+    load_at!(ctx, regs, at as u64, 0, dst2, 1, |b| b[0] as u64);
+    brcmp!(r!(regs, dst2) != 0, target)
+}
+    BrLoad8ULookupEqz: Instr::BrLoad8ULookupEqz { dst, addr, dst2, disp, target } => {
+    load_at!(ctx, regs, r!(regs, addr), 0, dst, 1, |b| b[0] as u64);
+    let at = (r!(regs, dst) as u32).wrapping_add(disp as u32);
+    load_at!(ctx, regs, at as u64, 0, dst2, 1, |b| b[0] as u64);
+    brcmp!(r!(regs, dst2) == 0, target)
+}
     BrIfEqz: Instr::BrIfEqz { cond, target } => { brcmp!(r!(regs, cond) as u32 == 0, target) }
     BrIfNez64: Instr::BrIfNez64 { cond, target } => { brcmp!(r!(regs, cond) != 0, target) }
     BrIfEqz64: Instr::BrIfEqz64 { cond, target } => { brcmp!(r!(regs, cond) == 0, target) }

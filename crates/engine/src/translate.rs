@@ -917,6 +917,68 @@ impl<'a, 'b> Translator<'a, 'b> {
         };
         self.code[prev] = fused;
         self.drop_merged_last();
+        self.fuse_lookup(prev)
+    }
+
+    /// The `BrLoad8UDisp*` at `at` (the last instruction) looks up a byte that the
+    /// instruction before it loaded through a pointer (`if (class[*p])`): both become one
+    /// `BrLoad8ULookup*`, when the table lies within the memory's minimum size, so that
+    /// only the first load can trap (the fused instruction reports the first's offset).
+    /// Not when a label lies between them. Returns the branch's index.
+    fn fuse_lookup(&mut self, at: usize) -> u32 {
+        let Some(prev) = at.checked_sub(1) else {
+            return at as u32;
+        };
+        let (Instr::I32Load8U(first), true) = (self.code[prev], self.barrier <= prev) else {
+            return at as u32;
+        };
+        let (nez, dst2, addr, disp, target) = match self.code[at] {
+            Instr::BrLoad8UDispNez {
+                dst,
+                addr,
+                disp,
+                target,
+            } => (true, dst, addr, disp, target),
+            Instr::BrLoad8UDispEqz {
+                dst,
+                addr,
+                disp,
+                target,
+            } => (false, dst, addr, disp, target),
+            _ => return at as u32,
+        };
+        // Every byte `disp + 0..=255` (no wrap) lies in the first memory's minimum size.
+        let min_bytes = self
+            .module
+            .memories
+            .first()
+            .map_or(0, |m| u64::from(m.minimum) * 65_536);
+        let table_fits = u64::from(disp as u32) + 256 <= min_bytes;
+        let (Ok(dst), Ok(first_addr)) = (u16::try_from(first.dst), u16::try_from(first.addr))
+        else {
+            return at as u32;
+        };
+        if !table_fits || first.offset != 0 || dst != addr {
+            return at as u32;
+        }
+        self.code[prev] = if nez {
+            Instr::BrLoad8ULookupNez {
+                dst,
+                addr: first_addr,
+                dst2,
+                disp,
+                target,
+            }
+        } else {
+            Instr::BrLoad8ULookupEqz {
+                dst,
+                addr: first_addr,
+                dst2,
+                disp,
+                target,
+            }
+        };
+        self.drop_merged_last();
         prev as u32
     }
 

@@ -2781,3 +2781,85 @@ fn a_store_at_x_plus_c_of_a_value_computed_after_the_address_adds_in_the_store()
     assert_eq!(&memory.data(&store)[101_000..101_004], &99u32.to_le_bytes());
     assert_eq!(&memory.data(&store)[101_004..101_008], &[0; 4]);
 }
+
+#[test]
+fn a_byte_read_through_a_pointer_and_looked_up_branches_in_one_dispatch() {
+    // `while (class[*p]) p++` over "ab1 " with class 1 for letters: the read, the lookup
+    // and the branch fuse when the table lies in the memory's minimum size; a table near
+    // the end of the memory (a lookup that could trap) or a read with an offset does not.
+    let scan = |name: &str, table: i32, offset: u32| {
+        format!(
+            r#"(func (export "{name}") (param $p i32) (result i32) (local $c i32) (local $start i32)
+              (local.set $start (local.get $p))
+              (block $done
+                (loop $next
+                  (br_if $done (i32.eqz (i32.load8_u (i32.add
+                    (local.tee $c (i32.load8_u offset={offset} (local.get $p)))
+                    (i32.const {table})))))
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (br $next)))
+              (i32.add (i32.mul (i32.sub (local.get $p) (local.get $start)) (i32.const 1000))
+                (local.get $c)))"#
+        )
+    };
+    let wat = format!(
+        r#"(module (memory (export "memory") 1)
+          {} {} {}
+          (func (export "if") (param $p i32) (result i32)
+            (if (result i32) (i32.load8_u (i32.add (i32.load8_u (local.get $p)) (i32.const 1024)))
+              (then (i32.const 1)) (else (i32.const 0)))))"#,
+        scan("fits", 1024, 0),
+        scan("near_end", 65_400, 0),
+        scan("offset", 1024, 1),
+    );
+    assert_uses(&wat, 0, "BrLoad8ULookupEqz");
+    assert!(!internal_code(&wat, 1).contains("BrLoad8ULookup"));
+    assert!(!internal_code(&wat, 2).contains("BrLoad8ULookup"));
+    assert_uses(&wat, 3, "BrLoad8ULookupEqz");
+    let (mut store, inst) = instance(&wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    {
+        let data = memory.data_mut(&mut store);
+        for table in [1024, 65_400] {
+            for c in b'a'..=b'z' {
+                data[table + c as usize] = 1;
+            }
+        }
+        data[100..104].copy_from_slice(b"ab1 ");
+        data[200..203].copy_from_slice(b"xyz");
+        data[65_535] = b'q';
+    }
+    // Two letters, then '1' (49) stops the scan; each loop also keeps the last byte read.
+    for f in ["fits", "near_end"] {
+        assert_eq!(call_i32(&mut store, inst, f, &[100]), 2049, "{f}");
+    }
+    assert_eq!(call_i32(&mut store, inst, "offset", &[99]), 2049);
+    assert_eq!(call_i32(&mut store, inst, "if", &[100]), 1);
+    assert_eq!(call_i32(&mut store, inst, "if", &[102]), 0);
+    assert_eq!(call_i32(&mut store, inst, "fits", &[200]), 3000);
+    // Letters up to the last byte: the read past the memory traps, at the read (the
+    // first `i32.load8_u`, the one `local.tee` follows, of the first function).
+    let binary = wat::parse_str(&wat).unwrap();
+    let read_at = binary
+        .windows(4)
+        .position(|w| w == [0x2d, 0x00, 0x00, 0x22])
+        .expect("the read is in the binary");
+    let err = call(&mut store, inst, "fits", &[Val::I32(65_535)]).unwrap_err();
+    let trap = err.as_trap().expect("trap");
+    assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+    assert_eq!(trap.backtrace[0].offset, Some(read_at as u32));
+    // A lookup past the end of the memory (byte 255 in the table at 65400) traps at the
+    // lookup: the second function's `i32.load8_u` that `i32.eqz` follows.
+    memory.data_mut(&mut store)[300] = 0xff;
+    let lookup_at = binary
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == [0x2d, 0x00, 0x00, 0x45])
+        .map(|(i, _)| i)
+        .nth(1)
+        .expect("the lookup is in the binary");
+    let err = call(&mut store, inst, "near_end", &[Val::I32(300)]).unwrap_err();
+    let trap = err.as_trap().expect("trap");
+    assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+    assert_eq!(trap.backtrace[0].offset, Some(lookup_at as u32));
+}
