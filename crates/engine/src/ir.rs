@@ -731,6 +731,10 @@ define_instrs! {
     other {
         /// `regs[dst] = value`.
         Const32 { dst: Slot, value: u32 },
+        /// `Const32` or `Copy`, then a forward jump (the `Br` after it stays, for branches
+        /// to it): the value an `if` arm or a `switch` case yields, and the jump to the join.
+        Const32Br { dst: Slot, value: u32, target: Target },
+        CopyBr { dst: Slot, src: Slot, target: Target },
         /// `regs[dst] = value` (full 64-bit cell).
         Const64 { dst: Slot, value: u64 },
         /// `regs[dst..dst+2] = consts[index]` (a v128 from the function's constant pool).
@@ -986,6 +990,8 @@ impl Instr {
         match self {
             Instr::Br { target, .. }
             | Instr::BrBack { target, .. }
+            | Instr::Const32Br { target, .. }
+            | Instr::CopyBr { target, .. }
             | Instr::BrLoad8UNez { target, .. }
             | Instr::BrLoad8UDispNez { target, .. }
             | Instr::BrLoad8UDispEqz { target, .. }

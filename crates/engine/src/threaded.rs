@@ -2121,6 +2121,14 @@ branches {
     brcmp!((r!(regs, lhs) as u32).wrapping_add(add as u32) >= bound as u32, target)
 }
     Br: Instr::Br { target } => { Some(target) }
+    Const32Br: Instr::Const32Br { dst, value, target } => {
+    w!(regs, dst, value as u64);
+    Some(target)
+}
+    CopyBr: Instr::CopyBr { dst, src, target } => {
+    w!(regs, dst, r!(regs, src));
+    Some(target)
+}
     BrBack: Instr::BrBack { target } => { Some(target) }
     BrIfNez: Instr::BrIfNez { cond, target } => { brcmp!(r!(regs, cond) as u32 != 0, target) }
     BrF32Eq: Instr::BrF32Eq { lhs, rhs, target } => { brcmp!(f32::from_bits(r!(regs, lhs) as u32) == f32::from_bits(r!(regs, rhs) as u32), target) }

@@ -246,6 +246,7 @@ pub(crate) fn translate_function(
         }
         ops.finish()?;
         thread_jumps(&mut t.code);
+        fuse_moves_into_jumps(&mut t.code);
         // Backward branches poll for interruption, unless fuel's loop-header regions do.
         let config = module.engine.config();
         let poll = config.interruptible && !config.consume_fuel;
@@ -3283,13 +3284,24 @@ fn mark_backward(code: &mut [Instr], poll: bool, offset: u64) -> Result<(), Erro
     Ok(())
 }
 
-/// Jump threading, once every target is final: a `Br` to a `Br` goes straight to the
+/// Jump threading, once every target is final: a branch to a `Br` goes straight to the
 /// final target; a `Br` to a return becomes that return; and `Copy x ← y; return x` becomes
 /// `return y` (the shape of an `if` arm that yields a value at the end of a function).
 /// One-for-one replacements, so instruction indices, offsets and fuel counts are unchanged.
 fn thread_jumps(code: &mut [Instr]) {
     for i in 0..code.len() {
         let Instr::Br { mut target } = code[i] else {
+            // A conditional branch to a `Br` goes straight to the final target.
+            let Some(mut target) = code[i].target() else {
+                continue;
+            };
+            for _ in 0..8 {
+                match code.get(target as usize) {
+                    Some(&Instr::Br { target: next }) if next != target => target = next,
+                    _ => break,
+                }
+            }
+            code[i].set_target(target);
             continue;
         };
         // Bounded: a cycle of `Br`s (an empty infinite loop) must stay a loop.
@@ -3312,6 +3324,26 @@ fn thread_jumps(code: &mut [Instr]) {
             }
             _ => code[i] = Instr::Br { target },
         }
+    }
+}
+
+/// A constant or a copy right before a forward `Br` (the value an `if` arm or a `switch`
+/// case yields, then the jump to the join) jumps itself; the `Br` stays, run only by
+/// branches to it. One-for-one, as [`thread_jumps`], once targets are final (and before
+/// [`mark_backward`]: only forward jumps, which never poll, are taken in).
+fn fuse_moves_into_jumps(code: &mut [Instr]) {
+    for i in 1..code.len() {
+        let Instr::Br { target } = code[i] else {
+            continue;
+        };
+        if target as usize <= i {
+            continue;
+        }
+        code[i - 1] = match code[i - 1] {
+            Instr::Const32 { dst, value } => Instr::Const32Br { dst, value, target },
+            Instr::Copy(Un { dst, src }) => Instr::CopyBr { dst, src, target },
+            _ => continue,
+        };
     }
 }
 

@@ -2863,3 +2863,65 @@ fn a_byte_read_through_a_pointer_and_looked_up_branches_in_one_dispatch() {
     assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
     assert_eq!(trap.backtrace[0].offset, Some(lookup_at as u32));
 }
+
+#[test]
+fn a_constant_or_copy_before_a_forward_jump_jumps_itself() {
+    let wat = r#"(module
+      ;; Arms yielding a constant or a copy, then the jump to the join.
+      (func (export "pick") (param $c i32) (param $y i32) (result i32) (local $x i32)
+        (block $join
+          (block $two
+            (block $one
+              (br_table $one $two $join (local.get $c)))
+            (local.set $x (i32.const 11))
+            (br $join))
+          (local.set $x (local.get $y))
+          (br $join))
+        (i32.add (local.get $x) (i32.const 1000)))
+      ;; The `if` skips the constant to the jump, which stays; its branch is threaded
+      ;; past the jump, straight to the join.
+      (func (export "skip") (param $c i32) (result i32) (local $x i32)
+        (local.set $x (i32.const 3))
+        (block $out
+          (if (local.get $c) (then (local.set $x (i32.const 7))))
+          (br $out))
+        (i32.mul (local.get $x) (local.get $x)))
+      ;; A backward jump after a constant (it polls for interruption): not fused.
+      (func (export "count") (param $n i32) (result i32) (local $i i32) (local $flag i32)
+        (loop $next
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (if (i32.lt_u (local.get $i) (local.get $n))
+            (then (local.set $flag (i32.const 1)) (br $next))))
+        (i32.add (local.get $i) (local.get $flag))))"#;
+    let pick = internal_code(wat, 0);
+    assert!(
+        pick.contains("Const32Br") && pick.contains("CopyBr"),
+        "{pick}"
+    );
+    assert_uses(wat, 1, "Const32Br");
+    assert!(!internal_code(wat, 2).contains("Const32Br"));
+    // No branch of "skip" lands on a `Br`.
+    let skip = internal_code(wat, 1);
+    let lines: Vec<&str> = skip.lines().collect();
+    for line in &lines {
+        if let Some(t) = line.split("target: ").nth(1) {
+            let t: usize = t.trim_end_matches([' ', '}', ')']).parse().unwrap();
+            assert!(
+                !lines[t].contains(": Br {"),
+                "{line} lands on a Br:\n{skip}"
+            );
+        }
+    }
+    let (mut store, inst) = instance(wat);
+    for (c, want) in [(0, 1011), (1, 1042), (2, 1000), (-1, 1000)] {
+        assert_eq!(
+            call_i32(&mut store, inst, "pick", &[c, 42]),
+            want,
+            "pick {c}"
+        );
+    }
+    assert_eq!(call_i32(&mut store, inst, "skip", &[1]), 49);
+    assert_eq!(call_i32(&mut store, inst, "skip", &[0]), 9);
+    assert_eq!(call_i32(&mut store, inst, "count", &[5]), 6);
+    assert_eq!(call_i32(&mut store, inst, "count", &[0]), 1);
+}
