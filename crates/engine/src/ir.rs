@@ -236,7 +236,18 @@ pub struct LoadBr {
     pub target: Target,
 }
 
-/// The comparison of a [`LoadBr`], the loaded value on the left: `Nez` and `Eqz` ignore
+/// A [`LoadBr`] from the constant address `addr` (see [`LoadAbs`]): `if (global == 0)`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct LoadAbsBr {
+    pub dst: u16,
+    pub addr: u32,
+    pub test: LoadTest,
+    pub other: i16,
+    pub target: Target,
+}
+
+/// The comparison of a [`LoadBr`] or [`LoadAbsBr`], the loaded value on the left: `Nez` and `Eqz` ignore
 /// `other`, the `*Imm` forms take it as the right operand, the rest read slot `other`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -454,6 +465,7 @@ struct_field! {
     MulAcc { dst: u16, acc: u16, lhs: u16, rhs: u16 }
     IncBr { slot: u16, add: i16, test: IncTest, other: i32, target: Target }
     LoadBr { dst: u16, addr: u16, offset: u16, test: LoadTest, other: i16, target: Target }
+    LoadAbsBr { dst: u16, addr: u32, test: LoadTest, other: i16, target: Target }
     Select3 { dst: u16, a: u16, b: u16, cond: u16 }
     Bin3 { dst: u16, a: u16, b: u16, c: u16 }
     BinShift { dst: u16, lhs: u16, rhs: u16, shift: u8 }
@@ -714,6 +726,8 @@ define_instrs! {
         /// loaded value (see `LoadBr`).
         BrLoad(LoadBr),
         BrLoad8U(LoadBr),
+        /// The same for `i32.load` from a constant address (see `LoadAbsBr`).
+        BrLoadAbs(LoadAbsBr),
         // ---- stores to the default memory ----
         I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
         I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
@@ -957,6 +971,7 @@ impl Instr {
             Instr::BrInc(b) | Instr::BrIncBy(b) => Some(b.target),
             Instr::BrAddLtU(b) | Instr::BrAddGeU(b) => Some(b.target),
             Instr::BrLoad(b) | Instr::BrLoad8U(b) => Some(b.target),
+            Instr::BrLoadAbs(b) => Some(b.target),
             mut other => other.aligned_target_mut().map(|t| *t),
         }
     }
@@ -973,6 +988,10 @@ impl Instr {
             return true;
         }
         if let Instr::BrLoad(b) | Instr::BrLoad8U(b) = self {
+            b.target = to;
+            return true;
+        }
+        if let Instr::BrLoadAbs(b) = self {
             b.target = to;
             return true;
         }

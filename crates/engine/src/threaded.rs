@@ -1099,28 +1099,27 @@ fn br_inc<const TEST: u8, const BY_SLOT: bool>(
     }
 }
 
-/// A load and a test of the loaded value (`LoadBr`), one handler per test and width: the
-/// test folds away, as in [`br_inc`].
-fn br_load<const TEST: u8, const BYTE: bool>(
+/// A load and a test of the loaded value (`LoadBr`, `LoadAbsBr`), one handler per test and
+/// form (`WIDTH`: 4 for `BrLoad`, 1 for `BrLoad8U`, 0 for `BrLoadAbs`): the test folds
+/// away, as in [`br_inc`].
+fn br_load<const TEST: u8, const WIDTH: u8>(
     ctx: &mut Ctx<'_, '_>,
     op: &Op,
     rest: &[Op],
     regs: &Regs,
 ) -> Exit {
-    // `BrLoad` and `BrLoad8U` share this handler and their operands' form.
-    let (b, Some(&test)) = (LoadBr::get(&op.raw), LoadTest::ALL.get(TEST as usize)) else {
+    let Some(&test) = LoadTest::ALL.get(TEST as usize) else {
         return Exit::INTERNAL;
     };
-    let LoadBr {
-        dst,
-        addr,
-        offset,
-        other,
-        target,
-        ..
-    } = b;
-    let at = effective(regs[cell(addr as u64)].get(), offset as u32);
-    let loaded = if BYTE {
+    let (dst, at, other, target) = if WIDTH == 0 {
+        let b = LoadAbsBr::get(&op.raw);
+        (b.dst, b.addr as u64, b.other, b.target)
+    } else {
+        let b = LoadBr::get(&op.raw);
+        let at = effective(regs[cell(b.addr as u64)].get(), b.offset as u32);
+        (b.dst, at, b.other, b.target)
+    };
+    let loaded = if WIDTH == 1 {
         load_bytes::<1>(ctx.mem, at).map(|b| b[0] as u32)
     } else {
         load_bytes::<4>(ctx.mem, at).map(u32::from_le_bytes)
@@ -1191,16 +1190,18 @@ static BR_INC_BY: [Handler; 7] = [
     br_inc::<5, true>,
     br_inc::<6, true>,
 ];
-/// `[f::<0, B>, f::<1, B>, ...]`: the handlers of every [`LoadTest`] for one width.
+/// `[f::<0, W>, f::<1, W>, ...]`: the handlers of every [`LoadTest`] for one form.
 macro_rules! br_load_table {
-    ($byte:literal: $($n:literal)*) => {
-        [$(br_load::<$n, $byte> as Handler,)*]
+    ($width:literal: $($n:literal)*) => {
+        [$(br_load::<$n, $width> as Handler,)*]
     };
 }
 static BR_LOAD: [Handler; 22] =
-    br_load_table!(false: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
+    br_load_table!(4: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
 static BR_LOAD8U: [Handler; 22] =
-    br_load_table!(true: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
+    br_load_table!(1: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
+static BR_LOAD_ABS: [Handler; 22] =
+    br_load_table!(0: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
 static V128_LOAD: [Handler; 13] = simd_table!(v128_load: 0 1 2 3 4 5 6 7 8 9 10 11 12);
 const _: () = assert!(
     V128_UNARY.len() == SimdUnary::ALL.len()
@@ -1212,6 +1213,7 @@ const _: () = assert!(
         && BR_INC_BY.len() == IncTest::ALL.len()
         && BR_LOAD.len() == LoadTest::ALL.len()
         && BR_LOAD8U.len() == LoadTest::ALL.len()
+        && BR_LOAD_ABS.len() == LoadTest::ALL.len()
 );
 
 /// The handler of operator `op` (a discriminant) in `table` (a SIMD class, or the tests of
@@ -1586,6 +1588,7 @@ macro_rules! handlers {
                 Instr::BrIncBy(b) => handler_in(&BR_INC_BY, b.test as u8),
                 Instr::BrLoad(b) => handler_in(&BR_LOAD, b.test as u8),
                 Instr::BrLoad8U(b) => handler_in(&BR_LOAD8U, b.test as u8),
+                Instr::BrLoadAbs(b) => handler_in(&BR_LOAD_ABS, b.test as u8),
                 Instr::Return => return_,
                 Instr::ReturnSlot { .. } => return_slot,
                 _ => to_match,

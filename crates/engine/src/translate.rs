@@ -565,17 +565,16 @@ fn table_load(load: Instr, index: Slot, len: u32) -> Option<Instr> {
     }
 }
 
-/// `load` (an `i32.load` or `i32.load8_u`) and the conditional `branch` after it, which
-/// tests the loaded value, as one `BrLoad*`, if the fields fit: the test becomes a
+/// `load` (an `i32.load`, from a constant address too, or an `i32.load8_u`) and the
+/// conditional `branch` after it, which tests the loaded value, as one `BrLoad*`, if the fields fit: the test becomes a
 /// comparison of the loaded value (a comparison with the value on the right is turned
 /// around). The fused instruction still writes the value, so nothing else need be dead.
 fn load_branch(load: Instr, branch: Instr) -> Option<Instr> {
-    let (l, byte) = match load {
-        Instr::I32Load(l) => (l, false),
-        Instr::I32Load8U(l) => (l, true),
+    let v = match load {
+        Instr::I32Load(l) | Instr::I32Load8U(l) => l.dst,
+        Instr::I32LoadAbs(l) => l.dst,
         _ => return None,
     };
-    let v = l.dst;
     let slot = |s: Slot| Some(u16::try_from(s).ok()? as i16);
     let imm = |i: i32| i16::try_from(i).ok();
     use LoadTest as T;
@@ -615,19 +614,29 @@ fn load_branch(load: Instr, branch: Instr) -> Option<Instr> {
         Instr::BrI32GeUImm { lhs, imm, .. } => with_imm(T::GeUImm, lhs, imm)?,
         _ => return None,
     };
-    let fused = LoadBr {
-        dst: u16::try_from(l.dst).ok()?,
-        addr: u16::try_from(l.addr).ok()?,
-        offset: u16::try_from(l.offset).ok()?,
-        test,
-        other,
-        target: branch.target()?,
+    let target = branch.target()?;
+    let fused = |l: Load| {
+        Some(LoadBr {
+            dst: u16::try_from(l.dst).ok()?,
+            addr: u16::try_from(l.addr).ok()?,
+            offset: u16::try_from(l.offset).ok()?,
+            test,
+            other,
+            target,
+        })
     };
-    Some(if byte {
-        Instr::BrLoad8U(fused)
-    } else {
-        Instr::BrLoad(fused)
-    })
+    match load {
+        Instr::I32Load(l) => fused(l).map(Instr::BrLoad),
+        Instr::I32Load8U(l) => fused(l).map(Instr::BrLoad8U),
+        Instr::I32LoadAbs(l) => Some(Instr::BrLoadAbs(LoadAbsBr {
+            dst: u16::try_from(l.dst).ok()?,
+            addr: l.addr,
+            test,
+            other,
+            target,
+        })),
+        _ => None,
+    }
 }
 
 /// The two adds a pair instruction from `fuse_pair` runs (`I32AddImm2`, `I32Add2`), in

@@ -2496,12 +2496,18 @@ fn a_load_and_the_comparison_branching_on_it_agree_with_rust() {
     let mut cases = Vec::new();
     for (op, f) in ops {
         for (rhs, constant, left) in rhs_forms {
-            for byte in [false, true] {
+            // A word, a byte, a word at a constant address (the same address, 16).
+            for form in ["BrLoad(", "BrLoad8U(", "BrLoadAbs("] {
+                let byte = form == "BrLoad8U(";
                 for tee in [false, true] {
                     for by_if in [false, true] {
                         let name = format!("f{}", cases.len());
-                        let load = if byte { "i32.load8_u" } else { "i32.load" };
-                        let mut loaded = format!("({load} offset=8 (local.get $p))");
+                        let mut loaded = match form {
+                            "BrLoad(" => "(i32.load offset=8 (local.get $p))",
+                            "BrLoad8U(" => "(i32.load8_u offset=8 (local.get $p))",
+                            _ => "(i32.load offset=8 (i32.const 8))",
+                        }
+                        .to_string();
                         if tee {
                             loaded = format!("(local.tee $v {loaded})");
                         }
@@ -2529,16 +2535,22 @@ fn a_load_and_the_comparison_branching_on_it_agree_with_rust() {
                             "(func (export \"{name}\") (param $p i32) (param $x i32) (result i32) (local $v i32) {body})\n"
                         ));
                         let fused = constant != Some(100_000);
-                        cases.push((name, f, constant, left, byte, tee, fused));
+                        cases.push((name, f, constant, left, form, tee, fused));
                     }
                 }
             }
         }
     }
+    // A constant address past the memory traps in the fused form too.
+    funcs.push_str(
+        r#"(func (export "abs_oob") (result i32)
+          (if (result i32) (i32.eq (i32.load (i32.const 65534)) (i32.const 1))
+            (then (i32.const 1)) (else (i32.const 0))))"#,
+    );
     let wat = format!("(module (memory (export \"memory\") 1) {funcs})");
-    for (k, (name, .., byte, _, fused)) in cases.iter().enumerate() {
+    assert_uses(&wat, cases.len(), "BrLoadAbs(");
+    for (k, (name, .., form, _, fused)) in cases.iter().enumerate() {
         let code = internal_code(&wat, k);
-        let form = if *byte { "BrLoad8U(" } else { "BrLoad(" };
         assert_eq!(code.contains(form), *fused, "{name}:\n{code}");
     }
     let (mut store, inst) = instance(&wat);
@@ -2561,8 +2573,12 @@ fn a_load_and_the_comparison_branching_on_it_agree_with_rust() {
     for word in words {
         memory.data_mut(&mut store)[16..20].copy_from_slice(&word.to_le_bytes());
         for x in xs {
-            for (name, f, constant, left, byte, tee, _) in &cases {
-                let v = if *byte { word & 0xff } else { word };
+            for (name, f, constant, left, form, tee, _) in &cases {
+                let v = if *form == "BrLoad8U(" {
+                    word & 0xff
+                } else {
+                    word
+                };
                 let other = constant.unwrap_or(x);
                 let taken = if *left { f(v, other) } else { f(other, v) };
                 let want = if *tee { v.wrapping_shl(1) } else { 0 } + taken as i32;
@@ -2576,6 +2592,11 @@ fn a_load_and_the_comparison_branching_on_it_agree_with_rust() {
     }
     // A fused load out of bounds traps at the load.
     let err = call(&mut store, inst, "f0", &[Val::I32(65_530), Val::I32(0)]).unwrap_err();
+    assert_eq!(
+        err.as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+    let err = call(&mut store, inst, "abs_oob", &[]).unwrap_err();
     assert_eq!(
         err.as_trap().expect("trap").kind,
         TrapKind::MemoryOutOfBounds
