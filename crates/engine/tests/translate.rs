@@ -2498,7 +2498,6 @@ fn a_load_and_the_comparison_branching_on_it_agree_with_rust() {
         for (rhs, constant, left) in rhs_forms {
             // A word, a byte, a word at a constant address (the same address, 16).
             for form in ["BrLoad(", "BrLoad8U(", "BrLoadAbs("] {
-                let byte = form == "BrLoad8U(";
                 for tee in [false, true] {
                     for by_if in [false, true] {
                         let name = format!("f{}", cases.len());
