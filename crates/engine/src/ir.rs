@@ -247,7 +247,21 @@ pub struct LoadAbsBr {
     pub target: Target,
 }
 
-/// The comparison of a [`LoadBr`] or [`LoadAbsBr`], the loaded value on the left: `Nez` and `Eqz` ignore
+/// A [`LoadBr`] through a pointer that also steps by `step` (wrapping at 32 bits), before
+/// the load (`*Pre*`) or after it (`*Post*`), with no offset: `while (*p++ < x)`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C, packed(2))]
+pub struct LoadStepBr {
+    pub dst: u16,
+    pub addr: u16,
+    pub step: i16,
+    pub test: LoadTest,
+    pub other: i16,
+    pub target: Target,
+}
+
+/// The comparison of a [`LoadBr`], [`LoadAbsBr`] or [`LoadStepBr`], the loaded value on
+/// the left: `Nez` and `Eqz` ignore
 /// `other`, the `*Imm` forms take it as the right operand, the rest read slot `other`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -466,6 +480,7 @@ struct_field! {
     IncBr { slot: u16, add: i16, test: IncTest, other: i32, target: Target }
     LoadBr { dst: u16, addr: u16, offset: u16, test: LoadTest, other: i16, target: Target }
     LoadAbsBr { dst: u16, addr: u32, test: LoadTest, other: i16, target: Target }
+    LoadStepBr { dst: u16, addr: u16, step: i16, test: LoadTest, other: i16, target: Target }
     Select3 { dst: u16, a: u16, b: u16, cond: u16 }
     Bin3 { dst: u16, a: u16, b: u16, c: u16 }
     BinShift { dst: u16, lhs: u16, rhs: u16, shift: u8 }
@@ -728,6 +743,11 @@ define_instrs! {
         BrLoad8U(LoadBr),
         /// The same for `i32.load` from a constant address (see `LoadAbsBr`).
         BrLoadAbs(LoadAbsBr),
+        /// The same through a stepping pointer (see `LoadStepBr`).
+        BrLoadPostStep(LoadStepBr),
+        BrLoad8UPostStep(LoadStepBr),
+        BrLoadPreStep(LoadStepBr),
+        BrLoad8UPreStep(LoadStepBr),
         // ---- stores to the default memory ----
         I32Store8(Store), I32Store16(Store), I32Store(Store), I64Store(Store),
         I32Store8Imm(StoreImm), I32Store16Imm(StoreImm), I32StoreImm(StoreImm),
@@ -972,6 +992,10 @@ impl Instr {
             Instr::BrAddLtU(b) | Instr::BrAddGeU(b) => Some(b.target),
             Instr::BrLoad(b) | Instr::BrLoad8U(b) => Some(b.target),
             Instr::BrLoadAbs(b) => Some(b.target),
+            Instr::BrLoadPostStep(b)
+            | Instr::BrLoad8UPostStep(b)
+            | Instr::BrLoadPreStep(b)
+            | Instr::BrLoad8UPreStep(b) => Some(b.target),
             mut other => other.aligned_target_mut().map(|t| *t),
         }
     }
@@ -992,6 +1016,14 @@ impl Instr {
             return true;
         }
         if let Instr::BrLoadAbs(b) = self {
+            b.target = to;
+            return true;
+        }
+        if let Instr::BrLoadPostStep(b)
+        | Instr::BrLoad8UPostStep(b)
+        | Instr::BrLoadPreStep(b)
+        | Instr::BrLoad8UPreStep(b) = self
+        {
             b.target = to;
             return true;
         }

@@ -1099,10 +1099,16 @@ fn br_inc<const TEST: u8, const BY_SLOT: bool>(
     }
 }
 
-/// A load and a test of the loaded value (`LoadBr`, `LoadAbsBr`), one handler per test and
-/// form (`WIDTH`: 4 for `BrLoad`, 1 for `BrLoad8U`, 0 for `BrLoadAbs`): the test folds
-/// away, as in [`br_inc`].
-fn br_load<const TEST: u8, const WIDTH: u8>(
+/// How a `BrLoad*` finds its address (the `FORM` of [`br_load`]).
+const AT_CONSTANT: u8 = 0;
+const AT_OFFSET: u8 = 1;
+const POST_STEP: u8 = 2;
+const PRE_STEP: u8 = 3;
+
+/// A load and a test of the loaded value (`LoadBr`, `LoadAbsBr`, `LoadStepBr`), one
+/// handler per test, `FORM` and width: the test folds away, as in [`br_inc`]. The pointer
+/// steps in the order of the instructions fused (`LoadStep`'s).
+fn br_load<const TEST: u8, const FORM: u8, const BYTE: bool>(
     ctx: &mut Ctx<'_, '_>,
     op: &Op,
     rest: &[Op],
@@ -1111,15 +1117,27 @@ fn br_load<const TEST: u8, const WIDTH: u8>(
     let Some(&test) = LoadTest::ALL.get(TEST as usize) else {
         return Exit::INTERNAL;
     };
-    let (dst, at, other, target) = if WIDTH == 0 {
-        let b = LoadAbsBr::get(&op.raw);
-        (b.dst, b.addr as u64, b.other, b.target)
-    } else {
-        let b = LoadBr::get(&op.raw);
-        let at = effective(regs[cell(b.addr as u64)].get(), b.offset as u32);
-        (b.dst, at, b.other, b.target)
+    let (dst, at, other, target) = match FORM {
+        AT_CONSTANT => {
+            let b = LoadAbsBr::get(&op.raw);
+            (b.dst, b.addr as u64, b.other, b.target)
+        }
+        AT_OFFSET => {
+            let b = LoadBr::get(&op.raw);
+            let at = effective(regs[cell(b.addr as u64)].get(), b.offset as u32);
+            (b.dst, at, b.other, b.target)
+        }
+        _ => {
+            let b = LoadStepBr::get(&op.raw);
+            let mut at = regs[cell(b.addr as u64)].get() as u32;
+            if FORM == PRE_STEP {
+                at = at.wrapping_add(b.step as i32 as u32);
+                regs[cell(b.addr as u64)].set(at as u64);
+            }
+            (b.dst, at as u64, b.other, b.target)
+        }
     };
-    let loaded = if WIDTH == 1 {
+    let loaded = if BYTE {
         load_bytes::<1>(ctx.mem, at).map(|b| b[0] as u32)
     } else {
         load_bytes::<4>(ctx.mem, at).map(u32::from_le_bytes)
@@ -1128,6 +1146,13 @@ fn br_load<const TEST: u8, const WIDTH: u8>(
         return Exit::trap(Fault::MemoryOutOfBounds, pc_of(ctx, rest));
     };
     regs[cell(dst as u64)].set(v as u64);
+    if FORM == POST_STEP {
+        // After the load wrote `dst`, as `I32LoadPostStep` does (fusion needs
+        // `dst != addr`, so `v` is still the value tested).
+        let b = LoadStepBr::get(&op.raw);
+        let p = regs[cell(b.addr as u64)].get() as u32;
+        regs[cell(b.addr as u64)].set(p.wrapping_add(b.step as i32 as u32) as u64);
+    }
     let slot = || regs[cell(other as u16 as u64)].get() as u32;
     let imm = other as i32 as u32;
     let taken = match test {
@@ -1190,18 +1215,23 @@ static BR_INC_BY: [Handler; 7] = [
     br_inc::<5, true>,
     br_inc::<6, true>,
 ];
-/// `[f::<0, W>, f::<1, W>, ...]`: the handlers of every [`LoadTest`] for one form.
+/// `[f::<0, F, B>, f::<1, F, B>, ...]`: the handlers of every [`LoadTest`] for one form
+/// and width.
 macro_rules! br_load_table {
-    ($width:literal: $($n:literal)*) => {
-        [$(br_load::<$n, $width> as Handler,)*]
+    ($form:ident, $byte:literal) => {
+        br_load_table!($form, $byte: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21)
+    };
+    ($form:ident, $byte:literal: $($n:literal)*) => {
+        [$(br_load::<$n, $form, $byte> as Handler,)*]
     };
 }
-static BR_LOAD: [Handler; 22] =
-    br_load_table!(4: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
-static BR_LOAD8U: [Handler; 22] =
-    br_load_table!(1: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
-static BR_LOAD_ABS: [Handler; 22] =
-    br_load_table!(0: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21);
+static BR_LOAD: [Handler; 22] = br_load_table!(AT_OFFSET, false);
+static BR_LOAD8U: [Handler; 22] = br_load_table!(AT_OFFSET, true);
+static BR_LOAD_ABS: [Handler; 22] = br_load_table!(AT_CONSTANT, false);
+static BR_LOAD_POST: [Handler; 22] = br_load_table!(POST_STEP, false);
+static BR_LOAD8U_POST: [Handler; 22] = br_load_table!(POST_STEP, true);
+static BR_LOAD_PRE: [Handler; 22] = br_load_table!(PRE_STEP, false);
+static BR_LOAD8U_PRE: [Handler; 22] = br_load_table!(PRE_STEP, true);
 static V128_LOAD: [Handler; 13] = simd_table!(v128_load: 0 1 2 3 4 5 6 7 8 9 10 11 12);
 const _: () = assert!(
     V128_UNARY.len() == SimdUnary::ALL.len()
@@ -1214,6 +1244,10 @@ const _: () = assert!(
         && BR_LOAD.len() == LoadTest::ALL.len()
         && BR_LOAD8U.len() == LoadTest::ALL.len()
         && BR_LOAD_ABS.len() == LoadTest::ALL.len()
+        && BR_LOAD_POST.len() == LoadTest::ALL.len()
+        && BR_LOAD8U_POST.len() == LoadTest::ALL.len()
+        && BR_LOAD_PRE.len() == LoadTest::ALL.len()
+        && BR_LOAD8U_PRE.len() == LoadTest::ALL.len()
 );
 
 /// The handler of operator `op` (a discriminant) in `table` (a SIMD class, or the tests of
@@ -1589,6 +1623,10 @@ macro_rules! handlers {
                 Instr::BrLoad(b) => handler_in(&BR_LOAD, b.test as u8),
                 Instr::BrLoad8U(b) => handler_in(&BR_LOAD8U, b.test as u8),
                 Instr::BrLoadAbs(b) => handler_in(&BR_LOAD_ABS, b.test as u8),
+                Instr::BrLoadPostStep(b) => handler_in(&BR_LOAD_POST, b.test as u8),
+                Instr::BrLoad8UPostStep(b) => handler_in(&BR_LOAD8U_POST, b.test as u8),
+                Instr::BrLoadPreStep(b) => handler_in(&BR_LOAD_PRE, b.test as u8),
+                Instr::BrLoad8UPreStep(b) => handler_in(&BR_LOAD8U_PRE, b.test as u8),
                 Instr::Return => return_,
                 Instr::ReturnSlot { .. } => return_slot,
                 _ => to_match,

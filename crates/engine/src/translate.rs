@@ -573,6 +573,10 @@ fn load_branch(load: Instr, branch: Instr) -> Option<Instr> {
     let v = match load {
         Instr::I32Load(l) | Instr::I32Load8U(l) => l.dst,
         Instr::I32LoadAbs(l) => l.dst,
+        Instr::I32LoadPreStep(l)
+        | Instr::I32Load8UPreStep(l)
+        | Instr::I32LoadPostStep(l)
+        | Instr::I32Load8UPostStep(l) => Slot::from(l.dst),
         _ => return None,
     };
     let slot = |s: Slot| Some(u16::try_from(s).ok()? as i16);
@@ -615,6 +619,19 @@ fn load_branch(load: Instr, branch: Instr) -> Option<Instr> {
         _ => return None,
     };
     let target = branch.target()?;
+    // No offset; after the load, a step of the loaded value's own register would change
+    // the value tested.
+    let stepped = |l: LoadStep, post: bool| {
+        (l.offset == 0 && !(post && l.dst == l.addr)).then_some(())?;
+        Some(LoadStepBr {
+            dst: l.dst,
+            addr: l.addr,
+            step: i16::try_from(l.step).ok()?,
+            test,
+            other,
+            target,
+        })
+    };
     let fused = |l: Load| {
         Some(LoadBr {
             dst: u16::try_from(l.dst).ok()?,
@@ -635,6 +652,10 @@ fn load_branch(load: Instr, branch: Instr) -> Option<Instr> {
             other,
             target,
         })),
+        Instr::I32LoadPreStep(l) => stepped(l, false).map(Instr::BrLoadPreStep),
+        Instr::I32Load8UPreStep(l) => stepped(l, false).map(Instr::BrLoad8UPreStep),
+        Instr::I32LoadPostStep(l) => stepped(l, true).map(Instr::BrLoadPostStep),
+        Instr::I32Load8UPostStep(l) => stepped(l, true).map(Instr::BrLoad8UPostStep),
         _ => None,
     }
 }

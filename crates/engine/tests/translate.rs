@@ -2945,3 +2945,98 @@ fn a_constant_or_copy_before_a_forward_jump_jumps_itself() {
     assert_eq!(call_i32(&mut store, inst, "count", &[5]), 6);
     assert_eq!(call_i32(&mut store, inst, "count", &[0]), 1);
 }
+
+#[test]
+fn a_load_through_a_stepping_pointer_and_the_branch_on_it_keep_their_order() {
+    // `while (*p++ < x)` and friends: the load, the step and the test are one instruction
+    // that steps where the unfused code did; a pointer loaded into itself (`p = *p; p += 4`)
+    // stays unfused (the step changes the value tested).
+    let wat = r#"(module (memory (export "memory") 1)
+      (func (export "post") (param $p i32) (param $x i32) (result i32) (local $v i32)
+        (loop $l
+          (local.set $v (i32.load (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (br_if $l (i32.lt_s (local.get $v) (local.get $x))))
+        (i32.add (i32.mul (local.get $p) (i32.const 1000)) (local.get $v)))
+      (func (export "post8") (param $p i32) (param $x i32) (result i32) (local $v i32)
+        (loop $l
+          (local.set $v (i32.load8_u (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br_if $l (i32.lt_u (local.get $v) (i32.const 100))))
+        (i32.add (i32.mul (local.get $p) (i32.const 1000)) (local.get $v)))
+      (func (export "pre") (param $p i32) (param $x i32) (result i32) (local $v i32)
+        (loop $l
+          (local.set $p (i32.add (local.get $p) (i32.const -4)))
+          (br_if $l (i32.gt_s (local.tee $v (i32.load (local.get $p))) (local.get $x))))
+        (i32.add (i32.mul (local.get $p) (i32.const 1000)) (local.get $v)))
+      (func (export "pre8") (param $p i32) (param $x i32) (result i32) (local $v i32)
+        (loop $l
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br_if $l (local.tee $v (i32.load8_u (local.get $p)))))
+        (i32.add (i32.mul (local.get $p) (i32.const 1000)) (local.get $v)))
+      (func (export "other") (param $p i32) (param $x i32) (result i32) (local $v i32)
+        (loop $l
+          (local.set $v (i32.load (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (br_if $l (i32.ne (local.get $v) (local.get $p))))
+        (i32.add (i32.mul (local.get $p) (i32.const 1000)) (local.get $v)))
+      (func (export "alias") (param $p i32) (param $x i32) (result i32)
+        (loop $l
+          (local.set $p (i32.load (local.get $p)))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (br_if $l (i32.ne (local.get $p) (local.get $x))))
+        (local.get $p)))"#;
+    for (k, form) in [
+        (0, "BrLoadPostStep("),
+        (1, "BrLoad8UPostStep("),
+        (2, "BrLoadPreStep("),
+        (3, "BrLoad8UPreStep("),
+        (4, "BrLoadPostStep("),
+    ] {
+        assert_uses(wat, k, form);
+    }
+    assert!(internal_code(wat, 5).contains("I32LoadPostStep"));
+    assert!(!internal_code(wat, 5).contains("BrLoad"));
+    let (mut store, inst) = instance(wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    let words = |store: &mut Store<()>, at: usize, ws: &[i32]| {
+        for (i, w) in ws.iter().enumerate() {
+            memory.data_mut(&mut *store)[at + 4 * i..at + 4 * i + 4]
+                .copy_from_slice(&w.to_le_bytes());
+        }
+    };
+    // post: 1, 2, 3, 9 at 100 (x = 5): stops after 9, p past it.
+    words(&mut store, 100, &[1, 2, 3, 9]);
+    assert_eq!(
+        call_i32(&mut store, inst, "post", &[100, 5]),
+        116 * 1000 + 9
+    );
+    // post8: bytes 10, 20, 200 at 400.
+    memory.data_mut(&mut store)[400..403].copy_from_slice(&[10, 20, 200]);
+    assert_eq!(
+        call_i32(&mut store, inst, "post8", &[400, 0]),
+        403 * 1000 + 200
+    );
+    // pre: 7, 8, 2 below 512 (x = 5): from 512 down to the 2 at 500.
+    words(&mut store, 500, &[2, 8, 7]);
+    assert_eq!(call_i32(&mut store, inst, "pre", &[512, 5]), 500 * 1000 + 2);
+    // pre8: nonzero bytes after 600 up to a zero at 603.
+    memory.data_mut(&mut store)[600..604].copy_from_slice(&[9, 1, 2, 0]);
+    assert_eq!(call_i32(&mut store, inst, "pre8", &[600, 0]), 603 * 1000);
+    // other: 5 at 700, then 708 at 704 (the stepped pointer): stops there.
+    words(&mut store, 700, &[5, 708]);
+    assert_eq!(
+        call_i32(&mut store, inst, "other", &[700, 0]),
+        708 * 1000 + 708
+    );
+    // alias: 800 -> 900 (+4 = 904) -> 1000 (+4 = 1004).
+    words(&mut store, 800, &[900]);
+    words(&mut store, 904, &[1000]);
+    assert_eq!(call_i32(&mut store, inst, "alias", &[800, 1004]), 1004);
+    // A load off the end traps.
+    let err = call(&mut store, inst, "post8", &[Val::I32(65_535), Val::I32(0)]);
+    assert_eq!(
+        err.map(|_| ()).unwrap_err().as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+}
