@@ -765,6 +765,12 @@ define_instrs! {
     other {
         /// `regs[dst] = value`.
         Const32 { dst: Slot, value: u32 },
+        /// A word moved between a field and a C global (`global = p->f`, `p->f = global`):
+        /// `I32Load` then `I32StoreAbs` of the value at `abs`, or `I32LoadAbs` from `abs`
+        /// then `I32Store`, still writing the value to `dst`. Only where the constant
+        /// address lies in the memory's minimum size, so only the other half can trap.
+        I32LoadStoreAbs { dst: u16, addr: u16, offset: u32, abs: u32 },
+        I32LoadAbsStore { dst: u16, abs: u32, addr: u16, offset: u32 },
         /// `Const32` or `Copy`, then a forward jump (the `Br` after it stays, for branches
         /// to it): the value an `if` arm or a `switch` case yields, and the jump to the join.
         Const32Br { dst: Slot, value: u32, target: Target },

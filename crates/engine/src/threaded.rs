@@ -1915,6 +1915,14 @@ ops {
     I32Load8UAbs: Instr::I32Load8UAbs(LoadAbs { dst, addr }) => {
     load_at!(ctx, regs, addr as u64, 0, dst, 1, |b| b[0] as u64)
 }
+    I32LoadStoreAbs: Instr::I32LoadStoreAbs { dst, addr, offset, abs } => {
+    load_at!(ctx, regs, r!(regs, addr), offset, dst, 4, |b| u32::from_le_bytes(b) as u64);
+    store_at!(ctx, regs, abs as u64, 0, (r!(regs, dst) as u32).to_le_bytes())
+}
+    I32LoadAbsStore: Instr::I32LoadAbsStore { dst, abs, addr, offset } => {
+    load_at!(ctx, regs, abs as u64, 0, dst, 4, |b| u32::from_le_bytes(b) as u64);
+    store_at!(ctx, regs, r!(regs, addr), offset, (r!(regs, dst) as u32).to_le_bytes())
+}
     I32StoreAbs: Instr::I32StoreAbs(StoreAbs { src, addr }) => {
     store_at!(ctx, regs, addr as u64, 0, (r!(regs, src) as u32).to_le_bytes())
 }

@@ -951,6 +951,17 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.fuse_lookup(prev)
     }
 
+    /// Whether `len` bytes at the constant address `addr` lie within the first memory's
+    /// minimum size, so that an access there can never trap (memories only grow).
+    fn in_minimum_memory(&self, addr: u32, len: u64) -> bool {
+        let min_bytes = self
+            .module
+            .memories
+            .first()
+            .map_or(0, |m| u64::from(m.minimum) * 65_536);
+        u64::from(addr) + len <= min_bytes
+    }
+
     /// The `BrLoad8UDisp*` at `at` (the last instruction) looks up a byte that the
     /// instruction before it loaded through a pointer (`if (class[*p])`): both become one
     /// `BrLoad8ULookup*`, when the table lies within the memory's minimum size, so that
@@ -979,12 +990,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             _ => return at as u32,
         };
         // Every byte `disp + 0..=255` (no wrap) lies in the first memory's minimum size.
-        let min_bytes = self
-            .module
-            .memories
-            .first()
-            .map_or(0, |m| u64::from(m.minimum) * 65_536);
-        let table_fits = u64::from(disp as u32) + 256 <= min_bytes;
+        let table_fits = self.in_minimum_memory(disp as u32, 256);
         let (Ok(dst), Ok(first_addr)) = (u16::try_from(first.dst), u16::try_from(first.addr))
         else {
             return at as u32;
@@ -1161,6 +1167,32 @@ impl<'a, 'b> Translator<'a, 'b> {
                     shift: b.shift,
                 })
             })(),
+            // A word moved between a field and a global whose address cannot trap.
+            (Instr::I32Load(l), Instr::I32StoreAbs(st))
+                if st.src == l.dst && self.in_minimum_memory(st.addr, 4) =>
+            {
+                (|| {
+                    Some(Instr::I32LoadStoreAbs {
+                        dst: u(l.dst)?,
+                        addr: u(l.addr)?,
+                        offset: l.offset,
+                        abs: st.addr,
+                    })
+                })()
+            }
+            (Instr::I32LoadAbs(l), Instr::I32Store(st))
+                if st.src == l.dst && self.in_minimum_memory(l.addr, 4) =>
+            {
+                trapping = prev + 1;
+                (|| {
+                    Some(Instr::I32LoadAbsStore {
+                        dst: u(l.dst)?,
+                        abs: l.addr,
+                        addr: u(st.addr)?,
+                        offset: st.offset,
+                    })
+                })()
+            }
             (Instr::I32AddImm(a), Instr::I32AddImm(b)) => (|| {
                 Some(Instr::I32AddImm2 {
                     dst: u(a.dst)?,
@@ -2251,6 +2283,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             if let Ok(ea) = u32::try_from(c as u32 as u64 + memarg.offset) {
                 let src = self.operand(value);
                 self.emit(make_abs(StoreAbs { src, addr: ea }));
+                self.fuse_pair();
                 return;
             }
         }
@@ -2329,6 +2362,7 @@ impl<'a, 'b> Translator<'a, 'b> {
             src: v,
             offset: memarg.offset as u32,
         }));
+        self.fuse_pair();
     }
 
     /// `i32.add x C` computed the store's address into a temporary, then the last

@@ -3040,3 +3040,50 @@ fn a_load_through_a_stepping_pointer_and_the_branch_on_it_keep_their_order() {
         TrapKind::MemoryOutOfBounds
     );
 }
+
+#[test]
+fn a_word_moved_between_a_field_and_a_global_traps_where_the_unfused_code_would() {
+    let wat = r#"(module (memory (export "memory") 1)
+      (func (export "get") (param $p i32)
+        (i32.store (i32.const 64) (i32.load offset=1234 (local.get $p))))
+      (func (export "put") (param $p i32)
+        (i32.store offset=1234 (local.get $p) (i32.load (i32.const 64))))
+      ;; The global's last bytes lie past the memory: its access could trap, no fusion.
+      (func (export "get_far") (param $p i32)
+        (i32.store (i32.const 65534) (i32.load (local.get $p)))))"#;
+    assert_uses(wat, 0, "I32LoadStoreAbs");
+    assert_uses(wat, 1, "I32LoadAbsStore");
+    let far = internal_code(wat, 2);
+    assert!(!far.contains("I32LoadStoreAbs"), "{far}");
+    let (mut store, inst) = instance(wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    memory.data_mut(&mut store)[1334..1338].copy_from_slice(&0x0102_0304u32.to_le_bytes());
+    call(&mut store, inst, "get", &[Val::I32(100)]).unwrap();
+    assert_eq!(&memory.data(&store)[64..68], &0x0102_0304u32.to_le_bytes());
+    memory.data_mut(&mut store)[64..68].copy_from_slice(&77u32.to_le_bytes());
+    call(&mut store, inst, "put", &[Val::I32(2000)]).unwrap();
+    assert_eq!(&memory.data(&store)[3234..3238], &77u32.to_le_bytes());
+    // Out of bounds: the field's load, then the field's store, trap at their offsets.
+    let binary = wat::parse_str(wat).unwrap();
+    let find = |pattern: [u8; 4]| {
+        binary
+            .windows(4)
+            .position(|w| w == pattern)
+            .expect("the access is in the binary") as u32
+    };
+    let (load_at, store_at) = (
+        find([0x28, 0x02, 0xd2, 0x09]),
+        find([0x36, 0x02, 0xd2, 0x09]),
+    );
+    for (f, at) in [("get", load_at), ("put", store_at)] {
+        let err = call(&mut store, inst, f, &[Val::I32(65_000)]).unwrap_err();
+        let trap = err.as_trap().expect("trap");
+        assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds, "{f}");
+        assert_eq!(trap.backtrace[0].offset, Some(at), "{f}");
+    }
+    let err = call(&mut store, inst, "get_far", &[Val::I32(0)]).unwrap_err();
+    assert_eq!(
+        err.as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+}
