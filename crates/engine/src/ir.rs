@@ -649,6 +649,9 @@ define_instrs! {
         I32AddImm(BinImm), I32MulImm(BinImm), I32AndImm(BinImm), I32OrImm(BinImm),
         I32XorImm(BinImm), I32ShlImm(BinImm), I32ShrSImm(BinImm), I32ShrUImm(BinImm),
         I32RotlImm(BinImm),
+        /// `regs[dst] = !(regs[lhs] << imm)`: `i32.shl` by a constant, then `i32.xor` with
+        /// -1 (the `~(x << s)` of integer hashes, which `I32AddNotShl` adds).
+        I32NotShlImm(BinImm),
         /// `regs[dst] = imm - regs[lhs]` and `imm << regs[lhs]`: a constant on the left of
         /// a subtraction or a shift (`n - i`, `1 << bit`), which would otherwise take a
         /// `Const32` first.
@@ -706,6 +709,9 @@ define_instrs! {
         /// `regs[dst] = regs[lhs] + (regs[rhs] << shift)` (32-bit): fused `i32.shl` by a
         /// constant and `i32.add`, the address arithmetic of array indexing.
         I32AddShl(BinShift),
+        /// `regs[dst] = regs[lhs] + !(regs[rhs] << shift)` (32-bit, wrapping): Thomas
+        /// Wang's integer hash step `key += ~(key << s)`, common in hash tables.
+        I32AddNotShl(BinShift),
         /// `regs[dst] = (regs[lhs] ^ regs[rhs]).rotate_left(shift)`: fused `xor` and `rotl`
         /// by a constant, the mixing step of ciphers and hashes.
         I32XorRotl(BinShift), I64XorRotl(BinShift),

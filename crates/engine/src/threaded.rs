@@ -1715,6 +1715,7 @@ ops {
     I32ShrSImm: Instr::I32ShrSImm(b) => { imm32s!(regs, b, |x, y| x.wrapping_shr(y as u32)) }
     I32ShrUImm: Instr::I32ShrUImm(b) => { imm32!(regs, b, |x, y| x.wrapping_shr(y)) }
     I32RotlImm: Instr::I32RotlImm(b) => { imm32!(regs, b, |x, y| x.rotate_left(y)) }
+    I32NotShlImm: Instr::I32NotShlImm(b) => { imm32!(regs, b, |x, y| !x.wrapping_shl(y)) }
     I64Eqz: Instr::I64Eqz(u) => { un!(regs, u, |x| (x == 0) as u64) }
     I64Clz: Instr::I64Clz(u) => { un!(regs, u, |x| x.leading_zeros() as u64) }
     I64Ctz: Instr::I64Ctz(u) => { un!(regs, u, |x| x.trailing_zeros() as u64) }
@@ -1932,6 +1933,9 @@ ops {
     I64AndNot: Instr::I64AndNot(b) => { bin64!(regs, b, |x, y| !x & y) }
     I32AddShl: Instr::I32AddShl(b) => {
     bin_shift!(regs, b, |x, y, s| (x as u32).wrapping_add((y as u32) << s) as u64)
+}
+    I32AddNotShl: Instr::I32AddNotShl(b) => {
+    bin_shift!(regs, b, |x, y, s| (x as u32).wrapping_add(!((y as u32) << s)) as u64)
 }
     I32XorRotl: Instr::I32XorRotl(b) => {
     bin_shift!(regs, b, |x, y, s| (x as u32 ^ y as u32).rotate_left(s) as u64)

@@ -1949,6 +1949,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                     rhs: u16::try_from(shl.lhs).ok()?,
                     shift: (shl.imm & 31) as u8,
                 })),
+                Instr::I32NotShlImm(shl) => Some(Instr::I32AddNotShl(BinShift {
+                    dst: u16::try_from(lhs.pos).ok()?,
+                    lhs: u16::try_from(other).ok()?,
+                    rhs: u16::try_from(shl.lhs).ok()?,
+                    shift: (shl.imm & 31) as u8,
+                })),
                 Instr::I32Mul(mul) => mul_acc(lhs.pos, other, mul).map(Instr::I32MulAcc),
                 Instr::I32Add(add) => Some(Instr::I32Add3(Bin3 {
                     dst: u16::try_from(lhs.pos).ok()?,
@@ -2056,6 +2062,23 @@ impl<'a, 'b> Translator<'a, 'b> {
         let n = self.stack.len();
         let (lhs, rhs) = (self.stack[n - 2], self.stack[n - 1]);
         let bits = if wide { 64 } else { 32 };
+        // `~(x << C)` (a shift just computed, then `^ -1`) is one `I32NotShlImm`.
+        if !wide {
+            for (ones, shifted) in [(rhs, lhs), (lhs, rhs)] {
+                if !matches!(ones.src, Src::Const(c) if c as u32 == u32::MAX) {
+                    continue;
+                }
+                if let Some((at, Instr::I32ShlImm(shl))) = self.producer(shifted) {
+                    let not_shl = Instr::I32NotShlImm(BinImm {
+                        dst: lhs.pos,
+                        lhs: shl.lhs,
+                        imm: shl.imm & 31,
+                    });
+                    self.finish_binary_fusion(at, not_shl, ValType::I32);
+                    return;
+                }
+            }
+        }
         let fused = self.fuse_either_operand(lhs, rhs, |producer, other| {
             let (shift, make): (BinImm, fn(BinShift) -> Instr) = match (wide, producer) {
                 (true, Instr::I64RotlImm(r)) => (r, Instr::I64RotlXor),

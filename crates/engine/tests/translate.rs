@@ -3087,3 +3087,70 @@ fn a_word_moved_between_a_field_and_a_global_traps_where_the_unfused_code_would(
         TrapKind::MemoryOutOfBounds
     );
 }
+
+#[test]
+fn integer_hash_steps_agree_with_rust() {
+    // Thomas Wang's 32-bit integer hash (WebKit's `intHash`): `key += ~(key << s)` is one
+    // `I32AddNotShl` whichever side the complement is on; `~(x << s)` alone is one
+    // `I32NotShlImm`, shift counts taken modulo 32.
+    let wat = r#"(module
+      (func (export "hash") (param $key i32) (result i32)
+        (local.set $key (i32.add (local.get $key) (i32.xor (i32.shl (local.get $key) (i32.const 15)) (i32.const -1))))
+        (local.set $key (i32.xor (local.get $key) (i32.shr_u (local.get $key) (i32.const 10))))
+        (local.set $key (i32.add (local.get $key) (i32.shl (local.get $key) (i32.const 3))))
+        (local.set $key (i32.xor (local.get $key) (i32.shr_u (local.get $key) (i32.const 6))))
+        (local.set $key (i32.add (i32.xor (i32.const -1) (i32.shl (local.get $key) (i32.const 11))) (local.get $key)))
+        (local.set $key (i32.xor (local.get $key) (i32.shr_u (local.get $key) (i32.const 16))))
+        (local.get $key))
+      (func (export "not_shl") (param $x i32) (result i32)
+        (i32.xor (i32.shl (local.get $x) (i32.const 35)) (i32.const -1)))
+      ;; Not a complement: an ordinary shift-xor.
+      (func (export "shl_xor") (param $x i32) (result i32)
+        (i32.xor (i32.shl (local.get $x) (i32.const 4)) (i32.const -2)))
+      (func (export "add_not_shl") (param $x i32) (param $y i32) (result i32)
+        (i32.add (local.get $y) (i32.xor (i32.shl (local.get $x) (i32.const 20)) (i32.const -1)))))"#;
+    let hash = internal_code(wat, 0);
+    assert_eq!(hash.matches("I32AddNotShl").count(), 2, "{hash}");
+    assert_uses(wat, 1, "I32NotShlImm");
+    assert!(!internal_code(wat, 2).contains("NotShl"));
+    assert_uses(wat, 3, "I32AddNotShl");
+    let wang = |mut key: u32| {
+        key = key.wrapping_add(!(key << 15));
+        key ^= key >> 10;
+        key = key.wrapping_add(key << 3);
+        key ^= key >> 6;
+        key = key.wrapping_add(!(key << 11));
+        key ^= key >> 16;
+        key as i32
+    };
+    let (mut store, inst) = instance(wat);
+    for x in [
+        0u32,
+        1,
+        2,
+        0x8000_0000,
+        u32::MAX,
+        0x1234_5678,
+        0xdead_beef,
+        12345,
+    ] {
+        let xi = x as i32;
+        assert_eq!(
+            call_i32(&mut store, inst, "hash", &[xi]),
+            wang(x),
+            "hash {x}"
+        );
+        assert_eq!(
+            call_i32(&mut store, inst, "not_shl", &[xi]),
+            !(x << 3) as i32
+        );
+        assert_eq!(
+            call_i32(&mut store, inst, "shl_xor", &[xi]),
+            ((x << 4) ^ 0xffff_fffe) as i32
+        );
+        assert_eq!(
+            call_i32(&mut store, inst, "add_not_shl", &[xi, 77]),
+            77u32.wrapping_add(!(x << 20)) as i32
+        );
+    }
+}
