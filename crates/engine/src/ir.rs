@@ -918,6 +918,10 @@ define_instrs! {
         /// into `dst2`: `if (class[*p])`, the scanning loops of parsers and serializers.
         BrLoad8ULookupNez { dst: u16, addr: u16, dst2: u16, disp: i32, target: Target },
         BrLoad8ULookupEqz { dst: u16, addr: u16, dst2: u16, disp: i32, target: Target },
+        /// `I32StoreAbs` of `regs[src]`, then a branch on it (nonzero or zero): a C global
+        /// assigned and tested (`while ((g = g->next))`).
+        BrStoreAbsNez { src: Slot, addr: u32, target: Target },
+        BrStoreAbsEqz { src: Slot, addr: u32, target: Target },
         /// Return; results already sit in slots `0..n`.
         Return,
         /// Return a single cell: `regs[0] = regs[src]`, then return.
@@ -1060,6 +1064,8 @@ impl Instr {
             | Instr::BrLoad8UDispEqz { target, .. }
             | Instr::BrLoad8ULookupNez { target, .. }
             | Instr::BrLoad8ULookupEqz { target, .. }
+            | Instr::BrStoreAbsNez { target, .. }
+            | Instr::BrStoreAbsEqz { target, .. }
             | Instr::BrLoad8UEqz { target, .. }
             | Instr::BrIfNez { target, .. }
             | Instr::BrIfEqz { target, .. }

@@ -2234,6 +2234,14 @@ branches {
     load_at!(ctx, regs, at as u64, 0, dst2, 1, |b| b[0] as u64);
     brcmp!(r!(regs, dst2) == 0, target)
 }
+    BrStoreAbsNez: Instr::BrStoreAbsNez { src, addr, target } => {
+    store_at!(ctx, regs, addr as u64, 0, (r!(regs, src) as u32).to_le_bytes());
+    brcmp!(r!(regs, src) as u32 != 0, target)
+}
+    BrStoreAbsEqz: Instr::BrStoreAbsEqz { src, addr, target } => {
+    store_at!(ctx, regs, addr as u64, 0, (r!(regs, src) as u32).to_le_bytes());
+    brcmp!(r!(regs, src) as u32 == 0, target)
+}
     BrIfEqz: Instr::BrIfEqz { cond, target } => { brcmp!(r!(regs, cond) as u32 == 0, target) }
     BrIfNez64: Instr::BrIfNez64 { cond, target } => { brcmp!(r!(regs, cond) != 0, target) }
     BrIfEqz64: Instr::BrIfEqz64 { cond, target } => { brcmp!(r!(regs, cond) == 0, target) }

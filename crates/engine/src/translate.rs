@@ -874,11 +874,11 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.fuse_load(at as usize)
     }
 
-    /// The conditional branch just emitted at `at` (the last instruction) tests the byte
-    /// that the instruction before it loaded, as C string loops do (`while (*p)`) and
-    /// parsers' character-class lookups (`if (class[c])`): both become one `BrLoad8U*`,
-    /// which still writes the byte. Not when a label lies between
-    /// them. Returns the branch's index.
+    /// The conditional branch just emitted at `at` (the last instruction) tests the value
+    /// that the instruction before it loaded (the byte of C string loops, `while (*p)`,
+    /// and of parsers' character classes, `if (class[c])`; a word compared, a global) or
+    /// stored in a C global: both become one `BrLoad*` (which still writes the value) or
+    /// `BrStoreAbs*`. Not when a label lies between them. Returns the branch's index.
     fn fuse_load(&mut self, at: usize) -> u32 {
         let Some(prev) = at.checked_sub(1) else {
             return at as u32;
@@ -901,6 +901,20 @@ impl<'a, 'b> Translator<'a, 'b> {
         };
         let target = 0;
         let fused = match self.code[prev] {
+            // A global just assigned the value tested (the store keeps its offset).
+            Instr::I32StoreAbs(st) if st.src == cond => Some(if nez {
+                Instr::BrStoreAbsNez {
+                    src: st.src,
+                    addr: st.addr,
+                    target,
+                }
+            } else {
+                Instr::BrStoreAbsEqz {
+                    src: st.src,
+                    addr: st.addr,
+                    target,
+                }
+            }),
             Instr::I32Load8U(l) if l.dst == cond => (|| {
                 let (dst, addr) = (u16::try_from(l.dst).ok()?, u16::try_from(l.addr).ok()?);
                 let offset = l.offset;

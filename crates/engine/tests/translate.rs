@@ -3154,3 +3154,45 @@ fn integer_hash_steps_agree_with_rust() {
         );
     }
 }
+
+#[test]
+fn a_global_assigned_and_tested_branches_on_the_value_stored() {
+    let wat = r#"(module (memory (export "memory") 1)
+      ;; Counts down, publishing the counter in a global each step.
+      (func (export "nez") (param $p i32) (result i32) (local $n i32)
+        (loop $next
+          (local.set $n (i32.add (local.get $n) (i32.const 10)))
+          (local.set $p (i32.add (local.get $p) (i32.const -1)))
+          (i32.store (i32.const 64) (local.get $p))
+          (br_if $next (local.get $p)))
+        (local.get $n))
+      (func (export "eqz") (param $p i32) (result i32)
+        (block $zero
+          (i32.store (i32.const 68) (local.get $p))
+          (br_if $zero (i32.eqz (local.get $p)))
+          (return (i32.const 1)))
+        (i32.const 0))
+      ;; The global past the memory: the store traps before the branch.
+      (func (export "oob") (param $p i32) (result i32)
+        (block $zero
+          (i32.store (i32.const 65534) (local.get $p))
+          (br_if $zero (local.get $p))
+          (return (i32.const 1)))
+        (i32.const 0)))"#;
+    assert_uses(wat, 0, "BrStoreAbsNez");
+    assert_uses(wat, 1, "BrStoreAbsEqz");
+    assert_uses(wat, 2, "BrStoreAbsNez");
+    let (mut store, inst) = instance(wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    assert_eq!(call_i32(&mut store, inst, "nez", &[3]), 30);
+    assert_eq!(&memory.data(&store)[64..68], &[0; 4]);
+    for (p, want) in [(0, 0), (5, 1), (-1, 1)] {
+        assert_eq!(call_i32(&mut store, inst, "eqz", &[p]), want, "eqz {p}");
+        assert_eq!(&memory.data(&store)[68..72], &p.to_le_bytes());
+    }
+    let err = call(&mut store, inst, "oob", &[Val::I32(0)]).unwrap_err();
+    assert_eq!(
+        err.as_trap().expect("trap").kind,
+        TrapKind::MemoryOutOfBounds
+    );
+}
