@@ -866,12 +866,41 @@ impl<'a, 'b> Translator<'a, 'b> {
                 if let Some(at) = self.fuse_mask(at) {
                     return self.fuse_bit_test(at as usize);
                 }
+                if let Some(at) = self.fuse_negated_compare(at) {
+                    return at;
+                }
             }
             Some(Instr::I32AndImm(_)) => return self.fuse_bit_test(at),
             _ => {}
         }
         let at = self.fuse_increment(at);
         self.fuse_load(at as usize)
+    }
+
+    /// The conditional branch just emitted at `at` (the last instruction) absorbed an
+    /// `i32.eqz` of a comparison the instruction before it computed, which nothing else
+    /// reads: `if (!(a < b))` on floats, whose comparison cannot be inverted (NaN), so the
+    /// `eqz` was not folded into it. Both become the comparison's branch (`BrF64NotLt`).
+    /// Not when a label lies between them. The branch's new index, if fused.
+    fn fuse_negated_compare(&mut self, at: usize) -> Option<u32> {
+        let prev = at.checked_sub(1)?;
+        if self.barrier > prev || at + 1 != self.code.len() {
+            return None;
+        }
+        let (cond, when) = match self.code[at] {
+            Instr::BrIfNez { cond, .. } => (cond, true),
+            Instr::BrIfEqz { cond, .. } => (cond, false),
+            _ => return None,
+        };
+        let cmp = self.code[prev];
+        if cmp.dst() != Some(cond) {
+            return None;
+        }
+        let mut fused = fused_branch(cmp, when)?;
+        fused.set_target(self.code[at].target()?);
+        self.code[prev] = fused;
+        self.drop_merged_last();
+        Some(prev as u32)
     }
 
     /// The conditional branch just emitted at `at` (the last instruction) tests the value

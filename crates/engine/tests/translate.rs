@@ -3196,3 +3196,84 @@ fn a_global_assigned_and_tested_branches_on_the_value_stored() {
         TrapKind::MemoryOutOfBounds
     );
 }
+
+#[test]
+fn a_negated_float_comparison_branches_in_one_instruction_and_agrees_with_rust_on_nan() {
+    // `br_if (i32.eqz (f64.lt a b))`: the comparison cannot be inverted (NaN), so the
+    // `eqz` stays apart from it until the branch takes both in (`BrF64NotLt` and kin).
+    type Compare = fn(f64, f64) -> bool;
+    let ops: [(&str, Compare); 6] = [
+        ("eq", |a, b| a == b),
+        ("ne", |a, b| a != b),
+        ("lt", |a, b| a < b),
+        ("gt", |a, b| a > b),
+        ("le", |a, b| a <= b),
+        ("ge", |a, b| a >= b),
+    ];
+    let mut funcs = String::new();
+    for (op, _) in ops {
+        for ty in ["f32", "f64"] {
+            funcs.push_str(&format!(
+                r#"(func (export "br_{op}_{ty}") (param $a {ty}) (param $b {ty}) (result i32)
+                  (block $no
+                    (br_if $no (i32.eqz ({ty}.{op} (local.get $a) (local.get $b))))
+                    (return (i32.const 1)))
+                  (i32.const 0))
+                (func (export "if_{op}_{ty}") (param $a {ty}) (param $b {ty}) (result i32)
+                  (if (result i32) (i32.eqz ({ty}.{op} (local.get $a) (local.get $b)))
+                    (then (i32.const 0)) (else (i32.const 1))))"#
+            ));
+        }
+    }
+    let wat = format!("(module {funcs})");
+    // Each function is one fused branch: no `I32Eqz` and no separate comparison left.
+    for k in 0..24 {
+        let code = internal_code(&wat, k);
+        assert!(
+            !code.contains("I32Eqz") && code.contains("BrF"),
+            "function {k}:\n{code}"
+        );
+    }
+    let (mut store, inst) = instance(&wat);
+    let values = [
+        0.0,
+        -0.0,
+        1.5,
+        -2.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for (op, f) in ops {
+        for a in values {
+            for b in values {
+                let want = f(a, b) as i32;
+                for form in ["br", "if"] {
+                    let f64_name = format!("{form}_{op}_f64");
+                    let f32_name = format!("{form}_{op}_f32");
+                    let got = call(
+                        &mut store,
+                        inst,
+                        &f64_name,
+                        &[Val::F64(a.to_bits()), Val::F64(b.to_bits())],
+                    )
+                    .unwrap()[0]
+                        .i32()
+                        .unwrap();
+                    assert_eq!(got, want, "{f64_name}({a}, {b})");
+                    let (a32, b32) = (a as f32, b as f32);
+                    let got = call(
+                        &mut store,
+                        inst,
+                        &f32_name,
+                        &[Val::F32(a32.to_bits()), Val::F32(b32.to_bits())],
+                    )
+                    .unwrap()[0]
+                        .i32()
+                        .unwrap();
+                    assert_eq!(got, want, "{f32_name}({a}, {b})");
+                }
+            }
+        }
+    }
+}
