@@ -856,8 +856,9 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Fuses into the conditional branch at `at` (the last instruction) the instruction
     /// before it when that computed the branch's operand: a mask (and the `1 << x` it
-    /// masks), an increment, a byte load. `absorbed` is the comparison the branch replaced,
-    /// if any. Returns the branch's index.
+    /// masks), a float comparison under an absorbed `i32.eqz`, an increment, a load (and
+    /// the byte read before a table lookup), a store to a C global. `absorbed` is the
+    /// comparison the branch replaced, if any. Returns the branch's index.
     fn fuse_into_branch(&mut self, at: usize, absorbed: Option<Instr>) -> u32 {
         match absorbed {
             // The eqz overwrote its operand in place: if a mask computed that operand,
@@ -1136,11 +1137,12 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// Merges the last two instructions into one when they form a pair with a fused form:
     /// a pointer step and a load through the pointer, either order (`*++p`, `*p++`), a
-    /// store then a step (`*p++ = x`), two `i32.add x C` or two `i32.add` in a row, or an
-    /// add and an xor-rotate (ARX rounds). Called where the last
-    /// instruction has just become final (a load emitted, an add redirected into its
-    /// local); the one before it is final already, so no later fusion looks for it. Not
-    /// across a jump target. The fused instruction does both in the original order.
+    /// store then a step (`*p++ = x`), two `i32.add x C` or two `i32.add` in a row, an
+    /// add and an xor-rotate (ARX rounds), or a word moved between a field and a C global.
+    /// Called where the last instruction has just become final (a load or a store emitted,
+    /// an add redirected into its local); the one before it is final already, so no later
+    /// fusion looks for it. Not across a jump target. The fused instruction does both in
+    /// the original order.
     fn fuse_pair(&mut self) {
         let Some(prev) = self.code.len().checked_sub(2) else {
             return;
