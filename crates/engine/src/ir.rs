@@ -904,13 +904,10 @@ define_instrs! {
         BrTableLoad { dst: u16, addr: u16, offset: u32, len: u32 },
         /// The same loading as `I32LoadDisp` with no offset: `switch (code[pc])`.
         BrTableLoadDisp { dst: u16, addr: u16, shift: u8, disp: i32, len: u32 },
-        /// `regs[dst] = mem[regs[addr] + offset]` (`i32.load8_u`), then a branch to
-        /// `target` if the byte is nonzero (`Nez`) or zero (`Eqz`): the `while (*p)` of C
-        /// string loops.
-        BrLoad8UNez { dst: u16, addr: u16, offset: u32, target: Target },
-        BrLoad8UEqz { dst: u16, addr: u16, offset: u32, target: Target },
-        /// The same at `regs[addr] + disp` (wrapping at 32 bits, no offset): a byte looked
-        /// up in a table (`if (class[c])`, the character classes of parsers).
+        /// `regs[dst] = mem[regs[addr] + disp]` (`i32.load8_u`, the add wrapping at 32
+        /// bits, no offset), then a branch to `target` if the byte is nonzero (`Nez`) or
+        /// zero (`Eqz`): a byte looked up in a table (`if (class[c])`, the character
+        /// classes of parsers). A byte load with an offset is a `BrLoad8U`.
         BrLoad8UDispNez { dst: u16, addr: u16, disp: i32, target: Target },
         BrLoad8UDispEqz { dst: u16, addr: u16, disp: i32, target: Target },
         /// A byte read through a pointer and looked up in a table before the branch:
@@ -1059,14 +1056,12 @@ impl Instr {
             | Instr::BrBack { target, .. }
             | Instr::Const32Br { target, .. }
             | Instr::CopyBr { target, .. }
-            | Instr::BrLoad8UNez { target, .. }
             | Instr::BrLoad8UDispNez { target, .. }
             | Instr::BrLoad8UDispEqz { target, .. }
             | Instr::BrLoad8ULookupNez { target, .. }
             | Instr::BrLoad8ULookupEqz { target, .. }
             | Instr::BrStoreAbsNez { target, .. }
             | Instr::BrStoreAbsEqz { target, .. }
-            | Instr::BrLoad8UEqz { target, .. }
             | Instr::BrIfNez { target, .. }
             | Instr::BrIfEqz { target, .. }
             | Instr::BrIfNez64 { target, .. }

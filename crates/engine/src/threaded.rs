@@ -2204,14 +2204,6 @@ branches {
     BrF64NotGt: Instr::BrF64NotGt { lhs, rhs, target } => { brcmp!(!(f64::from_bits(r!(regs, lhs)) > f64::from_bits(r!(regs, rhs))), target) }
     BrF64NotLe: Instr::BrF64NotLe { lhs, rhs, target } => { brcmp!(!(f64::from_bits(r!(regs, lhs)) <= f64::from_bits(r!(regs, rhs))), target) }
     BrF64NotGe: Instr::BrF64NotGe { lhs, rhs, target } => { brcmp!(!(f64::from_bits(r!(regs, lhs)) >= f64::from_bits(r!(regs, rhs))), target) }
-    BrLoad8UNez: Instr::BrLoad8UNez { dst, addr, offset, target } => {
-    load_at!(ctx, regs, r!(regs, addr), offset, dst, 1, |b| b[0] as u64);
-    brcmp!(r!(regs, dst) != 0, target)
-}
-    BrLoad8UEqz: Instr::BrLoad8UEqz { dst, addr, offset, target } => {
-    load_at!(ctx, regs, r!(regs, addr), offset, dst, 1, |b| b[0] as u64);
-    brcmp!(r!(regs, dst) == 0, target)
-}
     BrLoad8UDispNez: Instr::BrLoad8UDispNez { dst, addr, disp, target } => {
     let at = (r!(regs, addr) as u32).wrapping_add(disp as u32);
     load_at!(ctx, regs, at as u64, 0, dst, 1, |b| b[0] as u64);

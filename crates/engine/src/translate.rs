@@ -945,25 +945,6 @@ impl<'a, 'b> Translator<'a, 'b> {
                     target,
                 }
             }),
-            Instr::I32Load8U(l) if l.dst == cond => (|| {
-                let (dst, addr) = (u16::try_from(l.dst).ok()?, u16::try_from(l.addr).ok()?);
-                let offset = l.offset;
-                Some(if nez {
-                    Instr::BrLoad8UNez {
-                        dst,
-                        addr,
-                        offset,
-                        target,
-                    }
-                } else {
-                    Instr::BrLoad8UEqz {
-                        dst,
-                        addr,
-                        offset,
-                        target,
-                    }
-                })
-            })(),
             // A table lookup at `x + C` (no offset, no shift).
             Instr::I32Load8UDisp(l)
                 if Slot::from(l.dst) == cond && l.shift == 0 && l.offset == 0 =>
@@ -3421,28 +3402,27 @@ fn mark_backward(code: &mut [Instr], poll: bool, offset: u64) -> Result<(), Erro
 /// `return y` (the shape of an `if` arm that yields a value at the end of a function).
 /// One-for-one replacements, so instruction indices, offsets and fuel counts are unchanged.
 fn thread_jumps(code: &mut [Instr]) {
-    for i in 0..code.len() {
-        let Instr::Br { mut target } = code[i] else {
-            // A conditional branch to a `Br` goes straight to the final target.
-            let Some(mut target) = code[i].target() else {
-                continue;
-            };
-            for _ in 0..8 {
-                match code.get(target as usize) {
-                    Some(&Instr::Br { target: next }) if next != target => target = next,
-                    _ => break,
-                }
-            }
-            code[i].set_target(target);
-            continue;
-        };
-        // Bounded: a cycle of `Br`s (an empty infinite loop) must stay a loop.
+    // Where a jump to `target` ends up through `Br`s. Bounded: a cycle of `Br`s (an empty
+    // infinite loop) must stay a loop.
+    let through_brs = |code: &[Instr], mut target: Target| {
         for _ in 0..8 {
             match code.get(target as usize) {
                 Some(&Instr::Br { target: next }) if next != target => target = next,
                 _ => break,
             }
         }
+        target
+    };
+    for i in 0..code.len() {
+        let Instr::Br { target } = code[i] else {
+            // A conditional branch to a `Br` goes straight to the final target.
+            if let Some(target) = code[i].target() {
+                let final_target = through_brs(code, target);
+                code[i].set_target(final_target);
+            }
+            continue;
+        };
+        let target = through_brs(code, target);
         match code.get(target as usize).copied() {
             Some(ret @ (Instr::Return | Instr::ReturnSlot { .. })) => {
                 code[i] = ret;
