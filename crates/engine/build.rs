@@ -7,6 +7,8 @@ use std::env;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(nanoproc_tail_calls)");
+    // `scripts/pair-profile.sh` sets it (see `src/pair_profile.rs`).
+    println!("cargo::rustc-check-cfg=cfg(nanoproc_pair_profile)");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-env-changed=OPT_LEVEL");
     let opt_level = env::var("OPT_LEVEL").unwrap_or_default();

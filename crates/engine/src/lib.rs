@@ -59,6 +59,8 @@ mod limits;
 mod linker;
 mod module;
 mod num;
+#[cfg(nanoproc_pair_profile)]
+mod pair_profile;
 mod simd;
 mod store;
 mod threaded;

@@ -354,8 +354,8 @@ impl Module {
     }
 
     /// The internal code of defined function `index` (0 = first defined function), one
-    /// instruction per line: for engine development and `nanoproc inspect --ir`, not a
-    /// stable format.
+    /// instruction per line, `(pair)` after one that runs with the next as one dispatch:
+    /// for engine development and `nanoproc inspect --ir`, not a stable format.
     pub fn internal_code(&self, index: usize) -> Option<String> {
         let index = u32::try_from(index)
             .ok()
@@ -368,7 +368,12 @@ impl Module {
             if let Some(target) = instr.target() {
                 instr.set_target(target & !crate::ir::BACKWARD);
             }
-            out.push_str(&format!("{pc:5}: {instr:?}\n"));
+            // A pair handler (see `threaded`'s `pairs!`) runs it and the next as one.
+            let paired = f.code.get(pc + 1).is_some_and(|next| {
+                crate::threaded::pair_handler_for(&op.instr(), &next.instr()).is_some()
+            });
+            let pair = if paired { "  (pair)" } else { "" };
+            out.push_str(&format!("{pc:5}: {instr:?}{pair}\n"));
         }
         Some(out)
     }
@@ -838,7 +843,11 @@ fn pool_constants(m: &mut ModuleInner) -> Result<(), Error> {
                 *index = index
                     .checked_add(base)
                     .ok_or_else(|| err("too many v128 constants in one module", 0))?;
-                *op = crate::threaded::Op::new(instr);
+                // The same handler (which may be a pair's): only the index moved.
+                *op = crate::threaded::Op {
+                    h: op.h,
+                    ..crate::threaded::Op::new(instr)
+                };
             }
         }
         m.consts.extend_from_slice(&std::mem::take(&mut f.consts));

@@ -441,7 +441,11 @@ pub(crate) fn run_inlined(
         };
         inner.fuel = fuel;
         let call = match outcome {
-            Ok(stop) => return Ok(stop),
+            Ok(stop) => {
+                #[cfg(nanoproc_pair_profile)]
+                crate::pair_profile::write(stop == Stop::Done);
+                return Ok(stop);
+            }
             Err(Away::Host(call)) => call,
             Err(Away::Failed(at, e)) => {
                 if let Some(f) = running.frames.last_mut() {
@@ -761,6 +765,8 @@ fn pc_of(ctx: &Ctx<'_, '_>, rest: &[Op]) -> u32 {
 /// Runs the next instruction (`rest` starts with it).
 #[inline(always)]
 fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &Regs) -> Exit {
+    #[cfg(nanoproc_pair_profile)]
+    crate::pair_profile::count(ctx.code, rest);
     #[cfg(nanoproc_tail_calls)]
     match rest {
         [op, rest @ ..] => (op.h)(ctx, op, rest, regs),
@@ -770,6 +776,23 @@ fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &Regs) -> Exit {
     {
         let _ = regs;
         Exit::at(NEXT, (ctx.code.len() - rest.len()) as u32)
+    }
+}
+
+/// What a handler does when it falls through to the next instruction: a generic
+/// parameter of the handlers, so that one handler's body can be compiled with the next
+/// instruction's inlined after it (a *pair handler*, see [`pairs`]).
+pub(crate) trait Then {
+    fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &Regs) -> Exit;
+}
+
+/// Dispatches the next instruction through its handler: every handler's own version.
+pub(crate) struct Dispatch;
+
+impl Then for Dispatch {
+    #[inline(always)]
+    fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &Regs) -> Exit {
+        next(ctx, rest, regs)
     }
 }
 
@@ -1058,7 +1081,8 @@ fn v128_load<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &R
 
 /// A counted loop's step and test (`IncBr`), one handler per test and kind of step: the
 /// test folds away, where one handler for all of them branched on it again.
-fn br_inc<const TEST: u8, const BY_SLOT: bool>(
+#[inline(always)]
+fn br_inc<K: Then, const TEST: u8, const BY_SLOT: bool>(
     ctx: &mut Ctx<'_, '_>,
     op: &Op,
     rest: &[Op],
@@ -1095,7 +1119,7 @@ fn br_inc<const TEST: u8, const BY_SLOT: bool>(
     if taken {
         jump(ctx, target, rest, regs)
     } else {
-        next(ctx, rest, regs)
+        K::next(ctx, rest, regs)
     }
 }
 
@@ -1108,7 +1132,8 @@ const PRE_STEP: u8 = 3;
 /// A load and a test of the loaded value (`LoadBr`, `LoadAbsBr`, `LoadStepBr`), one
 /// handler per test, `FORM` and width: the test folds away, as in [`br_inc`]. The pointer
 /// steps in the order of the instructions fused (`LoadStep`'s).
-fn br_load<const TEST: u8, const FORM: u8, const BYTE: bool>(
+#[inline(always)]
+fn br_load<K: Then, const TEST: u8, const FORM: u8, const BYTE: bool>(
     ctx: &mut Ctx<'_, '_>,
     op: &Op,
     rest: &[Op],
@@ -1182,7 +1207,7 @@ fn br_load<const TEST: u8, const FORM: u8, const BYTE: bool>(
     if taken {
         jump(ctx, target, rest, regs)
     } else {
-        next(ctx, rest, regs)
+        K::next(ctx, rest, regs)
     }
 }
 
@@ -1197,41 +1222,170 @@ static V128_UNARY: [Handler; 50] = simd_table!(v128_unary: 0 1 2 3 4 5 6 7 8 9 1
 static V128_BINARY: [Handler; 120] = simd_table!(v128_binary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119);
 static V128_SHIFT: [Handler; 12] = simd_table!(v128_shift: 0 1 2 3 4 5 6 7 8 9 10 11);
 static V128_TEST: [Handler; 9] = simd_table!(v128_test: 0 1 2 3 4 5 6 7 8);
-static BR_INC: [Handler; 7] = [
-    br_inc::<0, false>,
-    br_inc::<1, false>,
-    br_inc::<2, false>,
-    br_inc::<3, false>,
-    br_inc::<4, false>,
-    br_inc::<5, false>,
-    br_inc::<6, false>,
-];
-static BR_INC_BY: [Handler; 7] = [
-    br_inc::<0, true>,
-    br_inc::<1, true>,
-    br_inc::<2, true>,
-    br_inc::<3, true>,
-    br_inc::<4, true>,
-    br_inc::<5, true>,
-    br_inc::<6, true>,
-];
-/// `[f::<0, F, B>, f::<1, F, B>, ...]`: the handlers of every [`LoadTest`] for one form
-/// and width.
-macro_rules! br_load_table {
-    ($form:ident, $byte:literal) => {
-        br_load_table!($form, $byte: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21)
+/// The pattern of an instruction in [`pairs`]: a handler's name (an instruction of
+/// that name), or a family of one handler per test and the test.
+macro_rules! pair_pattern {
+    (BrLoad $t:ident) => {
+        Instr::BrLoad(LoadBr {
+            test: LoadTest::$t,
+            ..
+        })
     };
-    ($form:ident, $byte:literal: $($n:literal)*) => {
-        [$(br_load::<$n, $form, $byte> as Handler,)*]
+    (BrLoad8U $t:ident) => {
+        Instr::BrLoad8U(LoadBr {
+            test: LoadTest::$t,
+            ..
+        })
+    };
+    (BrLoadAbs $t:ident) => {
+        Instr::BrLoadAbs(LoadAbsBr {
+            test: LoadTest::$t,
+            ..
+        })
+    };
+    (BrLoadPostStep $t:ident) => {
+        Instr::BrLoadPostStep(LoadStepBr {
+            test: LoadTest::$t,
+            ..
+        })
+    };
+    (BrLoad8UPostStep $t:ident) => {
+        Instr::BrLoad8UPostStep(LoadStepBr {
+            test: LoadTest::$t,
+            ..
+        })
+    };
+    (BrLoadPreStep $t:ident) => {
+        Instr::BrLoadPreStep(LoadStepBr {
+            test: LoadTest::$t,
+            ..
+        })
+    };
+    (BrLoad8UPreStep $t:ident) => {
+        Instr::BrLoad8UPreStep(LoadStepBr {
+            test: LoadTest::$t,
+            ..
+        })
+    };
+    (BrInc $t:ident) => {
+        Instr::BrInc(IncBr {
+            test: IncTest::$t,
+            ..
+        })
+    };
+    (BrIncBy $t:ident) => {
+        Instr::BrIncBy(IncBr {
+            test: IncTest::$t,
+            ..
+        })
+    };
+    ($n:ident) => {
+        Instr::$n { .. }
     };
 }
-static BR_LOAD: [Handler; 22] = br_load_table!(AT_OFFSET, false);
-static BR_LOAD8U: [Handler; 22] = br_load_table!(AT_OFFSET, true);
-static BR_LOAD_ABS: [Handler; 22] = br_load_table!(AT_CONSTANT, false);
-static BR_LOAD_POST: [Handler; 22] = br_load_table!(POST_STEP, false);
-static BR_LOAD8U_POST: [Handler; 22] = br_load_table!(POST_STEP, true);
-static BR_LOAD_PRE: [Handler; 22] = br_load_table!(PRE_STEP, false);
-static BR_LOAD8U_PRE: [Handler; 22] = br_load_table!(PRE_STEP, true);
+
+/// The handler of the instruction [`pair_pattern`] matches, falling through to `K`.
+macro_rules! pair_handler {
+    ($k:ty; BrLoad $t:ident) => {
+        br_load::<$k, { LoadTest::$t as u8 }, AT_OFFSET, false>
+    };
+    ($k:ty; BrLoad8U $t:ident) => {
+        br_load::<$k, { LoadTest::$t as u8 }, AT_OFFSET, true>
+    };
+    ($k:ty; BrLoadAbs $t:ident) => {
+        br_load::<$k, { LoadTest::$t as u8 }, AT_CONSTANT, false>
+    };
+    ($k:ty; BrLoadPostStep $t:ident) => {
+        br_load::<$k, { LoadTest::$t as u8 }, POST_STEP, false>
+    };
+    ($k:ty; BrLoad8UPostStep $t:ident) => {
+        br_load::<$k, { LoadTest::$t as u8 }, POST_STEP, true>
+    };
+    ($k:ty; BrLoadPreStep $t:ident) => {
+        br_load::<$k, { LoadTest::$t as u8 }, PRE_STEP, false>
+    };
+    ($k:ty; BrLoad8UPreStep $t:ident) => {
+        br_load::<$k, { LoadTest::$t as u8 }, PRE_STEP, true>
+    };
+    ($k:ty; BrInc $t:ident) => {
+        br_inc::<$k, { IncTest::$t as u8 }, false>
+    };
+    ($k:ty; BrIncBy $t:ident) => {
+        br_inc::<$k, { IncTest::$t as u8 }, true>
+    };
+    ($k:ty; BrTable) => {
+        br_table
+    };
+    ($k:ty; BrTableLoad) => {
+        br_table_load
+    };
+    ($k:ty; BrTableLoadDisp) => {
+        br_table_load_disp
+    };
+    ($k:ty; CallInternal) => {
+        call_internal
+    };
+    ($k:ty; CallIndirect) => {
+        call_indirect_
+    };
+    ($k:ty; Return) => {
+        return_
+    };
+    ($k:ty; ReturnSlot) => {
+        return_slot
+    };
+    ($k:ty; $n:ident) => {
+        $n::<$k>
+    };
+}
+
+/// The handlers of a family with one handler per test, by the test's discriminant, from
+/// [`pair_handler`]: the one macro that says which instance of `br_inc`/`br_load` runs
+/// which instruction, for single instructions and for pairs.
+macro_rules! family_table {
+    (IncTest, $family:ident) => {
+        family_table!($family, IncTest: Nez Ne LtU LtS NeImm LtUImm LtSImm)
+    };
+    (LoadTest, $family:ident) => {
+        family_table!($family, LoadTest: Nez Eqz Eq Ne LtS LtU GtS GtU LeS LeU GeS GeU EqImm
+            NeImm LtSImm LtUImm GtSImm GtUImm LeSImm LeUImm GeSImm GeUImm)
+    };
+    ($family:ident, $tests:ident: $($t:ident)*) => {{
+        // Listed in discriminant order, every test once.
+        const _: () = {
+            let tests = [$($tests::$t as usize,)*];
+            assert!(tests.len() == $tests::ALL.len());
+            let mut i = 0;
+            while i < tests.len() {
+                assert!(tests[i] == i);
+                i += 1;
+            }
+        };
+        [$(pair_handler!(Dispatch; $family $t) as Handler,)*]
+    }};
+}
+static BR_INC: [Handler; 7] = family_table!(IncTest, BrInc);
+static BR_INC_BY: [Handler; 7] = family_table!(IncTest, BrIncBy);
+static BR_LOAD: [Handler; 22] = family_table!(LoadTest, BrLoad);
+static BR_LOAD8U: [Handler; 22] = family_table!(LoadTest, BrLoad8U);
+static BR_LOAD_ABS: [Handler; 22] = family_table!(LoadTest, BrLoadAbs);
+static BR_LOAD_POST: [Handler; 22] = family_table!(LoadTest, BrLoadPostStep);
+static BR_LOAD8U_POST: [Handler; 22] = family_table!(LoadTest, BrLoad8UPostStep);
+static BR_LOAD_PRE: [Handler; 22] = family_table!(LoadTest, BrLoadPreStep);
+static BR_LOAD8U_PRE: [Handler; 22] = family_table!(LoadTest, BrLoad8UPreStep);
+// The handlers index `ALL` by their test's discriminant.
+const _: () = {
+    let mut i = 0;
+    while i < LoadTest::ALL.len() {
+        assert!(LoadTest::ALL[i] as usize == i);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < IncTest::ALL.len() {
+        assert!(IncTest::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 static V128_LOAD: [Handler; 13] = simd_table!(v128_load: 0 1 2 3 4 5 6 7 8 9 10 11 12);
 const _: () = assert!(
     V128_UNARY.len() == SimdUnary::ALL.len()
@@ -1564,7 +1718,8 @@ macro_rules! handlers {
     ) => {
         $(
             #[allow(unused_variables, clippy::redundant_closure_call)]
-            fn $on($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &Regs) -> Exit {
+            #[inline(always)]
+            fn $on<K: Then>($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &Regs) -> Exit {
                 let $op = unpack::$on(&op.raw) else {
                     return Exit::INTERNAL;
                 };
@@ -1576,14 +1731,15 @@ macro_rules! handlers {
                 if let Err(fault) = result {
                     return Exit::trap(fault, pc_of($ctx, rest));
                 }
-                next($ctx, rest, $regs)
+                K::next($ctx, rest, $regs)
             }
         )*
         $(
             // The `BrF*Not*` branches negate a float comparison on purpose: with a NaN,
             // `!(a < b)` holds where `a >= b` does not.
             #[allow(unused_variables, clippy::neg_cmp_op_on_partial_ord)]
-            fn $bn($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &Regs) -> Exit {
+            #[inline(always)]
+            fn $bn<K: Then>($ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], $regs: &Regs) -> Exit {
                 let $bp = unpack::$bn(&op.raw) else {
                     return Exit::INTERNAL;
                 };
@@ -1592,7 +1748,7 @@ macro_rules! handlers {
                 let taken: Result<Option<Target>, Fault> = (|| Ok($bb))();
                 match taken {
                     Ok(Some(target)) => jump($ctx, target, rest, $regs),
-                    Ok(None) => next($ctx, rest, $regs),
+                    Ok(None) => K::next($ctx, rest, $regs),
                     Err(fault) => Exit::trap(fault, pc_of($ctx, rest)),
                 }
             }
@@ -1602,8 +1758,8 @@ macro_rules! handlers {
         #[allow(unused_variables)]
         pub(crate) fn handler_for(instr: &Instr) -> Handler {
             match *instr {
-                $( $op => $on, )*
-                $( $bp => $bn, )*
+                $( $op => $on::<Dispatch>, )*
+                $( $bp => $bn::<Dispatch>, )*
                 Instr::ConsumeFuel { .. } => consume_fuel,
                 Instr::BrTable { .. } => br_table,
                 Instr::BrTableLoad { .. } => br_table_load,
@@ -2372,9 +2528,303 @@ branches {
 }
 }
 
+/// Defines the pair handlers: for each `[A] [B]`, a handler that runs A and, where A falls
+/// through, B's handler inlined on the next instruction (B itself stays in place, so a
+/// branch to B, a trap in B and everything that reads the code see no difference); and
+/// [`pair_handler_for`], which picks one for two instructions in a row.
+macro_rules! pairs {
+    ($( $name:ident: [$($a:tt)+] [$($b:tt)+] )*) => {
+        /// The continuations of the pair handlers: each runs its pair's second
+        /// instruction inlined.
+        #[allow(non_camel_case_types)]
+        mod pairs {
+            use super::*;
+            $(
+                pub(super) struct $name;
+                impl Then for $name {
+                    #[inline(always)]
+                    fn next(ctx: &mut Ctx<'_, '_>, rest: &[Op], regs: &Regs) -> Exit {
+                        match rest {
+                            [op, rest @ ..] => {
+                                (pair_handler!(Dispatch; $($b)+))(ctx, op, rest, regs)
+                            }
+                            [] => Exit::INTERNAL,
+                        }
+                    }
+                }
+            )*
+        }
+
+        /// The handler of `a` followed by `b` as one dispatch, if the pair has one.
+        pub(crate) fn pair_handler_for(a: &Instr, b: &Instr) -> Option<Handler> {
+            // The pair profile counts the dispatches of single handlers.
+            if cfg!(nanoproc_pair_profile) {
+                return None;
+            }
+            match (a, b) {
+                $( (pair_pattern!($($a)+), pair_pattern!($($b)+)) => {
+                    Some(pair_handler!(pairs::$name; $($a)+))
+                } )*
+                _ => None,
+            }
+        }
+    };
+}
+
+// The instructions that most often run one after the other, from the pair profiles of
+// the benchmark workloads (`scripts/pair-profile.py`; see `docs/engine.md`).
+pairs! {
+    I32Store8ImmDisp_BrIncByLtUImm: [I32Store8ImmDisp] [BrIncBy LtUImm] // 83.2%
+    I32AddXorRotl_I32AddXorRotl: [I32AddXorRotl] [I32AddXorRotl] // 53.3%
+    I32AddImm_BrIncLtU: [I32AddImm] [BrInc LtU] // 42.1%
+    Const32_BrTableLoad: [Const32] [BrTableLoad] // 41.4%
+    I32Add_I32AddImm: [I32Add] [I32AddImm] // 40.8%
+    Copy_CallInternal: [Copy] [CallInternal] // 38.1%
+    Const32_I32RemU: [Const32] [I32RemU] // 36.1%
+    I32MulAdd_Const32: [I32MulAdd] [Const32] // 34.0%
+    I32AddImm_BrI32GtUImm: [I32AddImm] [BrI32GtUImm] // 33.9%
+    I32AddImm_CallInternal: [I32AddImm] [CallInternal] // 33.0%
+    I64Add_I64XorRotl: [I64Add] [I64XorRotl] // 31.5%
+    I32LoadIdx_I32Load: [I32LoadIdx] [I32Load] // 31.2%
+    I32AddImmCopy_CallInternal: [I32AddImmCopy] [CallInternal] // 29.8%
+    I64XorRotl_I64Add: [I64XorRotl] [I64Add] // 29.6%
+    I32AddImm_ReturnSlot: [I32AddImm] [ReturnSlot] // 29.0%
+    I32Load_I32MulAcc: [I32Load] [I32MulAcc] // 27.7%
+    I32Load_I32Add: [I32Load] [I32Add] // 26.3%
+    I32Store8Disp_I32AddImm: [I32Store8Disp] [I32AddImm] // 25.7%
+    I32AddImm_I32Store8Disp: [I32AddImm] [I32Store8Disp] // 25.5%
+    I32RemU_I32MulAdd: [I32RemU] [I32MulAdd] // 25.0%
+    I32Store_I32AddImm: [I32Store] [I32AddImm] // 24.9%
+    I32MulAcc_I32LoadIdx: [I32MulAcc] [I32LoadIdx] // 24.6%
+    I64Xor_I64Xor: [I64Xor] [I64Xor] // 22.1%
+    I32AddImm_BrIncNeImm: [I32AddImm] [BrInc NeImm] // 21.0%
+    Copy_BrIncNez: [Copy] [BrInc Nez] // 20.1%
+    Copy2_Copy: [Copy2] [Copy] // 19.5%
+    BrIncNez_I32AddImm: [BrInc Nez] [I32AddImm] // 19.5%
+    I32Add_ReturnSlot: [I32Add] [ReturnSlot] // 19.4%
+    BrIfEqz_BrIfNez: [BrIfEqz] [BrIfNez] // 19.0%
+    I32Add_I32AddImmCopy: [I32Add] [I32AddImmCopy] // 18.3%
+    I32XorRotl_I32AddXorRotl: [I32XorRotl] [I32AddXorRotl] // 17.5%
+    I32Load_I32Load: [I32Load] [I32Load] // 17.4%
+    I32ShrUImm_I32AddImm: [I32ShrUImm] [I32AddImm] // 17.1%
+    Copy_I32AddImmCopy: [Copy] [I32AddImmCopy] // 15.8%
+    Const32_BrI32LtUImm: [Const32] [BrI32LtUImm] // 15.6%
+    I32And_I32ShlXor: [I32And] [I32ShlXor] // 15.2%
+    I32Add_I32Store: [I32Add] [I32Store] // 14.7%
+    I32Add_I32AddXorRotl: [I32Add] [I32AddXorRotl] // 14.0%
+    I64AndNot_I64Xor: [I64AndNot] [I64Xor] // 13.9%
+    I32AddImm_GlobalSet: [I32AddImm] [GlobalSet] // 13.7%
+    I32AddImmCopy_BrTableLoadDisp: [I32AddImmCopy] [BrTableLoadDisp] // 13.5%
+    I32Xor_I32ShrUXor: [I32Xor] [I32ShrUXor] // 13.5%
+    I32Xor_I32Xor: [I32Xor] [I32Xor] // 13.3%
+    I32AddImm_I32Store: [I32AddImm] [I32Store] // 13.3%
+    I32AddImm_BrLoadPostStepGtS: [I32AddImm] [BrLoadPostStep GtS] // 13.0%
+    I32AddImm_I32And: [I32AddImm] [I32And] // 12.9%
+    I32MulAdd_I32ShrUImm: [I32MulAdd] [I32ShrUImm] // 12.8%
+    I32AddXorRotl_I32Add: [I32AddXorRotl] [I32Add] // 12.8%
+    I32AddImm_I32Xor: [I32AddImm] [I32Xor] // 12.6%
+    I32MulAdd_I32MulAdd: [I32MulAdd] [I32MulAdd] // 12.5%
+    I32AddRotl_BrIncNe: [I32AddRotl] [BrInc Ne] // 12.5%
+    I32AddRotl_I32AddRotl: [I32AddRotl] [I32AddRotl] // 12.5%
+    I32ShrUXor_I32AddRotl: [I32ShrUXor] [I32AddRotl] // 12.5%
+    I32AddImm_I32ShrUImm: [I32AddImm] [I32ShrUImm] // 12.4%
+    Copy_I64LoadIdx: [Copy] [I64LoadIdx] // 12.3%
+    I32Add2_I32XorRotl: [I32Add2] [I32XorRotl] // 12.0%
+    I32Store_I32Store: [I32Store] [I32Store] // 11.9%
+    Copy128_V128Shuffle16: [Copy128] [V128Shuffle16] // 11.6%
+    I32AddXorRotl_I32Add2: [I32AddXorRotl] [I32Add2] // 11.5%
+    I32XorImm_I32AddImm: [I32XorImm] [I32AddImm] // 11.4%
+    I32Store8_I32AddImm: [I32Store8] [I32AddImm] // 11.1%
+    I32ShrUImm_I32AndImm: [I32ShrUImm] [I32AndImm] // 11.0%
+    I32AddImm2_BrLoadLtS: [I32AddImm2] [BrLoad LtS] // 10.8%
+    I32Add_I32Load8U: [I32Add] [I32Load8U] // 10.8%
+    I32Load_Copy: [I32Load] [Copy] // 10.7%
+    BrI32LtUImm_I32AddImm: [BrI32LtUImm] [I32AddImm] // 10.2%
+    I64Xor_I64RotlImm: [I64Xor] [I64RotlImm] // 10.0%
+    I64Add_I64Xor: [I64Add] [I64Xor] // 9.9%
+    BrI32GtUImm_I32Add: [BrI32GtUImm] [I32Add] // 9.9%
+    I32AndImm_BrIfEqz: [I32AndImm] [BrIfEqz] // 9.8%
+    I32AddShl_Copy: [I32AddShl] [Copy] // 9.8%
+    I32AddImm_I32XorImm: [I32AddImm] [I32XorImm] // 9.7%
+    I32AddImmCopy_BrLoad8ULookupEqz: [I32AddImmCopy] [BrLoad8ULookupEqz] // 9.6%
+    I32Store_I32Load: [I32Store] [I32Load] // 9.6%
+    I32Add_I32Store8: [I32Add] [I32Store8] // 9.5%
+    BrIfEqz_BrI32NeImm: [BrIfEqz] [BrI32NeImm] // 9.5%
+    I32AddLtU_I32Add: [I32AddLtU] [I32Add] // 9.2%
+    I32ShrUImm_I32Add: [I32ShrUImm] [I32Add] // 9.2%
+    Copy_I32ShlImm: [Copy] [I32ShlImm] // 9.2%
+    I32AddShl_I64Store: [I32AddShl] [I64Store] // 9.1%
+    I64RotlImm_I64Add: [I64RotlImm] [I64Add] // 9.1%
+    I64RotlXor_I64Add: [I64RotlXor] [I64Add] // 9.1%
+    I32Store_Br: [I32Store] [Br] // 9.0%
+    Const32_Select3: [Const32] [Select3] // 9.0%
+    I32AddImmCopy_Copy: [I32AddImmCopy] [Copy] // 8.9%
+    V128Shuffle16_Copy128: [V128Shuffle16] [Copy128] // 8.9%
+    I32AddImm_I32Load: [I32AddImm] [I32Load] // 8.9%
+    I32Load8UPostStep_BrBack: [I32Load8UPostStep] [BrBack] // 8.9%
+    I64Add_I64RotlImm: [I64Add] [I64RotlImm] // 8.9%
+    I32AddXorRotl_I32XorRotl: [I32AddXorRotl] [I32XorRotl] // 8.9%
+    I64Xor_I64ShlImm: [I64Xor] [I64ShlImm] // 8.9%
+    I32AddImm_I32AddImm: [I32AddImm] [I32AddImm] // 8.5%
+    I32RemU_BrIncNez: [I32RemU] [BrInc Nez] // 8.3%
+    I32AddShl_I32Load: [I32AddShl] [I32Load] // 8.3%
+    I64LoadIdx_BrF64Lt: [I64LoadIdx] [BrF64Lt] // 8.3%
+    I64LoadIdx_BrF64NotLt: [I64LoadIdx] [BrF64NotLt] // 8.3%
+    I32OrImm_I64LoadIdx: [I32OrImm] [I64LoadIdx] // 8.3%
+    I64LoadIdx_I32OrImm: [I64LoadIdx] [I32OrImm] // 8.3%
+    I32Store_I32Add: [I32Store] [I32Add] // 8.2%
+    I64Store_Copy: [I64Store] [Copy] // 8.1%
+    I32ShlImm_BrI32LeS: [I32ShlImm] [BrI32LeS] // 8.1%
+    Const32_I32AddImm: [Const32] [I32AddImm] // 7.9%
+    I32OrImm_I32AddLtU: [I32OrImm] [I32AddLtU] // 7.7%
+    I32Or_I32ShlXor: [I32Or] [I32ShlXor] // 7.6%
+    I32RotlImm_I32RotlImm: [I32RotlImm] [I32RotlImm] // 7.6%
+    I32ShlXor_I32ShlImm: [I32ShlXor] [I32ShlImm] // 7.6%
+    I32ShlXor_I32Xor: [I32ShlXor] [I32Xor] // 7.6%
+    I32ShlImm_I32And: [I32ShlImm] [I32And] // 7.6%
+    I32AndImm_I32Or: [I32AndImm] [I32Or] // 7.6%
+    I32AddImm_I32AddShl: [I32AddImm] [I32AddShl] // 7.5%
+    I64Xor_I64AndNot: [I64Xor] [I64AndNot] // 7.5%
+    I32AddShl_I32AddImm: [I32AddShl] [I32AddImm] // 7.4%
+    I32AddImm2_I32Load: [I32AddImm2] [I32Load] // 6.9%
+    GlobalGet_I32AddImm: [GlobalGet] [I32AddImm] // 6.9%
+    I32Load_I32XorImm: [I32Load] [I32XorImm] // 6.8%
+    I32AddImm_I32Add: [I32AddImm] [I32Add] // 6.8%
+    Const32_Const32: [Const32] [Const32] // 6.7%
+    I32Xor_I32Store: [I32Xor] [I32Store] // 6.6%
+    I32Load16SDisp_I32Mul: [I32Load16SDisp] [I32Mul] // 6.5%
+    I32AddShl_I32LoadDisp: [I32AddShl] [I32LoadDisp] // 6.5%
+    I32Add_I32Add: [I32Add] [I32Add] // 6.4%
+    Copy_I32AddImm: [Copy] [I32AddImm] // 6.4%
+    I32Load_I32AddShl: [I32Load] [I32AddShl] // 6.4%
+    I32AddImm_I32AddImmCopy: [I32AddImm] [I32AddImmCopy] // 6.3%
+    I32AddImm2_BrBack: [I32AddImm2] [BrBack] // 6.3%
+    I32And_BrI32AndImmEqz: [I32And] [BrI32AndImmEqz] // 6.2%
+    I64RotlImm_I64RotlXor: [I64RotlImm] [I64RotlXor] // 6.2%
+    I32AddLtU_I32Or: [I32AddLtU] [I32Or] // 6.2%
+    I32Add_I32AddLtU: [I32Add] [I32AddLtU] // 6.2%
+    BrI32LtUImm_Const32: [BrI32LtUImm] [Const32] // 6.1%
+    BrI32GtUImm_I32AddImm: [BrI32GtUImm] [I32AddImm] // 6.1%
+    I32Add_I32Load: [I32Add] [I32Load] // 6.0%
+    I64Xor_I64ShrUImm: [I64Xor] [I64ShrUImm] // 5.9%
+    I32LoadStoreAbs_I32LoadStoreAbs: [I32LoadStoreAbs] [I32LoadStoreAbs] // 5.8%
+    I32Store_I32StoreDisp: [I32Store] [I32StoreDisp] // 5.8%
+    I32Sub_ReturnSlot: [I32Sub] [ReturnSlot] // 5.7%
+    I32ShlXor_I32RotlImm: [I32ShlXor] [I32RotlImm] // 5.7%
+    I32AddNotShl_I32ShrUXor: [I32AddNotShl] [I32ShrUXor] // 5.6%
+    I32AddImm_Const32: [I32AddImm] [Const32] // 5.6%
+    I32OrImm_I32Store: [I32OrImm] [I32Store] // 5.6%
+    I32AndImm_BrI32NeImm: [I32AndImm] [BrI32NeImm] // 5.6%
+    Copy_CallIndirect: [Copy] [CallIndirect] // 5.5%
+    Copy2_CallInternal: [Copy2] [CallInternal] // 5.4%
+    I32AddImm_I32Load8UIdx: [I32AddImm] [I32Load8UIdx] // 5.3%
+    I64Load_I64Load: [I64Load] [I64Load] // 5.3%
+    I32And_I32AddShl: [I32And] [I32AddShl] // 5.3%
+    I32Store_Copy2: [I32Store] [Copy2] // 5.3%
+    I32And_I32Or: [I32And] [I32Or] // 5.3%
+    BrLoadLeU_I32Load: [BrLoad LeU] [I32Load] // 5.3%
+    I32Or_ReturnSlot: [I32Or] [ReturnSlot] // 5.2%
+    Copy_I32AndImm: [Copy] [I32AndImm] // 5.2%
+    I32XorImm_I32And: [I32XorImm] [I32And] // 5.2%
+    I64ShlImm_I32AndImm: [I64ShlImm] [I32AndImm] // 5.2%
+    I32Or_I32AddImm: [I32Or] [I32AddImm] // 5.2%
+    I64Or_I32WrapI64: [I64Or] [I32WrapI64] // 5.1%
+    Copy_I32AddImm2: [Copy] [I32AddImm2] // 5.1%
+    I32Load_I32AddImm: [I32Load] [I32AddImm] // 5.0%
+    I32AndImm_I32AddImm: [I32AndImm] [I32AddImm] // 5.0%
+    I32Extend8S_BrTable: [I32Extend8S] [BrTable] // 5.0%
+    I32AddImm_I32AndImm: [I32AddImm] [I32AndImm] // 4.9%
+}
+
+/// The threaded code of translated instructions: each instruction's handler, or the pair
+/// handler of it and the next one where there is one.
+pub(crate) fn thread(code: Vec<Instr>) -> Box<[Op]> {
+    let mut ops: Box<[Op]> = code.iter().map(|&i| Op::new(i)).collect();
+    for (i, w) in code.windows(2).enumerate() {
+        if let Some(h) = pair_handler_for(&w[0], &w[1]) {
+            ops[i].h = h;
+        }
+    }
+    ops
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each family's pattern in `pairs!` matches its own instruction with its own test,
+    /// and nothing else: `family_table!` checks the other half (the handler each family
+    /// and test runs), since single instructions run the same handlers.
+    #[test]
+    fn pair_patterns_match_their_family_and_test_only() {
+        let load = |test| LoadBr {
+            dst: 1,
+            addr: 2,
+            offset: 3,
+            test,
+            other: 4,
+            target: 5,
+        };
+        let abs = |test| LoadAbsBr {
+            dst: 1,
+            addr: 2,
+            test,
+            other: 4,
+            target: 5,
+        };
+        let step = |test| LoadStepBr {
+            dst: 1,
+            addr: 2,
+            step: 3,
+            test,
+            other: 4,
+            target: 5,
+        };
+        let inc = |test| IncBr {
+            slot: 1,
+            add: 2,
+            test,
+            other: 4,
+            target: 5,
+        };
+        let (t, other) = (LoadTest::GtU, LoadTest::GtS);
+        let (it, iother) = (IncTest::LtS, IncTest::LtU);
+        let instrs = |t, it| {
+            [
+                Instr::BrLoad(load(t)),
+                Instr::BrLoad8U(load(t)),
+                Instr::BrLoadAbs(abs(t)),
+                Instr::BrLoadPostStep(step(t)),
+                Instr::BrLoad8UPostStep(step(t)),
+                Instr::BrLoadPreStep(step(t)),
+                Instr::BrLoad8UPreStep(step(t)),
+                Instr::BrInc(inc(it)),
+                Instr::BrIncBy(inc(it)),
+            ]
+        };
+        let patterns: [fn(&Instr) -> bool; 9] = [
+            |i| matches!(i, pair_pattern!(BrLoad GtU)),
+            |i| matches!(i, pair_pattern!(BrLoad8U GtU)),
+            |i| matches!(i, pair_pattern!(BrLoadAbs GtU)),
+            |i| matches!(i, pair_pattern!(BrLoadPostStep GtU)),
+            |i| matches!(i, pair_pattern!(BrLoad8UPostStep GtU)),
+            |i| matches!(i, pair_pattern!(BrLoadPreStep GtU)),
+            |i| matches!(i, pair_pattern!(BrLoad8UPreStep GtU)),
+            |i| matches!(i, pair_pattern!(BrInc LtS)),
+            |i| matches!(i, pair_pattern!(BrIncBy LtS)),
+        ];
+        for (p, pattern) in patterns.iter().enumerate() {
+            for (i, instr) in instrs(t, it).iter().enumerate() {
+                assert_eq!(pattern(instr), p == i, "pattern {p} on {instr:?}");
+            }
+            for instr in instrs(other, iother) {
+                assert!(!pattern(&instr), "pattern {p} on {instr:?}");
+            }
+        }
+        let copy = Instr::Copy(Un { dst: 1, src: 2 });
+        assert!(matches!(copy, pair_pattern!(Copy)));
+        assert!(!matches!(copy, pair_pattern!(Copy2)));
+    }
 
     /// Every stop a handler can report survives the packing into one integer.
     #[test]

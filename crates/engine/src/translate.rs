@@ -263,7 +263,7 @@ pub(crate) fn translate_function(
             ));
         }
         Ok::<_, Error>(CompiledFunc {
-            code: t.code.into_iter().map(crate::threaded::Op::new).collect(),
+            code: crate::threaded::thread(t.code),
             offsets: t.offsets.into_boxed_slice(),
             consts: t.consts.into_boxed_slice(),
             param_cells: ty.param_cells(),
