@@ -504,6 +504,7 @@ macro_rules! v128_with_dst {
         Instr::V128Unary { $dst, .. }
             | Instr::V128Binary { $dst, .. }
             | Instr::V128Shift { $dst, .. }
+            | Instr::V128ShiftImm { $dst, .. }
             | Instr::V128Splat { $dst, .. }
             | Instr::V128ExtractLane { $dst, .. }
             | Instr::V128Test { $dst, .. }
@@ -975,6 +976,9 @@ define_instrs! {
         /// `dst` already holds the first operand.
         V128Ternary { op: SimdTernary, dst: Slot, b: Slot, c: Slot },
         V128Shift { op: SimdShift, dst: Slot, lhs: Slot, amount: Slot },
+        /// A [`V128Shift`](Instr::V128Shift) by a constant `amount` (taken modulo 64,
+        /// which keeps it modulo every lane width): SIMD rotations shift by constants.
+        V128ShiftImm { op: SimdShift, dst: Slot, lhs: Slot, amount: u16 },
         V128Splat { op: SimdSplat, dst: Slot, src: Slot },
         V128ExtractLane { op: SimdExtract, lane: u8, dst: Slot, src: Slot },
         /// `dst` already holds the vector.

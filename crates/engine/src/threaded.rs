@@ -1052,6 +1052,27 @@ fn v128_shift<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &
     next(ctx, rest, regs)
 }
 
+fn v128_shift_imm<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+    let (
+        Instr::V128ShiftImm {
+            dst, lhs, amount, ..
+        },
+        Some(&f),
+    ) = (
+        unpack::V128ShiftImm(&op.raw),
+        SimdShift::ALL.get(OP as usize),
+    )
+    else {
+        return Exit::INTERNAL;
+    };
+    set_u128(
+        regs,
+        dst,
+        simd::shift(f, get_u128(regs, lhs), amount as u64),
+    );
+    next(ctx, rest, regs)
+}
+
 fn v128_test<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (Instr::V128Test { dst, src, .. }, Some(&f)) =
         (unpack::V128Test(&op.raw), SimdTest::ALL.get(OP as usize))
@@ -1221,6 +1242,7 @@ macro_rules! simd_table {
 static V128_UNARY: [Handler; 50] = simd_table!(v128_unary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49);
 static V128_BINARY: [Handler; 120] = simd_table!(v128_binary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119);
 static V128_SHIFT: [Handler; 12] = simd_table!(v128_shift: 0 1 2 3 4 5 6 7 8 9 10 11);
+static V128_SHIFT_IMM: [Handler; 12] = simd_table!(v128_shift_imm: 0 1 2 3 4 5 6 7 8 9 10 11);
 static V128_TEST: [Handler; 9] = simd_table!(v128_test: 0 1 2 3 4 5 6 7 8);
 /// The pattern of an instruction in [`pairs`]: a handler's name (an instruction of
 /// that name), or a family of one handler per test and the test.
@@ -1391,6 +1413,7 @@ const _: () = assert!(
     V128_UNARY.len() == SimdUnary::ALL.len()
         && V128_BINARY.len() == SimdBinary::ALL.len()
         && V128_SHIFT.len() == SimdShift::ALL.len()
+        && V128_SHIFT_IMM.len() == SimdShift::ALL.len()
         && V128_TEST.len() == SimdTest::ALL.len()
         && V128_LOAD.len() == SimdLoad::ALL.len()
         && BR_INC.len() == IncTest::ALL.len()
@@ -1772,6 +1795,7 @@ macro_rules! handlers {
                 Instr::V128Unary { op, .. } => handler_in(&V128_UNARY, op as u8),
                 Instr::V128Binary { op, .. } => handler_in(&V128_BINARY, op as u8),
                 Instr::V128Shift { op, .. } => handler_in(&V128_SHIFT, op as u8),
+                Instr::V128ShiftImm { op, .. } => handler_in(&V128_SHIFT_IMM, op as u8),
                 Instr::V128Test { op, .. } => handler_in(&V128_TEST, op as u8),
                 Instr::V128Load { op, .. } => handler_in(&V128_LOAD, op as u8),
                 Instr::BrInc(b) => handler_in(&BR_INC, b.test as u8),

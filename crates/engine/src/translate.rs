@@ -3220,13 +3220,22 @@ impl<'a, 'b> Translator<'a, 'b> {
                 let amount = self.pop();
                 let v = self.pop();
                 let lhs = self.operand(v);
-                let amount = self.operand(amount);
-                self.emit(Instr::V128Shift {
-                    op,
-                    dst: v.pos,
-                    lhs,
-                    amount,
-                });
+                if let Src::Const(c) = amount.src {
+                    self.emit(Instr::V128ShiftImm {
+                        op,
+                        dst: v.pos,
+                        lhs,
+                        amount: (c as u32 % 64) as u16,
+                    });
+                } else {
+                    let amount = self.operand(amount);
+                    self.emit(Instr::V128Shift {
+                        op,
+                        dst: v.pos,
+                        lhs,
+                        amount,
+                    });
+                }
                 self.push_result(ValType::V128);
             }
             SimdOp::Splat(op) => {

@@ -455,6 +455,8 @@ fn simd_every_op() -> String {
     }
     for op in SIMD_SHIFT {
         body += &format!("(local.set $w ({op} (local.get $v) (local.get $i)))\n");
+        // By a constant: `V128ShiftImm`.
+        body += &format!("(local.set $w ({op} (local.get $w) (i32.const 3)))\n");
     }
     for op in SIMD_TEST {
         body += &format!(

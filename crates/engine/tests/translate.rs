@@ -3282,3 +3282,99 @@ fn a_negated_float_comparison_branches_in_one_instruction_and_agrees_with_rust_o
         }
     }
 }
+
+/// A SIMD shift by a constant runs as `V128ShiftImm`, which keeps the amount modulo 64:
+/// every lane width and amount (negative ones and ones past 64 included) gives what a
+/// lane model gives, and what the same shift by an amount in a local gives.
+#[test]
+fn simd_shifts_by_constants_agree_with_a_lane_model() {
+    let ops = [
+        ("i8x16", 8u32, "shl"),
+        ("i8x16", 8, "shr_s"),
+        ("i8x16", 8, "shr_u"),
+        ("i16x8", 16, "shl"),
+        ("i16x8", 16, "shr_s"),
+        ("i16x8", 16, "shr_u"),
+        ("i32x4", 32, "shl"),
+        ("i32x4", 32, "shr_s"),
+        ("i32x4", 32, "shr_u"),
+        ("i64x2", 64, "shl"),
+        ("i64x2", 64, "shr_s"),
+        ("i64x2", 64, "shr_u"),
+    ];
+    let amounts = [
+        0i32,
+        1,
+        7,
+        8,
+        9,
+        15,
+        16,
+        17,
+        31,
+        32,
+        33,
+        63,
+        64,
+        65,
+        127,
+        200,
+        -1,
+        -8,
+        i32::MIN,
+    ];
+    let mut wat = String::from("(module\n");
+    for (shape, _, op) in ops {
+        for (k, a) in amounts.iter().enumerate() {
+            wat.push_str(&format!(
+                "(func (export \"{shape}.{op}.{k}\") (param v128) (result v128)
+                   ({shape}.{op} (local.get 0) (i32.const {a})))\n"
+            ));
+        }
+        wat.push_str(&format!(
+            "(func (export \"{shape}.{op}\") (param v128 i32) (result v128)
+               ({shape}.{op} (local.get 0) (local.get 1)))\n"
+        ));
+    }
+    wat.push(')');
+    assert_uses(&wat, 0, "V128ShiftImm");
+    assert_uses(&wat, amounts.len(), "V128Shift {");
+    let (mut store, inst) = instance(&wat);
+    let x: u128 = 0x8123_4567_89ab_cdef_fedc_ba98_7654_3210;
+    for (shape, bits, op) in ops {
+        for (k, &a) in amounts.iter().enumerate() {
+            let n = (a as u32) % bits;
+            let lanes = 128 / bits;
+            let mut expect = 0u128;
+            for lane in 0..lanes {
+                let mask = if bits == 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << bits) - 1
+                };
+                let v = (x >> (lane * bits)) & mask;
+                let r = match op {
+                    "shl" => (v << n) & mask,
+                    "shr_u" => v >> n,
+                    _ => {
+                        // Sign-extend the lane, shift arithmetically, cut back.
+                        let signed = ((v << (128 - bits)) as i128) >> (128 - bits);
+                        ((signed >> n) as u128) & mask
+                    }
+                };
+                expect |= r << (lane * bits);
+            }
+            let name = format!("{shape}.{op}.{k}");
+            let got = call(&mut store, inst, &name, &[Val::V128(x)]).unwrap();
+            assert_eq!(got[0], Val::V128(expect), "{name}: {shape}.{op} by {a}");
+            let by_local = call(
+                &mut store,
+                inst,
+                &format!("{shape}.{op}"),
+                &[Val::V128(x), Val::I32(a)],
+            )
+            .unwrap();
+            assert_eq!(by_local[0], Val::V128(expect), "{shape}.{op} by local {a}");
+        }
+    }
+}
