@@ -5,7 +5,9 @@
 //! of every handler*: the processor predicts each handler's successor separately, where the
 //! single `match` of a loop gives all of them one shared, badly predicted jump. Each handler
 //! is also register-allocated on its own, so no change to one instruction can make the
-//! whole loop spill (the cliffs `docs/engine.md` records).
+//! whole loop spill (the cliffs `docs/engine.md` records). Handlers are generic over what
+//! they do when they fall through ([`Then`]), so a frequent pair of instructions gets a
+//! *pair handler* that runs the second one inlined: one dispatch for two ([`pairs`]).
 //!
 //! What it owns: the handlers of arithmetic, conversions, SIMD (one handler per operator),
 //! loads and stores of the default memory, `memory.fill`/`copy`, moves, constants, globals,
@@ -1244,6 +1246,7 @@ static V128_BINARY: [Handler; 120] = simd_table!(v128_binary: 0 1 2 3 4 5 6 7 8 
 static V128_SHIFT: [Handler; 12] = simd_table!(v128_shift: 0 1 2 3 4 5 6 7 8 9 10 11);
 static V128_SHIFT_IMM: [Handler; 12] = simd_table!(v128_shift_imm: 0 1 2 3 4 5 6 7 8 9 10 11);
 static V128_TEST: [Handler; 9] = simd_table!(v128_test: 0 1 2 3 4 5 6 7 8);
+
 /// The pattern of an instruction in [`pairs`]: a handler's name (an instruction of
 /// that name), or a family of one handler per test and the test.
 macro_rules! pair_pattern {
@@ -2595,8 +2598,10 @@ macro_rules! pairs {
     };
 }
 
-// The instructions that most often run one after the other, from the pair profiles of
-// the benchmark workloads (`scripts/pair-profile.py`; see `docs/engine.md`).
+// The instructions that most often run one after the other, as `scripts/pair-profile.sh`
+// prints them from the fall-through profiles of the benchmark workloads: after each, the
+// sum over the workloads of its share of their fall-throughs (see `docs/engine.md`,
+// "Thirteenth session").
 pairs! {
     I32Store8ImmDisp_BrIncByLtUImm: [I32Store8ImmDisp] [BrIncBy LtUImm] // 83.2%
     I32AddXorRotl_I32AddXorRotl: [I32AddXorRotl] [I32AddXorRotl] // 53.3%
