@@ -44,7 +44,11 @@ def pairable():
     macro = src[src.index("macro_rules! pair_handler"):]
     macro = macro[:macro.index("\n}\n")]
     families = set(re.findall(r"\(\$k:ty; (\w+) \$t:ident\)", macro))
-    second = set(re.findall(r"\(\$k:ty; (\w+)\) =>", macro))
+    # Arms naming one handler: generic over `$k` (it can fall through to a pair's second
+    # instruction), or not (it never falls through).
+    arms = re.findall(r"\(\$k:ty; (\w+)\) => \{\s*(\w+)(::<\$k>)?", macro)
+    plain |= {name for name, _, generic in arms if generic and name != "$n"}
+    second = {name for name, _, _ in arms}
     # Unconditional jumps never fall through.
     jumps = {"Br", "BrBack", "Const32Br", "CopyBr"}
     first = (plain - jumps) | families

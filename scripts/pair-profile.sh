@@ -11,6 +11,8 @@
 # normal: every dispatch counts), keeps one profile per workload in target/pair-profile/,
 # and prints the `pairs!` entries that `scripts/pair-profile.py --select` picks from them.
 # Needs the C workloads (`benches/peers/build-workloads.sh`) and ../shared.
+# PAIR_PROFILE_RUNTIME=nanoproc-fuel profiles fuel-metered code instead, where each fuel
+# region starts with a `ConsumeFuel` (its pairs are chosen from such profiles).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -36,15 +38,16 @@ RUSTFLAGS="--cfg nanoproc_pair_profile" CARGO_TARGET_DIR="$out/build" \
     cargo build --release --quiet --manifest-path benches/peers/Cargo.toml \
     --no-default-features --features wasmi
 bin="$out/build/release/nanoproc-peers"
+runtime=${PAIR_PROFILE_RUNTIME:-nanoproc}
 sightglass="${NANOPROC_SIGHTGLASS:-$root/../shared/benchmarks/sightglass}"
 profiles=()
 for w in "${workloads[@]}"; do
-    name=$(echo "$w" | tr / _)
+    name=$runtime.$(echo "$w" | tr / _)
     small=()
     case "$w" in */*) ;; *) small=(--small) ;; esac
     echo "pair profile: $w" >&2
     NANOPROC_PAIR_PROFILE="$out/$name.txt" "$bin" --sightglass "$sightglass" \
-        --workloads "$root/benches/peers/target/workloads" --single nanoproc "$w" \
+        --workloads "$root/benches/peers/target/workloads" --single "$runtime" "$w" \
         "${small[@]}" >/dev/null
     profiles+=("$out/$name.txt")
 done

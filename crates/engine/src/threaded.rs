@@ -836,30 +836,36 @@ fn to_match(ctx: &mut Ctx<'_, '_>, _op: &Op, rest: &[Op], _regs: &Regs) -> Exit 
 
 /// Charges a fuel region. It polls for interruption only when the chunk of fuel it
 /// charges from is used up (see [`refill`]).
-fn consume_fuel(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+#[inline(always)]
+fn consume_fuel<K: Then>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let Instr::ConsumeFuel { amount } = unpack::ConsumeFuel(&op.raw) else {
         return Exit::INTERNAL;
     };
     let amount = amount as u64;
     if ctx.fuel < amount {
-        return consume_fuel_refilled(ctx, amount, rest, regs);
+        return consume_fuel_refilled::<K>(ctx, amount, rest, regs);
     }
     ctx.fuel -= amount;
-    next(ctx, rest, regs)
+    K::next(ctx, rest, regs)
 }
 
 /// [`consume_fuel`] when the chunk is short: refills, then charges and goes on. Tail-called
 /// and out of line, so the common path stays a compare, a subtraction and a jump.
 #[cold]
 #[inline(never)]
-fn consume_fuel_refilled(ctx: &mut Ctx<'_, '_>, amount: u64, rest: &[Op], regs: &Regs) -> Exit {
+fn consume_fuel_refilled<K: Then>(
+    ctx: &mut Ctx<'_, '_>,
+    amount: u64,
+    rest: &[Op],
+    regs: &Regs,
+) -> Exit {
     match refill(ctx, amount) {
         Refill::Done => {}
         Refill::Short => return Exit::at(OUT_OF_FUEL, pc_of(ctx, rest)),
         Refill::Interrupted => return Exit::trap(Fault::Interrupted, pc_of(ctx, rest)),
     }
     ctx.fuel -= amount;
-    next(ctx, rest, regs)
+    K::next(ctx, rest, regs)
 }
 
 fn call_internal(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
@@ -1338,6 +1344,9 @@ macro_rules! pair_handler {
     ($k:ty; BrIncBy $t:ident) => {
         br_inc::<$k, { IncTest::$t as u8 }, true>
     };
+    ($k:ty; ConsumeFuel) => {
+        consume_fuel::<$k>
+    };
     ($k:ty; BrTable) => {
         br_table
     };
@@ -1786,7 +1795,7 @@ macro_rules! handlers {
             match *instr {
                 $( $op => $on::<Dispatch>, )*
                 $( $bp => $bn::<Dispatch>, )*
-                Instr::ConsumeFuel { .. } => consume_fuel,
+                Instr::ConsumeFuel { .. } => consume_fuel::<Dispatch>,
                 Instr::BrTable { .. } => br_table,
                 Instr::BrTableLoad { .. } => br_table_load,
                 Instr::BrTableLoadDisp { .. } => br_table_load_disp,
@@ -2763,6 +2772,48 @@ pairs! {
     I32AndImm_I32AddImm: [I32AndImm] [I32AddImm] // 5.0%
     I32Extend8S_BrTable: [I32Extend8S] [BrTable] // 5.0%
     I32AddImm_I32AndImm: [I32AddImm] [I32AndImm] // 4.9%
+    // Fuel-metered code: a fuel region's `ConsumeFuel` and the instruction next to it (from the
+    // profiles of `PAIR_PROFILE_RUNTIME=nanoproc-fuel scripts/pair-profile.sh`).
+    ConsumeFuel_I32AddImm: [ConsumeFuel] [I32AddImm] // 52.8%
+    ConsumeFuel_Const32: [ConsumeFuel] [Const32] // 42.4%
+    ConsumeFuel_I32Store8ImmDisp: [ConsumeFuel] [I32Store8ImmDisp] // 37.9%
+    ConsumeFuel_Copy: [ConsumeFuel] [Copy] // 29.1%
+    ConsumeFuel_I32Add: [ConsumeFuel] [I32Add] // 19.3%
+    ConsumeFuel_I32MulAdd: [ConsumeFuel] [I32MulAdd] // 19.0%
+    ConsumeFuel_BrLoad8UDispEqz: [ConsumeFuel] [BrLoad8UDispEqz] // 16.6%
+    ConsumeFuel_BrIfNez: [ConsumeFuel] [BrIfNez] // 16.5%
+    ConsumeFuel_BrIfEqz: [ConsumeFuel] [BrIfEqz] // 16.1%
+    ConsumeFuel_I32Load: [ConsumeFuel] [I32Load] // 14.1%
+    BrIfEqz_ConsumeFuel: [BrIfEqz] [ConsumeFuel] // 14.0%
+    ConsumeFuel_I32AddImm2: [ConsumeFuel] [I32AddImm2] // 13.9%
+    ConsumeFuel_BrI32LtUImm: [ConsumeFuel] [BrI32LtUImm] // 12.4%
+    ConsumeFuel_BrI32GeUImm: [ConsumeFuel] [BrI32GeUImm] // 10.9%
+    Copy_ConsumeFuel: [Copy] [ConsumeFuel] // 10.7%
+    ConsumeFuel_I32AndImm: [ConsumeFuel] [I32AndImm] // 10.4%
+    ConsumeFuel_BrI32Ne: [ConsumeFuel] [BrI32Ne] // 9.2%
+    Const32_ConsumeFuel: [Const32] [ConsumeFuel] // 8.8%
+    ConsumeFuel_I32AddShl: [ConsumeFuel] [I32AddShl] // 8.3%
+    ConsumeFuel_BrTable: [ConsumeFuel] [BrTable] // 8.2%
+    ConsumeFuel_BrI32Eq: [ConsumeFuel] [BrI32Eq] // 8.0%
+    ConsumeFuel_BrI32LtS: [ConsumeFuel] [BrI32LtS] // 7.6%
+    BrI32LtUImm_ConsumeFuel: [BrI32LtUImm] [ConsumeFuel] // 7.5%
+    ConsumeFuel_GlobalGet: [ConsumeFuel] [GlobalGet] // 6.2%
+    ConsumeFuel_I32RotlImm: [ConsumeFuel] [I32RotlImm] // 4.8%
+    ConsumeFuel_I32Load8UIdx: [ConsumeFuel] [I32Load8UIdx] // 4.4%
+    ConsumeFuel_BrLoadGtUImm: [ConsumeFuel] [BrLoad GtUImm] // 4.3%
+    ConsumeFuel_I32Load16S: [ConsumeFuel] [I32Load16S] // 4.2%
+    ConsumeFuel_I32Load8U: [ConsumeFuel] [I32Load8U] // 3.7%
+    I32AddImm_ConsumeFuel: [I32AddImm] [ConsumeFuel] // 3.4%
+    ConsumeFuel_I32MulImm: [ConsumeFuel] [I32MulImm] // 2.8%
+    ConsumeFuel_I32AddLtU: [ConsumeFuel] [I32AddLtU] // 2.8%
+    ConsumeFuel_I32XorImm: [ConsumeFuel] [I32XorImm] // 2.7%
+    ConsumeFuel_BrLoad8UPreStepNez: [ConsumeFuel] [BrLoad8UPreStep Nez] // 2.5%
+    ConsumeFuel_BrLoadNez: [ConsumeFuel] [BrLoad Nez] // 2.2%
+    ConsumeFuel_I32Load8SIdx: [ConsumeFuel] [I32Load8SIdx] // 2.1%
+    ConsumeFuel_BrI32GtSImm: [ConsumeFuel] [BrI32GtSImm] // 2.0%
+    ConsumeFuel_I32Load16SDisp: [ConsumeFuel] [I32Load16SDisp] // 1.9%
+    ConsumeFuel_I32AddXorRotl: [ConsumeFuel] [I32AddXorRotl] // 1.8%
+    ConsumeFuel_I32ShrUImm: [ConsumeFuel] [I32ShrUImm] // 1.8%
 }
 
 /// The threaded code of translated instructions: each instruction's handler, or the pair

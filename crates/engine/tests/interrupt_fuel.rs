@@ -298,7 +298,11 @@ fn bulk_memory_pays_by_size_and_completes_after_a_refill() {
 fn fuel_amounts(code: &str) -> Vec<u64> {
     code.lines()
         .filter_map(|l| l.split("ConsumeFuel { amount: ").nth(1))
-        .map(|rest| rest.trim_end_matches(" }").parse().expect("an amount"))
+        // A region's `ConsumeFuel` may run paired with the next instruction: `(pair)`.
+        .map(|rest| {
+            let rest = rest.trim_end_matches("  (pair)");
+            rest.trim_end_matches(" }").parse().expect("an amount")
+        })
         .collect()
 }
 

@@ -5,7 +5,7 @@
 //! through the pair it is about (`(pair)` in the printed code), so a change to the list
 //! of pairs that drops one fails here instead of leaving the test vacuous.
 
-use nanoproc_engine::{Engine, Error, Instance, Linker, Module, Store, TrapKind, Val};
+use nanoproc_engine::{Config, Engine, Error, Instance, Linker, Module, Store, TrapKind, Val};
 
 fn instance(wat: &str) -> (Store<()>, Instance) {
     let engine = Engine::default();
@@ -28,7 +28,11 @@ fn call(store: &mut Store<()>, inst: Instance, name: &str, args: &[i32]) -> Resu
 /// Checks that function `k` of `wat` runs `first` and `second` as a pair: a line that
 /// starts with `first` is marked `(pair)`, and the next line starts with `second`.
 fn assert_paired(wat: &str, k: usize, first: &str, second: &str) {
-    let module = Module::new(&Engine::default(), wat).expect("module compiles");
+    assert_paired_in(&Engine::default(), wat, k, first, second);
+}
+
+fn assert_paired_in(engine: &Engine, wat: &str, k: usize, first: &str, second: &str) {
+    let module = Module::new(engine, wat).expect("module compiles");
     let code = module.internal_code(k).expect("function exists");
     let lines: Vec<&str> = code
         .lines()
@@ -185,4 +189,48 @@ fn a_call_in_the_second_half_returns_to_the_right_place_and_reports_it() {
     let trap = err.as_trap().expect("a trap");
     assert_eq!(trap.kind, TrapKind::Unreachable);
     assert_eq!(trap.backtrace[1].offset, Some(calls[0]));
+}
+
+/// A loop whose fuel region starts with its `ConsumeFuel` paired with the first
+/// instruction of the body.
+const FUEL_LOOP: &str = r#"(module
+  (func (export "sum") (param $n i32) (result i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (local.get $n)))
+      (br_if $l (local.tee $n (i32.add (local.get $n) (i32.const -1)))))
+    (local.get $s)))"#;
+
+#[test]
+fn a_fuel_region_charged_in_a_pair_costs_what_it_costs_alone() {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    assert_paired_in(&engine, FUEL_LOOP, 0, "ConsumeFuel", "I32Add(");
+    let module = Module::new(&engine, FUEL_LOOP).expect("module compiles");
+    let mut store = Store::new(&engine, ());
+    let inst = Linker::new(&engine)
+        .instantiate(&mut store, &module)
+        .expect("module instantiates");
+    let sum = inst.get_typed_func::<i32, i32>(&store, "sum").unwrap();
+    let cost = |store: &mut Store<()>, n: i32| {
+        store.set_fuel(u64::MAX / 2).unwrap();
+        let s = sum.call(&mut *store, n).unwrap();
+        assert_eq!(s, (1..=n as i64).sum::<i64>() as i32, "n = {n}");
+        u64::MAX / 2 - store.get_fuel().unwrap()
+    };
+    // Fuel is linear in the iterations; across many 2^20-unit chunks of fuel (each
+    // refilled in the pair's first half) it stays exactly so.
+    let (one, two) = (cost(&mut store, 1), cost(&mut store, 2));
+    let per_iteration = two - one;
+    assert!(per_iteration > 0);
+    let n = 3_000_000;
+    let expected = one + per_iteration * (n as u64 - 1);
+    assert!(expected > 4 << 20, "crosses several chunks");
+    assert_eq!(cost(&mut store, n), expected);
+    // One unit short stops it, out of fuel; exactly enough runs it.
+    store.set_fuel(expected - 1).unwrap();
+    let err = sum.call(&mut store, n).unwrap_err();
+    assert_eq!(err.as_trap().expect("a trap").kind, TrapKind::OutOfFuel);
+    store.set_fuel(expected).unwrap();
+    assert!(sum.call(&mut store, n).is_ok());
 }
