@@ -17,11 +17,12 @@ An arc is any transfer, a taken branch included, so for choosing pair handlers (
 only save the dispatch from an instruction to the next one in the code) use the exact
 fall-through counts of a profiling build instead (`scripts/pair-profile.sh` makes them):
 
-    scripts/pair-profile.py --select N PROFILE...
+    scripts/pair-profile.py --select N [--containing NAME] PROFILE...
 
 prints the `pairs!` entries (crates/engine/src/threaded.rs) of the N pairs with the
 largest summed share over the profiles given (each workload weighs the same), among the
-pairs a pair handler can be made of.
+pairs a pair handler can be made of (with `--containing`, only pairs with instruction
+NAME in them: `ConsumeFuel` for the fuel pairs).
 """
 import collections
 import re
@@ -90,17 +91,23 @@ def short(n):
     return n[len(PREFIX):].replace(DISPATCH, "").replace(PREFIX, "")
 
 
-def select(count, paths):
+def select(count, paths, containing=None):
     first, second = pairable()
     score = collections.Counter()
     for path in paths:
         pairs = collections.Counter()
-        for line in open(path):
-            n, a, b = line.rstrip("\n").split("\t")
-            pairs[(a, b)] += int(n)
+        try:
+            for line in open(path):
+                n, a, b = line.rstrip("\n").split("\t")
+                pairs[(a, b)] += int(n)
+        except (OSError, ValueError) as e:
+            sys.exit(f"pair-profile: {path}: not a pair profile ({e})")
         total = max(sum(pairs.values()), 1)
         for (a, b), n in pairs.items():
-            if a[1:-1].split()[0] in first and b[1:-1].split()[0] in second:
+            heads = (a[1:-1].split()[0], b[1:-1].split()[0])
+            if containing and containing not in heads:
+                continue
+            if heads[0] in first and heads[1] in second:
                 score[(a, b)] += n / total
     for (a, b), s in score.most_common(count):
         name = re.sub(r"[^A-Za-z0-9]", "", a) + "_" + re.sub(r"[^A-Za-z0-9]", "", b)
@@ -112,7 +119,13 @@ def main():
     if not args:
         sys.exit(__doc__)
     if args[0] == "--select":
-        select(int(args[1]), args[2:])
+        containing = None
+        if len(args) > 3 and args[2] == "--containing":
+            containing = args[3]
+            del args[2:4]
+        if len(args) < 3 or not args[1].isdigit():
+            sys.exit(__doc__)
+        select(int(args[1]), args[2:], containing)
         return
     top = int(args[1]) if len(args) > 1 else 40
     pairs = pairs_of(args[0])

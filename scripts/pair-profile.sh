@@ -12,7 +12,8 @@
 # and prints the `pairs!` entries that `scripts/pair-profile.py --select` picks from them.
 # Needs the C workloads (`benches/peers/build-workloads.sh`) and ../shared.
 # PAIR_PROFILE_RUNTIME=nanoproc-fuel profiles fuel-metered code instead, where each fuel
-# region starts with a `ConsumeFuel` (its pairs are chosen from such profiles).
+# region starts with a `ConsumeFuel`, and prints only the pairs with one in them (the 40
+# fuel pairs: `scripts/pair-profile.sh 40` with it set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -51,4 +52,8 @@ for w in "${workloads[@]}"; do
         "${small[@]}" >/dev/null
     profiles+=("$out/$name.txt")
 done
-python3 scripts/pair-profile.py --select "$top" "${profiles[@]}"
+# Fuel-metered profiles give the pairs with a fuel region's `ConsumeFuel` in them (the
+# rest are the unmetered profiles' pairs again).
+containing=()
+if [ "$runtime" = nanoproc-fuel ]; then containing=(--containing ConsumeFuel); fi
+python3 scripts/pair-profile.py --select "$top" "${containing[@]}" "${profiles[@]}"
