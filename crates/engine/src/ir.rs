@@ -484,8 +484,19 @@ struct_field! {
     Select3 { dst: u16, a: u16, b: u16, cond: u16 }
     Bin3 { dst: u16, a: u16, b: u16, c: u16 }
     BinShift { dst: u16, lhs: u16, rhs: u16, shift: u8 }
+    Shuffle { dst: u16, lhs: u16, rhs: u16, lanes: u32 }
     Store { addr: Slot, src: Slot, offset: u32 }
     StoreImm { addr: Slot, value: i32, offset: u32 }
+}
+
+/// A shuffle of `regs[lhs] ++ regs[rhs]` into `regs[dst]` (a v128 each); what `lanes`
+/// holds depends on the instruction (see `V128ShuffleTo`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Shuffle {
+    pub dst: u16,
+    pub lhs: u16,
+    pub rhs: u16,
+    pub lanes: u32,
 }
 
 /// Absolute index into a function's instruction array, with [`BACKWARD`] set on
@@ -505,6 +516,8 @@ macro_rules! v128_with_dst {
             | Instr::V128Binary { $dst, .. }
             | Instr::V128Shift { $dst, .. }
             | Instr::V128ShiftImm { $dst, .. }
+            | Instr::V128Rotl32Imm { $dst, .. }
+            | Instr::V128Rotl64Imm { $dst, .. }
             | Instr::V128Splat { $dst, .. }
             | Instr::V128ExtractLane { $dst, .. }
             | Instr::V128Test { $dst, .. }
@@ -734,6 +747,11 @@ define_instrs! {
         I32MulAcc(MulAcc), I64MulAcc(MulAcc),
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
         Select3(Select3),
+        /// The shuffles with the result apart from both operands (`V128Shuffle`,
+        /// `V128Shuffle32` and `V128Shuffle16` write over their first operand, which
+        /// costs a `Copy128` before each, and one after for the `local.set` they cannot
+        /// take over). `lanes` as in those.
+        V128ShuffleTo(Shuffle), V128Shuffle32To(Shuffle), V128Shuffle16To(Shuffle),
     }
     wrapped {
         /// Fused `i32.add x C` (in place, `C` in 16 bits) and the loop's compare-and-branch
@@ -979,6 +997,11 @@ define_instrs! {
         /// A [`V128Shift`](Instr::V128Shift) by a constant `amount` (taken modulo 64,
         /// which keeps it modulo every lane width): SIMD rotations shift by constants.
         V128ShiftImm { op: SimdShift, dst: Slot, lhs: Slot, amount: u16 },
+        /// Each 32-bit (`V128Rotl32Imm`) or 64-bit lane of `regs[lhs]` rotated left by
+        /// `amount` (1 to the lane width less one): SIMD code has no rotate, so a rotation
+        /// is two shifts of one vector and an `or` (or `xor`), three dispatches.
+        V128Rotl32Imm { dst: Slot, lhs: Slot, amount: u16 },
+        V128Rotl64Imm { dst: Slot, lhs: Slot, amount: u16 },
         V128Splat { op: SimdSplat, dst: Slot, src: Slot },
         V128ExtractLane { op: SimdExtract, lane: u8, dst: Slot, src: Slot },
         /// `dst` already holds the vector.

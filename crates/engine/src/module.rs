@@ -837,8 +837,9 @@ fn pool_constants(m: &mut ModuleInner) -> Result<(), Error> {
             .map_err(|_| err("too many v128 constants in one module", 0))?;
         for op in f.code.iter_mut() {
             let mut instr = op.instr();
-            if let Instr::Const128 { index, .. } | Instr::V128Shuffle { lanes: index, .. } =
-                &mut instr
+            if let Instr::Const128 { index, .. }
+            | Instr::V128Shuffle { lanes: index, .. }
+            | Instr::V128ShuffleTo(crate::ir::Shuffle { lanes: index, .. }) = &mut instr
             {
                 *index = index
                     .checked_add(base)

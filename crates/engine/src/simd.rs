@@ -1021,6 +1021,16 @@ pub(crate) fn shift(op: SimdShift, a: u128, amount: u64) -> u128 {
     }
 }
 
+/// Each 32-bit (or, if `wide`, 64-bit) lane of `a` rotated left by `amount`.
+#[inline]
+pub(crate) fn rotl(wide: bool, a: u128, amount: u32) -> u128 {
+    if wide {
+        map64(a, |x| x.rotate_left(amount))
+    } else {
+        map32(a, |x| x.rotate_left(amount))
+    }
+}
+
 /// Evaluates a splat of the scalar cell `x`.
 #[inline]
 pub(crate) fn splat(op: SimdSplat, x: u64) -> u128 {

@@ -1081,6 +1081,31 @@ fn v128_shift_imm<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], reg
     next(ctx, rest, regs)
 }
 
+/// `V128Rotl32Imm` (`WIDE` false) and `V128Rotl64Imm`.
+fn v128_rotl_imm<const WIDE: bool>(
+    ctx: &mut Ctx<'_, '_>,
+    op: &Op,
+    rest: &[Op],
+    regs: &Regs,
+) -> Exit {
+    let unpacked = if WIDE {
+        unpack::V128Rotl64Imm(&op.raw)
+    } else {
+        unpack::V128Rotl32Imm(&op.raw)
+    };
+    let (Instr::V128Rotl32Imm { dst, lhs, amount } | Instr::V128Rotl64Imm { dst, lhs, amount }) =
+        unpacked
+    else {
+        return Exit::INTERNAL;
+    };
+    set_u128(
+        regs,
+        dst,
+        simd::rotl(WIDE, get_u128(regs, lhs), u32::from(amount)),
+    );
+    next(ctx, rest, regs)
+}
+
 fn v128_test<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (Instr::V128Test { dst, src, .. }, Some(&f)) =
         (unpack::V128Test(&op.raw), SimdTest::ALL.get(OP as usize))
@@ -1808,6 +1833,8 @@ macro_rules! handlers {
                 Instr::V128Binary { op, .. } => handler_in(&V128_BINARY, op as u8),
                 Instr::V128Shift { op, .. } => handler_in(&V128_SHIFT, op as u8),
                 Instr::V128ShiftImm { op, .. } => handler_in(&V128_SHIFT_IMM, op as u8),
+                Instr::V128Rotl32Imm { .. } => v128_rotl_imm::<false>,
+                Instr::V128Rotl64Imm { .. } => v128_rotl_imm::<true>,
                 Instr::V128Test { op, .. } => handler_in(&V128_TEST, op as u8),
                 Instr::V128Load { op, .. } => handler_in(&V128_LOAD, op as u8),
                 Instr::BrInc(b) => handler_in(&BR_INC, b.test as u8),
@@ -2321,6 +2348,19 @@ ops {
     V128Shuffle16: Instr::V128Shuffle16 { dst, rhs, lanes } => {
     let v = simd::shuffle16(lanes, get_u128(regs, dst), get_u128(regs, rhs));
     set_u128(regs, dst, v);
+}
+    V128ShuffleTo: Instr::V128ShuffleTo(Shuffle { dst, lhs, rhs, lanes }) => {
+    let mask = ctx.consts[lanes as usize].to_le_bytes();
+    let (a, b) = (get_u128(regs, lhs.into()), get_u128(regs, rhs.into()));
+    set_u128(regs, dst.into(), simd::shuffle(&mask, a, b));
+}
+    V128Shuffle32To: Instr::V128Shuffle32To(Shuffle { dst, lhs, rhs, lanes }) => {
+    let (a, b) = (get_u128(regs, lhs.into()), get_u128(regs, rhs.into()));
+    set_u128(regs, dst.into(), simd::shuffle32(lanes, a, b));
+}
+    V128Shuffle16To: Instr::V128Shuffle16To(Shuffle { dst, lhs, rhs, lanes }) => {
+    let (a, b) = (get_u128(regs, lhs.into()), get_u128(regs, rhs.into()));
+    set_u128(regs, dst.into(), simd::shuffle16(lanes, a, b));
 }
     V128Store: Instr::V128Store { addr, src, offset } => {
     let v = get_u128(regs, src);

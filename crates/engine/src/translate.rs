@@ -17,7 +17,7 @@
 use crate::error::Error;
 use crate::ir::*;
 use crate::module::{CompiledFunc, ModuleInner};
-use crate::simd::{self, SimdOp};
+use crate::simd::{self, SimdBinary, SimdOp, SimdShift};
 use crate::types::ValType;
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
@@ -1914,6 +1914,103 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.push_result(result);
     }
 
+    /// A shuffle with its result apart from its operands (`V128Shuffle*To`), when their
+    /// slots fit the 16-bit fields (they do in every frame the interpreter's window holds);
+    /// false if it emitted nothing.
+    fn shuffle_apart(&mut self, lanes: &[u8; 16]) -> bool {
+        let n = self.stack.len();
+        let (l, r) = (self.stack[n - 2], self.stack[n - 1]);
+        let read_at = |e: Entry| match e.src {
+            Src::Local(slot) => slot,
+            _ => e.pos,
+        };
+        let (Ok(dst), Ok(_), Ok(_)) = (
+            u16::try_from(l.pos),
+            u16::try_from(read_at(l)),
+            u16::try_from(read_at(r)),
+        ) else {
+            return false;
+        };
+        self.pop();
+        self.pop();
+        let lhs = self.operand(l) as u16;
+        let rhs = self.operand(r) as u16;
+        let make = |lanes| Shuffle {
+            dst,
+            lhs,
+            rhs,
+            lanes,
+        };
+        // Most shuffles move whole 16- or 32-bit lanes (lane permutations, interleaves,
+        // broadcasts): a few lane picks instead of 16 byte picks.
+        let instr = if let Some(packed) = packed_lanes(lanes, 4) {
+            Instr::V128Shuffle32To(make(packed))
+        } else if let Some(packed) = packed_lanes(lanes, 2) {
+            Instr::V128Shuffle16To(make(packed))
+        } else {
+            let index = self.consts.len() as u32;
+            self.consts.push(u128::from_le_bytes(*lanes));
+            Instr::V128ShuffleTo(make(index))
+        };
+        self.emit(instr);
+        self.push_result(ValType::V128);
+        true
+    }
+
+    /// `shl(x, k) | shr_u(x, w - k)` (or `^`, either order) on 32- or 64-bit lanes, when
+    /// the two shifts are the last two instructions, computed `l` and `r`, and no label
+    /// lies between them: one rotate, to replace both (the `or` is never emitted).
+    fn vector_rotation(&self, l: Entry, r: Entry) -> Option<Instr> {
+        let n = self.code.len();
+        let first = n.checked_sub(2)?;
+        if l.src != Src::Slot || r.src != Src::Slot || self.barrier > first {
+            return None;
+        }
+        let shift = |i: Instr| match i {
+            Instr::V128ShiftImm {
+                op,
+                dst,
+                lhs,
+                amount,
+            } => Some((op, dst, lhs, amount)),
+            _ => None,
+        };
+        let (a_op, a_dst, a_src, a_amount) = shift(self.code[first])?;
+        let (b_op, b_dst, b_src, b_amount) = shift(self.code[first + 1])?;
+        let outputs_match = (a_dst, b_dst) == (l.pos, r.pos) || (a_dst, b_dst) == (r.pos, l.pos);
+        // The second shift must read `x` itself, not the first one's result.
+        if !outputs_match || a_src != b_src || b_src == a_dst {
+            return None;
+        }
+        use SimdShift as S;
+        let (bits, left) = match (a_op, b_op) {
+            (S::I32x4Shl, S::I32x4ShrU) => (32, a_amount),
+            (S::I32x4ShrU, S::I32x4Shl) => (32, b_amount),
+            (S::I64x2Shl, S::I64x2ShrU) => (64, a_amount),
+            (S::I64x2ShrU, S::I64x2Shl) => (64, b_amount),
+            _ => return None,
+        };
+        // A zero amount is no rotation: `x | x` is `x`, but `x ^ x` is 0.
+        let k = left % bits;
+        if k == 0 || (a_amount % bits + b_amount % bits) != bits {
+            return None;
+        }
+        let dst = l.pos;
+        Some(if bits == 32 {
+            Instr::V128Rotl32Imm {
+                dst,
+                lhs: a_src,
+                amount: k,
+            }
+        } else {
+            Instr::V128Rotl64Imm {
+                dst,
+                lhs: a_src,
+                amount: k,
+            }
+        })
+    }
+
     /// `(x + C) <u N` (from `lt_u`, `le_u`, `gt_u` or `ge_u` by a constant, `compare`, on
     /// `e`), when `e` was just computed by `i32.add x C`: the fused `I32AddLtU`/`I32AddGeU`
     /// and where it goes.
@@ -3190,6 +3287,15 @@ impl<'a, 'b> Translator<'a, 'b> {
             SimdOp::Binary(op) => {
                 let r = self.pop();
                 let l = self.pop();
+                if matches!(op, SimdBinary::V128Or | SimdBinary::V128Xor) {
+                    if let Some(rotate) = self.vector_rotation(l, r) {
+                        let first = self.code.len() - 2;
+                        self.code[first] = rotate;
+                        self.drop_merged_last();
+                        self.push_result(ValType::V128);
+                        return;
+                    }
+                }
                 let lhs = self.operand(l);
                 let rhs = self.operand(r);
                 self.emit(Instr::V128Binary {
@@ -3284,6 +3390,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.push_result(ValType::I32);
             }
             SimdOp::Shuffle(lanes) => {
+                if self.shuffle_apart(&lanes) {
+                    return;
+                }
                 let r = self.pop();
                 let first = self.stack.len() - 1;
                 self.materialize(first);
