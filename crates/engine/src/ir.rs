@@ -752,6 +752,10 @@ define_instrs! {
         /// costs a `Copy128` before each, and one after for the `local.set` they cannot
         /// take over). `lanes` as in those.
         V128ShuffleTo(Shuffle), V128Shuffle32To(Shuffle), V128Shuffle16To(Shuffle),
+        /// `regs[dst] = (regs[a] & regs[c]) | (regs[b] & !regs[c])` (`v128.bitselect`)
+        /// with the result apart from all three operands: `V128Ternary` writes over its
+        /// first, which costs a `Copy128` before it, and one after for a `local.set`.
+        V128BitselectTo(Bin3),
     }
     wrapped {
         /// Fused `i32.add x C` (in place, `C` in 16 bits) and the loop's compare-and-branch

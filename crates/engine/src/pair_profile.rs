@@ -71,12 +71,17 @@ pub(crate) fn write(done: bool) {
     });
 }
 
-/// `[Name]`, or `[Family Test]` for the families with one handler per test.
+/// `[Name]`, or `[Family Test]` / `[Family Op]` for the families with one handler per
+/// test or per (SIMD) operator.
 fn name(i: &Instr) -> String {
     let debug = format!("{i:?}");
     let word = |s: &str| -> String { s.chars().take_while(|c| c.is_alphanumeric()).collect() };
-    match debug.split("test: ").nth(1) {
-        Some(test) => format!("[{} {}]", word(&debug), word(test)),
+    let which = debug
+        .split("test: ")
+        .nth(1)
+        .or_else(|| debug.split("op: ").nth(1));
+    match which {
+        Some(which) => format!("[{} {}]", word(&debug), word(which)),
         None => format!("[{}]", word(&debug)),
     }
 }

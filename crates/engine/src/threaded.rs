@@ -2362,6 +2362,15 @@ ops {
     let (a, b) = (get_u128(regs, lhs.into()), get_u128(regs, rhs.into()));
     set_u128(regs, dst.into(), simd::shuffle16(lanes, a, b));
 }
+    V128BitselectTo: Instr::V128BitselectTo(Bin3 { dst, a, b, c }) => {
+    let v = simd::ternary(
+        simd::SimdTernary::V128Bitselect,
+        get_u128(regs, a.into()),
+        get_u128(regs, b.into()),
+        get_u128(regs, c.into()),
+    );
+    set_u128(regs, dst.into(), v);
+}
     V128Store: Instr::V128Store { addr, src, offset } => {
     let v = get_u128(regs, src);
     if store_bytes(ctx.mem, effective(r!(regs, addr), offset), v.to_le_bytes())

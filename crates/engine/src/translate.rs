@@ -17,7 +17,7 @@
 use crate::error::Error;
 use crate::ir::*;
 use crate::module::{CompiledFunc, ModuleInner};
-use crate::simd::{self, SimdBinary, SimdOp, SimdShift};
+use crate::simd::{self, SimdBinary, SimdOp, SimdShift, SimdTernary};
 use crate::types::ValType;
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
@@ -1403,6 +1403,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         let wide = e.ty.cells() == 2;
         match e.src {
             Src::Slot if e.pos == dst => {}
+            Src::Local(src) if src == dst => {}
             Src::Slot if wide => {
                 self.emit(Instr::Copy128 { dst, src: e.pos });
             }
@@ -1582,10 +1583,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             self.emit(Instr::ReturnSlot { src });
             return;
         }
-        // A result copied into slot k must not clobber a local another result still reads.
+        // A result copied into slot k must not clobber a local another result still reads
+        // (a single result has no other: a local is copied straight, or not at all when it
+        // is already where the result goes).
         let result_cells = cells_of(results);
         let len = self.stack.len();
-        for i in len - n..len {
+        for i in (len - n..len).filter(|_| n > 1) {
             if let Src::Local(s) = self.stack[i].src {
                 if s < result_cells {
                     self.materialize(i);
@@ -1953,6 +1956,37 @@ impl<'a, 'b> Translator<'a, 'b> {
             Instr::V128ShuffleTo(make(index))
         };
         self.emit(instr);
+        self.push_result(ValType::V128);
+        true
+    }
+
+    /// `v128.bitselect` as `V128BitselectTo`, reading its operands where they are (a local
+    /// read directly) and writing a slot of its own, which a `local.set` can take over;
+    /// false (nothing done) when a slot does not fit its 16 bits.
+    fn bitselect_apart(&mut self) -> bool {
+        let n = self.stack.len();
+        let (a, b, c) = (self.stack[n - 3], self.stack[n - 2], self.stack[n - 1]);
+        let read_at = |e: Entry| match e.src {
+            Src::Local(slot) => slot,
+            _ => e.pos,
+        };
+        let fits = |slot: Slot| u16::try_from(slot).is_ok();
+        if ![a.pos, read_at(a), read_at(b), read_at(c)]
+            .into_iter()
+            .all(fits)
+        {
+            return false;
+        }
+        self.pop();
+        self.pop();
+        self.pop();
+        let bits = Bin3 {
+            dst: a.pos as u16,
+            a: self.operand(a) as u16,
+            b: self.operand(b) as u16,
+            c: self.operand(c) as u16,
+        };
+        self.emit(Instr::V128BitselectTo(bits));
         self.push_result(ValType::V128);
         true
     }
@@ -3306,6 +3340,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 });
                 self.push_result(ValType::V128);
             }
+            SimdOp::Ternary(SimdTernary::V128Bitselect) if self.bitselect_apart() => {}
             SimdOp::Ternary(op) => {
                 let c = self.pop();
                 let b = self.pop();

@@ -1807,6 +1807,71 @@ fn lane_shuffles_agree_with_a_byte_model() {
     }
 }
 
+/// `v128.bitselect` reads its three operands where they are and writes a slot of its own
+/// (`V128BitselectTo`): no `Copy128` of the first operand before it, none after it for a
+/// `local.set`, also when that local is an operand (read before written), and the same
+/// bits as `(a & c) | (b & !c)` with operands from locals, constants and other results.
+#[test]
+fn bitselect_reads_its_operands_in_place_and_agrees_with_the_bit_model() {
+    let wat = r#"(module
+      (func (export "plain") (param v128 v128 v128) (result v128)
+        (v128.bitselect (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "into_a") (param v128 v128 v128) (result v128)
+        (local.set 0 (v128.bitselect (local.get 0) (local.get 1) (local.get 2)))
+        (local.get 0))
+      (func (export "into_mask") (param v128 v128 v128) (result v128)
+        (local.set 2 (v128.bitselect (local.get 0) (local.get 1) (local.get 2)))
+        (local.get 2))
+      (func (export "consts") (param v128) (result v128)
+        (v128.bitselect (v128.const i32x4 -1 0 0x1234 7) (local.get 0)
+                        (v128.const i32x4 0xff00ff00 -1 0 0x0f0f0f0f)))
+      (func (export "nested") (param v128 v128 v128) (result v128)
+        (v128.bitselect (v128.xor (local.get 0) (local.get 1)) (local.get 0)
+                        (v128.bitselect (local.get 2) (local.get 1) (local.get 0)))))"#;
+    for func in 0..5 {
+        assert_uses(wat, func, "V128BitselectTo");
+    }
+    // Only the return's copy is left, and none when the local is the result's cells
+    // (parameter 0) already.
+    for (func, copies) in [(1, 0), (2, 1)] {
+        let code = internal_code(wat, func);
+        assert_eq!(code.matches("Copy128").count(), copies, "{code}");
+    }
+    let (mut store, inst) = instance(wat);
+    let select = |a: u128, b: u128, c: u128| (a & c) | (b & !c);
+    let (x, y, m) = (
+        0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128,
+        0xdead_beef_0bad_f00d_cafe_babe_1234_5678u128,
+        0xffff_0000_f0f0_0f0f_00ff_ff00_8001_7ffeu128,
+    );
+    let v = |args: &[u128]| -> Vec<Val> { args.iter().map(|&a| Val::V128(a)).collect() };
+    let run = |store: &mut _, name: &str, args: &[u128]| match call(store, inst, name, &v(args))
+        .unwrap()[0]
+    {
+        Val::V128(r) => r,
+        ref other => panic!("{name} returned {other:?}"),
+    };
+    for (a, b, c) in [
+        (x, y, m),
+        (y, x, !m),
+        (x, x, m),
+        (0, u128::MAX, x),
+        (m, y, 0),
+    ] {
+        assert_eq!(run(&mut store, "plain", &[a, b, c]), select(a, b, c));
+        assert_eq!(run(&mut store, "into_a", &[a, b, c]), select(a, b, c));
+        assert_eq!(run(&mut store, "into_mask", &[a, b, c]), select(a, b, c));
+        assert_eq!(
+            run(&mut store, "nested", &[a, b, c]),
+            select(a ^ b, a, select(c, b, a))
+        );
+        let lanes = |l: [u32; 4]| l.iter().rev().fold(0u128, |v, &x| v << 32 | u128::from(x));
+        let first = lanes([u32::MAX, 0, 0x1234, 7]);
+        let mask = lanes([0xff00_ff00, u32::MAX, 0, 0x0f0f_0f0f]);
+        assert_eq!(run(&mut store, "consts", &[a]), select(first, a, mask));
+    }
+}
+
 /// A v128 operation whose result goes to a local writes the local directly (no
 /// `Copy128`), and reads its operands before writing, also when the local is one of them.
 #[test]
