@@ -514,6 +514,7 @@ macro_rules! v128_with_dst {
     ($dst:ident) => {
         Instr::V128Unary { $dst, .. }
             | Instr::V128Binary { $dst, .. }
+            | Instr::V128BinaryConst { $dst, .. }
             | Instr::V128Shift { $dst, .. }
             | Instr::V128ShiftImm { $dst, .. }
             | Instr::V128Rotl32Imm { $dst, .. }
@@ -995,6 +996,10 @@ define_instrs! {
         // ---- fixed-width SIMD (semantics in `crate::simd`) ----
         V128Unary { op: SimdUnary, dst: Slot, src: Slot },
         V128Binary { op: SimdBinary, dst: Slot, lhs: Slot, rhs: Slot },
+        /// `V128Binary` with a constant right operand, the module's constant `index`
+        /// (masks and scales: `v128.and x (v128.const ...)`), read by the operator's
+        /// handler instead of a `Const128` dispatched before it.
+        V128BinaryConst { op: SimdBinary, dst: Slot, lhs: Slot, index: u32 },
         /// `dst` already holds the first operand.
         V128Ternary { op: SimdTernary, dst: Slot, b: Slot, c: Slot },
         V128Shift { op: SimdShift, dst: Slot, lhs: Slot, amount: Slot },

@@ -1045,6 +1045,29 @@ fn v128_binary<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: 
     next(ctx, rest, regs)
 }
 
+fn v128_binary_const<const OP: u8>(
+    ctx: &mut Ctx<'_, '_>,
+    op: &Op,
+    rest: &[Op],
+    regs: &Regs,
+) -> Exit {
+    let (
+        Instr::V128BinaryConst {
+            dst, lhs, index, ..
+        },
+        Some(&f),
+    ) = (
+        unpack::V128BinaryConst(&op.raw),
+        SimdBinary::ALL.get(OP as usize),
+    )
+    else {
+        return Exit::INTERNAL;
+    };
+    let v = simd::binary(f, get_u128(regs, lhs), ctx.consts[index as usize]);
+    set_u128(regs, dst, v);
+    next(ctx, rest, regs)
+}
+
 fn v128_shift<const OP: u8>(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
     let (
         Instr::V128Shift {
@@ -1274,6 +1297,7 @@ macro_rules! simd_table {
 
 static V128_UNARY: [Handler; 50] = simd_table!(v128_unary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49);
 static V128_BINARY: [Handler; 120] = simd_table!(v128_binary: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119);
+static V128_BINARY_CONST: [Handler; 120] = simd_table!(v128_binary_const: 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119);
 static V128_SHIFT: [Handler; 12] = simd_table!(v128_shift: 0 1 2 3 4 5 6 7 8 9 10 11);
 static V128_SHIFT_IMM: [Handler; 12] = simd_table!(v128_shift_imm: 0 1 2 3 4 5 6 7 8 9 10 11);
 static V128_TEST: [Handler; 9] = simd_table!(v128_test: 0 1 2 3 4 5 6 7 8);
@@ -1449,6 +1473,7 @@ static V128_LOAD: [Handler; 13] = simd_table!(v128_load: 0 1 2 3 4 5 6 7 8 9 10 
 const _: () = assert!(
     V128_UNARY.len() == SimdUnary::ALL.len()
         && V128_BINARY.len() == SimdBinary::ALL.len()
+        && V128_BINARY_CONST.len() == SimdBinary::ALL.len()
         && V128_SHIFT.len() == SimdShift::ALL.len()
         && V128_SHIFT_IMM.len() == SimdShift::ALL.len()
         && V128_TEST.len() == SimdTest::ALL.len()
@@ -1831,6 +1856,7 @@ macro_rules! handlers {
                 Instr::MemoryCopy { .. } => memory_copy,
                 Instr::V128Unary { op, .. } => handler_in(&V128_UNARY, op as u8),
                 Instr::V128Binary { op, .. } => handler_in(&V128_BINARY, op as u8),
+                Instr::V128BinaryConst { op, .. } => handler_in(&V128_BINARY_CONST, op as u8),
                 Instr::V128Shift { op, .. } => handler_in(&V128_SHIFT, op as u8),
                 Instr::V128ShiftImm { op, .. } => handler_in(&V128_SHIFT_IMM, op as u8),
                 Instr::V128Rotl32Imm { .. } => v128_rotl_imm::<false>,

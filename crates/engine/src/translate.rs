@@ -3331,13 +3331,24 @@ impl<'a, 'b> Translator<'a, 'b> {
                     }
                 }
                 let lhs = self.operand(l);
-                let rhs = self.operand(r);
-                self.emit(Instr::V128Binary {
-                    op,
-                    dst: l.pos,
-                    lhs,
-                    rhs,
-                });
+                if let Src::Const128(value) = r.src {
+                    let index = self.consts.len() as u32;
+                    self.consts.push(value);
+                    self.emit(Instr::V128BinaryConst {
+                        op,
+                        dst: l.pos,
+                        lhs,
+                        index,
+                    });
+                } else {
+                    let rhs = self.operand(r);
+                    self.emit(Instr::V128Binary {
+                        op,
+                        dst: l.pos,
+                        lhs,
+                        rhs,
+                    });
+                }
                 self.push_result(ValType::V128);
             }
             SimdOp::Ternary(SimdTernary::V128Bitselect) if self.bitselect_apart() => {}
@@ -3425,6 +3436,23 @@ impl<'a, 'b> Translator<'a, 'b> {
                 self.push_result(ValType::I32);
             }
             SimdOp::Shuffle(lanes) => {
+                if let Some((wide, bytes, from_rhs)) = lane_rotation(&lanes) {
+                    // A rotation of every 32- or 64-bit lane by whole bytes (BLAKE3's and
+                    // ChaCha's `rot16`/`rot8`, written as shuffles): four or two rotates
+                    // instead of lane picks.
+                    let r = self.pop();
+                    let l = self.pop();
+                    let lhs = self.operand(if from_rhs { r } else { l });
+                    let amount = 8 * bytes as u16;
+                    let dst = l.pos;
+                    self.emit(if wide {
+                        Instr::V128Rotl64Imm { dst, lhs, amount }
+                    } else {
+                        Instr::V128Rotl32Imm { dst, lhs, amount }
+                    });
+                    self.push_result(ValType::V128);
+                    return;
+                }
                 if self.shuffle_apart(&lanes) {
                     return;
                 }
@@ -3984,6 +4012,27 @@ fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
 /// The lane indices of a byte shuffle that moves whole lanes of `width` bytes (2 or 4),
 /// packed `bits(32 / width)` bits per lane, lane 0 lowest; `None` if some lane is not
 /// an aligned run of consecutive bytes.
+/// The shuffle `mask` as a rotation left of every lane of one operand: (64-bit lanes, by
+/// how many bytes, of the second operand), if it is one. Result byte `j` of a lane rotated
+/// left by `k` bytes is the lane's byte `(j - k) mod width` (little-endian lanes).
+fn lane_rotation(mask: &[u8; 16]) -> Option<(bool, usize, bool)> {
+    let from_rhs = mask[0] >= 16;
+    if mask.iter().any(|&m| (m >= 16) != from_rhs || m >= 32) {
+        return None;
+    }
+    let source = |i: usize| (mask[i] % 16) as usize;
+    [4usize, 8].into_iter().find_map(|width| {
+        (1..width)
+            .find(|&k| {
+                (0..16).all(|i| {
+                    let (lane, j) = (i / width * width, i % width);
+                    source(i) == lane + (j + width - k) % width
+                })
+            })
+            .map(|k| (width == 8, k, from_rhs))
+    })
+}
+
 fn packed_lanes(bytes: &[u8; 16], width: usize) -> Option<u32> {
     let bits = if width == 4 { 3 } else { 4 };
     let mut packed = 0u32;

@@ -1732,25 +1732,56 @@ fn lane_shuffles_agree_with_a_byte_model() {
             masks.push((mask, kind));
         }
     }
-    // Blake3's rotations, an interleave and a broadcast, as LLVM emits them.
-    masks.push((
-        [2, 3, 0, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15],
-        "V128Shuffle16To",
-    ));
-    masks.push((
-        [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23],
-        "V128ShuffleTo",
-    ));
-    masks.push((
-        [
-            12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15,
-        ],
-        "V128Shuffle32To",
-    ));
-    masks.push((
-        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
-        "V128ShuffleTo",
-    ));
+    masks.extend([
+        // Blake3's partial rot16, an interleave and a broadcast, as LLVM emits them.
+        (
+            [2, 3, 0, 1, 6, 7, 4, 5, 8, 9, 10, 11, 12, 13, 14, 15],
+            "V128Shuffle16To",
+        ),
+        (
+            [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23],
+            "V128ShuffleTo",
+        ),
+        (
+            [
+                12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15, 12, 13, 14, 15,
+            ],
+            "V128Shuffle32To",
+        ),
+        (
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+            "V128ShuffleTo",
+        ),
+        // Rotations of every lane by whole bytes: BLAKE3's rot16 and rot8 (left by 16 and 24
+        // bits), the same from the second operand, a 64-bit lane rotation by 3 bytes, and
+        // near misses (one lane rotated otherwise, bytes from both operands).
+        (
+            [2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13],
+            "V128Rotl32Imm { dst: 4, lhs: 0, amount: 16 }",
+        ),
+        (
+            [1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12],
+            "V128Rotl32Imm { dst: 4, lhs: 0, amount: 24 }",
+        ),
+        (
+            [
+                19, 16, 17, 18, 23, 20, 21, 22, 27, 24, 25, 26, 31, 28, 29, 30,
+            ],
+            "V128Rotl32Imm { dst: 4, lhs: 2, amount: 8 }",
+        ),
+        (
+            [5, 6, 7, 0, 1, 2, 3, 4, 13, 14, 15, 8, 9, 10, 11, 12],
+            "V128Rotl64Imm { dst: 4, lhs: 0, amount: 24 }",
+        ),
+        (
+            [1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 14, 15, 12, 13],
+            "V128ShuffleTo",
+        ),
+        (
+            [1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 29, 30, 31, 28],
+            "V128ShuffleTo",
+        ),
+    ]);
     let mut wat = String::from("(module\n");
     for (k, (mask, _)) in masks.iter().enumerate() {
         let m: Vec<String> = mask.iter().map(|b| b.to_string()).collect();
@@ -1774,11 +1805,12 @@ fn lane_shuffles_agree_with_a_byte_model() {
     let v128 = |bytes: &[u8; 16]| Val::V128(u128::from_le_bytes(*bytes));
     for (k, (mask, kind)) in masks.iter().enumerate() {
         assert_uses(&wat, 3 * k, kind);
+        let kind_name = kind.split(' ').next().unwrap();
         let into_local = internal_code(&wat, 3 * k + 2);
         // The shuffle writes local 1 (slots 2 and 3) itself; the one copy left is the
         // return's.
         assert!(
-            into_local.contains(kind)
+            into_local.contains(kind_name)
                 && into_local.contains("dst: 2,")
                 && into_local.matches("Copy128").count() == 1,
             "{into_local}"
@@ -1869,6 +1901,92 @@ fn bitselect_reads_its_operands_in_place_and_agrees_with_the_bit_model() {
         let first = lanes([u32::MAX, 0, 0x1234, 7]);
         let mask = lanes([0xff00_ff00, u32::MAX, 0, 0x0f0f_0f0f]);
         assert_eq!(run(&mut store, "consts", &[a]), select(first, a, mask));
+    }
+}
+
+/// A binary SIMD operator with a constant right operand reads the constant from the
+/// module's pool (`V128BinaryConst`, no `Const128` dispatched first) and agrees with the
+/// same operator on the value passed in: over operators of every kind, several functions
+/// (each function's constants move into the module's pool at other indices), and the
+/// result into a local.
+#[test]
+fn binary_simd_operators_with_a_constant_operand_agree_with_the_unfused_ones() {
+    let ops = [
+        "v128.and",
+        "v128.andnot",
+        "v128.or",
+        "v128.xor",
+        "i8x16.add",
+        "i8x16.sub_sat_s",
+        "i8x16.min_u",
+        "i8x16.eq",
+        "i8x16.swizzle",
+        "i8x16.narrow_i16x8_s",
+        "i16x8.mul",
+        "i16x8.q15mulr_sat_s",
+        "i16x8.extmul_low_i8x16_u",
+        "i16x8.gt_s",
+        "i32x4.add",
+        "i32x4.sub",
+        "i32x4.mul",
+        "i32x4.min_s",
+        "i32x4.dot_i16x8_s",
+        "i32x4.le_u",
+        "i64x2.add",
+        "i64x2.mul",
+        "i64x2.lt_s",
+        "f32x4.add",
+        "f32x4.sub",
+        "f32x4.mul",
+        "f32x4.div",
+        "f32x4.min",
+        "f32x4.pmax",
+        "f32x4.lt",
+        "f64x2.add",
+        "f64x2.mul",
+        "f64x2.max",
+        "f64x2.ge",
+    ];
+    // A constant of its own for each operator, so a constant read at an index not moved
+    // with its function's pool shows.
+    let constant = |k: usize| 0x0011_ff80_7fff_8000_c0a0_0001_3f80_0000u128 + (k as u128) * 0x0101;
+    let mut wat = String::from("(module\n");
+    for (k, op) in ops.iter().enumerate() {
+        let constant = format!(
+            "i64x2 {} {}",
+            constant(k) as u64,
+            (constant(k) >> 64) as u64
+        );
+        wat += &format!(
+            "(func (export \"{op}\") (param v128 v128) (result v128)
+               ({op} (local.get 0) (local.get 1)))
+             (func (export \"{op} const\") (param v128) (result v128)
+               ({op} (local.get 0) (v128.const {constant})))
+             (func (export \"{op} into\") (param v128) (result v128) (local v128)
+               (local.set 1 ({op} (local.get 0) (v128.const {constant})))
+               (local.get 1))\n"
+        );
+    }
+    wat += ")";
+    let (mut store, inst) = instance(&wat);
+    for (k, op) in ops.iter().enumerate() {
+        let code = internal_code(&wat, 3 * k + 1);
+        assert!(
+            code.contains("V128BinaryConst") && !code.contains("Const128"),
+            "{op}: {code}"
+        );
+        for x in [
+            0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128,
+            0x4049_0fdb_bf80_0000_0000_0000_7fc0_0000,
+            constant(k),
+        ] {
+            let c = Val::V128(constant(k));
+            let want = call(&mut store, inst, op, &[Val::V128(x), c]).unwrap();
+            for name in [format!("{op} const"), format!("{op} into")] {
+                let got = call(&mut store, inst, &name, &[Val::V128(x)]).unwrap();
+                assert_eq!(got, want, "{name} {x:#x}");
+            }
+        }
     }
 }
 
