@@ -869,6 +869,12 @@ define_instrs! {
         /// (a `switch` lowered to a bit test), fused with its branch.
         BrBitNez { bit: Slot, mask: i32, target: Target },
         BrBitEqz { bit: Slot, mask: i32, target: Target },
+        /// Jump if `(regs[src] + add) & !regs[src] & mask` is nonzero (`BrZeroByteNez`) or
+        /// zero (`*Eqz`): the word-at-a-time "has a zero byte" test of C libraries
+        /// (`(w - 0x01010101) & ~w & 0x80808080`, in wasi-libc's `strlen`, `memchr`,
+        /// `strchr`), four instructions fused with their branch.
+        BrZeroByteNez { src: u16, add: i32, mask: i32, target: Target },
+        BrZeroByteEqz { src: u16, add: i32, mask: i32, target: Target },
         BrI32NeImm { lhs: Slot, imm: i32, target: Target },
         BrI32LtSImm { lhs: Slot, imm: i32, target: Target },
         BrI32LtUImm { lhs: Slot, imm: i32, target: Target },
@@ -1108,6 +1114,8 @@ impl Instr {
             | Instr::BrI32AndImmEqz { target, .. }
             | Instr::BrBitNez { target, .. }
             | Instr::BrBitEqz { target, .. }
+            | Instr::BrZeroByteNez { target, .. }
+            | Instr::BrZeroByteEqz { target, .. }
             | Instr::BrI32Ne { target, .. }
             | Instr::BrI32NeImm { target, .. }
             | Instr::BrI32LtS { target, .. }

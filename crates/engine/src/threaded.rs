@@ -2522,6 +2522,14 @@ branches {
     BrBitEqz: Instr::BrBitEqz { bit, mask, target } => {
     brcmp!(1u32.wrapping_shl(r!(regs, bit) as u32) & (mask as u32) == 0, target)
 }
+    BrZeroByteNez: Instr::BrZeroByteNez { src, add, mask, target } => {
+    let x = r!(regs, src as Slot) as u32;
+    brcmp!(x.wrapping_add(add as u32) & !x & (mask as u32) != 0, target)
+}
+    BrZeroByteEqz: Instr::BrZeroByteEqz { src, add, mask, target } => {
+    let x = r!(regs, src as Slot) as u32;
+    brcmp!(x.wrapping_add(add as u32) & !x & (mask as u32) == 0, target)
+}
     BrI64Eq: Instr::BrI64Eq { lhs, rhs, target } => {
     brcmp!((r!(regs, lhs)) == (r!(regs, rhs)), target)
 }

@@ -865,13 +865,13 @@ impl<'a, 'b> Translator<'a, 'b> {
             // nothing else reads it.
             Some(Instr::I32Eqz(u)) if u.dst == u.src => {
                 if let Some(at) = self.fuse_mask(at) {
-                    return self.fuse_bit_test(at as usize);
+                    return self.fuse_mask_source(at as usize);
                 }
                 if let Some(at) = self.fuse_negated_compare(at) {
                     return at;
                 }
             }
-            Some(Instr::I32AndImm(_)) => return self.fuse_bit_test(at),
+            Some(Instr::I32AndImm(_)) => return self.fuse_mask_source(at),
             _ => {}
         }
         let at = self.fuse_increment(at);
@@ -1068,6 +1068,81 @@ impl<'a, 'b> Translator<'a, 'b> {
         };
         self.drop_merged_last();
         Some(prev as u32)
+    }
+
+    /// Fuses into the flag-test branch just made at `at` (the last instruction) what
+    /// computed the value it masks, if it is a bit or zero-byte test. The branch's index.
+    fn fuse_mask_source(&mut self, at: usize) -> u32 {
+        match self.fuse_zero_byte(at) {
+            Some(at) => at,
+            None => self.fuse_bit_test(at),
+        }
+    }
+
+    /// The flag-test branch just made at `at` (the last instruction) masks
+    /// `(x + C) & (x ^ -1)` that the three instructions before it computed through
+    /// temporaries (the "has a zero byte" test of word-at-a-time string functions): all
+    /// four become one `BrZeroByte*`. Not when a label lies between them. The branch's new
+    /// index, if fused.
+    fn fuse_zero_byte(&mut self, at: usize) -> Option<u32> {
+        let first = at.checked_sub(3)?;
+        if self.barrier > first || at + 1 != self.code.len() {
+            return None;
+        }
+        let (nez, masked, mask) = match self.code[at] {
+            Instr::BrI32AndImmNez { lhs, imm, .. } => (true, lhs, imm),
+            Instr::BrI32AndImmEqz { lhs, imm, .. } => (false, lhs, imm),
+            _ => return None,
+        };
+        let Instr::I32And(and) = self.code[at - 1] else {
+            return None;
+        };
+        // The three results are temporaries, each read once, by the next step: locals
+        // would be read later.
+        let temporary = |slot: Slot| slot >= self.local_cells;
+        if and.dst != masked || !temporary(and.dst) {
+            return None;
+        }
+        let (not, add) = match (self.code[first], self.code[first + 1]) {
+            (Instr::I32XorImm(not), Instr::I32AddImm(add))
+            | (Instr::I32AddImm(add), Instr::I32XorImm(not)) => (not, add),
+            _ => return None,
+        };
+        let x = not.lhs;
+        let operands_match =
+            (and.lhs, and.rhs) == (not.dst, add.dst) || (and.lhs, and.rhs) == (add.dst, not.dst);
+        // Both read `x` itself, not the other's result.
+        let both_read_x = add.lhs == x && x != not.dst && x != add.dst;
+        if not.imm != -1
+            || !operands_match
+            || !both_read_x
+            || not.dst == add.dst
+            || !temporary(not.dst)
+            || !temporary(add.dst)
+        {
+            return None;
+        }
+        let src = u16::try_from(x).ok()?;
+        let (add, target) = (add.imm, 0);
+        self.code[first] = if nez {
+            Instr::BrZeroByteNez {
+                src,
+                add,
+                mask,
+                target,
+            }
+        } else {
+            Instr::BrZeroByteEqz {
+                src,
+                add,
+                mask,
+                target,
+            }
+        };
+        for _ in 0..3 {
+            self.drop_merged_last();
+        }
+        Some(first as u32)
     }
 
     /// The flag-test branch just made at `at` (the last instruction) tests a mask of

@@ -1839,6 +1839,150 @@ fn lane_shuffles_agree_with_a_byte_model() {
     }
 }
 
+/// The word-at-a-time "has a zero byte" test, `(x + C) & ~x & M` under a branch, runs as
+/// one `BrZeroByte*` in the shapes compilers emit (either order of the add and the xor,
+/// of the `and`'s operands, branch on zero or nonzero, 8- and 16-bit lanes), and not when
+/// a step is something else or its result is kept in a local; every shape answers as the
+/// Rust expression does.
+#[test]
+fn zero_byte_tests_fuse_with_their_branch_and_agree_with_rust() {
+    // (export, body computing the masked value from $x (and $y), fused kind or "")
+    let shapes: [(&str, &str, &str); 8] = [
+        (
+            "xor_add",
+            "(i32.and (i32.xor (local.get $x) (i32.const -1)) (i32.add (local.get $x) (i32.const -16843009)))",
+            "BrZeroByte",
+        ),
+        (
+            "add_xor",
+            "(i32.and (i32.add (local.get $x) (i32.const -16843009)) (i32.xor (local.get $x) (i32.const -1)))",
+            "BrZeroByte",
+        ),
+        (
+            "swapped",
+            "(i32.and (i32.add (local.get $x) (i32.const -65537)) (i32.xor (i32.const -1) (local.get $x)))",
+            "BrZeroByte",
+        ),
+        (
+            "not_a_not",
+            "(i32.and (i32.xor (local.get $x) (i32.const 0x7fffffff)) (i32.add (local.get $x) (i32.const -16843009)))",
+            "",
+        ),
+        (
+            "other_value",
+            "(i32.and (i32.xor (local.get $x) (i32.const -1)) (i32.add (local.get $y) (i32.const -16843009)))",
+            "",
+        ),
+        (
+            "kept",
+            "(i32.and (local.tee $t (i32.xor (local.get $x) (i32.const -1))) (i32.add (local.get $x) (i32.const -16843009)))",
+            "",
+        ),
+        (
+            "add_of_not",
+            "(i32.and (local.tee $t (i32.xor (local.get $x) (i32.const -1))) (i32.add (local.get $t) (i32.const -16843009)))",
+            "",
+        ),
+        (
+            "or",
+            "(i32.or (i32.xor (local.get $x) (i32.const -1)) (i32.add (local.get $x) (i32.const -16843009)))",
+            "",
+        ),
+    ];
+    let mut wat = String::from("(module\n");
+    for (name, value, _) in shapes {
+        let mask = if name == "swapped" {
+            "0x80008000"
+        } else {
+            "0x80808080"
+        };
+        // `eqz`: branch when the masked value is zero; `nez`: when it is not. Both return
+        // 1 when it is not zero, plus $t to see a kept step's value.
+        wat += &format!(
+            "(func (export \"{name} eqz\") (param $x i32) (param $y i32) (result i32) (local $t i32)
+               (block $zero
+                 (br_if $zero (i32.eqz (i32.and {value} (i32.const {mask}))))
+                 (return (i32.add (i32.const 1) (local.get $t))))
+               (local.get $t))
+             (func (export \"{name} nez\") (param $x i32) (param $y i32) (result i32) (local $t i32)
+               (block $nonzero
+                 (br_if $nonzero (i32.and {value} (i32.const {mask})))
+                 (return (local.get $t)))
+               (i32.add (i32.const 1) (local.get $t)))\n"
+        );
+    }
+    wat += ")";
+    for (k, (name, _, kind)) in shapes.iter().enumerate() {
+        for f in [2 * k, 2 * k + 1] {
+            let code = internal_code(&wat, f);
+            assert_eq!(
+                code.contains("BrZeroByte"),
+                !kind.is_empty(),
+                "{name}: {code}"
+            );
+            if !kind.is_empty() {
+                // The xor, the add and both ands are gone.
+                assert!(
+                    !code.contains("I32XorImm") && !code.contains("I32And"),
+                    "{code}"
+                );
+            }
+        }
+    }
+    let (mut store, inst) = instance(&wat);
+    let words = [
+        0u32,
+        1,
+        0x0101_0101,
+        0x8080_8080,
+        0x7f7f_7f7f,
+        0x6162_6364,
+        0x6100_6364,
+        0x0061_6263,
+        0x6162_6300,
+        0xff00_ffff,
+        0x0100_0000,
+        u32::MAX,
+        0x8000_0000,
+        0x0080_0080,
+        0x00ff_0100,
+        0x0001_0000,
+        0x2020_2020,
+    ]
+    .map(|w| w as i32);
+    for (name, _, _) in shapes {
+        for &x in &words {
+            for &y in &[x, 0x6162_6364] {
+                let (ux, uy) = (x as u32, y as u32);
+                let t = !ux;
+                let value = match name {
+                    "xor_add" | "add_xor" | "kept" => ux.wrapping_sub(0x0101_0101) & !ux,
+                    "swapped" => ux.wrapping_sub(0x0001_0001) & !ux,
+                    "not_a_not" => (ux ^ 0x7fff_ffff) & ux.wrapping_sub(0x0101_0101),
+                    "other_value" => !ux & uy.wrapping_sub(0x0101_0101),
+                    "add_of_not" => t & t.wrapping_sub(0x0101_0101),
+                    _ => !ux | ux.wrapping_sub(0x0101_0101),
+                };
+                let mask = if name == "swapped" {
+                    0x8000_8000
+                } else {
+                    0x8080_8080
+                };
+                let kept = if matches!(name, "kept" | "add_of_not") {
+                    t as i32
+                } else {
+                    0
+                };
+                let want = i32::from(value & mask != 0).wrapping_add(kept);
+                for test in ["eqz", "nez"] {
+                    let got = call_i32(&mut store, inst, &format!("{name} {test}"), &[x, y]);
+                    assert_eq!(got, want, "{name} {test} x={x:#x} y={y:#x}");
+                }
+            }
+        }
+    }
+}
+
 /// `v128.bitselect` reads its three operands where they are and writes a slot of its own
 /// (`V128BitselectTo`): no `Copy128` of the first operand before it, none after it for a
 /// `local.set`, also when that local is an operand (read before written), and the same
