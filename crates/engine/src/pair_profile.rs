@@ -72,14 +72,25 @@ pub(crate) fn write(done: bool) {
 }
 
 /// `[Name]`, or `[Family Test]` / `[Family Op]` for the families with one handler per
-/// test or per (SIMD) operator.
+/// test or per SIMD operator (`threaded`'s `V128_*` tables; the other SIMD instructions
+/// with an `op` have one handler for all).
 fn name(i: &Instr) -> String {
     let debug = format!("{i:?}");
     let word = |s: &str| -> String { s.chars().take_while(|c| c.is_alphanumeric()).collect() };
+    let per_operator = matches!(
+        i,
+        Instr::V128Unary { .. }
+            | Instr::V128Binary { .. }
+            | Instr::V128BinaryConst { .. }
+            | Instr::V128Shift { .. }
+            | Instr::V128ShiftImm { .. }
+            | Instr::V128Test { .. }
+            | Instr::V128Load { .. }
+    );
     let which = debug
         .split("test: ")
         .nth(1)
-        .or_else(|| debug.split("op: ").nth(1));
+        .or_else(|| debug.split("op: ").nth(1).filter(|_| per_operator));
     match which {
         Some(which) => format!("[{} {}]", word(&debug), word(which)),
         None => format!("[{}]", word(&debug)),
