@@ -112,4 +112,8 @@ impl Runtime for Wasmtime {
     fn host_calls(&self, wasm: &[u8], n: u32) -> Result<(Duration, Duration)> {
         host_calls(&self.engine, wasm, n)
     }
+
+    fn host_calls_with_caller(&self, wasm: &[u8], n: u32) -> Result<Option<Duration>> {
+        host_calls_with_caller(&self.engine, wasm, n).map(Some)
+    }
 }
