@@ -1310,16 +1310,22 @@ pub(crate) fn shuffle16(lanes: u32, a: u128, b: u128) -> u128 {
 /// unrolls: the widths are constants).
 #[inline(always)]
 fn shuffle_lanes<const BITS: u32, const INDEX_BITS: u32>(lanes: u32, a: u128, b: u128) -> u128 {
-    let both = [a as u64, (a >> 64) as u64, b as u64, (b >> 64) as u64];
-    let per_half = 64 / BITS;
-    let lane_mask = u64::MAX >> (64 - BITS);
-    let mut out = [0u64; 2];
+    // The 32 bytes of `a ++ b` in memory: a lane is then one load at a byte offset (a
+    // `movzwl`/`mov` from the stack), where picking it out of a 64-bit half took a
+    // variable shift and more index arithmetic.
+    let mut both = [0u8; 32];
+    both[..16].copy_from_slice(&a.to_le_bytes());
+    both[16..].copy_from_slice(&b.to_le_bytes());
+    let bytes = (BITS / 8) as usize;
+    let mut out = 0u128;
     for i in 0..128 / BITS {
-        let k = (lanes >> (INDEX_BITS * i)) & ((1 << INDEX_BITS) - 1);
-        let lane = (both[(k / per_half) as usize & 3] >> ((k % per_half) * BITS)) & lane_mask;
-        out[(i / per_half) as usize & 1] |= lane << ((i % per_half) * BITS);
+        let k = ((lanes >> (INDEX_BITS * i)) & ((1 << INDEX_BITS) - 1)) as usize;
+        let at = (k * bytes) & (32 - bytes);
+        let mut lane = [0u8; 4];
+        lane[..bytes].copy_from_slice(&both[at..at + bytes]);
+        out |= u128::from(u32::from_le_bytes(lane)) << (i * BITS);
     }
-    out[0] as u128 | (out[1] as u128) << 64
+    out
 }
 
 /// `i8x16.shuffle`: lane `i` of the result is byte `lanes[i]` of the 32-byte
