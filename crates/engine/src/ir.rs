@@ -16,7 +16,7 @@
 
 use crate::simd::{
     SimdBinary, SimdExtract, SimdLaneMem, SimdLoad, SimdReplace, SimdShape, SimdShift, SimdSplat,
-    SimdTernary, SimdTest, SimdUnary,
+    SimdTest, SimdUnary,
 };
 
 /// A cell index relative to the current frame base.
@@ -425,7 +425,6 @@ enum_field!(
     SimdLoad,
     SimdShape,
     SimdShift,
-    SimdTernary,
     SimdTest,
     SimdUnary
 );
@@ -748,14 +747,14 @@ define_instrs! {
         I32MulAcc(MulAcc), I64MulAcc(MulAcc),
         /// `regs[dst] = if regs[cond] as u32 != 0 { regs[a] } else { regs[b] }`.
         Select3(Select3),
-        /// The shuffles with the result apart from both operands (`V128Shuffle`,
-        /// `V128Shuffle32` and `V128Shuffle16` write over their first operand, which
-        /// costs a `Copy128` before each, and one after for the `local.set` they cannot
-        /// take over). `lanes` as in those.
+        /// Shuffles of `regs[lhs] ++ regs[rhs]` into `regs[dst]`. `V128ShuffleTo`: byte `i`
+        /// of the result is byte `mask[i]` (the constant pool's entry `lanes`).
+        /// `V128Shuffle32To`: 32-bit lane `i` is lane `(lanes >> 3 * i) & 7`.
+        /// `V128Shuffle16To`: 16-bit lane `i` is lane `(lanes >> 4 * i) & 15`. Each
+        /// reads its operands where they are and writes a slot of its own, which a
+        /// `local.set` takes over.
         V128ShuffleTo(Shuffle), V128Shuffle32To(Shuffle), V128Shuffle16To(Shuffle),
-        /// `regs[dst] = (regs[a] & regs[c]) | (regs[b] & !regs[c])` (`v128.bitselect`)
-        /// with the result apart from all three operands: `V128Ternary` writes over its
-        /// first, which costs a `Copy128` before it, and one after for a `local.set`.
+        /// `regs[dst] = (regs[a] & regs[c]) | (regs[b] & !regs[c])` (`v128.bitselect`).
         V128BitselectTo(Bin3),
     }
     wrapped {
@@ -1006,8 +1005,6 @@ define_instrs! {
         /// (masks and scales: `v128.and x (v128.const ...)`), read by the operator's
         /// handler instead of a `Const128` dispatched before it.
         V128BinaryConst { op: SimdBinary, dst: Slot, lhs: Slot, index: u32 },
-        /// `dst` already holds the first operand.
-        V128Ternary { op: SimdTernary, dst: Slot, b: Slot, c: Slot },
         V128Shift { op: SimdShift, dst: Slot, lhs: Slot, amount: Slot },
         /// A [`V128Shift`](Instr::V128Shift) by a constant `amount` (taken modulo 64,
         /// which keeps it modulo every lane width): SIMD rotations shift by constants.
@@ -1022,15 +1019,6 @@ define_instrs! {
         /// `dst` already holds the vector.
         V128ReplaceLane { op: SimdReplace, lane: u8, dst: Slot, scalar: Slot },
         V128Test { op: SimdTest, dst: Slot, src: Slot },
-        /// Lanes come from the constant pool at `lanes`; the result is written to `dst`,
-        /// which already holds the first operand.
-        V128Shuffle { dst: Slot, rhs: Slot, lanes: u32 },
-        /// A shuffle that moves whole 32-bit lanes: lane `i` of the result is lane
-        /// `(lanes >> 3 * i) & 7` of `dst ++ rhs`, written to `dst`.
-        V128Shuffle32 { dst: Slot, rhs: Slot, lanes: u32 },
-        /// A shuffle that moves whole 16-bit lanes: lane `i` of the result is lane
-        /// `(lanes >> 4 * i) & 15` of `dst ++ rhs`, written to `dst`.
-        V128Shuffle16 { dst: Slot, rhs: Slot, lanes: u32 },
         V128Load { op: SimdLoad, dst: Slot, addr: Slot, offset: u32 },
         V128Store { addr: Slot, src: Slot, offset: u32 },
         /// `dst` already holds the vector to update.

@@ -839,7 +839,6 @@ fn pool_constants(m: &mut ModuleInner) -> Result<(), Error> {
             let mut instr = op.instr();
             if let Instr::Const128 { index, .. }
             | Instr::V128BinaryConst { index, .. }
-            | Instr::V128Shuffle { lanes: index, .. }
             | Instr::V128ShuffleTo(crate::ir::Shuffle { lanes: index, .. }) = &mut instr
             {
                 *index = index

@@ -2337,15 +2337,6 @@ ops {
     GlobalSet128: Instr::GlobalSet128 { src, global } => {
     ctx.globals[ctx.global_map[global as usize] as usize].value = get_u128(regs, src);
 }
-    V128Ternary: Instr::V128Ternary { op, dst, b, c } => {
-    let v = simd::ternary(
-        op,
-        get_u128(regs, dst),
-        get_u128(regs, b),
-        get_u128(regs, c),
-    );
-    set_u128(regs, dst, v);
-}
     V128Splat: Instr::V128Splat { op, dst, src } => {
     let v = simd::splat(op, r!(regs, src));
     set_u128(regs, dst, v);
@@ -2360,19 +2351,6 @@ ops {
     scalar,
 } => {
     let v = simd::replace_lane(op, get_u128(regs, dst), r!(regs, scalar), lane);
-    set_u128(regs, dst, v);
-}
-    V128Shuffle: Instr::V128Shuffle { dst, rhs, lanes } => {
-    let mask = ctx.consts[lanes as usize].to_le_bytes();
-    let v = simd::shuffle(&mask, get_u128(regs, dst), get_u128(regs, rhs));
-    set_u128(regs, dst, v);
-}
-    V128Shuffle32: Instr::V128Shuffle32 { dst, rhs, lanes } => {
-    let v = simd::shuffle32(lanes, get_u128(regs, dst), get_u128(regs, rhs));
-    set_u128(regs, dst, v);
-}
-    V128Shuffle16: Instr::V128Shuffle16 { dst, rhs, lanes } => {
-    let v = simd::shuffle16(lanes, get_u128(regs, dst), get_u128(regs, rhs));
     set_u128(regs, dst, v);
 }
     V128ShuffleTo: Instr::V128ShuffleTo(Shuffle { dst, lhs, rhs, lanes }) => {
@@ -2752,7 +2730,6 @@ pairs! {
     Copy_I64LoadIdx: [Copy] [I64LoadIdx] // 12.3%
     I32Add2_I32XorRotl: [I32Add2] [I32XorRotl] // 12.0%
     I32Store_I32Store: [I32Store] [I32Store] // 11.9%
-    Copy128_V128Shuffle16: [Copy128] [V128Shuffle16] // 11.6%
     I32AddXorRotl_I32Add2: [I32AddXorRotl] [I32Add2] // 11.5%
     I32XorImm_I32AddImm: [I32XorImm] [I32AddImm] // 11.4%
     I32Store8_I32AddImm: [I32Store8] [I32AddImm] // 11.1%
@@ -2780,7 +2757,6 @@ pairs! {
     I32Store_Br: [I32Store] [Br] // 9.0%
     Const32_Select3: [Const32] [Select3] // 9.0%
     I32AddImmCopy_Copy: [I32AddImmCopy] [Copy] // 8.9%
-    V128Shuffle16_Copy128: [V128Shuffle16] [Copy128] // 8.9%
     I32AddImm_I32Load: [I32AddImm] [I32Load] // 8.9%
     I32Load8UPostStep_BrBack: [I32Load8UPostStep] [BrBack] // 8.9%
     I64Add_I64RotlImm: [I64Add] [I64RotlImm] // 8.9%

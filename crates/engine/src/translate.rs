@@ -134,6 +134,10 @@ struct Translator<'a, 'b> {
     /// The last position handed out as a jump target: fusions that remove an instruction
     /// must not cross it.
     barrier: usize,
+    /// A slot did not fit an instruction's 16-bit field: the frame is past the window, and
+    /// the function is refused when it ends (`cells_per_function`), so what was emitted
+    /// for it never runs.
+    oversized: bool,
     /// Fuel metering: the `ConsumeFuel` of the current region.
     fuel: bool,
     fuel_region: Option<usize>,
@@ -212,6 +216,7 @@ pub(crate) fn translate_function(
             local_aliases: 0,
             fusable: None,
             barrier: 0,
+            oversized: false,
             fuel: module.engine.config().consume_fuel,
             fuel_region: None,
             offset: reader.original_position() as u32,
@@ -254,7 +259,7 @@ pub(crate) fn translate_function(
         let frame_cells = t.max_cells.max(ty.result_cells()).max(ty.param_cells()) + 2;
         // The interpreter addresses a frame through a fixed window of cells (so operand
         // accesses need no bounds checks): a frame must fit in it.
-        if frame_cells as usize > crate::exec::FRAME_WINDOW {
+        if frame_cells as usize > crate::exec::FRAME_WINDOW || t.oversized {
             return Err(crate::limits::module_limit(
                 "cells_per_function",
                 crate::exec::FRAME_WINDOW,
@@ -1992,27 +1997,23 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.push_result(result);
     }
 
-    /// A shuffle with its result apart from its operands (`V128Shuffle*To`), when their
-    /// slots fit the 16-bit fields (they do in every frame the interpreter's window holds);
-    /// false if it emitted nothing.
-    fn shuffle_apart(&mut self, lanes: &[u8; 16]) -> bool {
-        let n = self.stack.len();
-        let (l, r) = (self.stack[n - 2], self.stack[n - 1]);
-        let read_at = |e: Entry| match e.src {
-            Src::Local(slot) => slot,
-            _ => e.pos,
-        };
-        let (Ok(dst), Ok(_), Ok(_)) = (
-            u16::try_from(l.pos),
-            u16::try_from(read_at(l)),
-            u16::try_from(read_at(r)),
-        ) else {
-            return false;
-        };
-        self.pop();
-        self.pop();
-        let lhs = self.operand(l) as u16;
-        let rhs = self.operand(r) as u16;
+    /// `slot` for a 16-bit field. Every slot of a frame that fits the interpreter's window
+    /// does; one that does not marks the function `oversized` (refused at its end).
+    fn slot16(&mut self, slot: Slot) -> u16 {
+        u16::try_from(slot).unwrap_or_else(|_| {
+            self.oversized = true;
+            0
+        })
+    }
+
+    /// A shuffle, reading both operands where they are (a local directly) and writing a
+    /// slot of its own, which a `local.set` can take over (`V128Shuffle*To`).
+    fn shuffle(&mut self, lanes: &[u8; 16]) {
+        let r = self.pop();
+        let l = self.pop();
+        let lhs = self.operand(l);
+        let rhs = self.operand(r);
+        let (dst, lhs, rhs) = (self.slot16(l.pos), self.slot16(lhs), self.slot16(rhs));
         let make = |lanes| Shuffle {
             dst,
             lhs,
@@ -2032,38 +2033,23 @@ impl<'a, 'b> Translator<'a, 'b> {
         };
         self.emit(instr);
         self.push_result(ValType::V128);
-        true
     }
 
-    /// `v128.bitselect` as `V128BitselectTo`, reading its operands where they are (a local
-    /// read directly) and writing a slot of its own, which a `local.set` can take over;
-    /// false (nothing done) when a slot does not fit its 16 bits.
-    fn bitselect_apart(&mut self) -> bool {
-        let n = self.stack.len();
-        let (a, b, c) = (self.stack[n - 3], self.stack[n - 2], self.stack[n - 1]);
-        let read_at = |e: Entry| match e.src {
-            Src::Local(slot) => slot,
-            _ => e.pos,
-        };
-        let fits = |slot: Slot| u16::try_from(slot).is_ok();
-        if ![a.pos, read_at(a), read_at(b), read_at(c)]
-            .into_iter()
-            .all(fits)
-        {
-            return false;
-        }
-        self.pop();
-        self.pop();
-        self.pop();
+    /// `v128.bitselect`, reading its operands where they are and writing a slot of its
+    /// own, which a `local.set` can take over (`V128BitselectTo`).
+    fn bitselect(&mut self) {
+        let c = self.pop();
+        let b = self.pop();
+        let a = self.pop();
+        let (a_at, b_at, c_at) = (self.operand(a), self.operand(b), self.operand(c));
         let bits = Bin3 {
-            dst: a.pos as u16,
-            a: self.operand(a) as u16,
-            b: self.operand(b) as u16,
-            c: self.operand(c) as u16,
+            dst: self.slot16(a.pos),
+            a: self.slot16(a_at),
+            b: self.slot16(b_at),
+            c: self.slot16(c_at),
         };
         self.emit(Instr::V128BitselectTo(bits));
         self.push_result(ValType::V128);
-        true
     }
 
     /// `shl(x, k) | shr_u(x, w - k)` (or `^`, either order) on 32- or 64-bit lanes, when
@@ -3426,23 +3412,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                 }
                 self.push_result(ValType::V128);
             }
-            SimdOp::Ternary(SimdTernary::V128Bitselect) if self.bitselect_apart() => {}
-            SimdOp::Ternary(op) => {
-                let c = self.pop();
-                let b = self.pop();
-                let first = self.stack.len() - 1;
-                self.materialize(first);
-                let a = self.pop();
-                let b = self.operand(b);
-                let c = self.operand(c);
-                self.emit(Instr::V128Ternary {
-                    op,
-                    dst: a.pos,
-                    b,
-                    c,
-                });
-                self.push(Src::Slot, ValType::V128);
-            }
+            SimdOp::Ternary(SimdTernary::V128Bitselect) => self.bitselect(),
             SimdOp::Shift(op) => {
                 let amount = self.pop();
                 let v = self.pop();
@@ -3528,32 +3498,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.push_result(ValType::V128);
                     return;
                 }
-                if self.shuffle_apart(&lanes) {
-                    return;
-                }
-                let r = self.pop();
-                let first = self.stack.len() - 1;
-                self.materialize(first);
-                let l = self.pop();
-                let rhs = self.operand(r);
-                let dst = l.pos;
-                // Most shuffles move whole 16- or 32-bit lanes (lane permutations,
-                // interleaves, broadcasts): a few lane picks instead of 16 byte picks.
-                let instr = if let Some(lanes) = packed_lanes(&lanes, 4) {
-                    Instr::V128Shuffle32 { dst, rhs, lanes }
-                } else if let Some(lanes) = packed_lanes(&lanes, 2) {
-                    Instr::V128Shuffle16 { dst, rhs, lanes }
-                } else {
-                    let index = self.consts.len() as u32;
-                    self.consts.push(u128::from_le_bytes(lanes));
-                    Instr::V128Shuffle {
-                        dst,
-                        rhs,
-                        lanes: index,
-                    }
-                };
-                self.emit(instr);
-                self.push(Src::Slot, ValType::V128);
+                self.shuffle(&lanes);
             }
             SimdOp::Load(op, memarg) => {
                 let addr = self.pop();

@@ -129,6 +129,27 @@ fn a_frame_larger_than_the_interpreter_window_is_refused_naming_the_limit() {
         err.contains("cells_per_function") && err.contains("65536"),
         "{err}"
     );
+    // The same with SIMD operators whose 16-bit slot fields cannot hold the slots past
+    // the window (a shuffle and a bitselect: first, last, in a loop): refused the same
+    // way, without a panic, whatever was emitted for them.
+    let body = "(i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get 39999) \
+                (local.get 1)) (local.set 39998) \
+                (v128.bitselect (local.get 39997) (local.get 2) (local.get 39999)) \
+                (local.set 39996)";
+    for at in [0, 1, 2] {
+        let code = match at {
+            0 => format!("{body} (local.set 3 (local.get 39999))"),
+            1 => format!("(local.set 3 (local.get 39999)) {body}"),
+            _ => format!("(loop {body})"),
+        };
+        let wat =
+            "(module (func (local ".to_string() + &"v128 ".repeat(40_000) + ") " + &code + "))";
+        let err = Module::new(&engine, &wat).unwrap_err().to_string();
+        assert!(
+            err.contains("cells_per_function") && err.contains("65536"),
+            "{err}"
+        );
+    }
     // Just under the window still compiles and runs.
     let fits = "(module (func (export \"f\") (result i64) (local ".to_string()
         + &"i64 ".repeat(49_000)
