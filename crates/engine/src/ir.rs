@@ -828,6 +828,17 @@ define_instrs! {
         /// .rotate_left(shift)` (32-bit), in that order: the add-xor-rotate step of ARX
         /// ciphers and hashes (`a += b; d = rotl(d ^ a, 16)`).
         I32AddXorRotl { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16, shift: u8 },
+        /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = regs[lhs2] + regs[rhs2]`
+        /// (`i32x4.add`), in that order: `a += m; a += b` of a vectorized ARX round.
+        V128Add2 { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16 },
+        /// `x = regs[lhs] ^ regs[rhs]; regs[dst] = x; regs[dst2] = x` with each 32-bit lane
+        /// rotated left by `amount`, in that order: a vector xor kept in a local, then
+        /// rotated (BLAKE3's `d = rotl(d ^ a, 16)`, four columns at a time).
+        V128XorRotl32 { dst: u16, lhs: u16, rhs: u16, dst2: u16, amount: u8 },
+        /// `regs[dst] = regs[lhs] + regs[rhs]` (`i32x4.add`), then the `V128XorRotl32` of
+        /// `regs[dst]` and `regs[other]` into `dst2` and `dst3`, in that order: the whole
+        /// `a += b; d = rotl(d ^ a, k)` step of a vectorized ARX round.
+        V128AddXorRotl32 { dst: u16, lhs: u16, rhs: u16, dst2: u16, other: u16, dst3: u16, amount: u8 },
         /// `if regs[cond] == 0 { regs[dst..dst+2] = regs[other..other+2] }` (the first
         /// operand already sits in `dst`).
         Select128 { dst: Slot, other: Slot, cond: Slot },

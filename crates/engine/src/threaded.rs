@@ -2275,6 +2275,30 @@ ops {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(r!(regs, rhs) as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32 ^ r!(regs, rhs2) as u32).rotate_left(shift as u32) as u64);
 }
+    V128Add2: Instr::V128Add2 { dst, lhs, rhs, dst2, lhs2, rhs2 } => {
+    let add = |l: u16, r: u16| {
+        simd::binary(SimdBinary::I32x4Add, get_u128(regs, l.into()), get_u128(regs, r.into()))
+    };
+    set_u128(regs, dst.into(), add(lhs, rhs));
+    set_u128(regs, dst2.into(), add(lhs2, rhs2));
+}
+    V128XorRotl32: Instr::V128XorRotl32 { dst, lhs, rhs, dst2, amount } => {
+    let x = get_u128(regs, lhs.into()) ^ get_u128(regs, rhs.into());
+    set_u128(regs, dst.into(), x);
+    set_u128(regs, dst2.into(), simd::rotl(false, x, amount.into()));
+}
+    V128AddXorRotl32: Instr::V128AddXorRotl32 { dst, lhs, rhs, dst2, other, dst3, amount } => {
+    let sum = simd::binary(
+        SimdBinary::I32x4Add,
+        get_u128(regs, lhs.into()),
+        get_u128(regs, rhs.into()),
+    );
+    set_u128(regs, dst.into(), sum);
+    // Read after the sum is written: `other` may be `dst`.
+    let x = sum ^ get_u128(regs, other.into());
+    set_u128(regs, dst2.into(), x);
+    set_u128(regs, dst3.into(), simd::rotl(false, x, amount.into()));
+}
     I32AddImm2: Instr::I32AddImm2 { dst, lhs, imm, dst2, lhs2, imm2 } => {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as i32 as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32).wrapping_add(imm2 as i32 as u32) as u64);

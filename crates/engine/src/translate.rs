@@ -1299,6 +1299,80 @@ impl<'a, 'b> Translator<'a, 'b> {
                     })
                 })()
             }
+            (
+                Instr::V128Shuffle32To(_) | Instr::V128Shuffle16To(_),
+                Instr::V128Shuffle32To(_) | Instr::V128Shuffle16To(_),
+            ) => compose_shuffles(first, second),
+            (
+                Instr::V128Binary {
+                    op: SimdBinary::I32x4Add,
+                    dst,
+                    lhs,
+                    rhs,
+                },
+                Instr::V128Binary {
+                    op: SimdBinary::I32x4Add,
+                    dst: dst2,
+                    lhs: lhs2,
+                    rhs: rhs2,
+                },
+            ) => (|| {
+                Some(Instr::V128Add2 {
+                    dst: u(dst)?,
+                    lhs: u(lhs)?,
+                    rhs: u(rhs)?,
+                    dst2: u(dst2)?,
+                    lhs2: u(lhs2)?,
+                    rhs2: u(rhs2)?,
+                })
+            })(),
+            (
+                Instr::V128Binary {
+                    op: SimdBinary::V128Xor,
+                    dst,
+                    lhs,
+                    rhs,
+                },
+                Instr::V128Rotl32Imm {
+                    dst: dst2,
+                    lhs: rotated,
+                    amount,
+                },
+            ) if rotated == dst => (|| {
+                Some(Instr::V128XorRotl32 {
+                    dst: u(dst)?,
+                    lhs: u(lhs)?,
+                    rhs: u(rhs)?,
+                    dst2: u(dst2)?,
+                    amount: u8::try_from(amount).ok()?,
+                })
+            })(),
+            (
+                Instr::V128Binary {
+                    op: SimdBinary::I32x4Add,
+                    dst,
+                    lhs,
+                    rhs,
+                },
+                Instr::V128XorRotl32 {
+                    dst: xored,
+                    lhs: xor_lhs,
+                    rhs: xor_rhs,
+                    dst2,
+                    amount,
+                },
+            ) if u(dst).is_some_and(|sum| sum == xor_lhs || sum == xor_rhs) => (|| {
+                let sum = u(dst)?;
+                Some(Instr::V128AddXorRotl32 {
+                    dst: sum,
+                    lhs: u(lhs)?,
+                    rhs: u(rhs)?,
+                    dst2: xored,
+                    other: if xor_lhs == sum { xor_rhs } else { xor_lhs },
+                    dst3: dst2,
+                    amount,
+                })
+            })(),
             (Instr::I32AddImm(a), Instr::I32AddImm(b)) => (|| {
                 Some(Instr::I32AddImm2 {
                     dst: u(a.dst)?,
@@ -1317,6 +1391,14 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.code[prev] = fused;
         self.offsets[prev] = self.offsets[trapping];
         self.drop_merged_last();
+        // A vector rotation or xor-rotation may now fuse with the instruction before it
+        // (composed shuffles that rotate, after the xor that feeds them).
+        if matches!(
+            fused,
+            Instr::V128Rotl32Imm { .. } | Instr::V128XorRotl32 { .. }
+        ) {
+            self.fuse_pair();
+        }
     }
 
     /// The conditional branch just emitted at `at` (the last instruction) tests a local
@@ -4029,9 +4111,6 @@ fn fused_branch(cmp: Instr, when: bool) -> Option<Instr> {
     })
 }
 
-/// The lane indices of a byte shuffle that moves whole lanes of `width` bytes (2 or 4),
-/// packed `bits(32 / width)` bits per lane, lane 0 lowest; `None` if some lane is not
-/// an aligned run of consecutive bytes.
 /// The shuffle `mask` as a rotation left of every lane of one operand: (64-bit lanes, by
 /// how many bytes, of the second operand), if it is one. Result byte `j` of a lane rotated
 /// left by `k` bytes is the lane's byte `(j - k) mod width` (little-endian lanes).
@@ -4053,6 +4132,9 @@ fn lane_rotation(mask: &[u8; 16]) -> Option<(bool, usize, bool)> {
     })
 }
 
+/// The lane indices of a byte shuffle that moves whole lanes of `width` bytes (2 or 4),
+/// packed `bits(32 / width)` bits per lane, lane 0 lowest; `None` if some lane is not
+/// an aligned run of consecutive bytes.
 fn packed_lanes(bytes: &[u8; 16], width: usize) -> Option<u32> {
     let bits = if width == 4 { 3 } else { 4 };
     let mut packed = 0u32;
@@ -4068,6 +4150,48 @@ fn packed_lanes(bytes: &[u8; 16], width: usize) -> Option<u32> {
         packed |= ((first / width) as u32) << (bits * i);
     }
     Some(packed)
+}
+
+/// A lane shuffle's operands and its byte mask: result byte `i` is byte `mask[i]` of
+/// `lhs ++ rhs` (the inverse of [`packed_lanes`]).
+fn shuffle_mask(instr: Instr) -> Option<(Shuffle, [u8; 16])> {
+    let (shuffle, width, bits) = match instr {
+        Instr::V128Shuffle32To(s) => (s, 4, 3),
+        Instr::V128Shuffle16To(s) => (s, 2, 4),
+        _ => return None,
+    };
+    let mut mask = [0u8; 16];
+    for (i, byte) in mask.iter_mut().enumerate() {
+        let lane = (shuffle.lanes >> (bits * (i / width))) & ((1 << bits) - 1);
+        *byte = (lane as usize * width + i % width) as u8;
+    }
+    Some((shuffle, mask))
+}
+
+/// Two lane shuffles in a row where the second reads only the first one's result and
+/// overwrites it (`_mm_shufflehi_epi16(_mm_shufflelo_epi16(x, k), k)`, BLAKE3's `rot16`
+/// in SSE2 code): one shuffle of the first one's operands, or the rotation they make.
+fn compose_shuffles(first: Instr, second: Instr) -> Option<Instr> {
+    let (s1, m1) = shuffle_mask(first)?;
+    let (s2, m2) = shuffle_mask(second)?;
+    if s2.dst != s1.dst || s2.lhs != s1.dst || s2.rhs != s1.dst {
+        return None;
+    }
+    let mask = m2.map(|byte| m1[byte as usize % 16]);
+    if let Some((wide, bytes, from_rhs)) = lane_rotation(&mask) {
+        let (dst, amount) = (Slot::from(s1.dst), 8 * bytes as u16);
+        let lhs = Slot::from(if from_rhs { s1.rhs } else { s1.lhs });
+        return Some(if wide {
+            Instr::V128Rotl64Imm { dst, lhs, amount }
+        } else {
+            Instr::V128Rotl32Imm { dst, lhs, amount }
+        });
+    }
+    // Lane shuffles compose to a lane shuffle: the 16-bit form always fits.
+    let make = |lanes| Shuffle { lanes, ..s1 };
+    packed_lanes(&mask, 4)
+        .map(|lanes| Instr::V128Shuffle32To(make(lanes)))
+        .or_else(|| packed_lanes(&mask, 2).map(|lanes| Instr::V128Shuffle16To(make(lanes))))
 }
 
 /// The instruction forms of one store width, for `Translator::store`.

@@ -556,7 +556,8 @@ fn control_ops() -> String {
 }
 
 /// One of every SIMD instruction form (each form is one handler; the operation is data),
-/// v128 constants, moves, `select` and globals, and `memory.size`.
+/// v128 constants, moves, `select` and globals, `memory.size`, and the fused steps of a
+/// vectorized ARX round (`V128Add2`, `V128XorRotl32`, `V128AddXorRotl32`).
 fn simd_ops() -> String {
     r#"(local.set $v (i32x4.add (local.get $v) (v128.const i32x4 1 2 3 4)))
 (local.set $w (i32x4.abs (local.get $v)))
@@ -576,6 +577,15 @@ fn simd_ops() -> String {
 (global.set $gv (i64x2.add (global.get $gv) (local.get $v)))
 (local.set $v (global.get $gv))
 (local.set $a (i64.add (local.get $a) (i64.extend_i32_u (memory.size))))
+(local.set $u (i32x4.add (local.get $u) (local.get $v)))
+(local.set $u (i32x4.add (local.get $u) (local.get $w)))
+(local.set $w (v128.xor (local.get $w) (local.get $u)))
+(local.set $w (i8x16.shuffle 2 3 0 1 6 7 4 5 8 9 10 11 12 13 14 15 (local.get $w) (local.get $w)))
+(local.set $w (i8x16.shuffle 0 1 2 3 4 5 6 7 10 11 8 9 14 15 12 13 (local.get $w) (local.get $w)))
+(local.set $v (i32x4.add (local.get $v) (local.get $w)))
+(local.set $u (v128.xor (local.get $u) (local.get $v)))
+(local.set $u (v128.or (i32x4.shl (local.get $u) (i32.const 12))
+                       (i32x4.shr_u (local.get $u) (i32.const 20))))
 "#
     .to_string()
 }
@@ -825,5 +835,16 @@ fn counted_loops_and_range_checks_use_every_handler() {
     }
     for form in ["I32AddLtU", "I32AddGeU", "BrAddLtU", "BrAddGeU"] {
         assert!(code.contains(form), "{form} missing:\n{code}");
+    }
+}
+
+/// The `simd` loop above does reach the fused ARX forms it is there to run (function 10:
+/// five helpers, then `i32`, `i64`, `f32`, `f64` and `memory`).
+#[test]
+fn the_simd_loop_runs_the_fused_arx_forms() {
+    let module = Module::new(&Engine::default(), module_text()).expect("the test module compiles");
+    let code = module.internal_code(10).expect("function 10 exists");
+    for form in ["V128Add2 {", "V128XorRotl32 {", "V128AddXorRotl32 {"] {
+        assert!(code.contains(form), "{form}:\n{code}");
     }
 }

@@ -3901,3 +3901,219 @@ fn simd_rotations_by_two_shifts_agree_with_a_lane_model() {
     let got = call(&mut store, inst, "twice", &[Val::V128(x), Val::V128(y)]).unwrap();
     assert_eq!(got[0], Val::V128(by14), "twice");
 }
+
+/// The steps of a vectorized ARX round (BLAKE3's SSE2 code) run fused, and give what a lane
+/// model gives, every local they write included:
+/// - `_mm_shufflehi_epi16(_mm_shufflelo_epi16(d))` (two 16-bit shuffles of one local in
+///   place) is one rotation by 16; two lane shuffles that do not rotate are one shuffle;
+/// - `d ^= a` then a rotation of `d` (by shuffles or shifts, in place or into another
+///   local) is one `V128XorRotl32`, and with the `a += b` before it one `V128AddXorRotl32`
+///   (either operand order of the xor, and `a ^ a`);
+/// - two `i32x4.add` in a row are one `V128Add2`, the second reading the first's result.
+///
+/// Near misses keep their instructions: a second shuffle that reads another vector too or
+/// writes another local (the first's result stays visible), a label between the shuffles,
+/// a subtraction before the xor, and an xor whose result is not the one rotated.
+#[test]
+fn vector_arx_steps_fuse_and_agree_with_a_lane_model() {
+    const LO: &str = "2 3 0 1 6 7 4 5 8 9 10 11 12 13 14 15";
+    const HI: &str = "0 1 2 3 4 5 6 7 10 11 8 9 14 15 12 13";
+    // The high half from the second operand.
+    const HI_FROM_A: &str = "0 1 2 3 4 5 6 7 26 27 24 25 30 31 28 29";
+    const PICK_LANES: &str = "4 5 6 7 0 1 2 3 12 13 14 15 12 13 14 15";
+    const SWAP_HALVES: &str = "8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7";
+    let shuffle = |mask: &str, dst: u32, lhs: u32, rhs: u32| {
+        format!("(local.set {dst} (i8x16.shuffle {mask} (local.get {lhs}) (local.get {rhs})))")
+    };
+    let rotl = |dst: u32, src: u32, k: u32| {
+        format!(
+            "(local.set {dst} (v128.or (i32x4.shl (local.get {src}) (i32.const {k}))
+                                       (i32x4.shr_u (local.get {src}) (i32.const {}))))",
+            32 - k
+        )
+    };
+    let bin = |op: &str, dst: u32, lhs: u32, rhs: u32| {
+        format!("(local.set {dst} ({op} (local.get {lhs}) (local.get {rhs})))")
+    };
+    let (add, xor, sub) = ("i32x4.add", "v128.xor", "i32x4.sub");
+    // (name, body over locals a b c d = 0 1 2 3, the two locals returned, what the code
+    // must contain (a `v128` local `n` is in slot `2n`), how many of `counted` it must have)
+    type Case = (
+        &'static str,
+        String,
+        [u32; 2],
+        &'static str,
+        (&'static str, usize),
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "rot16",
+            shuffle(LO, 3, 3, 3) + &shuffle(HI, 3, 3, 3),
+            [3, 0],
+            "V128Rotl32Imm { dst: 6, lhs: 6, amount: 16 }",
+            ("(Shuffle", 0),
+        ),
+        (
+            "compose",
+            shuffle(PICK_LANES, 3, 0, 0) + &shuffle(SWAP_HALVES, 3, 3, 3),
+            [3, 0],
+            "V128Shuffle32To",
+            ("(Shuffle", 1),
+        ),
+        (
+            "xor.rot16",
+            bin(xor, 3, 3, 0) + &shuffle(LO, 3, 3, 3) + &shuffle(HI, 3, 3, 3),
+            [3, 0],
+            "V128XorRotl32 { dst: 6, lhs: 6, rhs: 0, dst2: 6, amount: 16 }",
+            ("V128Binary", 0),
+        ),
+        (
+            "xor.rot12.other",
+            bin(xor, 1, 1, 2) + &rotl(3, 1, 20),
+            [1, 3],
+            "V128XorRotl32 { dst: 2, lhs: 2, rhs: 4, dst2: 6, amount: 20 }",
+            ("V128Binary", 0),
+        ),
+        (
+            "add.xor.rot",
+            bin(add, 0, 0, 1) + &bin(xor, 3, 3, 0) + &rotl(3, 3, 24),
+            [0, 3],
+            "V128AddXorRotl32 { dst: 0, lhs: 0, rhs: 2, dst2: 6, other: 6, dst3: 6, amount: 24 }",
+            ("V128Binary", 0),
+        ),
+        (
+            "add.xor.rot.swapped",
+            bin(add, 0, 0, 1) + &bin(xor, 3, 0, 3) + &rotl(2, 3, 7),
+            [0, 2],
+            "V128AddXorRotl32 { dst: 0, lhs: 0, rhs: 2, dst2: 6, other: 6, dst3: 4, amount: 7 }",
+            ("V128Binary", 0),
+        ),
+        (
+            "add.xor.self",
+            bin(add, 0, 0, 1) + &bin(xor, 3, 0, 0) + &shuffle(LO, 3, 3, 3) + &shuffle(HI, 3, 3, 3),
+            [0, 3],
+            "V128AddXorRotl32 { dst: 0, lhs: 0, rhs: 2, dst2: 6, other: 0, dst3: 6, amount: 16 }",
+            ("V128Binary", 0),
+        ),
+        (
+            "add.add",
+            bin(add, 0, 0, 2) + &bin(add, 0, 0, 1),
+            [0, 3],
+            "V128Add2 { dst: 0, lhs: 0, rhs: 4, dst2: 0, lhs2: 0, rhs2: 2 }",
+            ("V128Binary", 0),
+        ),
+        (
+            "miss.second.reads.another",
+            shuffle(LO, 3, 3, 3) + &shuffle(HI_FROM_A, 3, 3, 0),
+            [3, 0],
+            "V128Shuffle16To",
+            ("(Shuffle", 2),
+        ),
+        (
+            "miss.first.kept",
+            shuffle(LO, 2, 3, 3) + &shuffle(HI, 1, 2, 2),
+            [2, 1],
+            "V128Shuffle16To",
+            ("(Shuffle", 2),
+        ),
+        (
+            "miss.label",
+            shuffle(LO, 3, 3, 3) + "(loop " + &shuffle(HI, 3, 3, 3) + ")",
+            [3, 0],
+            "V128Shuffle16To",
+            ("(Shuffle", 2),
+        ),
+        (
+            "miss.sub",
+            bin(sub, 0, 0, 1) + &bin(xor, 3, 3, 0) + &rotl(3, 3, 24),
+            [0, 3],
+            "V128XorRotl32",
+            ("V128Binary", 1),
+        ),
+        (
+            "miss.not.rotated",
+            bin(xor, 1, 1, 2) + &rotl(3, 2, 20),
+            [1, 3],
+            "V128Rotl32Imm",
+            ("V128Binary", 1),
+        ),
+    ];
+    let mut wat = String::from("(module\n");
+    for (name, body, [r0, r1], _, _) in &cases {
+        wat += &format!(
+            "(func (export \"{name}\") (param v128 v128 v128 v128) (result v128 v128)
+               {body} (local.get {r0}) (local.get {r1}))\n"
+        );
+    }
+    wat.push(')');
+    for (k, (name, _, _, uses, (counted, times))) in cases.iter().enumerate() {
+        let code = internal_code(&wat, k);
+        assert!(code.contains(uses), "{name} uses {uses}:\n{code}");
+        assert_eq!(
+            code.matches(counted).count(),
+            *times,
+            "{name}: {counted}:\n{code}"
+        );
+    }
+
+    // The lane model.
+    let lanes = |v: u128| -> [u32; 4] { std::array::from_fn(|i| (v >> (32 * i)) as u32) };
+    let join = |l: [u32; 4]| {
+        l.iter()
+            .rev()
+            .fold(0u128, |acc, &x| acc << 32 | u128::from(x))
+    };
+    let zip = |a: u128, b: u128, f: fn(u32, u32) -> u32| {
+        let (a, b) = (lanes(a), lanes(b));
+        join(std::array::from_fn(|i| f(a[i], b[i])))
+    };
+    let add = |a, b| zip(a, b, u32::wrapping_add);
+    let sub = |a, b| zip(a, b, u32::wrapping_sub);
+    let rot = |v: u128, k: u32| join(lanes(v).map(|x| x.rotate_left(k)));
+    let shuffle = |mask: &str, a: u128, b: u128| -> u128 {
+        let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
+        let bytes: Vec<u8> = mask
+            .split(' ')
+            .map(|i| i.parse::<usize>().unwrap())
+            .map(|i| if i < 16 { a[i] } else { b[i - 16] })
+            .collect();
+        u128::from_le_bytes(bytes.try_into().unwrap())
+    };
+    let model = |name: &str, [a, b, c, d]: [u128; 4]| -> [u128; 2] {
+        match name {
+            "rot16" => [rot(d, 16), a],
+            "compose" => [shuffle(SWAP_HALVES, shuffle(PICK_LANES, a, a), 0), a],
+            "xor.rot16" => [rot(d ^ a, 16), a],
+            "xor.rot12.other" => [b ^ c, rot(b ^ c, 20)],
+            "add.xor.rot" => [add(a, b), rot(d ^ add(a, b), 24)],
+            "add.xor.rot.swapped" => [add(a, b), rot(d ^ add(a, b), 7)],
+            "add.xor.self" => [add(a, b), 0],
+            "add.add" => [add(add(a, c), b), d],
+            "miss.second.reads.another" => [shuffle(HI_FROM_A, shuffle(LO, d, d), a), a],
+            "miss.first.kept" => [shuffle(LO, d, d), rot(d, 16)],
+            "miss.label" => [rot(d, 16), a],
+            "miss.sub" => [sub(a, b), rot(d ^ sub(a, b), 24)],
+            "miss.not.rotated" => [b ^ c, rot(c, 20)],
+            other => panic!("no model for {other}"),
+        }
+    };
+    let (mut store, inst) = instance(&wat);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random = move || {
+        let mut half = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        u128::from(half()) << 64 | u128::from(half())
+    };
+    for _ in 0..20 {
+        let args = [random(), random(), random(), random()];
+        for (name, ..) in &cases {
+            let got = call(&mut store, inst, name, &args.map(Val::V128)).unwrap();
+            let want = model(name, args).map(Val::V128);
+            assert_eq!(got, want, "{name} on {args:x?}");
+        }
+    }
+}
