@@ -720,6 +720,8 @@ define_instrs! {
         I32Load8UDisp(LoadDisp), I32Load16SDisp(LoadDisp), I32Load16UDisp(LoadDisp),
         I32LoadPreStep(LoadStep), I32Load8UPreStep(LoadStep),
         I32LoadPostStep(LoadStep), I32Load8UPostStep(LoadStep),
+        /// `v128.load` of `regs[addr] + disp` (the `i32.add` that computed the address).
+        V128LoadDisp(LoadDisp),
         /// `regs[dst] = regs[lhs] + (regs[rhs] << shift)` (32-bit): fused `i32.shl` by a
         /// constant and `i32.add`, the address arithmetic of array indexing.
         I32AddShl(BinShift),
@@ -828,6 +830,10 @@ define_instrs! {
         /// .rotate_left(shift)` (32-bit), in that order: the add-xor-rotate step of ARX
         /// ciphers and hashes (`a += b; d = rotl(d ^ a, 16)`).
         I32AddXorRotl { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16, shift: u8 },
+        /// `regs[dst] = i32x4.dot_i16x8_s(regs[lhs], regs[rhs]); regs[dst2] = regs[dst] +
+        /// regs[other]` (`i32x4.add`), in that order: a dot product accumulated, the inner
+        /// loop of 16-bit matrix products.
+        V128DotAdd { dst: u16, lhs: u16, rhs: u16, dst2: u16, other: u16 },
         /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = regs[lhs2] + regs[rhs2]`
         /// (`i32x4.add`), in that order: `a += m; a += b` of a vectorized ARX round.
         V128Add2 { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16 },

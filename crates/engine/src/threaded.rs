@@ -2275,6 +2275,24 @@ ops {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(r!(regs, rhs) as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32 ^ r!(regs, rhs2) as u32).rotate_left(shift as u32) as u64);
 }
+    V128DotAdd: Instr::V128DotAdd { dst, lhs, rhs, dst2, other } => {
+    let dot = simd::binary(
+        SimdBinary::I32x4DotI16x8S,
+        get_u128(regs, lhs.into()),
+        get_u128(regs, rhs.into()),
+    );
+    set_u128(regs, dst.into(), dot);
+    // Read after the product is written: `other` may be `dst`.
+    let sum = simd::binary(SimdBinary::I32x4Add, dot, get_u128(regs, other.into()));
+    set_u128(regs, dst2.into(), sum);
+}
+    V128LoadDisp: Instr::V128LoadDisp(LoadDisp { dst, addr, shift, disp, offset }) => {
+    let at = ((r!(regs, addr) as u32) << shift).wrapping_add(disp as u32);
+    match simd::load(simd::SimdLoad::Load128, ctx.mem, effective(at as u64, offset)) {
+        Some(v) => set_u128(regs, dst.into(), v),
+        None => trap!(Fault::MemoryOutOfBounds),
+    }
+}
     V128Add2: Instr::V128Add2 { dst, lhs, rhs, dst2, lhs2, rhs2 } => {
     let add = |l: u16, r: u16| {
         simd::binary(SimdBinary::I32x4Add, get_u128(regs, l.into()), get_u128(regs, r.into()))

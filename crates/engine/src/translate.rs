@@ -17,7 +17,7 @@
 use crate::error::Error;
 use crate::ir::*;
 use crate::module::{CompiledFunc, ModuleInner};
-use crate::simd::{self, SimdBinary, SimdOp, SimdShift, SimdTernary};
+use crate::simd::{self, SimdBinary, SimdLoad, SimdOp, SimdShift, SimdTernary};
 use crate::types::ValType;
 use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
 
@@ -1303,6 +1303,28 @@ impl<'a, 'b> Translator<'a, 'b> {
                 Instr::V128Shuffle32To(_) | Instr::V128Shuffle16To(_),
                 Instr::V128Shuffle32To(_) | Instr::V128Shuffle16To(_),
             ) => compose_shuffles(first, second),
+            (
+                Instr::V128Binary {
+                    op: SimdBinary::I32x4DotI16x8S,
+                    dst,
+                    lhs,
+                    rhs,
+                },
+                Instr::V128Binary {
+                    op: SimdBinary::I32x4Add,
+                    dst: dst2,
+                    lhs: lhs2,
+                    rhs: rhs2,
+                },
+            ) if lhs2 == dst || rhs2 == dst => (|| {
+                Some(Instr::V128DotAdd {
+                    dst: u(dst)?,
+                    lhs: u(lhs)?,
+                    rhs: u(rhs)?,
+                    dst2: u(dst2)?,
+                    other: u(if lhs2 == dst { rhs2 } else { lhs2 })?,
+                })
+            })(),
             (
                 Instr::V128Binary {
                     op: SimdBinary::I32x4Add,
@@ -3584,6 +3606,23 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             SimdOp::Load(op, memarg) => {
                 let addr = self.pop();
+                // `v128.load (i32.add p C)`, just computed: one load at `p + C` (wrapping at
+                // 32 bits, then the offset), as for scalar loads.
+                if let (SimdLoad::Load128, Some((at, Instr::I32AddImm(add)))) =
+                    (op, self.producer(addr))
+                {
+                    if let (Ok(dst), Ok(base)) = (u16::try_from(addr.pos), u16::try_from(add.lhs)) {
+                        let load = LoadDisp {
+                            dst,
+                            addr: base,
+                            shift: 0,
+                            disp: add.imm,
+                            offset: memarg.offset as u32,
+                        };
+                        self.replace_producer(at, Instr::V128LoadDisp(load), ValType::V128);
+                        return;
+                    }
+                }
                 let a = self.operand(addr);
                 self.emit(Instr::V128Load {
                     op,

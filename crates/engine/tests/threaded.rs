@@ -556,8 +556,9 @@ fn control_ops() -> String {
 }
 
 /// One of every SIMD instruction form (each form is one handler; the operation is data),
-/// v128 constants, moves, `select` and globals, `memory.size`, and the fused steps of a
-/// vectorized ARX round (`V128Add2`, `V128XorRotl32`, `V128AddXorRotl32`).
+/// v128 constants, moves, `select` and globals, `memory.size`, the fused steps of a
+/// vectorized ARX round (`V128Add2`, `V128XorRotl32`, `V128AddXorRotl32`), a load at
+/// `p + C` and an accumulated dot product.
 fn simd_ops() -> String {
     r#"(local.set $v (i32x4.add (local.get $v) (v128.const i32x4 1 2 3 4)))
 (local.set $w (i32x4.abs (local.get $v)))
@@ -586,6 +587,9 @@ fn simd_ops() -> String {
 (local.set $u (v128.xor (local.get $u) (local.get $v)))
 (local.set $u (v128.or (i32x4.shl (local.get $u) (i32.const 12))
                        (i32x4.shr_u (local.get $u) (i32.const 20))))
+(local.set $w (v128.load offset=16 (i32.add (i32.and (local.get $i) (i32.const 255))
+                                            (i32.const 1008))))
+(local.set $u (i32x4.add (local.get $u) (i32x4.dot_i16x8_s (local.get $v) (local.get $w))))
 "#
     .to_string()
 }
@@ -838,13 +842,19 @@ fn counted_loops_and_range_checks_use_every_handler() {
     }
 }
 
-/// The `simd` loop above does reach the fused ARX forms it is there to run (function 10:
+/// The `simd` loop above does reach the fused forms it is there to run (function 10:
 /// five helpers, then `i32`, `i64`, `f32`, `f64` and `memory`).
 #[test]
-fn the_simd_loop_runs_the_fused_arx_forms() {
+fn the_simd_loop_runs_the_fused_vector_forms() {
     let module = Module::new(&Engine::default(), module_text()).expect("the test module compiles");
     let code = module.internal_code(10).expect("function 10 exists");
-    for form in ["V128Add2 {", "V128XorRotl32 {", "V128AddXorRotl32 {"] {
+    for form in [
+        "V128Add2 {",
+        "V128XorRotl32 {",
+        "V128AddXorRotl32 {",
+        "V128LoadDisp(",
+        "V128DotAdd {",
+    ] {
         assert!(code.contains(form), "{form}:\n{code}");
     }
 }

@@ -4117,3 +4117,93 @@ fn vector_arx_steps_fuse_and_agree_with_a_lane_model() {
         }
     }
 }
+
+/// `v128.load (i32.add p C)` runs as one `V128LoadDisp`, which wraps `p + C` at 32 bits
+/// before adding the offset and traps exactly where the unfused load would; an
+/// `i32x4.dot_i16x8_s` added to an accumulator is one `V128DotAdd` (also when its result
+/// is kept in a local and added to itself). Both give what a byte and lane model gives.
+#[test]
+fn fused_vector_loads_and_dot_products_agree_with_a_model() {
+    let data: Vec<u8> = (0..256u32).map(|i| (i * 97 + 13) as u8).collect();
+    let hex: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
+    let wat = format!(
+        r#"(module (memory 1) (data (i32.const 0) "{hex}")
+  (func (export "load") (param i32) (result v128)
+    (v128.load offset=8 (i32.add (local.get 0) (i32.const 32))))
+  (func (export "dot_add") (param v128 v128 v128) (result v128)
+    (local.set 2 (i32x4.add (local.get 2) (i32x4.dot_i16x8_s (local.get 0) (local.get 1))))
+    (local.get 2))
+  (func (export "dot_self") (param v128 v128 v128) (result v128 v128)
+    (local.set 0 (i32x4.add (local.tee 2 (i32x4.dot_i16x8_s (local.get 0) (local.get 1)))
+                            (local.get 2)))
+    (local.get 0) (local.get 2)))"#
+    );
+    assert_uses(&wat, 0, "V128LoadDisp");
+    assert_uses(&wat, 1, "V128DotAdd");
+    assert_uses(&wat, 2, "V128DotAdd");
+    let (mut store, inst) = instance(&wat);
+    let page = 65536u64;
+    for p in [
+        0u32,
+        7,
+        200,
+        65_000,
+        (page - 56) as u32,
+        (page - 55) as u32,
+        u32::MAX - 31,
+    ] {
+        let got = call(&mut store, inst, "load", &[Val::I32(p as i32)]);
+        let at = u64::from(p.wrapping_add(32)) + 8;
+        if at + 16 > page {
+            assert!(got.is_err(), "load at {p} traps");
+            continue;
+        }
+        let bytes: [u8; 16] =
+            std::array::from_fn(|i| data.get(at as usize + i).copied().unwrap_or(0));
+        assert_eq!(
+            got.unwrap(),
+            vec![Val::V128(u128::from_le_bytes(bytes))],
+            "load at {p}"
+        );
+    }
+    let halves = |v: u128| -> [i16; 8] { std::array::from_fn(|i| (v >> (16 * i)) as i16) };
+    let words = |v: u128| -> [i32; 4] { std::array::from_fn(|i| (v >> (32 * i)) as i32) };
+    let join = |w: [i32; 4]| {
+        w.iter()
+            .rev()
+            .fold(0u128, |acc, &x| acc << 32 | u128::from(x as u32))
+    };
+    let dot = |a: u128, b: u128| {
+        let (a, b) = (halves(a), halves(b));
+        join(std::array::from_fn(|i| {
+            (i32::from(a[2 * i]) * i32::from(b[2 * i]))
+                .wrapping_add(i32::from(a[2 * i + 1]) * i32::from(b[2 * i + 1]))
+        }))
+    };
+    let add = |a: u128, b: u128| {
+        let (a, b) = (words(a), words(b));
+        join(std::array::from_fn(|i| a[i].wrapping_add(b[i])))
+    };
+    let vectors = [
+        0u128,
+        u128::MAX,
+        0x8000_8000_8000_8000_8000_8000_8000_8000,
+        0x7fff_8000_7fff_8000_0001_ffff_1234_edcb,
+        0x0123_4567_89ab_cdef_fedc_ba98_7654_3210,
+    ];
+    for a in vectors {
+        for b in vectors {
+            let acc = 0x7fff_ffff_8000_0000_0000_0001_ffff_fffe;
+            let args = [Val::V128(a), Val::V128(b), Val::V128(acc)];
+            let got = call(&mut store, inst, "dot_add", &args).unwrap();
+            assert_eq!(got, vec![Val::V128(add(acc, dot(a, b)))], "{a:x} . {b:x}");
+            let got = call(&mut store, inst, "dot_self", &args).unwrap();
+            let p = dot(a, b);
+            assert_eq!(
+                got,
+                vec![Val::V128(add(p, p)), Val::V128(p)],
+                "{a:x} . {b:x} twice"
+            );
+        }
+    }
+}
