@@ -981,8 +981,13 @@ define_instrs! {
         ReturnCallIndirect { ty: u32, index: Slot, base: Slot, table: u16 },
 
         // ---- globals ----
+        /// A 32- or 64-bit global the module defines (`global` counts from its first).
         GlobalGet { dst: Slot, global: u32 },
         GlobalSet { src: Slot, global: u32 },
+        /// A 32- or 64-bit global the module imports.
+        GlobalGetImported { dst: Slot, global: u32 },
+        GlobalSetImported { src: Slot, global: u32 },
+        /// Any `v128` global (the module's index).
         GlobalGet128 { dst: Slot, global: u32 },
         GlobalSet128 { src: Slot, global: u32 },
 

@@ -100,7 +100,12 @@ pub(crate) struct Ctx<'m, 'a> {
     /// Fuel is metered (bulk memory operations charge by size).
     pub(crate) metering: bool,
     pub(crate) interrupt: &'a InterruptState,
+    /// The store's globals before the running instance's own: those it may import.
     pub(crate) globals: &'a mut [GlobalEntity],
+    /// The running instance's own (defined) globals, which instantiation adds to the
+    /// store in order after every global it can import: `GlobalGet`/`GlobalSet` index
+    /// them directly, one load less than through `global_map`.
+    pub(crate) own_globals: &'a mut [GlobalEntity],
     /// The instance's global index → store global.
     pub(crate) global_map: &'a [u32],
     /// The value stack, as cells: a call handler takes its callee's window from it while
@@ -409,6 +414,13 @@ pub(crate) fn run_inlined(
                 Some(&m) => &mut memories[m as usize].data,
                 None => &mut [],
             };
+            // Imported globals were in the store before the instance was created.
+            let all = globals.len();
+            let own_base = inst
+                .globals
+                .get(inst.module.num_imported_globals as usize)
+                .map_or(all, |&first| (first as usize).min(all));
+            let (globals, own_globals) = globals.split_at_mut(own_base);
             let mut ctx = Ctx {
                 code: running.code,
                 consts: &running.module.consts,
@@ -418,6 +430,7 @@ pub(crate) fn run_inlined(
                 metering: running.limits.metering,
                 interrupt,
                 globals,
+                own_globals,
                 global_map: &inst.globals,
                 stack: Cell::from_mut(running.stack.as_mut_slice()).as_slice_of_cells(),
                 frames: &mut *running.frames,
@@ -637,6 +650,16 @@ fn enter<'m, 'a>(
     ctx.bp = new_bp;
     ctx.code = &callee.code;
     Some(Ok(regs))
+}
+
+/// Global `global` of the running instance (imported or its own), through `global_map`.
+#[inline(always)]
+fn global_entity<'c>(ctx: &'c mut Ctx<'_, '_>, global: u32) -> &'c mut GlobalEntity {
+    let at = ctx.global_map[global as usize] as usize;
+    match at.checked_sub(ctx.globals.len()) {
+        Some(own) => &mut ctx.own_globals[own],
+        None => &mut ctx.globals[at],
+    }
 }
 
 /// Zeroes a new frame's declared locals, `regs[start..end]`: stores for a few (most
@@ -2348,10 +2371,16 @@ ops {
         w!(regs, dst, if r!(regs, cond) as u32 != 0 { r!(regs, a) } else { r!(regs, b) });
     }
     GlobalGet: Instr::GlobalGet { dst, global } => {
-        w!(regs, dst, ctx.globals[ctx.global_map[global as usize] as usize].value as u64);
+        w!(regs, dst, ctx.own_globals[global as usize].value as u64);
     }
     GlobalSet: Instr::GlobalSet { src, global } => {
-        ctx.globals[ctx.global_map[global as usize] as usize].value = r!(regs, src) as u128;
+        ctx.own_globals[global as usize].value = r!(regs, src) as u128;
+    }
+    GlobalGetImported: Instr::GlobalGetImported { dst, global } => {
+        w!(regs, dst, global_entity(ctx, global).value as u64);
+    }
+    GlobalSetImported: Instr::GlobalSetImported { src, global } => {
+        global_entity(ctx, global).value = r!(regs, src) as u128;
     }
     RefIsNull: Instr::RefIsNull { dst, src } => { w!(regs, dst, (r!(regs, src) == 0) as u64) }
     MemorySize: Instr::MemorySize { dst, .. } => {
@@ -2373,11 +2402,11 @@ ops {
     }
 }
     GlobalGet128: Instr::GlobalGet128 { dst, global } => {
-    let v = ctx.globals[ctx.global_map[global as usize] as usize].value;
+    let v = global_entity(ctx, global).value;
     set_u128(regs, dst, v);
 }
     GlobalSet128: Instr::GlobalSet128 { src, global } => {
-    ctx.globals[ctx.global_map[global as usize] as usize].value = get_u128(regs, src);
+    global_entity(ctx, global).value = get_u128(regs, src);
 }
     V128Splat: Instr::V128Splat { op, dst, src } => {
     let v = simd::splat(op, r!(regs, src));

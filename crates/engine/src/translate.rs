@@ -2999,9 +2999,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                         global: global_index,
                     }
                 } else {
-                    Instr::GlobalGet {
-                        dst,
-                        global: global_index,
+                    match global_index.checked_sub(self.module.num_imported_globals) {
+                        Some(global) => Instr::GlobalGet { dst, global },
+                        None => Instr::GlobalGetImported {
+                            dst,
+                            global: global_index,
+                        },
                     }
                 });
                 self.push_result(ty);
@@ -3015,9 +3018,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                         global: global_index,
                     }
                 } else {
-                    Instr::GlobalSet {
-                        src,
-                        global: global_index,
+                    match global_index.checked_sub(self.module.num_imported_globals) {
+                        Some(global) => Instr::GlobalSet { src, global },
+                        None => Instr::GlobalSetImported {
+                            src,
+                            global: global_index,
+                        },
                     }
                 });
             }

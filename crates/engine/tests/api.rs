@@ -761,3 +761,86 @@ fn names_come_from_every_name_section_and_a_malformed_one_is_ignored() {
     assert_eq!(module.func_name(2), Some("third"));
     assert_eq!(module.name(), Some("late"));
 }
+
+/// A module's own globals and its imported ones (of another instance, and of the host,
+/// created before and after that instance) are each read and written where they live, in
+/// every width: the threaded code indexes own globals directly and imported ones through
+/// the instance's map.
+#[test]
+fn own_and_imported_globals_are_each_their_own() {
+    let engine = Engine::default();
+    let mut store = Store::new(&engine, ());
+    let mut linker = Linker::new(&engine);
+    let host_i64 = Global::new(
+        &mut store,
+        GlobalType {
+            content: ValType::I64,
+            mutability: Mutability::Var,
+        },
+        Val::I64(1000),
+    )
+    .unwrap();
+    linker.define(&store, "host", "g64", host_i64).unwrap();
+    let first = Module::new(
+        &engine,
+        r#"(module
+             (global (export "a") (mut i32) (i32.const 10))
+             (global (export "v") (mut v128) (v128.const i64x2 1 2))
+             (func (export "bump_a") (global.set 0 (i32.add (global.get 0) (i32.const 1)))))"#,
+    )
+    .unwrap();
+    let first = linker.instantiate(&mut store, &first).unwrap();
+    linker.instance(&mut store, "first", first).unwrap();
+    // Created after the first instance, before the second.
+    let host_late = Global::new(
+        &mut store,
+        GlobalType {
+            content: ValType::I32,
+            mutability: Mutability::Var,
+        },
+        Val::I32(7),
+    )
+    .unwrap();
+    linker.define(&store, "host", "late", host_late).unwrap();
+    let second = Module::new(
+        &engine,
+        r#"(module
+             (global $a (import "first" "a") (mut i32))
+             (global $g64 (import "host" "g64") (mut i64))
+             (global $v (import "first" "v") (mut v128))
+             (global $late (import "host" "late") (mut i32))
+             (global $own (mut i32) (i32.const 500))
+             (global $own64 (mut i64) (i64.const 600))
+             (global $ownv (mut v128) (v128.const i64x2 3 4))
+             (func (export "run") (result i64)
+               (global.set $a (i32.add (global.get $a) (global.get $own)))
+               (global.set $own (i32.add (global.get $own) (global.get $late)))
+               (global.set $late (i32.mul (global.get $late) (i32.const 3)))
+               (global.set $g64 (i64.add (global.get $g64) (global.get $own64)))
+               (global.set $own64 (i64.add (global.get $own64) (i64.const 1)))
+               (global.set $v (i64x2.add (global.get $v) (global.get $ownv)))
+               (global.set $ownv (i64x2.add (global.get $ownv) (global.get $ownv)))
+               (i64.add (i64.extend_i32_u (global.get $own))
+                        (i64x2.extract_lane 1 (global.get $ownv))))
+             (export "own" (global $own)))"#,
+    )
+    .unwrap();
+    let second = linker.instantiate(&mut store, &second).unwrap();
+    let run = second.get_typed_func::<(), i64>(&store, "run").unwrap();
+    let bump_a = first.get_typed_func::<(), ()>(&store, "bump_a").unwrap();
+    // First run: a = 10 + 500, own = 507, late = 21, g64 = 1600, own64 = 601,
+    // v = (4, 6), ownv = (6, 8); result 507 + 8.
+    assert_eq!(run.call(&mut store, ()).unwrap(), 515);
+    bump_a.call(&mut store, ()).unwrap();
+    // Second run: a = 511 + 507, own = 528, late = 63, g64 = 2201, ownv = (12, 16).
+    assert_eq!(run.call(&mut store, ()).unwrap(), 528 + 16);
+    let global = |inst: Instance, name: &str| inst.get_global(&store, name).unwrap().get(&store);
+    assert_eq!(global(first, "a"), Val::I32(1018));
+    assert_eq!(global(second, "own"), Val::I32(528));
+    assert_eq!(host_late.get(&store), Val::I32(63));
+    assert_eq!(host_i64.get(&store), Val::I64(2201));
+    assert_eq!(
+        global(first, "v"),
+        Val::V128(u128::from(10u64) | u128::from(14u64) << 64)
+    );
+}
