@@ -837,6 +837,10 @@ define_instrs! {
         /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = regs[lhs2] + regs[rhs2]`
         /// (`i32x4.add`), in that order: `a += m; a += b` of a vectorized ARX round.
         V128Add2 { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16 },
+        /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = regs[dst] ^ regs[other]`
+        /// (64-bit), in that order: SipHash's `v2 += v3; v3 ^= v2`, the sum kept in a
+        /// register for the xor.
+        I64AddXor { dst: u16, lhs: u16, rhs: u16, dst2: u16, other: u16 },
         /// `x = regs[lhs] ^ regs[rhs]; regs[dst] = x; regs[dst2] = x` with each 32-bit lane
         /// rotated left by `amount`, in that order: a vector xor kept in a local, then
         /// rotated (BLAKE3's `d = rotl(d ^ a, 16)`, four columns at a time).

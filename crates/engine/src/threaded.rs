@@ -2298,6 +2298,12 @@ ops {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(r!(regs, rhs) as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32 ^ r!(regs, rhs2) as u32).rotate_left(shift as u32) as u64);
 }
+    I64AddXor: Instr::I64AddXor { dst, lhs, rhs, dst2, other } => {
+    let sum = r!(regs, lhs).wrapping_add(r!(regs, rhs));
+    w!(regs, dst, sum);
+    // Read after the sum is written: `other` may be `dst`.
+    w!(regs, dst2, sum ^ r!(regs, other));
+}
     V128DotAdd: Instr::V128DotAdd { dst, lhs, rhs, dst2, other } => {
     let dot = simd::binary(
         SimdBinary::I32x4DotI16x8S,

@@ -1395,6 +1395,16 @@ impl<'a, 'b> Translator<'a, 'b> {
                     amount,
                 })
             })(),
+            (Instr::I64Add(a), Instr::I64Xor(x)) if x.lhs == a.dst || x.rhs == a.dst => (|| {
+                Some(Instr::I64AddXor {
+                    dst: u(a.dst)?,
+                    lhs: u(a.lhs)?,
+                    rhs: u(a.rhs)?,
+                    dst2: u(x.dst)?,
+                    other: u(if x.lhs == a.dst { x.rhs } else { x.lhs })?,
+                })
+            })(
+            ),
             (Instr::I32AddImm(a), Instr::I32AddImm(b)) => (|| {
                 Some(Instr::I32AddImm2 {
                     dst: u(a.dst)?,

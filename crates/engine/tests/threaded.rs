@@ -282,7 +282,10 @@ fn integer_ops(ty: &str) -> String {
         body += "(local.set $b (i64.and (local.get $b) (i64.const 0xffffffff)))\n";
         body += "(local.set $b (i64.and (i64.xor (local.get $a) (i64.const -1)) (local.get $b)))\n";
     }
-    // Fused forms: multiply-add by constants, multiply-accumulate, xor-rotate, rotate-xor.
+    // Fused forms: an add and an xor of its sum (`I64AddXor`), multiply-add by constants,
+    // multiply-accumulate, xor-rotate, rotate-xor.
+    body += &format!("(local.set $a ({ty}.add (local.get $a) (local.get $b)))\n");
+    body += &format!("(local.set $b ({ty}.xor (local.get $b) (local.get $a)))\n");
     body += &format!(
         "(local.set $a ({ty}.add ({ty}.mul (local.get $a) ({ty}.const 1664525)) ({ty}.const 1013904223)))\n"
     );
@@ -842,11 +845,13 @@ fn counted_loops_and_range_checks_use_every_handler() {
     }
 }
 
-/// The `simd` loop above does reach the fused forms it is there to run (function 10:
-/// five helpers, then `i32`, `i64`, `f32`, `f64` and `memory`).
+/// The `i64` and `simd` loops above do reach the fused forms they are there to run
+/// (functions 6 and 10: five helpers, then `i32`, `i64`, `f32`, `f64` and `memory`).
 #[test]
 fn the_simd_loop_runs_the_fused_vector_forms() {
     let module = Module::new(&Engine::default(), module_text()).expect("the test module compiles");
+    let i64_code = module.internal_code(6).expect("function 6 exists");
+    assert!(i64_code.contains("I64AddXor {"), "{i64_code}");
     let code = module.internal_code(10).expect("function 10 exists");
     for form in [
         "V128Add2 {",

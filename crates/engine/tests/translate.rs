@@ -4207,3 +4207,60 @@ fn fused_vector_loads_and_dot_products_agree_with_a_model() {
         }
     }
 }
+
+/// `a += b; d ^= a` on `i64` runs as one `I64AddXor` (the sum on either side of the xor,
+/// and xored with itself), and gives what Rust computes, both locals included. An xor that
+/// does not read the sum, or an `i64.sub` before it, keeps two instructions.
+#[test]
+fn i64_add_then_xor_of_the_sum_fuses_and_agrees_with_rust() {
+    let body = |first: &str, xor: &str| {
+        format!(
+            "(func (param i64 i64 i64) (result i64 i64)
+               (local.set 0 (i64.{first} (local.get 0) (local.get 1)))
+               (local.set 2 (i64.xor {xor}))
+               (local.get 0) (local.get 2))"
+        )
+    };
+    type Model = fn(u64, u64, u64) -> [u64; 2];
+    let cases: [(&str, &str, bool, Model); 5] = [
+        ("add", "(local.get 2) (local.get 0)", true, |a, b, d| {
+            [a.wrapping_add(b), d ^ a.wrapping_add(b)]
+        }),
+        ("add", "(local.get 0) (local.get 2)", true, |a, b, d| {
+            [a.wrapping_add(b), a.wrapping_add(b) ^ d]
+        }),
+        ("add", "(local.get 0) (local.get 0)", true, |a, b, _| {
+            [a.wrapping_add(b), 0]
+        }),
+        ("add", "(local.get 2) (local.get 1)", false, |a, b, d| {
+            [a.wrapping_add(b), d ^ b]
+        }),
+        ("sub", "(local.get 2) (local.get 0)", false, |a, b, d| {
+            [a.wrapping_sub(b), d ^ a.wrapping_sub(b)]
+        }),
+    ];
+    let mut wat = String::from("(module\n");
+    for (k, (first, xor, _, _)) in cases.iter().enumerate() {
+        wat += &body(first, xor).replace("(func", &format!("(func (export \"f{k}\")"));
+    }
+    wat.push(')');
+    let (mut store, inst) = instance(&wat);
+    for (k, (_, _, fused, model)) in cases.iter().enumerate() {
+        let code = internal_code(&wat, k);
+        assert_eq!(code.contains("I64AddXor"), *fused, "f{k}:\n{code}");
+        for (a, b, d) in [
+            (1u64, 2u64, 3u64),
+            (u64::MAX, 1, 0x8000_0000_0000_0000),
+            (
+                0x0123_4567_89ab_cdef,
+                0xfedc_ba98_7654_3210,
+                0x5555_aaaa_5555_aaaa,
+            ),
+        ] {
+            let args = [a, b, d].map(|x| Val::I64(x as i64));
+            let got = call(&mut store, inst, &format!("f{k}"), &args).unwrap();
+            let want: Vec<Val> = model(a, b, d).iter().map(|&x| Val::I64(x as i64)).collect();
+            assert_eq!(got, want, "f{k} on {a:x} {b:x} {d:x}");
+        }
+    }
+}
