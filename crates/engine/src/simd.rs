@@ -522,7 +522,11 @@ macro_rules! lane_ops {
         #[inline(always)]
         #[allow(dead_code)]
         fn $map(a: u128, f: impl Fn($t) -> $t) -> u128 {
-            $from($lanes(a).map(f))
+            // Not `array::map`: LLVM leaves its `try_map` out of line for a larger `f`
+            // (float rounding), and a handler with a call on an array on its stack ends
+            // in a call, not a jump (`tests/threaded.rs` catches that).
+            let x = $lanes(a);
+            $from(from_fn(|i| f(x[i])))
         }
 
         #[inline(always)]
