@@ -1303,31 +1303,11 @@ impl<'a, 'b> Translator<'a, 'b> {
                 Instr::V128Shuffle32To(_) | Instr::V128Shuffle16To(_),
                 Instr::V128Shuffle32To(_) | Instr::V128Shuffle16To(_),
             ) => compose_shuffles(first, second),
+            // An `i32x4.add` after an `i32x4.add` (`a += m; a += b`), or after a dot
+            // product it accumulates.
             (
                 Instr::V128Binary {
-                    op: SimdBinary::I32x4DotI16x8S,
-                    dst,
-                    lhs,
-                    rhs,
-                },
-                Instr::V128Binary {
-                    op: SimdBinary::I32x4Add,
-                    dst: dst2,
-                    lhs: lhs2,
-                    rhs: rhs2,
-                },
-            ) if lhs2 == dst || rhs2 == dst => (|| {
-                Some(Instr::V128DotAdd {
-                    dst: u(dst)?,
-                    lhs: u(lhs)?,
-                    rhs: u(rhs)?,
-                    dst2: u(dst2)?,
-                    other: u(if lhs2 == dst { rhs2 } else { lhs2 })?,
-                })
-            })(),
-            (
-                Instr::V128Binary {
-                    op: SimdBinary::I32x4Add,
+                    op: first_op @ (SimdBinary::I32x4Add | SimdBinary::I32x4DotI16x8S),
                     dst,
                     lhs,
                     rhs,
@@ -1339,13 +1319,29 @@ impl<'a, 'b> Translator<'a, 'b> {
                     rhs: rhs2,
                 },
             ) => (|| {
-                Some(Instr::V128Add2 {
-                    dst: u(dst)?,
-                    lhs: u(lhs)?,
-                    rhs: u(rhs)?,
-                    dst2: u(dst2)?,
-                    lhs2: u(lhs2)?,
-                    rhs2: u(rhs2)?,
+                let (dst, lhs, rhs, dst2) = (u(dst)?, u(lhs)?, u(rhs)?, u(dst2)?);
+                let (lhs2, rhs2) = (u(lhs2)?, u(rhs2)?);
+                if first_op == SimdBinary::I32x4Add {
+                    return Some(Instr::V128Add2 {
+                        dst,
+                        lhs,
+                        rhs,
+                        dst2,
+                        lhs2,
+                        rhs2,
+                    });
+                }
+                let other = match (lhs2 == dst, rhs2 == dst) {
+                    (true, _) => rhs2,
+                    (false, true) => lhs2,
+                    (false, false) => return None,
+                };
+                Some(Instr::V128DotAdd {
+                    dst,
+                    lhs,
+                    rhs,
+                    dst2,
+                    other,
                 })
             })(),
             (

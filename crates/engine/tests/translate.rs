@@ -4121,7 +4121,8 @@ fn vector_arx_steps_fuse_and_agree_with_a_lane_model() {
 /// `v128.load (i32.add p C)` runs as one `V128LoadDisp`, which wraps `p + C` at 32 bits
 /// before adding the offset and traps exactly where the unfused load would; an
 /// `i32x4.dot_i16x8_s` added to an accumulator is one `V128DotAdd` (also when its result
-/// is kept in a local and added to itself). Both give what a byte and lane model gives.
+/// is kept in a local and added to itself; not when the add does not read it). Both give
+/// what a byte and lane model gives.
 #[test]
 fn fused_vector_loads_and_dot_products_agree_with_a_model() {
     let data: Vec<u8> = (0..256u32).map(|i| (i * 97 + 13) as u8).collect();
@@ -4136,9 +4137,15 @@ fn fused_vector_loads_and_dot_products_agree_with_a_model() {
   (func (export "dot_self") (param v128 v128 v128) (result v128 v128)
     (local.set 0 (i32x4.add (local.tee 2 (i32x4.dot_i16x8_s (local.get 0) (local.get 1)))
                             (local.get 2)))
+    (local.get 0) (local.get 2))
+  (func (export "dot_then_add") (param v128 v128 v128) (result v128 v128)
+    (local.set 2 (i32x4.dot_i16x8_s (local.get 0) (local.get 1)))
+    (local.set 0 (i32x4.add (local.get 0) (local.get 1)))
     (local.get 0) (local.get 2)))"#
     );
     assert_uses(&wat, 0, "V128LoadDisp");
+    // An add that does not read the product is not fused with it.
+    assert!(!internal_code(&wat, 3).contains("V128DotAdd"));
     assert_uses(&wat, 1, "V128DotAdd");
     assert_uses(&wat, 2, "V128DotAdd");
     let (mut store, inst) = instance(&wat);
@@ -4204,6 +4211,9 @@ fn fused_vector_loads_and_dot_products_agree_with_a_model() {
                 vec![Val::V128(add(p, p)), Val::V128(p)],
                 "{a:x} . {b:x} twice"
             );
+            let got = call(&mut store, inst, "dot_then_add", &args).unwrap();
+            let want = vec![Val::V128(add(a, b)), Val::V128(p)];
+            assert_eq!(got, want, "{a:x} . {b:x}, then a + b");
         }
     }
 }
