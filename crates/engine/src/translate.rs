@@ -2576,30 +2576,9 @@ impl<'a, 'b> Translator<'a, 'b> {
                 Instr::I32AddShl(BinShift {
                     lhs, rhs, shift, ..
                 }) => idx(lhs as Slot, rhs as Slot, shift),
-                Instr::I32AddImm(BinImm { lhs, imm, .. }) => (|| {
-                    Some(make_disp(LoadDisp {
-                        dst: dst?,
-                        addr: u16::try_from(lhs).ok()?,
-                        shift: 0,
-                        disp: imm,
-                        offset,
-                    }))
-                })(),
-                // `(i << s) + C`, which `add32` made a multiply-add by a power of two.
-                Instr::I32MulAdd(MulAdd { lhs, mul, add, .. })
-                    if (mul as u32).is_power_of_two() =>
-                {
-                    dst.map(|dst| {
-                        make_disp(LoadDisp {
-                            dst,
-                            addr: lhs,
-                            shift: (mul as u32).trailing_zeros() as u8,
-                            disp: add,
-                            offset,
-                        })
-                    })
-                }
-                _ => None,
+                other => dst
+                    .and_then(|dst| load_disp(other, dst, offset))
+                    .map(make_disp),
             };
             if let Some(fused) = fused {
                 self.replace_producer(at, fused, ty);
@@ -3618,19 +3597,12 @@ impl<'a, 'b> Translator<'a, 'b> {
             }
             SimdOp::Load(op, memarg) => {
                 let addr = self.pop();
-                // `v128.load (i32.add p C)`, just computed: one load at `p + C` (wrapping at
-                // 32 bits, then the offset), as for scalar loads.
-                if let (SimdLoad::Load128, Some((at, Instr::I32AddImm(add)))) =
-                    (op, self.producer(addr))
+                // `v128.load` of an address just computed as `p + C` or `(i << s) + C`: one
+                // load, as for scalar loads.
+                if let (SimdLoad::Load128, Some((at, producer)), Ok(dst)) =
+                    (op, self.producer(addr), u16::try_from(addr.pos))
                 {
-                    if let (Ok(dst), Ok(base)) = (u16::try_from(addr.pos), u16::try_from(add.lhs)) {
-                        let load = LoadDisp {
-                            dst,
-                            addr: base,
-                            shift: 0,
-                            disp: add.imm,
-                            offset: memarg.offset as u32,
-                        };
+                    if let Some(load) = load_disp(producer, dst, memarg.offset as u32) {
                         self.replace_producer(at, Instr::V128LoadDisp(load), ValType::V128);
                         return;
                     }
@@ -4201,6 +4173,26 @@ fn packed_lanes(bytes: &[u8; 16], width: usize) -> Option<u32> {
         packed |= ((first / width) as u32) << (bits * i);
     }
     Some(packed)
+}
+
+/// The load into `dst` at `offset` from an address that `producer` computed as `p + C`
+/// or `(i << s) + C` (an `i32.shl` by a constant and an add, which `add32` made a
+/// multiply-add by a power of two), if it computed it so.
+fn load_disp(producer: Instr, dst: u16, offset: u32) -> Option<LoadDisp> {
+    let (addr, shift, disp) = match producer {
+        Instr::I32AddImm(BinImm { lhs, imm, .. }) => (u16::try_from(lhs).ok()?, 0, imm),
+        Instr::I32MulAdd(MulAdd { lhs, mul, add, .. }) if (mul as u32).is_power_of_two() => {
+            (lhs, (mul as u32).trailing_zeros() as u8, add)
+        }
+        _ => return None,
+    };
+    Some(LoadDisp {
+        dst,
+        addr,
+        shift,
+        disp,
+        offset,
+    })
 }
 
 /// A lane shuffle's operands and its byte mask: result byte `i` is byte `mask[i]` of

@@ -4141,9 +4141,12 @@ fn fused_vector_loads_and_dot_products_agree_with_a_model() {
   (func (export "dot_then_add") (param v128 v128 v128) (result v128 v128)
     (local.set 2 (i32x4.dot_i16x8_s (local.get 0) (local.get 1)))
     (local.set 0 (i32x4.add (local.get 0) (local.get 1)))
-    (local.get 0) (local.get 2)))"#
+    (local.get 0) (local.get 2))
+  (func (export "load_scaled") (param i32) (result v128)
+    (v128.load offset=8 (i32.add (i32.shl (local.get 0) (i32.const 4)) (i32.const 32)))))"#
     );
     assert_uses(&wat, 0, "V128LoadDisp");
+    assert_uses(&wat, 4, "V128LoadDisp(LoadDisp { dst: 1, addr: 0, shift: 4");
     // An add that does not read the product is not fused with it.
     assert!(!internal_code(&wat, 3).contains("V128DotAdd"));
     assert_uses(&wat, 1, "V128DotAdd");
@@ -4172,6 +4175,19 @@ fn fused_vector_loads_and_dot_products_agree_with_a_model() {
             vec![Val::V128(u128::from_le_bytes(bytes))],
             "load at {p}"
         );
+    }
+    // `(i << 4) + 32`, wrapped at 32 bits before the offset.
+    for i in [0u32, 5, 4093, 4094, 0x1000_0000 - 2, 0x1000_0000 - 3] {
+        let got = call(&mut store, inst, "load_scaled", &[Val::I32(i as i32)]);
+        let at = u64::from((i << 4).wrapping_add(32)) + 8;
+        if at + 16 > page {
+            assert!(got.is_err(), "scaled load at {i} traps");
+            continue;
+        }
+        let bytes: [u8; 16] =
+            std::array::from_fn(|k| data.get(at as usize + k).copied().unwrap_or(0));
+        let want = vec![Val::V128(u128::from_le_bytes(bytes))];
+        assert_eq!(got.unwrap(), want, "scaled load at {i}");
     }
     let halves = |v: u128| -> [i16; 8] { std::array::from_fn(|i| (v >> (16 * i)) as i16) };
     let words = |v: u128| -> [i32; 4] { std::array::from_fn(|i| (v >> (32 * i)) as i32) };
