@@ -2083,6 +2083,12 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.replace_producer(at, fused, result);
                     return;
                 }
+                if let Some((at, fused)) =
+                    self.fold_imm_chain(lhs, imm_op(BinImm { dst, lhs: dst, imm }))
+                {
+                    self.replace_producer(at, fused, result);
+                    return;
+                }
                 let l = self.operand(lhs);
                 self.emit(imm_op(BinImm { dst, lhs: l, imm }));
                 self.push_result(result);
@@ -2091,6 +2097,12 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
         if let (Some(imm_op), Some(imm)) = (swapped_imm, small_imm(lhs)) {
             if !matches!(rhs.src, Src::Const(_)) {
+                if let Some((at, fused)) =
+                    self.fold_imm_chain(rhs, imm_op(BinImm { dst, lhs: dst, imm }))
+                {
+                    self.replace_producer(at, fused, result);
+                    return;
+                }
                 let r = self.operand(rhs);
                 self.emit(imm_op(BinImm { dst, lhs: r, imm }));
                 self.push_result(result);
@@ -2105,6 +2117,48 @@ impl<'a, 'b> Translator<'a, 'b> {
             rhs: r,
         }));
         self.push_result(result);
+    }
+
+    /// `second` (an `i32` operation with a constant, its operand `e`) applied to what the
+    /// instruction just emitted computed from some `x` with a constant, as one operation
+    /// on `x`, when that exists: constant-time code (base64 decoding, for one) writes
+    /// `~(x + C)`, which is `(-1 - C) - x`, and `~(C - x)`, which is `x + (-1 - C)`;
+    /// chains of adds, subtractions from a constant, xors, ands and ors fold too. Exact
+    /// in 32-bit wrapping arithmetic. The producer's result was a temporary only `second`
+    /// reads, so it need not be kept.
+    fn fold_imm_chain(&self, e: Entry, second: Instr) -> Option<(usize, Instr)> {
+        use Instr as I;
+        let (at, first) = self.producer(e)?;
+        // Where `second` writes: the temporary of its result, which for `C - e` is not
+        // `e`'s.
+        let dst = second.dst()?;
+        let fold = |make: fn(BinImm) -> Instr, x: Slot, imm: i32| {
+            Some((at, make(BinImm { dst, lhs: x, imm })))
+        };
+        match (first, second) {
+            (I::I32AddImm(a), I::I32AddImm(b)) => {
+                fold(I::I32AddImm, a.lhs, a.imm.wrapping_add(b.imm))
+            }
+            (I::I32SubRevImm(a), I::I32AddImm(b)) => {
+                fold(I::I32SubRevImm, a.lhs, a.imm.wrapping_add(b.imm))
+            }
+            (I::I32AddImm(a), I::I32SubRevImm(b)) => {
+                fold(I::I32SubRevImm, a.lhs, b.imm.wrapping_sub(a.imm))
+            }
+            (I::I32SubRevImm(a), I::I32SubRevImm(b)) => {
+                fold(I::I32AddImm, a.lhs, b.imm.wrapping_sub(a.imm))
+            }
+            (I::I32AddImm(a), I::I32XorImm(b)) if b.imm == -1 => {
+                fold(I::I32SubRevImm, a.lhs, (-1i32).wrapping_sub(a.imm))
+            }
+            (I::I32SubRevImm(a), I::I32XorImm(b)) if b.imm == -1 => {
+                fold(I::I32AddImm, a.lhs, (-1i32).wrapping_sub(a.imm))
+            }
+            (I::I32XorImm(a), I::I32XorImm(b)) => fold(I::I32XorImm, a.lhs, a.imm ^ b.imm),
+            (I::I32AndImm(a), I::I32AndImm(b)) => fold(I::I32AndImm, a.lhs, a.imm & b.imm),
+            (I::I32OrImm(a), I::I32OrImm(b)) => fold(I::I32OrImm, a.lhs, a.imm | b.imm),
+            _ => None,
+        }
     }
 
     /// `slot` for a 16-bit field. Every slot of a frame that fits the interpreter's window
@@ -2514,12 +2568,19 @@ impl<'a, 'b> Translator<'a, 'b> {
                 if !lhs_is_const {
                     self.pop();
                     let lhs = self.pop();
-                    let l = self.operand(lhs);
-                    let imm = BinImm {
+                    let add = BinImm {
                         dst: lhs.pos,
-                        lhs: l,
+                        lhs: lhs.pos,
                         imm: neg,
                     };
+                    if !wide {
+                        if let Some((at, fused)) = self.fold_imm_chain(lhs, Instr::I32AddImm(add)) {
+                            self.replace_producer(at, fused, lhs.ty);
+                            return;
+                        }
+                    }
+                    let l = self.operand(lhs);
+                    let imm = BinImm { lhs: l, ..add };
                     self.emit(if wide {
                         Instr::I64AddImm(imm)
                     } else {

@@ -3508,6 +3508,134 @@ fn integer_hash_steps_agree_with_rust() {
     }
 }
 
+/// A function's name, its body on parameter 0 (local 1 holds 0x00ff00ff) and a model.
+type Chain = (&'static str, &'static str, fn(u32) -> u32);
+
+#[test]
+fn chains_of_constant_operations_fold_into_one() {
+    // Constant-time base64 decoding computes `~(x + C)` and `~(C - x)`; with the other
+    // chains of one operation with a constant after another, each function below is one
+    // instruction on `x` (the function name says which, checked by what it may not use),
+    // with the wrapping results of the two wasm operations. The last ones are not chains.
+    let chains: [Chain; 14] = [
+        (
+            "add_add",
+            "(i32.add (i32.add (local.get 0) (i32.const 0x7fff_fff0)) (i32.const 100))",
+            |x| x.wrapping_add(0x7fff_fff0).wrapping_add(100),
+        ),
+        (
+            "sub_add",
+            "(i32.sub (i32.add (local.get 0) (i32.const 7)) (i32.const -9))",
+            |x| x.wrapping_add(7).wrapping_add(9),
+        ),
+        (
+            "rsub_add",
+            "(i32.add (i32.sub (i32.const 122) (local.get 0)) (i32.const 3))",
+            |x| 122u32.wrapping_sub(x).wrapping_add(3),
+        ),
+        (
+            "add_rsub",
+            "(i32.sub (i32.const -5) (i32.add (local.get 0) (i32.const 0x4000_0000)))",
+            |x| (-5i32 as u32).wrapping_sub(x.wrapping_add(0x4000_0000)),
+        ),
+        (
+            "rsub_rsub",
+            "(i32.sub (i32.const 90) (i32.sub (i32.const 65) (local.get 0)))",
+            |x| 90u32.wrapping_sub(65u32.wrapping_sub(x)),
+        ),
+        (
+            "not_add",
+            "(i32.xor (i32.add (local.get 0) (i32.const 65439)) (i32.const -1))",
+            |x| !x.wrapping_add(65439),
+        ),
+        (
+            "not_sub",
+            "(i32.xor (i32.const -1) (i32.sub (local.get 0) (i32.const -2147483648)))",
+            |x| !x.wrapping_sub(0x8000_0000),
+        ),
+        (
+            "not_rsub",
+            "(i32.xor (i32.sub (i32.const 122) (local.get 0)) (i32.const -1))",
+            |x| !122u32.wrapping_sub(x),
+        ),
+        (
+            "xor_xor",
+            "(i32.xor (i32.xor (local.get 0) (i32.const 16336)) (i32.const -1))",
+            |x| !(x ^ 16336),
+        ),
+        (
+            "and_and",
+            "(i32.and (i32.and (local.get 0) (i32.const 0xff0f)) (i32.const 0x0ff8))",
+            |x| x & 0xff0f & 0x0ff8,
+        ),
+        (
+            "or_or",
+            "(i32.or (i32.or (local.get 0) (i32.const 0x100)) (i32.const -2147483648))",
+            |x| x | 0x100 | 0x8000_0000,
+        ),
+        // Not chains: a complement of a xor with a variable, and an add after an and.
+        (
+            "not_xor_var",
+            "(i32.xor (i32.xor (local.get 0) (local.get 1)) (i32.const -1))",
+            |x| !(x ^ 0x00ff_00ff),
+        ),
+        (
+            "and_add",
+            "(i32.add (i32.and (local.get 0) (i32.const 0xff)) (i32.const 1))",
+            |x| (x & 0xff) + 1,
+        ),
+        // The first result is kept in a local: both operations stay.
+        (
+            "kept",
+            "(i32.add (local.tee 1 (i32.add (local.get 0) (i32.const 5))) (i32.const 6))",
+            |x| x.wrapping_add(11),
+        ),
+    ];
+    let funcs: String = chains
+        .iter()
+        .map(|(name, body, _)| {
+            format!("(func (export \"{name}\") (param i32) (result i32) (local i32)\n  (local.set 1 (i32.const 0x00ff00ff)) {body})\n")
+        })
+        .collect();
+    let wat = format!("(module {funcs})");
+    for (k, (name, _, _)) in chains.iter().enumerate() {
+        let code = internal_code(&wat, k);
+        let arithmetic = code
+            .lines()
+            .filter(|l| {
+                ["Add", "Sub", "Xor", "And", "Or"]
+                    .iter()
+                    .any(|op| l.contains(op))
+            })
+            .count();
+        let expected = if k < 11 { 1 } else { 2 };
+        assert_eq!(arithmetic, expected, "{name}:\n{code}");
+    }
+    let (mut store, inst) = instance(&wat);
+    for x in [
+        0u32,
+        1,
+        2,
+        5,
+        65,
+        90,
+        122,
+        0x7fff_ffff,
+        0x8000_0000,
+        0xffff_fff0,
+        u32::MAX,
+        0xdead_beef,
+    ] {
+        for (name, _, model) in &chains {
+            assert_eq!(
+                call_i32(&mut store, inst, name, &[x as i32]) as u32,
+                model(x),
+                "{name}({x:#x})"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_global_assigned_and_tested_branches_on_the_value_stored() {
     let wat = r#"(module (memory (export "memory") 1)
