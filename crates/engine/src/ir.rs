@@ -823,6 +823,10 @@ define_instrs! {
         /// in that order: an add and the copy after it (often of its own result into a
         /// local) in one dispatch.
         I32AddImmCopy { dst: u16, lhs: u16, imm: i32, dst2: u16, src2: u16 },
+        /// `regs[lo], regs[hi]` = the low and high halves of the low 128 bits of
+        /// `(regs[a_hi]:regs[a]) * (regs[b_hi]:regs[b])`: the work of a recognized
+        /// `__multi3` (see `idioms`), 128-bit multiplication as C and Rust compile it.
+        I64MulWide { lo: u16, hi: u16, a: u16, a_hi: u16, b: u16, b_hi: u16 },
         /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = regs[lhs2] + regs[rhs2]`
         /// (32-bit, wrapping), in that order: two adds in a row (`a += b; a += m`).
         I32Add2 { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16 },

@@ -52,6 +52,7 @@ mod error;
 mod exec;
 mod externals;
 mod func;
+mod idioms;
 mod instance;
 mod interrupt;
 pub(crate) mod ir;

@@ -2350,6 +2350,13 @@ ops {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as i32 as u32) as u64);
     w!(regs, dst2, (r!(regs, lhs2) as u32).wrapping_add(imm2 as i32 as u32) as u64);
 }
+    I64MulWide: Instr::I64MulWide { lo, hi, a, a_hi, b, b_hi } => {
+        let x = u128::from(r!(regs, a)) | u128::from(r!(regs, a_hi)) << 64;
+        let y = u128::from(r!(regs, b)) | u128::from(r!(regs, b_hi)) << 64;
+        let product = x.wrapping_mul(y);
+        w!(regs, lo, product as u64);
+        w!(regs, hi, (product >> 64) as u64);
+    }
     I32AddImmCopy: Instr::I32AddImmCopy { dst, lhs, imm, dst2, src2 } => {
     w!(regs, dst, (r!(regs, lhs) as u32).wrapping_add(imm as u32) as u64);
     w!(regs, dst2, r!(regs, src2));

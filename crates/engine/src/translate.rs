@@ -250,6 +250,10 @@ pub(crate) fn translate_function(
             t.translate(op)?;
         }
         ops.finish()?;
+        if let Some(idiom) = crate::idioms::recognize(ty.params(), ty.results(), &local_types, body)
+        {
+            t.replace_with_idiom(idiom, t.offset);
+        }
         thread_jumps(&mut t.code);
         fuse_moves_into_jumps(&mut t.code);
         // Backward branches poll for interruption, unless fuel's loop-header regions do.
@@ -2158,6 +2162,59 @@ impl<'a, 'b> Translator<'a, 'b> {
             (I::I32AndImm(a), I::I32AndImm(b)) => fold(I::I32AndImm, a.lhs, a.imm & b.imm),
             (I::I32OrImm(a), I::I32OrImm(b)) => fold(I::I32OrImm, a.lhs, a.imm | b.imm),
             _ => None,
+        }
+    }
+
+    /// Replaces the function's code by `idiom`'s (the body, validated and translated, is
+    /// exactly the idiom's operators; see `idioms`). `end` is the body's last offset.
+    fn replace_with_idiom(&mut self, idiom: crate::idioms::Idiom, end: u32) {
+        let crate::idioms::Idiom::Multi3 { low_first, stores } = idiom;
+        // A fuel region's `ConsumeFuel` stays first; everything after it goes.
+        let kept = usize::from(self.fuel);
+        self.code.truncate(kept);
+        self.offsets.truncate(kept);
+        self.fuel_region = self.fuel.then_some(0);
+        self.fusable = None;
+        self.barrier = kept;
+        let slot = |local: usize| self.local_slots[local];
+        let (lo, hi) = (self.local_cells, self.local_cells + 1);
+        self.max_cells = self.max_cells.max(self.local_cells + 2);
+        let u = |s: Slot| u16::try_from(s).ok();
+        let (Some(lo16), Some(hi16), Some(a), Some(a_hi), Some(b), Some(b_hi)) =
+            (u(lo), u(hi), u(slot(1)), u(slot(2)), u(slot(3)), u(slot(4)))
+        else {
+            // Five parameters and at most a few locals: always fits.
+            self.oversized = true;
+            return;
+        };
+        self.offset = end;
+        self.emit(Instr::I64MulWide {
+            lo: lo16,
+            hi: hi16,
+            a,
+            a_hi,
+            b,
+            b_hi,
+        });
+        let ret = slot(0);
+        let halves = if low_first {
+            [(lo, 0), (hi, 8)]
+        } else {
+            [(hi, 8), (lo, 0)]
+        };
+        for ((src, offset), at) in halves.into_iter().zip(stores) {
+            self.offset = at;
+            self.emit(Instr::I64Store(Store {
+                addr: ret,
+                src,
+                offset,
+            }));
+        }
+        self.offset = end;
+        self.emit(Instr::Return);
+        if let Some(Instr::ConsumeFuel { amount }) = self.code.first_mut() {
+            // The region now holds the four instructions above.
+            *amount = 4;
         }
     }
 
