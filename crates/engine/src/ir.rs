@@ -827,6 +827,11 @@ define_instrs! {
         /// `(regs[a_hi]:regs[a]) * (regs[b_hi]:regs[b])`: the work of a recognized
         /// `__multi3` (see `idioms`), 128-bit multiplication as C and Rust compile it.
         I64MulWide { lo: u16, hi: u16, a: u16, a_hi: u16, b: u16, b_hi: u16 },
+        /// `regs[dst]` = the distance from address `regs[s]` to the first zero byte of the
+        /// default memory, and on to the next instruction (a `ReturnSlot` of `dst`); if
+        /// there is no zero byte from `regs[s]` on, the instruction after that: a
+        /// recognized `strlen` (see `idioms`), whose own code then runs, to trap.
+        StrlenOrSkip { s: u16, dst: u16 },
         /// `regs[dst] = regs[lhs] + regs[rhs]; regs[dst2] = regs[lhs2] + regs[rhs2]`
         /// (32-bit, wrapping), in that order: two adds in a row (`a += b; a += m`).
         I32Add2 { dst: u16, lhs: u16, rhs: u16, dst2: u16, lhs2: u16, rhs2: u16 },

@@ -1043,6 +1043,27 @@ fn return_slot(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit
     Exit::at(RETURN, pc_of(ctx, rest))
 }
 
+/// A recognized `strlen`: the length where memory holds a zero byte from `s` on (then the
+/// `ReturnSlot` after it returns it), else the function's own code, two instructions on.
+fn strlen_or_skip(ctx: &mut Ctx<'_, '_>, op: &Op, rest: &[Op], regs: &Regs) -> Exit {
+    let Instr::StrlenOrSkip { s, dst } = unpack::StrlenOrSkip(&op.raw) else {
+        return Exit::INTERNAL;
+    };
+    let start = regs[cell(s as u64)].get() as u32 as usize;
+    let found = ctx
+        .mem
+        .get(start..)
+        .and_then(|tail| tail.iter().position(|&b| b == 0));
+    match (found, rest) {
+        (Some(len), _) => {
+            regs[cell(dst as u64)].set(len as u64);
+            next(ctx, rest, regs)
+        }
+        (None, [_, after @ ..]) => next(ctx, after, regs),
+        (None, []) => Exit::INTERNAL,
+    }
+}
+
 /// One handler per SIMD operator (`OP` indexes the class's `ALL`): the operator's `match`
 /// in `simd` folds away at compile time, and each operator gets a dispatch jump of its own
 /// instead of one shared, badly predicted jump table behind a generic handler.
@@ -1897,6 +1918,7 @@ macro_rules! handlers {
                 Instr::BrLoad8UPreStep(b) => handler_in(&BR_LOAD8U_PRE, b.test as u8),
                 Instr::Return => return_,
                 Instr::ReturnSlot { .. } => return_slot,
+                Instr::StrlenOrSkip { .. } => strlen_or_skip,
                 _ => to_match,
             }
         }

@@ -197,6 +197,8 @@ pub(crate) fn translate_function(
     let mut fixups = std::mem::take(&mut allocs.fixups);
     stack.clear();
     saved.clear();
+    // Recognized before translating, as a `strlen` starts with its fast path (see `idioms`).
+    let idiom = crate::idioms::recognize(ty.params(), ty.results(), &local_types, body);
     let result = {
         let mut t = Translator {
             module,
@@ -234,6 +236,9 @@ pub(crate) fn translate_function(
             0,
         );
         t.control[0].base = local_cells;
+        if idiom == Some(crate::idioms::Idiom::Strlen) {
+            t.strlen_fast_path();
+        }
         let mut ops = wasmparser::OperatorsReader::new(reader);
         while !ops.eof() {
             let (op, offset) = ops.read_with_offset()?;
@@ -250,9 +255,8 @@ pub(crate) fn translate_function(
             t.translate(op)?;
         }
         ops.finish()?;
-        if let Some(idiom) = crate::idioms::recognize(ty.params(), ty.results(), &local_types, body)
-        {
-            t.replace_with_idiom(idiom, t.offset);
+        if let Some(multi3 @ crate::idioms::Idiom::Multi3 { .. }) = idiom {
+            t.replace_with_idiom(multi3, t.offset);
         }
         thread_jumps(&mut t.code);
         fuse_moves_into_jumps(&mut t.code);
@@ -2165,10 +2169,30 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
+    /// The fast path of a recognized `strlen`, before its own code: the length and a
+    /// return where memory holds a zero byte from the pointer on (see `StrlenOrSkip`).
+    fn strlen_fast_path(&mut self) {
+        let (Ok(s), Ok(dst)) = (
+            u16::try_from(self.local_slots[0]),
+            u16::try_from(self.local_cells),
+        ) else {
+            return;
+        };
+        self.max_cells = self.max_cells.max(self.local_cells + 1);
+        self.emit(Instr::StrlenOrSkip { s, dst });
+        self.emit(Instr::ReturnSlot {
+            src: Slot::from(dst),
+        });
+        // Nothing after it may fuse into the return.
+        self.label();
+    }
+
     /// Replaces the function's code by `idiom`'s (the body, validated and translated, is
     /// exactly the idiom's operators; see `idioms`). `end` is the body's last offset.
     fn replace_with_idiom(&mut self, idiom: crate::idioms::Idiom, end: u32) {
-        let crate::idioms::Idiom::Multi3 { low_first, stores } = idiom;
+        let crate::idioms::Idiom::Multi3 { low_first, stores } = idiom else {
+            return;
+        };
         // A fuel region's `ConsumeFuel` stays first; everything after it goes.
         let kept = usize::from(self.fuel);
         self.code.truncate(kept);

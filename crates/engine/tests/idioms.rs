@@ -338,7 +338,189 @@ fn multi3_under_fuel_is_metered_and_exact() {
         assert!(left < 1_000, "the call consumed fuel");
         store.set_fuel(0).unwrap();
         let err = mul(&mut store, inst, 128, a, b).unwrap_err();
-        assert_eq!(err.as_trap().map(|t| t.kind.clone()), Some(TrapKind::OutOfFuel));
+        assert_eq!(
+            err.as_trap().map(|t| t.kind.clone()),
+            Some(TrapKind::OutOfFuel)
+        );
         assert_eq!(bytes_at(&store, inst, 128, 16), [0; 16]);
     }
+}
+
+/// musl's `strlen` as clang emits it for wasi-libc (from sightglass's shootout-minicsv).
+const STRLEN_MUSL: &str = r#"
+  (func $strlen (param i32) (result i32)
+    (local i32 i32)
+    local.get 0
+    local.set 1
+    block ;; label = @1
+      block ;; label = @2
+        local.get 0
+        i32.const 3
+        i32.and
+        i32.eqz
+        br_if 0 (;@2;)
+        local.get 0
+        local.set 1
+        local.get 0
+        i32.load8_u
+        i32.eqz
+        br_if 1 (;@1;)
+        local.get 0
+        i32.const 1
+        i32.add
+        local.tee 1
+        i32.const 3
+        i32.and
+        i32.eqz
+        br_if 0 (;@2;)
+        local.get 1
+        i32.load8_u
+        i32.eqz
+        br_if 1 (;@1;)
+        local.get 0
+        i32.const 2
+        i32.add
+        local.tee 1
+        i32.const 3
+        i32.and
+        i32.eqz
+        br_if 0 (;@2;)
+        local.get 1
+        i32.load8_u
+        i32.eqz
+        br_if 1 (;@1;)
+        local.get 0
+        i32.const 3
+        i32.add
+        local.tee 1
+        i32.const 3
+        i32.and
+        i32.eqz
+        br_if 0 (;@2;)
+        local.get 1
+        i32.load8_u
+        i32.eqz
+        br_if 1 (;@1;)
+        local.get 0
+        i32.const 4
+        i32.add
+        local.set 1
+      end
+      local.get 1
+      i32.const -5
+      i32.add
+      local.set 1
+      loop ;; label = @2
+        local.get 1
+        i32.const 5
+        i32.add
+        local.set 2
+        local.get 1
+        i32.const 4
+        i32.add
+        local.set 1
+        local.get 2
+        i32.load
+        local.tee 2
+        i32.const -1
+        i32.xor
+        local.get 2
+        i32.const -16843009
+        i32.add
+        i32.and
+        i32.const -2139062144
+        i32.and
+        i32.eqz
+        br_if 0 (;@2;)
+      end
+      loop ;; label = @2
+        local.get 1
+        i32.const 1
+        i32.add
+        local.tee 1
+        i32.load8_u
+        br_if 0 (;@2;)
+      end
+    end
+    local.get 1
+    local.get 0
+    i32.sub
+  )"#;
+
+/// A module with `body` as function 0 (with `nop` before its final `end` if `nop`: no
+/// longer the idiom, computing the same), called through `len`, over one page of memory
+/// filled with 0x41 bytes except where `zeros` put zero bytes.
+fn strlen_module(nop: bool, zeros: &[u32]) -> String {
+    let body = STRLEN_MUSL.trim_end();
+    let body = match (nop, body.strip_suffix(')')) {
+        (true, Some(open)) => format!("{open} nop)"),
+        _ => body.to_string(),
+    };
+    let fill: String = zeros
+        .iter()
+        .map(|z| format!("(i32.store8 (i32.const {z}) (i32.const 0))"))
+        .collect();
+    format!(
+        r#"(module (memory (export "memory") 1)
+          {body}
+          (func $fill (memory.fill (i32.const 0) (i32.const 0x41) (i32.const 65536)) {fill})
+          (start $fill)
+          (func (export "len") (param i32) (result i32) (call $strlen (local.get 0))))"#
+    )
+}
+
+#[test]
+fn musl_strlen_is_recognized_and_nothing_else() {
+    let exact = internal_code(&strlen_module(false, &[]));
+    assert!(exact.contains("StrlenOrSkip"), "{exact}");
+    let with_nop = internal_code(&strlen_module(true, &[]));
+    assert!(!with_nop.contains("StrlenOrSkip"), "{with_nop}");
+    // The word test's constant changed: another function.
+    let changed = strlen_module(false, &[]).replace("i32.const -16843009", "i32.const -16843008");
+    assert!(!internal_code(&changed).contains("StrlenOrSkip"));
+}
+
+#[test]
+fn musl_strlen_measures_as_its_operators_do() {
+    // Zero bytes at every alignment, strings of every length up to 40 from each start,
+    // and a last string ending at the last byte of memory.
+    let zeros: Vec<u32> = (0..16).map(|i| 100 + i * 7).chain([65535]).collect();
+    let model = |s: u32| zeros.iter().filter(|&&z| z >= s).min().map(|z| z - s);
+    for nop in [true, false] {
+        let (mut store, inst) = instance(&strlen_module(nop, &zeros));
+        let f = inst.get_func(&store, "len").expect("len");
+        let mut results = [Val::I32(0)];
+        for s in (90..220).chain(65500..65536) {
+            f.call(&mut store, &[Val::I32(s as i32)], &mut results)
+                .expect("no trap");
+            let Val::I32(len) = results[0] else {
+                panic!("i32")
+            };
+            assert_eq!(Some(len as u32), model(s), "strlen({s}), nop {nop}");
+        }
+    }
+}
+
+#[test]
+fn musl_strlen_without_a_zero_byte_traps_as_its_operators_do() {
+    // Nothing from `s` to the end of memory is zero (and from 65536 on, nothing is in
+    // bounds): the function's own code runs into the end of memory, at whichever load
+    // its alignment reaches first.
+    let mut traps = Vec::new();
+    for nop in [true, false] {
+        let (mut store, inst) = instance(&strlen_module(nop, &[10]));
+        let f = inst.get_func(&store, "len").expect("len");
+        for s in [11, 65533, 65534, 65535, 65536, 70000, -1] {
+            let err = f
+                .call(&mut store, &[Val::I32(s)], &mut [Val::I32(0)])
+                .unwrap_err();
+            let trap = err.as_trap().expect("a trap");
+            assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+            traps.push((s, trap.backtrace[0].offset));
+        }
+    }
+    // The `nop` adds a byte at the end of the body; its size's LEB128 stays two bytes
+    // long, so every operator before it has the same offset in both modules.
+    let (with_nop, idiom) = traps.split_at(traps.len() / 2);
+    assert_eq!(with_nop, idiom);
 }
