@@ -630,6 +630,18 @@ macro_rules! define_instrs {
                 }
             }
 
+            /// Moves the register-only instructions with a result slot to other slots: each
+            /// slot `s` becomes `f(s)`. False (and `self` possibly half-moved) if the
+            /// instruction has other operands (memory, branches, constants) or a new slot
+            /// does not fit its field.
+            fn map_payload_slots(&mut self, f: &dyn Fn(Slot) -> Option<Slot>) -> bool {
+                match self {
+                    $( Instr::$dname(x) => x.map_slots(f), )*
+                    $( Instr::$hname(x) => x.map_slots(f), )*
+                    _ => false,
+                }
+            }
+
             /// Redirects the output of an instruction that has a [`dst`](Self::dst); false
             /// if it has none or `slot` does not fit its field.
             pub fn set_dst(&mut self, slot: Slot) -> bool {
@@ -1062,7 +1074,87 @@ define_instrs! {
     }
 }
 
+/// The slot fields of an instruction's operands, for moving it into another frame (see
+/// [`Instr::map_slots`]).
+trait MapSlots {
+    /// Each slot `s` becomes `f(s)`; false if the payload has operands other than slots
+    /// and immediates, or a slot does not fit.
+    fn map_slots(&mut self, f: &dyn Fn(Slot) -> Option<Slot>) -> bool;
+}
+
+macro_rules! map_slots {
+    ($( $ty:ident: $($field:ident),+; )*) => {
+        $( impl MapSlots for $ty {
+            fn map_slots(&mut self, f: &dyn Fn(Slot) -> Option<Slot>) -> bool {
+                $(
+                    match f(Slot::from(self.$field)).and_then(|s| s.try_into().ok()) {
+                        Some(s) => self.$field = s,
+                        None => return false,
+                    }
+                )+
+                true
+            }
+        } )*
+    };
+}
+
+map_slots! {
+    Un: dst, src;
+    Bin: dst, lhs, rhs;
+    BinImm: dst, lhs;
+    BinShift: dst, lhs, rhs;
+    MulAdd: dst, lhs;
+    Bin3: dst, a, b, c;
+    AddCmp: dst, lhs;
+    MulAcc: dst, acc, lhs, rhs;
+    Select3: dst, a, b, cond;
+}
+
+/// Memory accesses and constant-pool indices are more than slots: never moved.
+macro_rules! never_map_slots {
+    ($( $ty:ident ),*) => {
+        $( impl MapSlots for $ty {
+            fn map_slots(&mut self, _: &dyn Fn(Slot) -> Option<Slot>) -> bool {
+                false
+            }
+        } )*
+    };
+}
+
+never_map_slots!(Load, LoadAbs, LoadIdx, LoadDisp, LoadStep, Shuffle);
+
 impl Instr {
+    /// Moves an instruction that only computes on slots (arithmetic, comparisons,
+    /// conversions, constants, copies) to other slots: each slot `s` becomes `f(s)`, as
+    /// when a callee's code is inlined into its caller's frame. False for anything else
+    /// (memory, control, calls, v128 constants) or if a new slot does not fit.
+    pub fn map_slots(&mut self, f: &dyn Fn(Slot) -> Option<Slot>) -> bool {
+        let one = |s: &mut Slot| match f(*s) {
+            Some(new) => {
+                *s = new;
+                true
+            }
+            None => false,
+        };
+        let one16 = |s: &mut u16| match f(Slot::from(*s)).and_then(|n| u16::try_from(n).ok()) {
+            Some(new) => {
+                *s = new;
+                true
+            }
+            None => false,
+        };
+        match self {
+            Instr::Const32 { dst, .. } | Instr::Const64 { dst, .. } => one(dst),
+            Instr::Copy2 {
+                dst,
+                src,
+                dst2,
+                src2,
+            } => one16(dst) && one16(src) && one16(dst2) && one16(src2),
+            _ => self.map_payload_slots(f),
+        }
+    }
+
     /// The jump target of a branch instruction.
     pub fn target(&self) -> Option<Target> {
         match *self {

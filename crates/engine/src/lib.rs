@@ -53,6 +53,7 @@ mod exec;
 mod externals;
 mod func;
 mod idioms;
+mod inline;
 mod instance;
 mod interrupt;
 pub(crate) mod ir;

@@ -97,14 +97,26 @@ fn lazy_and_eager_translation_produce_the_same_code_and_results() {
         call_i32(&mut lazy_store, lazy_inst, "lanes", 2).unwrap(),
         42
     );
+    // The same code, but for the calls of tiny leaf functions that eager translation
+    // inlines (it has every callee at hand): `pick`'s direct call of `square`.
     for index in 0..lazy.defined_function_count() {
-        assert_eq!(
-            lazy.internal_code(index),
-            eager.internal_code(index),
-            "function {index}"
-        );
+        let (from_lazy, from_eager) = (lazy.internal_code(index), eager.internal_code(index));
+        let calls = |code: &Option<String>| {
+            code.as_deref()
+                .unwrap_or("")
+                .matches("CallInternal")
+                .count()
+        };
+        if index == 3 {
+            assert_eq!(
+                (calls(&from_lazy), calls(&from_eager)),
+                (1, 0),
+                "{from_eager:?}"
+            );
+        } else {
+            assert_eq!(from_lazy, from_eager, "function {index}");
+        }
     }
-    assert_eq!(lazy.instruction_count(), eager.instruction_count());
 }
 
 #[test]
@@ -143,7 +155,11 @@ fn only_the_functions_that_run_are_translated() {
     );
     assert_eq!(module.translated_function_count(), 5);
     assert!(module.internal_code(8).is_none(), "no ninth function");
-    assert_eq!(module.instruction_count(), eager.instruction_count());
+    let each_inspected = Module::new(&engine(true), MIXED).unwrap();
+    let inspected: usize = (0..8)
+        .map(|k| each_inspected.internal_code(k).unwrap().lines().count())
+        .sum();
+    assert_eq!(module.instruction_count(), inspected);
     assert_eq!(module.translated_function_count(), 8);
 }
 

@@ -1,0 +1,172 @@
+//! Inlining of calls to tiny leaf functions (`isalnum`, `toupper`, an empty `black_box`):
+//! their few instructions replace the call in the caller, moved into the slots the
+//! callee's frame would have had.
+//!
+//! Owns the choice of callees and the splice. A callee qualifies only if nothing it does
+//! can tell: straight-line arithmetic on its own slots (no memory, no calls, no branches,
+//! nothing that traps, so no backtrace or trap offset can differ), no declared locals
+//! (which a call would zero), one return at the end. The caller's frame grows to cover the
+//! callee's, which is the stack the call would have used anyway. Must never change what a
+//! program computes.
+
+use crate::ir::{Instr, Slot, Un, BACKWARD};
+use crate::module::{CompiledFunc, ModuleInner};
+
+/// Callees of at most this many instructions (before their return) are inlined: a call
+/// and its return cost about as much as this many dispatches.
+const MAX_INLINED: usize = 6;
+
+/// A callee's code, ready to move: its instructions without the return, and the slot
+/// holding its result (`ReturnSlot`), if it returns one that way.
+struct Leaf {
+    body: Vec<Instr>,
+    result: Option<Slot>,
+    frame_cells: u32,
+}
+
+/// Inlines, in every translated function of `m`, the calls of tiny leaf functions.
+/// For eager translation without fuel (fuel counts a callee's instructions in its own
+/// regions).
+pub(crate) fn inline_leaf_calls(m: &mut ModuleInner) {
+    let leaves: Vec<Option<Leaf>> = m.code.iter().map(|c| c.get().and_then(leaf)).collect();
+    if leaves.iter().all(Option::is_none) {
+        return;
+    }
+    let window = crate::exec::FRAME_WINDOW as u32;
+    let mut max_frame_cells = m.max_frame_cells;
+    for func in m.code.iter_mut().filter_map(std::sync::OnceLock::get_mut) {
+        if let Some(inlined) = inline_into(func, &leaves, window) {
+            max_frame_cells = max_frame_cells.max(inlined.frame_cells);
+            *func = inlined;
+        }
+    }
+    m.max_frame_cells = max_frame_cells;
+}
+
+/// `f` as a leaf to inline, if it qualifies (see the module's doc).
+fn leaf(f: &CompiledFunc) -> Option<Leaf> {
+    if f.local_cells != f.param_cells || !f.consts.is_empty() {
+        return None;
+    }
+    let code: Vec<Instr> = f.code.iter().map(|op| op.instr()).collect();
+    let (last, body) = code.split_last()?;
+    let result = match *last {
+        Instr::Return => None,
+        Instr::ReturnSlot { src } => Some(src),
+        _ => return None,
+    };
+    if body.len() > MAX_INLINED {
+        return None;
+    }
+    for instr in body {
+        // Moving it checks that it computes on slots only; `traps` leaves out the few of
+        // those that can trap.
+        let mut probe = *instr;
+        if traps(instr) || !probe.map_slots(&Some) {
+            return None;
+        }
+    }
+    Some(Leaf {
+        body: body.to_vec(),
+        result,
+        frame_cells: f.frame_cells,
+    })
+}
+
+/// The register instructions that can trap: integer division and remainder, and float to
+/// integer truncation that is not saturating.
+fn traps(instr: &Instr) -> bool {
+    use Instr as I;
+    matches!(
+        instr,
+        I::I32DivS(_)
+            | I::I32DivU(_)
+            | I::I32RemS(_)
+            | I::I32RemU(_)
+            | I::I64DivS(_)
+            | I::I64DivU(_)
+            | I::I64RemS(_)
+            | I::I64RemU(_)
+            | I::I32TruncF32S(_)
+            | I::I32TruncF32U(_)
+            | I::I32TruncF64S(_)
+            | I::I32TruncF64U(_)
+            | I::I64TruncF32S(_)
+            | I::I64TruncF32U(_)
+            | I::I64TruncF64S(_)
+            | I::I64TruncF64U(_)
+    )
+}
+
+/// `f` with its calls of `leaves` inlined, if it has any that fit its frame window.
+fn inline_into(f: &CompiledFunc, leaves: &[Option<Leaf>], window: u32) -> Option<CompiledFunc> {
+    let code: Vec<Instr> = f.code.iter().map(|op| op.instr()).collect();
+    let inlinable = |instr: &Instr| match *instr {
+        Instr::CallInternal { func, base } => {
+            let leaf = leaves.get(func as usize)?.as_ref()?;
+            (base.checked_add(leaf.frame_cells)? <= window).then_some((leaf, base))
+        }
+        _ => None,
+    };
+    if !code.iter().any(|i| inlinable(i).is_some()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(code.len() + 8);
+    let mut offsets = Vec::with_capacity(code.len() + 8);
+    // Where each old instruction (and the end) now starts.
+    let mut moved_to = Vec::with_capacity(code.len() + 1);
+    let mut frame_cells = f.frame_cells;
+    for (instr, &offset) in code.iter().zip(f.offsets.iter()) {
+        moved_to.push(out.len() as u32);
+        let Some((leaf, base)) = inlinable(instr) else {
+            out.push(*instr);
+            offsets.push(offset);
+            continue;
+        };
+        let start = out.len();
+        let into_frame = |s: Slot| s.checked_add(base);
+        let mut spliced = true;
+        for &callee_instr in &leaf.body {
+            let mut moved = callee_instr;
+            spliced &= moved.map_slots(&into_frame);
+            out.push(moved);
+        }
+        if let Some(result) = leaf.result {
+            // Where the call would leave it: the first cell of the callee's frame.
+            match result.checked_add(base) {
+                Some(src) if src != base => out.push(Instr::Copy(Un { dst: base, src })),
+                Some(_) => {}
+                None => spliced = false,
+            }
+        }
+        if !spliced {
+            // A slot did not fit a field: keep the call.
+            out.truncate(start);
+            out.push(*instr);
+            offsets.push(offset);
+            continue;
+        }
+        // The inlined instructions cannot trap; their offset is the call's.
+        offsets.resize(out.len(), offset);
+        frame_cells = frame_cells.max(base + leaf.frame_cells);
+    }
+    moved_to.push(out.len() as u32);
+    if out.len() >= BACKWARD as usize {
+        return None;
+    }
+    for instr in &mut out {
+        if let Some(t) = instr.target() {
+            // Backward branches keep their flag: still backward, to the same instruction.
+            let to = *moved_to.get((t & !BACKWARD) as usize)?;
+            instr.set_target(to | (t & BACKWARD));
+        }
+    }
+    Some(CompiledFunc {
+        code: crate::threaded::thread(out),
+        offsets: offsets.into_boxed_slice(),
+        consts: f.consts.clone(),
+        param_cells: f.param_cells,
+        local_cells: f.local_cells,
+        frame_cells,
+    })
+}
