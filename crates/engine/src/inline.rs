@@ -132,11 +132,17 @@ fn inline_into(f: &CompiledFunc, leaves: &[Option<Leaf>], window: u32) -> Option
             out.push(moved);
         }
         if let Some(result) = leaf.result {
-            // Where the call would leave it: the first cell of the callee's frame.
-            match result.checked_add(base) {
-                Some(src) if src != base => out.push(Instr::Copy(Un { dst: base, src })),
-                Some(_) => {}
-                None => spliced = false,
+            // Where the call would leave it: the first cell of the callee's frame. The
+            // last instruction computing it can write it there itself (it reads its
+            // operands first), unless nothing in the body computed it.
+            let last = out[start..].last_mut();
+            match (result.checked_add(base), last) {
+                (Some(src), Some(last)) if last.dst() == Some(src) => {
+                    spliced &= last.set_dst(base);
+                }
+                (Some(src), _) if src != base => out.push(Instr::Copy(Un { dst: base, src })),
+                (Some(_), _) => {}
+                (None, _) => spliced = false,
             }
         }
         if !spliced {
