@@ -54,7 +54,7 @@ use stats::bump;
 /// Per-iteration/per-call budget injected by `ensure_termination`.
 const SMITH_FUEL: u32 = 1_000;
 /// Engine fuel per call: a backstop well above what `SMITH_FUEL` allows in straight code.
-const ENGINE_FUEL: u64 = 10_000_000;
+pub(crate) const ENGINE_FUEL: u64 = 10_000_000;
 const MEMORY_LIMIT: usize = 1 << 20;
 const TABLE_LIMIT: u32 = 500;
 
@@ -102,7 +102,7 @@ pub fn smith_module(seed: &[u8]) -> Option<Vec<u8>> {
     smith_from(&mut u)
 }
 
-fn smith_from(u: &mut Unstructured<'_>) -> Option<Vec<u8>> {
+pub(crate) fn smith_from(u: &mut Unstructured<'_>) -> Option<Vec<u8>> {
     let mut module = wasm_smith::Module::new(smith_config(), u).ok()?;
     module.ensure_termination(SMITH_FUEL).ok()?;
     Some(module.to_bytes())
@@ -129,16 +129,7 @@ pub fn run_both(wasm: &[u8], u: &mut Unstructured<'_>) -> Result<(), Failure> {
         Ok(m) => m,
         Err(e) => fail!("nanoproc rejected a wasm-smith module: {e}"),
     };
-    let mut np_store = np::Store::new(&np_engine, ());
-    np_store.set_limits(np::StoreLimits {
-        memory_size: MEMORY_LIMIT,
-        total_memory: 16 * MEMORY_LIMIT,
-        table_elements: TABLE_LIMIT,
-        total_table_elements: 16 * TABLE_LIMIT as u64,
-        instances: 10,
-        memories: 10,
-        tables: 10,
-    });
+    let mut np_store = limited_store(&np_engine);
 
     // wasmi
     let mut wconfig = wasmi::Config::default();
@@ -310,6 +301,21 @@ pub fn run_both(wasm: &[u8], u: &mut Unstructured<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A nanoproc store with the oracle's limits (wasmi's store gets the same).
+pub(crate) fn limited_store(engine: &np::Engine) -> np::Store<()> {
+    let mut store = np::Store::new(engine, ());
+    store.set_limits(np::StoreLimits {
+        memory_size: MEMORY_LIMIT,
+        total_memory: 16 * MEMORY_LIMIT,
+        table_elements: TABLE_LIMIT,
+        total_table_elements: 16 * TABLE_LIMIT as u64,
+        instances: 10,
+        memories: 10,
+        tables: 10,
+    });
+    store
+}
+
 fn set_fuel(
     np_store: &mut np::Store<()>,
     w_store: &mut wasmi::Store<wasmi::StoreLimits>,
@@ -323,7 +329,7 @@ fn set_fuel(
 }
 
 /// One argument of type `t`, the same value for both engines (references are null).
-fn arbitrary_arg(u: &mut Unstructured<'_>, t: np::ValType) -> (np::Val, wasmi::Val) {
+pub(crate) fn arbitrary_arg(u: &mut Unstructured<'_>, t: np::ValType) -> (np::Val, wasmi::Val) {
     use np::ValType as T;
     match t {
         T::I32 => {
@@ -415,7 +421,7 @@ fn same_val(a: &np::Val, b: &wasmi::Val) -> bool {
 
 /// Trap classes that must agree between the engines.
 #[derive(Debug, PartialEq, Eq)]
-enum Class {
+pub(crate) enum Class {
     Unreachable,
     IntegerOverflow,
     DivideByZero,
@@ -431,7 +437,7 @@ enum Class {
     Other(String),
 }
 
-fn class_np(e: &np::Error) -> Class {
+pub(crate) fn class_np(e: &np::Error) -> Class {
     use np::TrapKind as K;
     let Some(t) = e.as_trap() else {
         return match e {

@@ -5,7 +5,9 @@
 //!
 //! - Owns: [`decode_validate_translate`] (arbitrary bytes never panic, hang or exceed
 //!   limits), [`differential`] (wasm-smith modules give the same results, traps and final
-//!   state in nanoproc and in the reference interpreter `wasmi`) and [`wasi_paths`] (random
+//!   state in nanoproc and in the reference interpreter `wasmi`), [`eager_translation`]
+//!   (the same modules give the same in nanoproc's eager, unmetered translation, which
+//!   inlines calls, as in its lazy metered one) and [`wasi_paths`] (random
 //!   path operations against a read-write preopen never change anything outside it, nor
 //!   read a secret outside it).
 //! - Used by: the cargo-fuzz targets in `fuzz/` (each a few lines calling one oracle) and by
@@ -19,15 +21,18 @@
 
 mod decode;
 pub(crate) mod differential;
+pub(crate) mod eager;
 pub(crate) mod wasi_paths;
 
 pub use decode::decode_validate_translate;
 pub use differential::{differential, run_both, smith_config, smith_module};
+pub use eager::eager_translation;
 pub use wasi_paths::wasi_paths;
 
 /// Counters of what the oracles exercised in this process.
 pub mod stats {
     pub use crate::differential::stats as differential;
+    pub use crate::eager::stats as eager_translation;
     pub use crate::wasi_paths::stats as wasi_paths;
 }
 

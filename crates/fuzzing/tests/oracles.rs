@@ -7,7 +7,7 @@
 //! `target/fuzz-failures/<oracle>-<n>.bin`, ready to be copied into `tests/regressions/`.
 
 use nanoproc_fuzzing::{
-    decode_validate_translate, differential, smith_module, wasi_paths, Failure,
+    decode_validate_translate, differential, eager_translation, smith_module, wasi_paths, Failure,
 };
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -166,6 +166,18 @@ fn fuzz_differential() {
 }
 
 #[test]
+fn fuzz_eager_translation() {
+    fuzz("eager_translation", eager_translation, 4, |rng| {
+        let len = rng.below(4096) + 64;
+        rng.bytes(len)
+    });
+    eprintln!(
+        "eager_translation: {}",
+        nanoproc_fuzzing::stats::eager_translation::summary()
+    );
+}
+
+#[test]
 fn fuzz_wasi_paths() {
     fuzz("wasi_paths", wasi_paths, 3, |rng| {
         let len = rng.below(512) + 8;
@@ -181,9 +193,10 @@ fn fuzz_wasi_paths() {
 #[test]
 fn regressions() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
-    let oracles: [(&str, Oracle); 3] = [
+    let oracles: [(&str, Oracle); 4] = [
         ("decode_validate_translate", decode_validate_translate),
         ("differential", differential),
+        ("eager_translation", eager_translation),
         ("wasi_paths", wasi_paths),
     ];
     let mut failures = Vec::new();
