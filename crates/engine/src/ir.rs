@@ -813,6 +813,10 @@ define_instrs! {
         /// then `I32Store`, still writing the value to `dst`. Only where the constant
         /// address lies in the memory's minimum size, so only the other half can trap.
         I32LoadStoreAbs { dst: u16, addr: u16, offset: u32, abs: u32 },
+        /// `regs[dst] = regs[acc] + regs[lhs] * load32(regs[addr] + offset)` (wrapping):
+        /// a product of a value and a word loaded just for it, accumulated (the inner loop
+        /// of a matrix product, `sum += a[i] * b[k]`). Traps as that load does.
+        I32LoadMulAcc { dst: u16, acc: u16, lhs: u16, addr: u16, offset: u32 },
         I32LoadAbsStore { dst: u16, abs: u32, addr: u16, offset: u32 },
         /// `Const32` or `Copy`, then a forward jump (the `Br` after it stays, for branches
         /// to it): the value an `if` arm or a `switch` case yields, and the jump to the join.

@@ -2210,6 +2210,15 @@ ops {
     load_at!(ctx, regs, r!(regs, addr), offset, dst, 4, |b| u32::from_le_bytes(b) as u64);
     store_at!(ctx, regs, abs as u64, 0, (r!(regs, dst) as u32).to_le_bytes())
 }
+    I32LoadMulAcc: Instr::I32LoadMulAcc { dst, acc, lhs, addr, offset } => {
+    match load_bytes::<4>(ctx.mem, effective(r!(regs, addr), offset)) {
+        Some(b) => {
+            let product = (r!(regs, lhs) as u32).wrapping_mul(u32::from_le_bytes(b));
+            w!(regs, dst, (r!(regs, acc) as u32).wrapping_add(product) as u64)
+        }
+        None => trap!(Fault::MemoryOutOfBounds),
+    }
+}
     I32LoadAbsStore: Instr::I32LoadAbsStore { dst, abs, addr, offset } => {
     load_at!(ctx, regs, abs as u64, 0, dst, 4, |b| u32::from_le_bytes(b) as u64);
     store_at!(ctx, regs, r!(regs, addr), offset, (r!(regs, dst) as u32).to_le_bytes())
@@ -2791,6 +2800,8 @@ pairs! {
     I32AddImm_CallInternal: [I32AddImm] [CallInternal] // 33.0%
     I64Add_I64XorRotl: [I64Add] [I64XorRotl] // 31.5%
     I32LoadIdx_I32Load: [I32LoadIdx] [I32Load] // 31.2%
+    // Added with `I32LoadMulAcc` (seventeenth session): the matrix product's step.
+    I32LoadIdx_I32LoadMulAcc: [I32LoadIdx] [I32LoadMulAcc]
     I32AddImmCopy_CallInternal: [I32AddImmCopy] [CallInternal] // 29.8%
     I64XorRotl_I64Add: [I64XorRotl] [I64Add] // 29.6%
     I32AddImm_ReturnSlot: [I32AddImm] [ReturnSlot] // 29.0%

@@ -2429,9 +2429,53 @@ impl<'a, 'b> Translator<'a, 'b> {
             }),
         };
         match fused {
+            Some((at, instr @ Instr::I32MulAcc(m))) => {
+                self.finish_binary_fusion(at, instr, ValType::I32);
+                self.fuse_load_into_mul_acc(at, m);
+            }
             Some((at, instr)) => self.finish_binary_fusion(at, instr, ValType::I32),
             None => bin!(self, I32Add, I32AddImm, I32AddImm),
         }
+    }
+
+    /// The `I32MulAcc` at `at` (the last instruction) and the `i32.load` just before it,
+    /// which loaded one of its factors into a temporary only it reads, as one
+    /// `I32LoadMulAcc`. It keeps the load's offset: the only thing in it that traps.
+    fn fuse_load_into_mul_acc(&mut self, at: usize, m: MulAcc) {
+        let Some(prev) = at.checked_sub(1).filter(|&p| p >= self.barrier) else {
+            return;
+        };
+        let Instr::I32Load(load) = self.code[prev] else {
+            return;
+        };
+        let other = if Slot::from(m.rhs) == load.dst {
+            m.lhs
+        } else if Slot::from(m.lhs) == load.dst {
+            m.rhs
+        } else {
+            return;
+        };
+        // A temporary (not a local), and not read in any other role.
+        if load.dst < self.local_cells
+            || Slot::from(other) == load.dst
+            || Slot::from(m.acc) == load.dst
+        {
+            return;
+        }
+        let Ok(addr) = u16::try_from(load.addr) else {
+            return;
+        };
+        let offset = load.offset;
+        self.code[prev] = Instr::I32LoadMulAcc {
+            dst: m.dst,
+            acc: m.acc,
+            lhs: other,
+            addr,
+            offset,
+        };
+        self.drop_merged_last();
+        // The fused instruction computes the result now: later fusions may take it.
+        self.fusable = Some(prev);
     }
 
     /// `i64.add`: `a + x * y` with the product just computed is one `I64MulAcc`.

@@ -4418,3 +4418,94 @@ fn i64_add_then_xor_of_the_sum_fuses_and_agrees_with_rust() {
         }
     }
 }
+
+#[test]
+fn a_loaded_factor_accumulated_is_one_instruction_and_traps_at_its_load() {
+    // `sum += a[i] * b[k]`: the load of `b[k]` and the multiply-accumulate are one
+    // `I32LoadMulAcc`, in either factor order; a load kept in a local is not fused.
+    let wat = r#"(module (memory (export "memory") 1)
+      (func (export "dot") (param $a i32) (param $b i32) (param $n i32) (result i32) (local $sum i32)
+        (loop $next
+          (local.set $sum (i32.add (local.get $sum)
+            (i32.mul (i32.load (local.get $a)) (i32.load offset=4 (local.get $b)))))
+          (local.set $sum (i32.add
+            (i32.mul (i32.load offset=8 (local.get $b)) (local.get $n)) (local.get $sum)))
+          (local.set $a (i32.add (local.get $a) (i32.const 4)))
+          (br_if $next (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+        (local.get $sum))
+      (func (export "kept") (param $p i32) (result i32) (local $x i32)
+        (i32.add
+          (i32.add (local.get $p) (i32.mul (local.get $p) (local.tee $x (i32.load (local.get $p)))))
+          (local.get $x))))"#;
+    let code = internal_code(wat, 0);
+    assert_eq!(code.matches("I32LoadMulAcc").count(), 2, "{code}");
+    assert!(!internal_code(wat, 1).contains("I32LoadMulAcc"));
+    let (mut store, inst) = instance(wat);
+    let memory = inst.get_memory(&store, "memory").unwrap();
+    let words: Vec<u32> = (0..64u32)
+        .map(|i| i.wrapping_mul(0x9e37_79b9) ^ 0x1234)
+        .collect();
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    memory.write(&mut store, 0, &bytes).unwrap();
+    let word = |addr: u32| words[(addr / 4) as usize];
+    let model = |a: u32, b: u32, n: u32| {
+        let (mut a, mut n, mut sum) = (a, n, 0u32);
+        loop {
+            sum = sum.wrapping_add(word(a).wrapping_mul(word(b + 4)));
+            sum = word(b + 8).wrapping_mul(n).wrapping_add(sum);
+            a += 4;
+            n -= 1;
+            if n == 0 {
+                return sum as i32;
+            }
+        }
+    };
+    for (a, b, n) in [(0, 0, 1), (16, 40, 10), (100, 8, 20)] {
+        let got = call(
+            &mut store,
+            inst,
+            "dot",
+            &[Val::I32(a as i32), Val::I32(b as i32), Val::I32(n as i32)],
+        )
+        .unwrap();
+        assert_eq!(got, vec![Val::I32(model(a, b, n))], "dot({a}, {b}, {n})");
+    }
+    assert_eq!(
+        call(&mut store, inst, "kept", &[Val::I32(8)]).unwrap(),
+        vec![Val::I32(
+            8u32.wrapping_add(8u32.wrapping_mul(word(8)))
+                .wrapping_add(word(8)) as i32
+        )]
+    );
+    // `b + 4` past the end of memory: the fused load traps, where the load is.
+    let err = call(
+        &mut store,
+        inst,
+        "dot",
+        &[Val::I32(0), Val::I32(65532), Val::I32(1)],
+    )
+    .unwrap_err();
+    let trap = err.as_trap().expect("a trap");
+    assert_eq!(trap.kind, TrapKind::MemoryOutOfBounds);
+    let load_offset = wat_load_offset(wat);
+    assert_eq!(trap.backtrace[0].offset, Some(load_offset));
+}
+
+/// The module offset of the first `i32.load offset=4` in `wat`'s code.
+fn wat_load_offset(wat: &str) -> u32 {
+    let bytes = wat::parse_str(wat).unwrap();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload.unwrap() {
+            let mut ops = body.get_operators_reader().unwrap();
+            while !ops.eof() {
+                let (op, at) = ops.read_with_offset().unwrap();
+                if let wasmparser::Operator::I32Load { memarg } = op {
+                    if memarg.offset == 4 {
+                        return at as u32;
+                    }
+                }
+            }
+        }
+    }
+    panic!("no i32.load offset=4");
+}
