@@ -4,7 +4,8 @@
 //!
 //! Owns the choice of callees and the splice. A callee qualifies only if nothing it does
 //! can tell: straight-line arithmetic on its own slots (no memory, no calls, no branches,
-//! nothing that traps, so no backtrace or trap offset can differ), no declared locals
+//! nothing that traps, so no backtrace or trap offset can differ; with fuel, running out
+//! on entry to the callee traps at the call instead), no declared locals
 //! (which a call would zero), one return at the end. The caller's frame grows to cover the
 //! callee's, which is the stack the call would have used anyway. Must never change what a
 //! program computes.
@@ -22,11 +23,14 @@ struct Leaf {
     body: Vec<Instr>,
     result: Option<Slot>,
     frame_cells: u32,
+    /// With fuel, what the callee's region charges on entry: the inlined code charges the
+    /// same where the call was, so fuel use does not change.
+    fuel: Option<u32>,
 }
 
-/// Inlines, in every translated function of `m`, the calls of tiny leaf functions.
-/// For eager translation without fuel (fuel counts a callee's instructions in its own
-/// regions).
+/// Inlines, in every translated function of `m`, the calls of tiny leaf functions (for
+/// eager translation). With fuel, the inlined code starts with the callee's own
+/// `ConsumeFuel`, so every call costs the fuel it did; running out traps at the call.
 pub(crate) fn inline_leaf_calls(m: &mut ModuleInner) {
     let leaves: Vec<Option<Leaf>> = m.code.iter().map(|c| c.get().and_then(leaf)).collect();
     if leaves.iter().all(Option::is_none) {
@@ -49,6 +53,10 @@ fn leaf(f: &CompiledFunc) -> Option<Leaf> {
         return None;
     }
     let code: Vec<Instr> = f.code.iter().map(|op| op.instr()).collect();
+    let (fuel, code) = match code.split_first() {
+        Some((&Instr::ConsumeFuel { amount }, rest)) => (Some(amount), rest),
+        _ => (None, &code[..]),
+    };
     let (last, body) = code.split_last()?;
     let result = match *last {
         Instr::Return => None,
@@ -70,6 +78,7 @@ fn leaf(f: &CompiledFunc) -> Option<Leaf> {
         body: body.to_vec(),
         result,
         frame_cells: f.frame_cells,
+        fuel,
     })
 }
 
@@ -124,6 +133,9 @@ fn inline_into(f: &CompiledFunc, leaves: &[Option<Leaf>], window: u32) -> Option
             continue;
         };
         let start = out.len();
+        if let Some(amount) = leaf.fuel {
+            out.push(Instr::ConsumeFuel { amount });
+        }
         let into_frame = |s: Slot| s.checked_add(base);
         let mut spliced = true;
         for &callee_instr in &leaf.body {
@@ -152,7 +164,8 @@ fn inline_into(f: &CompiledFunc, leaves: &[Option<Leaf>], window: u32) -> Option
             offsets.push(offset);
             continue;
         }
-        // The inlined instructions cannot trap; their offset is the call's.
+        // The inlined instructions cannot trap (but for fuel running out, at the call):
+        // their offset is the call's.
         offsets.resize(out.len(), offset);
         frame_cells = frame_cells.max(base + leaf.frame_cells);
     }

@@ -822,8 +822,7 @@ fn parse(engine: &Engine, bytes: &[u8]) -> Result<ModuleInner, Error> {
         m.lazy.bytes = section.into();
         m.lazy.offset = code_range.start;
     }
-    let config = engine.config();
-    if !config.lazy_translation && !config.consume_fuel {
+    if !engine.config().lazy_translation {
         crate::inline::inline_leaf_calls(&mut m);
     }
     pool_constants(&mut m)?;

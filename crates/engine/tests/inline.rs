@@ -149,9 +149,40 @@ fn callees_that_could_tell_are_not_inlined() {
 }
 
 #[test]
-fn with_fuel_calls_stay_calls() {
-    let mut config = Config::new();
-    config.lazy_translation(false).consume_fuel(true);
-    let module = Module::new(&Engine::new(&config), CTYPE).expect("compiles");
-    assert!(module.internal_code(4).unwrap().contains("CallInternal"));
+fn with_fuel_inlined_calls_cost_what_calls_cost() {
+    // Eager translation inlines under fuel too, charging the callee's region where the
+    // call was: fuel use is exactly that of lazy translation, which keeps the calls, and
+    // running out stops both at once.
+    let fuel_engine = |lazy: bool| {
+        let mut config = Config::new();
+        config.lazy_translation(lazy).consume_fuel(true);
+        Engine::new(&config)
+    };
+    let module = Module::new(&fuel_engine(false), CTYPE).expect("compiles");
+    let code = module.internal_code(4).unwrap();
+    assert!(!code.contains("CallInternal"), "{code}");
+    let run = |lazy: bool, n: i32, fuel: u64| {
+        let (mut store, inst) = instance(&fuel_engine(lazy), CTYPE);
+        store.set_fuel(fuel).unwrap();
+        let f = inst.get_func(&store, "scan").unwrap();
+        let mut results = [Val::I32(0)];
+        let outcome = f
+            .call(&mut store, &[Val::I32(n)], &mut results)
+            .map(|()| results[0].clone())
+            .map_err(|e| e.as_trap().map(|t| t.kind.clone()));
+        (outcome, store.get_fuel().unwrap())
+    };
+    for n in [0, 1, 60, 300] {
+        assert_eq!(
+            run(false, n, 1_000_000),
+            run(true, n, 1_000_000),
+            "scan({n})"
+        );
+    }
+    let used = 1_000_000 - run(true, 300, 1_000_000).1;
+    for fuel in [used / 3, used / 2 + 7, used - 1] {
+        let eager = run(false, 300, fuel);
+        assert_eq!(eager.0, Err(Some(nanoproc_engine::TrapKind::OutOfFuel)));
+        assert_eq!(eager, run(true, 300, fuel), "with {fuel} fuel");
+    }
 }
