@@ -168,7 +168,7 @@ fn with_fuel_inlined_calls_cost_what_calls_cost() {
         let mut results = [Val::I32(0)];
         let outcome = f
             .call(&mut store, &[Val::I32(n)], &mut results)
-            .map(|()| results[0].clone())
+            .map(|()| results[0])
             .map_err(|e| e.as_trap().map(|t| t.kind.clone()));
         (outcome, store.get_fuel().unwrap())
     };
