@@ -94,7 +94,9 @@ impl Config {
     /// functions never called. Every function is still validated, and every limit checked,
     /// when the module is compiled: a module `Module::new` accepts never fails to translate
     /// later. Off, all of the work happens in `Module::new` (predictable latency for the
-    /// first calls).
+    /// first calls), and with every function at hand the translator also inlines the
+    /// calls of tiny leaf functions (straight-line arithmetic such as `isalnum`), which
+    /// lazy translation cannot know about when it translates a caller.
     pub fn lazy_translation(&mut self, enable: bool) -> &mut Config {
         self.lazy_translation = enable;
         self

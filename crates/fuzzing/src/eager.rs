@@ -1,7 +1,7 @@
 //! Oracle: a wasm-smith module runs the same in nanoproc translated eagerly without fuel
-//! (the configuration that inlines calls of tiny leaf functions) as translated lazily with
-//! fuel (the configuration the differential oracle checks against wasmi): results, traps
-//! and the final state of exported globals and memories.
+//! (which inlines calls of tiny leaf functions and has no fuel regions) as translated
+//! lazily with fuel (the configuration the differential oracle checks against wasmi):
+//! results, traps and the final state of exported globals and memories.
 //!
 //! The modules are the differential oracle's, made terminating by wasm-smith; the eager
 //! side has no fuel, so each call also gets a deadline; a call that reaches it (or runs
