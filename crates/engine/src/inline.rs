@@ -10,7 +10,7 @@
 //! callee's, which is the stack the call would have used anyway. Must never change what a
 //! program computes.
 
-use crate::ir::{Instr, Slot, Un, BACKWARD};
+use crate::ir::{Instr, Slot, Tag, Un, BACKWARD};
 use crate::module::{CompiledFunc, ModuleInner};
 
 /// Callees of at most this many instructions (before their return) are inlined: a call
@@ -49,7 +49,8 @@ pub(crate) fn inline_leaf_calls(m: &mut ModuleInner) {
 
 /// `f` as a leaf to inline, if it qualifies (see the module's doc).
 fn leaf(f: &CompiledFunc) -> Option<Leaf> {
-    if f.local_cells != f.param_cells || !f.consts.is_empty() {
+    // Cheap tests first: most functions are too long to decode at all.
+    if f.code.len() > MAX_INLINED + 2 || f.local_cells != f.param_cells || !f.consts.is_empty() {
         return None;
     }
     let code: Vec<Instr> = f.code.iter().map(|op| op.instr()).collect();
@@ -109,6 +110,15 @@ fn traps(instr: &Instr) -> bool {
 
 /// `f` with its calls of `leaves` inlined, if it has any that fit its frame window.
 fn inline_into(f: &CompiledFunc, leaves: &[Option<Leaf>], window: u32) -> Option<CompiledFunc> {
+    // Most functions call no leaf: find out from the calls alone before decoding the rest.
+    let calls_a_leaf = f.code.iter().any(|op| {
+        op.tag == Tag::CallInternal
+            && matches!(op.instr(), Instr::CallInternal { func, .. }
+                if leaves.get(func as usize).is_some_and(Option::is_some))
+    });
+    if !calls_a_leaf {
+        return None;
+    }
     let code: Vec<Instr> = f.code.iter().map(|op| op.instr()).collect();
     let inlinable = |instr: &Instr| match *instr {
         Instr::CallInternal { func, base } => {
