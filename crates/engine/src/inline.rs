@@ -110,16 +110,6 @@ fn traps(instr: &Instr) -> bool {
 
 /// `f` with its calls of `leaves` inlined, if it has any that fit its frame window.
 fn inline_into(f: &CompiledFunc, leaves: &[Option<Leaf>], window: u32) -> Option<CompiledFunc> {
-    // Most functions call no leaf: find out from the calls alone before decoding the rest.
-    let calls_a_leaf = f.code.iter().any(|op| {
-        op.tag == Tag::CallInternal
-            && matches!(op.instr(), Instr::CallInternal { func, .. }
-                if leaves.get(func as usize).is_some_and(Option::is_some))
-    });
-    if !calls_a_leaf {
-        return None;
-    }
-    let code: Vec<Instr> = f.code.iter().map(|op| op.instr()).collect();
     let inlinable = |instr: &Instr| match *instr {
         Instr::CallInternal { func, base } => {
             let leaf = leaves.get(func as usize)?.as_ref()?;
@@ -127,9 +117,15 @@ fn inline_into(f: &CompiledFunc, leaves: &[Option<Leaf>], window: u32) -> Option
         }
         _ => None,
     };
-    if !code.iter().any(|i| inlinable(i).is_some()) {
+    // Most functions call no leaf: find out from the calls alone before decoding the rest.
+    let calls_a_leaf = f
+        .code
+        .iter()
+        .any(|op| op.tag == Tag::CallInternal && inlinable(&op.instr()).is_some());
+    if !calls_a_leaf {
         return None;
     }
+    let code: Vec<Instr> = f.code.iter().map(|op| op.instr()).collect();
     let mut out = Vec::with_capacity(code.len() + 8);
     let mut offsets = Vec::with_capacity(code.len() + 8);
     // Where each old instruction (and the end) now starts.

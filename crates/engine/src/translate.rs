@@ -2193,6 +2193,16 @@ impl<'a, 'b> Translator<'a, 'b> {
         let crate::idioms::Idiom::Multi3 { low_first, stores } = idiom else {
             return;
         };
+        let slot = |local: usize| self.local_slots[local];
+        let (lo, hi) = (self.local_cells, self.local_cells + 1);
+        let u = |s: Slot| u16::try_from(s).ok();
+        let (Some(lo16), Some(hi16), Some(a), Some(a_hi), Some(b), Some(b_hi)) =
+            (u(lo), u(hi), u(slot(1)), u(slot(2)), u(slot(3)), u(slot(4)))
+        else {
+            // Only in a frame too large to run at all (the frame check reports it): keep
+            // the code as translated.
+            return;
+        };
         // A fuel region's `ConsumeFuel` stays first; everything after it goes.
         let kept = usize::from(self.fuel);
         self.code.truncate(kept);
@@ -2200,17 +2210,7 @@ impl<'a, 'b> Translator<'a, 'b> {
         self.fuel_region = self.fuel.then_some(0);
         self.fusable = None;
         self.barrier = kept;
-        let slot = |local: usize| self.local_slots[local];
-        let (lo, hi) = (self.local_cells, self.local_cells + 1);
         self.max_cells = self.max_cells.max(self.local_cells + 2);
-        let u = |s: Slot| u16::try_from(s).ok();
-        let (Some(lo16), Some(hi16), Some(a), Some(a_hi), Some(b), Some(b_hi)) =
-            (u(lo), u(hi), u(slot(1)), u(slot(2)), u(slot(3)), u(slot(4)))
-        else {
-            // Five parameters and at most a few locals: always fits.
-            self.oversized = true;
-            return;
-        };
         self.offset = end;
         self.emit(Instr::I64MulWide {
             lo: lo16,
