@@ -591,13 +591,22 @@ macro_rules! define_instrs {
         impl Instr {
             /// The instruction's tag and its operands' bytes, for the threaded code, whose
             /// handlers read them back without matching on the variant (see [`unpack`]).
-            #[allow(unused_mut, unused_assignments, unused_variables)]
             pub fn pack(&self) -> (Tag, Operands) {
                 let mut raw = [0u8; OPERAND_BYTES];
-                let tag = match *self {
-                    $( Instr::$dname(x) => { x.put(&mut raw); Tag::$dname } )*
-                    $( Instr::$hname(x) => { x.put(&mut raw); Tag::$hname } )*
-                    $( Instr::$wname(x) => { x.put(&mut raw); Tag::$wname } )*
+                let tag = self.pack_into(&mut raw);
+                (tag, raw)
+            }
+
+            /// [`Instr::pack`] into `raw` (zeroed), where the operands are to stay: bytes
+            /// written one field at a time and then read whole would stall on store
+            /// forwarding.
+            #[allow(unused_mut, unused_assignments, unused_variables)]
+            pub fn pack_into(&self, raw: &mut Operands) -> Tag {
+                let raw = &mut raw[..];
+                match *self {
+                    $( Instr::$dname(x) => { x.put(raw); Tag::$dname } )*
+                    $( Instr::$hname(x) => { x.put(raw); Tag::$hname } )*
+                    $( Instr::$wname(x) => { x.put(raw); Tag::$wname } )*
                     $( Instr::$oname $({ $($fname),* })? => {
                         let mut at = 0;
                         $($(
@@ -606,8 +615,7 @@ macro_rules! define_instrs {
                         )*)?
                         Tag::$oname
                     } )*
-                };
-                (tag, raw)
+                }
             }
 
             /// The instruction packed as `tag` and `raw` (see [`Instr::pack`]).

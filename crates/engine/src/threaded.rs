@@ -2995,13 +2995,23 @@ pairs! {
 /// The threaded code of translated instructions: each instruction's handler, or the pair
 /// handler of it and the next one where there is one.
 pub(crate) fn thread(code: Vec<Instr>) -> Box<[Op]> {
-    let mut ops: Box<[Op]> = code.iter().map(|&i| Op::new(i)).collect();
-    for (i, w) in code.windows(2).enumerate() {
-        if let Some(h) = pair_handler_for(&w[0], &w[1]) {
-            ops[i].h = h;
+    let mut ops = Vec::with_capacity(code.len());
+    for (i, instr) in code.iter().enumerate() {
+        let h = match code.get(i + 1) {
+            Some(next) => pair_handler_for(instr, next).unwrap_or_else(|| handler_for(instr)),
+            None => handler_for(instr),
+        };
+        ops.push(Op {
+            h,
+            tag: Tag::Unreachable,
+            raw: [0; OPERAND_BYTES],
+        });
+        // Packed in place (see `Instr::pack_into`).
+        if let Some(op) = ops.last_mut() {
+            op.tag = instr.pack_into(&mut op.raw);
         }
     }
-    ops
+    ops.into_boxed_slice()
 }
 
 #[cfg(test)]

@@ -42,7 +42,9 @@ enum Src {
     /// Aliases the local stored at this slot.
     Local(u32),
     Const(u64),
-    Const128(u128),
+    /// A v128 constant, by its index in the function's constant pool (`consts`): an
+    /// entry stays 24 bytes, not 48.
+    Const128(u32),
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -239,22 +241,40 @@ pub(crate) fn translate_function(
         if idiom == Some(crate::idioms::Idiom::Strlen) {
             t.strlen_fast_path();
         }
-        let mut ops = wasmparser::OperatorsReader::new(reader);
-        while !ops.eof() {
-            let (op, offset) = ops.read_with_offset()?;
-            if let Some(v) = validator.as_deref_mut() {
-                v.op(offset, &op)?;
+        match validator {
+            // Each operator is decoded once, validated as it is decoded and translated
+            // where it was decoded (`Translating`); the validator's frame stack serves the
+            // reader too.
+            Some(v) => {
+                while !reader.eof() {
+                    let offset = reader.original_position();
+                    t.offset = offset as u32;
+                    let memory_size_or_grow = reader.visit_operator(&mut Translating {
+                        validator: v.visitor(offset),
+                        translator: &mut t,
+                    })??;
+                    if memory_size_or_grow {
+                        check_memory_index_byte(offset, reader.original_position(), multi_memory)?;
+                    }
+                }
+                reader.finish_expression(&v.visitor(reader.original_position()))?;
             }
-            if matches!(
-                op,
-                Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
-            ) {
-                check_memory_index_byte(offset, ops.original_position(), multi_memory)?;
+            None => {
+                let mut ops = wasmparser::OperatorsReader::new(reader);
+                while !ops.eof() {
+                    let (op, offset) = ops.read_with_offset()?;
+                    if matches!(
+                        op,
+                        Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
+                    ) {
+                        check_memory_index_byte(offset, ops.original_position(), multi_memory)?;
+                    }
+                    t.offset = offset as u32;
+                    t.translate(op)?;
+                }
+                ops.finish()?;
             }
-            t.offset = offset as u32;
-            t.translate(op)?;
         }
-        ops.finish()?;
         if let Some(multi3 @ crate::idioms::Idiom::Multi3 { .. }) = idiom {
             t.replace_with_idiom(multi3, t.offset);
         }
@@ -375,6 +395,21 @@ pub(crate) enum Validated {
 /// per-function instruction limit (`BACKWARD`).
 const LAZY_BODY_BYTES: usize = (BACKWARD as usize) / 4096;
 
+/// A forwarding visitor's `simd_visitor`: itself where its validator has one. Without
+/// one (as in the validator's own case), the reader reports the SIMD operator.
+macro_rules! simd_visitor_as_the_validator {
+    () => {
+        fn simd_visitor(
+            &mut self,
+        ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
+            match self.validator.simd_visitor() {
+                Some(_) => Some(self),
+                None => None,
+            }
+        }
+    };
+}
+
 /// An operator lazy validation must look at beyond what the validator checks.
 #[derive(Copy, Clone)]
 enum Noticed {
@@ -457,15 +492,7 @@ where
 {
     type Output = wasmparser::Result<()>;
 
-    fn simd_visitor(
-        &mut self,
-    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
-        // As the validator does: without its SIMD visitor, the reader reports the error.
-        match self.validator.simd_visitor() {
-            Some(_) => Some(self),
-            None => None,
-        }
-    }
+    simd_visitor_as_the_validator!();
 
     wasmparser::for_each_visit_operator!(forward_operators);
 }
@@ -478,6 +505,89 @@ where
 }
 
 impl<V: wasmparser::FrameStack> wasmparser::FrameStack for Noticing<V> {
+    fn current_frame(&self) -> Option<wasmparser::FrameKind> {
+        self.validator.current_frame()
+    }
+}
+
+/// Validates each operator with the validator `V` as it is decoded, then translates it
+/// there: eager translation decodes an operator once and matches it once for validation
+/// (`FuncValidator::op` on a decoded `Operator` would match it a second time), and no
+/// `Operator` is copied whole after being written a field at a time (which stalled on
+/// store forwarding). The output tells whether it was `memory.size` or `memory.grow`,
+/// whose encoding the caller checks.
+struct Translating<'t, 'a, 'b, V> {
+    validator: V,
+    translator: &'t mut Translator<'a, 'b>,
+}
+
+// One method per operator, building the operator as wasmparser's own `read` does.
+macro_rules! validate_and_translate {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+                self.validator.$visit($($($arg.clone()),*)?)?;
+                self.translator.translate(Operator::$op $({ $($arg),* })?)?;
+                Ok(is_memory_size_or_grow!($visit))
+            }
+        )*
+    };
+}
+
+macro_rules! is_memory_size_or_grow {
+    (visit_memory_size) => {
+        true
+    };
+    (visit_memory_grow) => {
+        true
+    };
+    ($visit:ident) => {
+        false
+    };
+}
+
+macro_rules! validate_and_translate_simd {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+                match self.validator.simd_visitor() {
+                    Some(validator) => validator.$visit($($($arg.clone()),*)?)?,
+                    // Not reached: `simd_visitor` offers these only when the validator has
+                    // them.
+                    None => {
+                        return Err(crate::module::internal_error(
+                            "a SIMD operator reached validation without a SIMD validator",
+                        ))
+                    }
+                }
+                self.translator.translate(Operator::$op $({ $($arg),* })?)?;
+                Ok(false)
+            }
+        )*
+    };
+}
+
+#[allow(clippy::clone_on_copy)]
+impl<'a, V> wasmparser::VisitOperator<'a> for Translating<'_, '_, '_, V>
+where
+    V: wasmparser::VisitOperator<'a, Output = wasmparser::Result<()>>,
+{
+    type Output = Result<bool, Error>;
+
+    simd_visitor_as_the_validator!();
+
+    wasmparser::for_each_visit_operator!(validate_and_translate);
+}
+
+#[allow(clippy::clone_on_copy)]
+impl<'a, V> wasmparser::VisitSimdOperator<'a> for Translating<'_, '_, '_, V>
+where
+    V: wasmparser::VisitOperator<'a, Output = wasmparser::Result<()>>,
+{
+    wasmparser::for_each_visit_simd_operator!(validate_and_translate_simd);
+}
+
+impl<V: wasmparser::FrameStack> wasmparser::FrameStack for Translating<'_, '_, '_, V> {
     fn current_frame(&self) -> Option<wasmparser::FrameKind> {
         self.validator.current_frame()
     }
@@ -1529,6 +1639,9 @@ impl<'a, 'b> Translator<'a, 'b> {
         }
     }
 
+    // Inlined: `src`, passed by pointer, was written a field at a time, and reading it
+    // whole stalled on store forwarding (5% of an eager compile).
+    #[inline(always)]
     fn push(&mut self, src: Src, ty: ValType) -> u32 {
         let pos = self.height_cells();
         if matches!(src, Src::Local(_)) {
@@ -1620,9 +1733,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     self.emit(Instr::Const64 { dst, value });
                 }
             }
-            Src::Const128(value) => {
-                let index = self.consts.len() as u32;
-                self.consts.push(value);
+            Src::Const128(index) => {
                 self.emit(Instr::Const128 { dst, index });
             }
         }
@@ -2943,11 +3054,14 @@ impl<'a, 'b> Translator<'a, 'b> {
             .and_then(|i| 1u64.checked_shl(i))
             .unwrap_or(0);
         if self.zero_locals & zero_bit != 0 {
-            let zero = matches!(e.src, Src::Const(0) | Src::Const128(0))
-                && matches!(
-                    ty,
-                    ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 | ValType::V128
-                );
+            let zero = match e.src {
+                Src::Const(value) => value == 0,
+                Src::Const128(index) => self.consts[index as usize] == 0,
+                _ => false,
+            } && matches!(
+                ty,
+                ValType::I32 | ValType::I64 | ValType::F32 | ValType::F64 | ValType::V128
+            );
             if zero {
                 // The local already holds this zero; `local.tee` passes the constant on.
                 self.fusable = None;
@@ -3648,7 +3762,9 @@ impl<'a, 'b> Translator<'a, 'b> {
     fn simd(&mut self, op: SimdOp) {
         match op {
             SimdOp::Const(v) => {
-                self.push(Src::Const128(v), ValType::V128);
+                let index = self.consts.len() as u32;
+                self.consts.push(v);
+                self.push(Src::Const128(index), ValType::V128);
             }
             SimdOp::Unary(op) => {
                 let e = self.pop();
@@ -3673,9 +3789,7 @@ impl<'a, 'b> Translator<'a, 'b> {
                     }
                 }
                 let lhs = self.operand(l);
-                if let Src::Const128(value) = r.src {
-                    let index = self.consts.len() as u32;
-                    self.consts.push(value);
+                if let Src::Const128(index) = r.src {
                     self.emit(Instr::V128BinaryConst {
                         op,
                         dst: l.pos,
