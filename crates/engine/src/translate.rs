@@ -260,17 +260,18 @@ pub(crate) fn translate_function(
                 reader.finish_expression(&v.visitor(reader.original_position()))?;
             }
             None => {
+                // Validated before (lazy translation): the reader keeps the frame stack.
                 let mut ops = wasmparser::OperatorsReader::new(reader);
                 while !ops.eof() {
-                    let (op, offset) = ops.read_with_offset()?;
-                    if matches!(
-                        op,
-                        Operator::MemorySize { .. } | Operator::MemoryGrow { .. }
-                    ) {
+                    let offset = ops.original_position();
+                    t.offset = offset as u32;
+                    let memory_size_or_grow = ops.visit_operator(&mut Translating {
+                        validator: AlreadyValidated,
+                        translator: &mut t,
+                    })??;
+                    if memory_size_or_grow {
                         check_memory_index_byte(offset, ops.original_position(), multi_memory)?;
                     }
-                    t.offset = offset as u32;
-                    t.translate(op)?;
                 }
                 ops.finish()?;
             }
@@ -591,6 +592,37 @@ impl<V: wasmparser::FrameStack> wasmparser::FrameStack for Translating<'_, '_, '
     fn current_frame(&self) -> Option<wasmparser::FrameKind> {
         self.validator.current_frame()
     }
+}
+
+/// The validator of a body validated before (lazy translation): accepts every operator.
+struct AlreadyValidated;
+
+macro_rules! accept_all {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            #[inline(always)]
+            fn $visit(&mut self $($(, $arg: $argty)*)?) -> Self::Output {
+                $($(let _ = $arg;)*)?
+                Ok(())
+            }
+        )*
+    };
+}
+
+impl<'a> wasmparser::VisitOperator<'a> for AlreadyValidated {
+    type Output = wasmparser::Result<()>;
+
+    fn simd_visitor(
+        &mut self,
+    ) -> Option<&mut dyn wasmparser::VisitSimdOperator<'a, Output = Self::Output>> {
+        Some(self)
+    }
+
+    wasmparser::for_each_visit_operator!(accept_all);
+}
+
+impl<'a> wasmparser::VisitSimdOperator<'a> for AlreadyValidated {
+    wasmparser::for_each_visit_simd_operator!(accept_all);
 }
 
 /// Validates a body in full, and checks every limit its translation would check, without
