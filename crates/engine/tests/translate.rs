@@ -4509,3 +4509,77 @@ fn wat_load_offset(wat: &str) -> u32 {
     }
     panic!("no i32.load offset=4");
 }
+
+/// An engine translating eagerly (each operator validated as it is decoded) and one
+/// translating lazily (validated at `Module::new`, translated at the first call).
+fn eager_and_lazy(simd: bool) -> [Engine; 2] {
+    [false, true].map(|lazy| {
+        let mut config = Config::default();
+        config.lazy_translation(lazy).wasm_simd(simd);
+        Engine::new(&config)
+    })
+}
+
+#[test]
+fn eager_and_lazy_translation_reject_the_same_bodies_with_the_same_errors() {
+    let grow = wat::parse_str("(module (memory 1) (func (drop (memory.grow (i32.const 0)))))")
+        .expect("wat");
+    // `memory.grow`'s memory index byte, not zero: no such memory.
+    let at = grow
+        .windows(2)
+        .rposition(|w| w == [0x40, 0x00])
+        .expect("memory.grow");
+    let mut bad_grow = grow.clone();
+    bad_grow[at + 1] = 0x01;
+    let cases: [(Vec<u8>, &str); 4] = [
+        (
+            b"(module (func (result i32) (i64.const 1)))".to_vec(),
+            "type mismatch",
+        ),
+        (
+            b"(module (func (i32.add (i32.const 1))))".to_vec(),
+            "type mismatch",
+        ),
+        (bad_grow, "unknown memory 1"),
+        (
+            b"(module (func (result i32) (v128.const i64x2 0 0)))".to_vec(),
+            "type mismatch",
+        ),
+    ];
+    for (bytes, expected) in &cases {
+        let [eager, lazy] = eager_and_lazy(true).map(|engine| {
+            Module::new(&engine, bytes)
+                .map(drop)
+                .expect_err("invalid module compiled")
+                .to_string()
+        });
+        assert_eq!(eager, lazy);
+        assert!(eager.contains(expected), "{eager}");
+    }
+    // The unpatched module is fine both ways.
+    for engine in eager_and_lazy(true) {
+        Module::new(&engine, &grow).expect("valid module");
+    }
+}
+
+#[test]
+fn simd_operators_are_rejected_when_simd_is_off_in_both_translation_modes() {
+    let wat = "(module (func (result i32) (i32x4.extract_lane 0 (i32x4.add (v128.const i32x4 1 2 3 4) (v128.const i32x4 5 6 7 8)))))";
+    let [eager, lazy] = eager_and_lazy(false).map(|engine| {
+        Module::new(&engine, wat)
+            .map(drop)
+            .expect_err("SIMD compiled with SIMD off")
+            .to_string()
+    });
+    assert_eq!(eager, lazy);
+    assert!(eager.contains("SIMD"), "{eager}");
+    for engine in eager_and_lazy(true) {
+        let module = Module::new(&engine, wat).expect("SIMD on");
+        let mut store = Store::new(&engine, ());
+        let inst = Linker::new(&engine)
+            .instantiate(&mut store, &module)
+            .expect("instantiates");
+        let f = inst.get_func(&store, "f");
+        assert!(f.is_none());
+    }
+}
