@@ -4520,6 +4520,16 @@ fn eager_and_lazy(simd: bool) -> [Engine; 2] {
     })
 }
 
+/// The compile error of `module` with eager and with lazy translation.
+fn compile_errors(simd: bool, module: impl AsRef<[u8]>) -> [String; 2] {
+    eager_and_lazy(simd).map(|engine| {
+        Module::new(&engine, module.as_ref())
+            .map(drop)
+            .expect_err("invalid module compiled")
+            .to_string()
+    })
+}
+
 #[test]
 fn eager_and_lazy_translation_reject_the_same_bodies_with_the_same_errors() {
     let grow = wat::parse_str("(module (memory 1) (func (drop (memory.grow (i32.const 0)))))")
@@ -4547,12 +4557,7 @@ fn eager_and_lazy_translation_reject_the_same_bodies_with_the_same_errors() {
         ),
     ];
     for (bytes, expected) in &cases {
-        let [eager, lazy] = eager_and_lazy(true).map(|engine| {
-            Module::new(&engine, bytes)
-                .map(drop)
-                .expect_err("invalid module compiled")
-                .to_string()
-        });
+        let [eager, lazy] = compile_errors(true, bytes);
         assert_eq!(eager, lazy);
         assert!(eager.contains(expected), "{eager}");
     }
@@ -4565,12 +4570,7 @@ fn eager_and_lazy_translation_reject_the_same_bodies_with_the_same_errors() {
 #[test]
 fn simd_operators_are_rejected_when_simd_is_off_in_both_translation_modes() {
     let wat = "(module (func (result i32) (i32x4.extract_lane 0 (i32x4.add (v128.const i32x4 1 2 3 4) (v128.const i32x4 5 6 7 8)))))";
-    let [eager, lazy] = eager_and_lazy(false).map(|engine| {
-        Module::new(&engine, wat)
-            .map(drop)
-            .expect_err("SIMD compiled with SIMD off")
-            .to_string()
-    });
+    let [eager, lazy] = compile_errors(false, wat);
     assert_eq!(eager, lazy);
     assert!(eager.contains("SIMD"), "{eager}");
     for engine in eager_and_lazy(true) {
