@@ -38,6 +38,18 @@ pub struct BinImm {
     pub imm: i32,
 }
 
+/// `regs[dst] = regs[lhs] / divisor` or `% divisor` (unsigned 32-bit) for a constant
+/// divisor other than zero, through its reciprocal `magic` (see `num::reciprocal_u32`; the
+/// shift is recomputed from the divisor, off the value's path, to fit 12 bytes): a
+/// multiplication instead of a division, and nothing that traps.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct DivImm {
+    pub dst: u16,
+    pub lhs: u16,
+    pub magic: u32,
+    pub divisor: u32,
+}
+
 /// Operands of a unary operation.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Un {
@@ -465,6 +477,7 @@ struct_field! {
     Un { dst: Slot, src: Slot }
     Load { dst: Slot, addr: Slot, offset: u32 }
     LoadIdx { dst: u16, base: u16, index: u16, shift: u8, offset: u32 }
+    DivImm { dst: u16, lhs: u16, magic: u32, divisor: u32 }
     LoadDisp { dst: u16, addr: u16, shift: u8, disp: i32, offset: u32 }
     LoadAbs { dst: Slot, addr: u32 }
     StoreAbs { src: Slot, addr: u32 }
@@ -734,6 +747,7 @@ define_instrs! {
         Copy(Un),
     }
     with_dst16 {
+        I32DivUImm(DivImm), I32RemUImm(DivImm),
         I32LoadIdx(LoadIdx), I64LoadIdx(LoadIdx), I32Load8SIdx(LoadIdx), I32Load8UIdx(LoadIdx),
         I32Load16SIdx(LoadIdx), I32Load16UIdx(LoadIdx),
         I32LoadDisp(LoadDisp), I64LoadDisp(LoadDisp), I32Load8SDisp(LoadDisp),
@@ -1116,6 +1130,7 @@ map_slots! {
     BinImm: dst, lhs;
     BinShift: dst, lhs, rhs;
     MulAdd: dst, lhs;
+    DivImm: dst, lhs;
     Bin3: dst, a, b, c;
     AddCmp: dst, lhs;
     MulAcc: dst, acc, lhs, rhs;

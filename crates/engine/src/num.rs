@@ -417,8 +417,67 @@ pub(crate) fn i64_trunc_sat_f64_u(x: f64) -> u64 {
     x as u64
 }
 
+/// The reciprocal of a constant divisor `d` (at least 1) for [`div_u32_by`]: `(magic,
+/// shift)` with `shift = ceil(log2 d)` and `magic = floor(2^32 (2^shift - d) / d) + 1`
+/// (Granlund and Montgomery, "Division by invariant integers using multiplication",
+/// 1994, figure 4.1), which fits 32 bits.
+pub(crate) fn reciprocal_u32(d: u32) -> (u32, u8) {
+    let shift = reciprocal_shift(d);
+    // 2^shift - d < d, so the product stays below 2^64.
+    let magic = ((1u64 << 32) * ((1u64 << shift) - u64::from(d))) / u64::from(d) + 1;
+    (magic as u32, shift)
+}
+
+/// The shift of `d`'s [`reciprocal_u32`]: `ceil(log2 d)`.
+#[inline(always)]
+pub(crate) fn reciprocal_shift(d: u32) -> u8 {
+    (32 - d.wrapping_sub(1).leading_zeros()) as u8
+}
+
+/// `n / d` for the divisor whose [`reciprocal_u32`] is `(magic, shift)`: a multiplication,
+/// an addition and a shift, where a hardware division takes 10 to 40 cycles.
+#[inline(always)]
+pub(crate) fn div_u32_by(n: u32, magic: u32, shift: u8) -> u32 {
+    let high = (u64::from(n) * u64::from(magic)) >> 32;
+    // Below 2^33: no overflow in 64 bits.
+    ((high + u64::from(n)) >> shift) as u32
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{div_u32_by, reciprocal_u32};
+
+    #[test]
+    fn division_by_a_constant_through_its_reciprocal_is_exact() {
+        let mut divisors: Vec<u32> = (1..=1030).collect();
+        for k in 0..32 {
+            let p = 1u32 << k;
+            divisors.extend([p.wrapping_sub(1).max(1), p, p.wrapping_add(1).max(1)]);
+        }
+        divisors.extend([139_968, 1_000_000_007, u32::MAX - 1, u32::MAX, 0x8000_0001]);
+        // A fixed xorshift sequence: reproducible, and spread over the whole range.
+        let mut x = 0x9e37_79b9u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for _ in 0..200 {
+            divisors.push(next().max(1));
+        }
+        for &d in &divisors {
+            let (magic, shift) = reciprocal_u32(d);
+            let mut numerators = vec![0, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1];
+            numerators.extend((0..300).map(|_| next()));
+            numerators.extend((1..5).map(|k| d.wrapping_mul(k)));
+            numerators.extend((1..5).map(|k| d.wrapping_mul(k).wrapping_sub(1)));
+            for n in numerators {
+                assert_eq!(div_u32_by(n, magic, shift), n / d, "{n} / {d}");
+            }
+        }
+    }
+
     use super::*;
 
     fn is_neg_zero32(x: f32) -> bool {

@@ -1976,6 +1976,15 @@ ops {
     }
     w!(regs, dst, (x % y) as u64);
 }
+    I32DivUImm: Instr::I32DivUImm(DivImm { dst, lhs, magic, divisor }) => {
+    let shift = num::reciprocal_shift(divisor);
+    w!(regs, dst, num::div_u32_by(r!(regs, lhs) as u32, magic, shift) as u64);
+}
+    I32RemUImm: Instr::I32RemUImm(DivImm { dst, lhs, magic, divisor }) => {
+    let x = r!(regs, lhs) as u32;
+    let q = num::div_u32_by(x, magic, num::reciprocal_shift(divisor));
+    w!(regs, dst, x.wrapping_sub(q.wrapping_mul(divisor)) as u64);
+}
     I32And: Instr::I32And(b) => { bin32!(regs, b, |x, y| x & y) }
     I32Or: Instr::I32Or(b) => { bin32!(regs, b, |x, y| x | y) }
     I32Xor: Instr::I32Xor(b) => { bin32!(regs, b, |x, y| x ^ y) }

@@ -2208,6 +2208,48 @@ impl<'a, 'b> Translator<'a, 'b> {
 
     /// A binary operation; uses the immediate form when the right operand (or, for
     /// commutative and mirrored comparisons, the left) is a small constant.
+    /// `i32.div_u` (or `i32.rem_u` if `rem`) of a value by a constant other than zero as
+    /// an `I32DivUImm` (`I32RemUImm`), if the slots fit: a multiplication by the
+    /// reciprocal. False (nothing done) otherwise.
+    fn div_u_by_constant(&mut self, rem: bool) -> bool {
+        let n = self.stack.len();
+        let (Some(&l), Some(&r)) = (
+            n.checked_sub(2).and_then(|i| self.stack.get(i)),
+            self.stack.last(),
+        ) else {
+            return false;
+        };
+        let (Src::Const(d), false) = (r.src, matches!(l.src, Src::Const(_))) else {
+            return false;
+        };
+        let divisor = d as u32;
+        let lhs = match l.src {
+            Src::Local(slot) => slot,
+            _ => l.pos,
+        };
+        let (Ok(dst), Ok(lhs), true) = (u16::try_from(l.pos), u16::try_from(lhs), divisor != 0)
+        else {
+            return false;
+        };
+        let (magic, _) = crate::num::reciprocal_u32(divisor);
+        let op = DivImm {
+            dst,
+            lhs,
+            magic,
+            divisor,
+        };
+        // Neither is a constant to materialize: nothing to emit before.
+        self.pop();
+        self.pop();
+        self.emit(if rem {
+            Instr::I32RemUImm(op)
+        } else {
+            Instr::I32DivUImm(op)
+        });
+        self.push_result(ValType::I32);
+        true
+    }
+
     fn binary(
         &mut self,
         make: fn(Bin) -> Instr,
@@ -3647,9 +3689,17 @@ impl<'a, 'b> Translator<'a, 'b> {
             O::I32Sub => self.sub(false),
             O::I32Mul => bin!(self, I32Mul, I32MulImm, I32MulImm),
             O::I32DivS => bin!(self, I32DivS),
-            O::I32DivU => bin!(self, I32DivU),
+            O::I32DivU => {
+                if !self.div_u_by_constant(false) {
+                    bin!(self, I32DivU)
+                }
+            }
             O::I32RemS => bin!(self, I32RemS),
-            O::I32RemU => bin!(self, I32RemU),
+            O::I32RemU => {
+                if !self.div_u_by_constant(true) {
+                    bin!(self, I32RemU)
+                }
+            }
             O::I32And => bin!(self, I32And, I32AndImm, I32AndImm),
             O::I32Or => bin!(self, I32Or, I32OrImm, I32OrImm),
             O::I32Xor => self.xor(false),

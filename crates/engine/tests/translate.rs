@@ -4583,3 +4583,76 @@ fn simd_operators_are_rejected_when_simd_is_off_in_both_translation_modes() {
         assert!(f.is_none());
     }
 }
+
+#[test]
+fn unsigned_division_by_a_constant_multiplies_by_its_reciprocal_and_agrees_with_rust() {
+    let divisors: [u32; 12] = [
+        1,
+        2,
+        3,
+        7,
+        10,
+        641,
+        139_968,
+        1 << 31,
+        0x8000_0001,
+        1_000_000_007,
+        u32::MAX - 1,
+        u32::MAX,
+    ];
+    let mut wat = String::from("(module\n");
+    for (k, d) in divisors.iter().enumerate() {
+        let d = *d as i32;
+        // The quotient into a local (the result slot is redirected), the remainder on the stack.
+        wat.push_str(&format!(
+            "(func (export \"div{k}\") (param i32) (result i32) (local i32)
+               (local.set 1 (i32.div_u (local.get 0) (i32.const {d}))) (local.get 1))
+             (func (export \"rem{k}\") (param i32) (result i32)
+               (i32.rem_u (local.get 0) (i32.const {d})))\n"
+        ));
+    }
+    wat.push_str(
+        "(func (export \"rem_zero\") (param i32) (result i32) (i32.rem_u (local.get 0) (i32.const 0))))",
+    );
+    assert_uses(&wat, 0, "I32DivUImm");
+    assert_uses(&wat, 1, "I32RemUImm");
+    assert!(
+        !internal_code(&wat, 0).contains("Copy"),
+        "{}",
+        internal_code(&wat, 0)
+    );
+    let (mut store, inst) = instance(&wat);
+    let mut x = 0x2545_f491u32;
+    let mut numerators = vec![0u32, 1, 2, 9, 10, 11, 139_967, 139_968, u32::MAX, 1 << 31];
+    for _ in 0..400 {
+        // xorshift: reproducible and spread over the whole range.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        numerators.push(x);
+    }
+    for (k, &d) in divisors.iter().enumerate() {
+        for &n in numerators
+            .iter()
+            .chain(&[d - 1, d, d.wrapping_add(1), d.wrapping_mul(3)])
+        {
+            let n32 = n as i32;
+            assert_eq!(
+                call_i32(&mut store, inst, &format!("div{k}"), &[n32]) as u32,
+                n / d,
+                "{n} / {d}"
+            );
+            assert_eq!(
+                call_i32(&mut store, inst, &format!("rem{k}"), &[n32]) as u32,
+                n % d,
+                "{n} % {d}"
+            );
+        }
+    }
+    // A zero divisor still traps.
+    let err = call(&mut store, inst, "rem_zero", &[Val::I32(5)]).unwrap_err();
+    assert_eq!(
+        err.as_trap().map(|t| t.kind.clone()),
+        Some(TrapKind::IntegerDivideByZero)
+    );
+}
