@@ -511,12 +511,12 @@ impl<V: wasmparser::FrameStack> wasmparser::FrameStack for Noticing<V> {
     }
 }
 
-/// Validates each operator with the validator `V` as it is decoded, then translates it
-/// there: eager translation decodes an operator once and matches it once for validation
-/// (`FuncValidator::op` on a decoded `Operator` would match it a second time), and no
-/// `Operator` is copied whole after being written a field at a time (which stalled on
-/// store forwarding). The output tells whether it was `memory.size` or `memory.grow`,
-/// whose encoding the caller checks.
+/// Validates each operator with the validator `V` as it is decoded (`AlreadyValidated`
+/// for a body validated at `Module::new`), then translates it there: an operator is
+/// decoded once and matched once for validation (`FuncValidator::op` on a decoded
+/// `Operator` would match it a second time), and no `Operator` is copied whole after being
+/// written a field at a time (which stalled on store forwarding). The output tells whether
+/// it was `memory.size` or `memory.grow`, whose encoding the caller checks.
 struct Translating<'t, 'a, 'b, V> {
     validator: V,
     translator: &'t mut Translator<'a, 'b>,
